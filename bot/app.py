@@ -1,0 +1,86 @@
+"""Builds the Application: settings in, handlers registered explicitly, commands per language.
+
+The order of registration matters where noted; everything the bot reacts to is visible here.
+"""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.commands import COMMANDS
+from bot.i18n import SUPPORTED, t
+from bot.settings import Settings
+from handlers import errors, start
+from handlers.context import SERVICES_KEY, Services
+from storage.clock import Clock, SystemClock
+from storage.db import SessionFactory, create_engine, session_factory
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    clock: Clock | None = None,
+    sessions: SessionFactory | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The real bot. Tests pass a recording `request` and a frozen `clock`."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_file_url)
+        .defaults(Defaults(tzinfo=settings.zone))
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    if sessions is None:
+        sessions = session_factory(create_engine(settings.database_url))
+    application.bot_data[SERVICES_KEY] = Services(settings, clock or SystemClock(), sessions)
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    """Every handler in one place; earlier groups run first, order inside a group matters."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("start", start.start, filters=private))
+    application.add_handler(CommandHandler("help", start.help_command))
+    application.add_handler(
+        CallbackQueryHandler(start.help_button, pattern=callbacks.pattern(Action.HELP))
+    )
+    # Last: whatever no feature claimed.
+    application.add_handler(MessageHandler(filters.COMMAND & private, start.unknown_command))
+    application.add_handler(CallbackQueryHandler(errors.stale_button))
+    application.add_error_handler(errors.on_error)
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """Publishes the command menu: Korean by default, each supported language on its own."""
+    await publish_commands(application)
+
+
+async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+    bot = application.bot
+    for lang in SUPPORTED:
+        # An empty language_code is the fallback for every language without its own list.
+        code = None if lang == "ko" else lang
+        private = [BotCommand(c.name, t(lang, c.description)) for c in COMMANDS]
+        groups = [BotCommand(c.name, t(lang, c.description)) for c in COMMANDS if not c.private_only]
+        await bot.set_my_commands(
+            private, scope=BotCommandScopeAllPrivateChats(), language_code=code
+        )
+        await bot.set_my_commands(groups, scope=BotCommandScopeAllGroupChats(), language_code=code)

@@ -1,0 +1,75 @@
+"""The one callback-data codec: versioned, short, validated in one place.
+
+Telegram returns `callback_data` exactly as the bot sent it, but anyone can forge a press
+(a modified client, a forwarded message), so data is parsed strictly here and every action
+re-checks permission on the server. Telegram refuses data over 64 bytes with a 400
+(`BUTTON_DATA_INVALID`) and python-telegram-bot does not check, so `encode` does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Bumped when the meaning of existing data changes; old buttons then read as outdated.
+VERSION = "1"
+MAX_BYTES = 64
+_ARG = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
+
+
+class Action:
+    """Registered actions: a short code and how many arguments it carries."""
+
+    HELP = "h"  # h:<topic>
+
+    ARITY: dict[str, int] = {HELP: 1}  # noqa: RUF012 — a constant table
+
+
+class InvalidCallback(ValueError):
+    """The data is not something this bot version produced (forged, stale or corrupt)."""
+
+
+@dataclass(frozen=True)
+class Callback:
+    action: str
+    args: tuple[str, ...]
+
+    def int_arg(self, index: int) -> int:
+        """An argument as an integer id; a non-number raises `InvalidCallback`."""
+        value = self.args[index]
+        if not value.isdigit():
+            raise InvalidCallback("expected a number")
+        return int(value)
+
+
+def encode(action: str, *args: str | int) -> str:
+    """Builds callback data such as `1h:how`; raises ValueError on anything it could not read back."""
+    arity = Action.ARITY.get(action)
+    if arity is None:
+        raise ValueError(f"unknown callback action {action!r}")
+    if len(args) != arity:
+        raise ValueError(f"action {action!r} takes {arity} arguments")
+    parts = [str(a) for a in args]
+    for part in parts:
+        if not _ARG.match(part):
+            raise ValueError(f"callback argument {part!r} is not short and plain")
+    data = ":".join([VERSION + action, *parts])
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError("callback data over 64 bytes")
+    return data
+
+
+def decode(data: str | None) -> Callback:
+    """Parses callback data; raises `InvalidCallback` for anything `encode` would not make."""
+    if not data or len(data.encode()) > MAX_BYTES or not data.startswith(VERSION):
+        raise InvalidCallback("not ours or outdated")
+    head, *args = data[len(VERSION) :].split(":")
+    arity = Action.ARITY.get(head)
+    if arity is None or len(args) != arity or not all(_ARG.match(a) for a in args):
+        raise InvalidCallback("malformed")
+    return Callback(head, tuple(args))
+
+
+def pattern(action: str) -> str:
+    """A regex for `CallbackQueryHandler(pattern=...)` that routes one action."""
+    return f"^{re.escape(VERSION + action)}(:|$)"

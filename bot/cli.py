@@ -1,0 +1,160 @@
+"""`halsaram`: run the bot, migrate the database, seed reference data, manage admins.
+
+    halsaram run              run the bot (offline sandbox when no token is set)
+    halsaram db upgrade       apply database migrations
+    halsaram seed             load Seoul neighbourhoods and the demo mission catalogue
+    halsaram admin add ID     make a Telegram user an admin
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from bot.logs import configure as configure_logging
+from bot.settings import SANDBOX_TOKEN, Settings, SettingsError, load_settings
+from storage import migrate
+from storage.clock import SystemClock
+from storage.db import create_engine, session_factory, transaction
+from storage.seed import seed_all
+from storage.users import grant_admin
+
+log = logging.getLogger("halsaram")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="halsaram", description="할사람? Telegram bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot (offline sandbox when no token is set)")
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_subparsers(dest="db_command", required=True).add_parser(
+        "upgrade", help="apply migrations"
+    )
+    commands.add_parser("seed", help="load regions and the demo mission catalogue")
+    admin = commands.add_parser("admin", help="manage admins")
+    admin_add = admin.add_subparsers(dest="admin_command", required=True).add_parser(
+        "add", help="make a Telegram user an admin"
+    )
+    admin_add.add_argument("telegram_id", type=int)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command == "run":
+            return run(settings)
+        if args.command == "db":
+            db_upgrade(settings)
+            print("database is at the latest schema")
+        elif args.command == "seed":
+            regions, missions = asyncio.run(seed(settings))
+            print(f"seeded {regions} neighbourhoods and {missions} missions")
+        elif args.command == "admin":
+            created = asyncio.run(add_admin(settings, args.telegram_id))
+            print(f"{args.telegram_id} is {'now' if created else 'already'} an admin")
+    except SettingsError as exc:
+        print(f"halsaram: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"halsaram: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def db_upgrade(settings: Settings) -> None:
+    _ensure_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.database_url)
+
+
+async def seed(settings: Settings) -> tuple[int, int]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            result = await seed_all(session, SystemClock())
+        return result.regions, result.missions
+    finally:
+        await engine.dispose()
+
+
+async def add_admin(settings: Settings, telegram_id: int) -> bool:
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            return await grant_admin(session, telegram_id, SystemClock())
+    finally:
+        await engine.dispose()
+
+
+def run(settings: Settings) -> int:
+    """Runs the bot with long polling; with no token, against a local sandbox it starts."""
+    from bot.app import build_application
+
+    db_upgrade(settings)
+    with _sandbox_if_offline(settings) as settings:
+        if settings.offline:
+            asyncio.run(seed(settings))
+        application = build_application(settings)
+        log.info("bot is running against %s", settings.telegram_api_url)
+        application.run_polling(drop_pending_updates=False)
+    return 0
+
+
+@contextlib.contextmanager
+def _sandbox_if_offline(settings: Settings) -> Iterator[Settings]:
+    """Starts `sandbox/` as its own process (the bot never imports it) and points the bot at it."""
+    if not settings.offline or settings.telegram_api_url != "https://api.telegram.org":
+        yield settings
+        return
+    host, port = settings.sandbox_host, settings.sandbox_port
+    base = f"http://{host}:{port}"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "sandbox.server", "--host", host, "--port", str(port),
+        "--token", SANDBOX_TOKEN, "--state-file", str(settings.data_dir / "sandbox.json"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command)
+    try:
+        _wait_until_up(f"{base}/healthz", process)
+        print(f"\n  할사람? web chat: {base}/  (offline sandbox, no Telegram token)\n", flush=True)
+        yield settings.model_copy(update={"telegram_api_url": base})
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SettingsError(f"the sandbox exited at start (is port {url} free?)")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise SettingsError(f"the sandbox did not answer at {url}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

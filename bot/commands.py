@@ -1,0 +1,20 @@
+"""The bot's commands: one list feeds `setMyCommands` (per language) and `/help`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.i18n import N_
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # an English msgid, translated per language
+    private_only: bool = True
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", N_("Start, or see what this bot does")),
+    Command("help", N_("What I can do"), private_only=False),
+)

@@ -1,0 +1,62 @@
+"""Every user-facing text goes through here: gettext catalogues (Babel), per user language.
+
+Messages are written in English in the code (`t(lang, "...")`) and translated in
+`locales/<lang>/LC_MESSAGES/halsaram.po`. The `.po` files are read directly (compiled in memory
+once), so a fresh clone needs no build step. Korean is the default language.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+DOMAIN = "halsaram"
+LOCALES_DIR = Path(__file__).parent / "locales"
+SUPPORTED = ("ko", "en")
+DEFAULT = "ko"
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is translated later (command lists)."""
+    return message
+
+
+@cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The catalogue for `lang`; English is the source language and needs none."""
+    po_path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if lang == "en" or not po_path.exists():
+        return gettext.NullTranslations()
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=lang, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def pick_language(code: str | None, default: str = DEFAULT) -> str:
+    """Maps Telegram's IETF `language_code` ("en-US", "ko") to a supported language."""
+    if code:
+        base = code.split("-")[0].lower()
+        if base in SUPPORTED:
+            return base
+    return default
+
+
+def t(lang: str, message: str, /, **values: Any) -> str:
+    """Translates `message` into `lang` and fills `{placeholders}`."""
+    text = translations(lang).gettext(message)
+    return text.format(**values) if values else text
+
+
+def tn(lang: str, singular: str, plural: str, n: int, /, **values: Any) -> str:
+    """Plural-aware translation; `n` is also available as `{n}`."""
+    text = translations(lang).ngettext(singular, plural, n)
+    return text.format(n=n, **values)

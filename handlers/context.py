@@ -1,0 +1,37 @@
+"""What every handler reaches through PTB's context: services and the person's language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.i18n import pick_language
+from bot.settings import Settings
+from storage.clock import Clock
+from storage.db import SessionFactory
+
+SERVICES_KEY = "services"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Process-wide collaborators, built once by `bot.app` and kept in `bot_data`."""
+
+    settings: Settings
+    clock: Clock
+    sessions: SessionFactory
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    found = context.bot_data[SERVICES_KEY]
+    assert isinstance(found, Services)
+    return found
+
+
+def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The language to answer in: the one Telegram reports for the person, Korean otherwise."""
+    user = update.effective_user
+    default = services(context).settings.default_language
+    return pick_language(user.language_code if user else None, default)

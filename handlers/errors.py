@@ -1,0 +1,56 @@
+"""The last line: buttons nobody routes, and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.i18n import t
+from handlers.context import language
+
+log = logging.getLogger(__name__)
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any press no feature claimed: a forged, corrupt or outdated button.
+
+    Answering the query matters: otherwise the person's client shows a spinner until
+    Telegram times it out.
+    """
+    query = update.callback_query
+    assert query is not None
+    await query.answer(
+        t(language(update, context), "This button no longer works. Send /start to begin again."),
+        show_alert=False,
+    )
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Logs the failure without personal data and apologises to the person in front."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    # Only the type and the update id: messages, names and phone numbers stay out of logs.
+    log.error(
+        "update %s failed: %s",
+        update_id,
+        type(error).__name__,
+        exc_info=error if not isinstance(error, TelegramError) else None,
+    )
+    if not isinstance(update, Update) or isinstance(error, Forbidden):
+        return
+    chat = update.effective_chat
+    if chat is None:
+        return
+    try:
+        await context.bot.send_message(
+            chat.id,
+            t(
+                language(update, context),
+                "Sorry, something went wrong on my side. Please try again in a moment.",
+            ),
+        )
+    except TelegramError:
+        log.warning("could not send the apology for update %s", update_id)
