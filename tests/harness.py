@@ -1,0 +1,169 @@
+"""The in-process harness every feature test uses.
+
+The real `Application` from `bot.app` talks through `RecordingRequest`, a PTB request
+transport that checks each Bot API call against the bundled api.json and then answers it from
+the sandbox's emulator core in memory (no sockets). People act through the emulator's user side;
+their updates are fed to the application as Telegram would deliver them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import build_application
+from bot.settings import SANDBOX_TOKEN, Settings
+from sandbox.emulator import Emulator
+from sandbox.spec import validate_call
+from storage.clock import FrozenClock
+from storage.db import SessionFactory
+
+
+class ApiSpecViolation(AssertionError):
+    """The bot made a call Telegram would refuse (checked against api.json)."""
+
+
+@dataclass
+class RecordedCall:
+    method: str
+    params: dict[str, Any]
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    status: int = 0
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingRequest(BaseRequest):
+    """Records every call, fails on spec violations, answers from the emulator."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.calls: list[RecordedCall] = []
+        self.violations: list[str] = []
+        self._expecting_violation = False
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        token, api_method = url.rsplit("/", 2)[-2:]
+        token = token.removeprefix("bot")
+        params = dict(request_data.parameters) if request_data else {}
+        files: dict[str, tuple[str, bytes]] = {}
+        if request_data is not None and request_data.contains_files:
+            for name, value in request_data.multipart_data.items():
+                files[name] = (str(value[0]), bytes(value[1]))  # type: ignore[misc]
+        call = RecordedCall(api_method, params, files)
+        self.calls.append(call)
+        problems = validate_call(api_method, params, uploaded=files)
+        if problems:
+            self.violations.extend(problems)
+            if not self._expecting_violation:
+                raise ApiSpecViolation("; ".join(problems))
+        status, body = await self.emulator.bot_call(token, api_method, params, files or None)
+        call.status, call.response = status, body
+        return status, json.dumps(body).encode()
+
+    @contextmanager
+    def expect_violation(self) -> Iterator[list[str]]:
+        """For the one test that proves the check catches a bad call."""
+        start = len(self.violations)
+        found: list[str] = []
+        self._expecting_violation = True
+        try:
+            yield found
+        finally:
+            self._expecting_violation = False
+            found.extend(self.violations[start:])
+            del self.violations[start:]
+
+
+class BotHarness:
+    """One bot, one emulator, people to act as; assertions read what the bot sent."""
+
+    def __init__(self, settings: Settings, sessions: SessionFactory, clock: FrozenClock) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.emulator = Emulator(SANDBOX_TOKEN, clock=lambda: clock.now().timestamp())
+        self.request = RecordingRequest(self.emulator)
+        self.app: Application = build_application(  # type: ignore[type-arg]
+            settings, request=self.request, clock=clock, sessions=sessions
+        )
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        if self.app.post_init is not None:
+            await self.app.post_init(self.app)
+
+    async def stop(self) -> None:
+        await self.app.shutdown()
+        if self.request.violations:
+            raise ApiSpecViolation("; ".join(self.request.violations))
+
+    def user(self, first_name: str = "Minji", language_code: str = "ko", **kw: Any) -> dict[str, Any]:
+        return self.emulator.add_user(first_name, language_code=language_code, **kw)
+
+    async def deliver(self) -> int:
+        """Feeds every pending update to the application, in order; returns how many."""
+        count = 0
+        while updates := self.emulator.pending_updates():
+            for data in updates:
+                await self.app.process_update(Update.de_json(data, self.app.bot))
+                count += 1
+        return count
+
+    async def send(self, user: dict[str, Any], text: str) -> list[dict[str, Any]]:
+        """The person types `text` in their private chat; returns what the bot answered."""
+        before = len(self.emulator.transcript(user["id"]))
+        await self.emulator.send_text(user["id"], text)
+        await self.deliver()
+        return self.bot_messages(user["id"], after=before)
+
+    async def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> list[dict[str, Any]]:
+        """The person presses the inline button carrying `data` under `message`."""
+        chat_id = message["chat"]["id"]
+        before = len(self.emulator.transcript(chat_id))
+        await self.emulator.press_button(user["id"], chat_id, message["message_id"], data)
+        await self.deliver()
+        return self.bot_messages(chat_id, after=before)
+
+    def bot_messages(self, chat_id: int, after: int = 0) -> list[dict[str, Any]]:
+        return [
+            m for m in self.emulator.transcript(chat_id)[after:] if m.get("from", {}).get("is_bot")
+        ]
+
+    def calls(self, method: str) -> list[RecordedCall]:
+        return [c for c in self.request.calls if c.method == method]
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, callback_data) of every inline button under a message."""
+    markup = message.get("reply_markup") or {}
+    return [
+        (b["text"], b.get("callback_data", ""))
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    ]
