@@ -34,7 +34,7 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Clock | None = None,
     sessions: SessionFactory | None = None,
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """The real bot. Tests pass a recording `request` and a frozen `clock`."""
     builder = (
         ApplicationBuilder()
@@ -54,7 +54,7 @@ def build_application(
     return application
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: Application) -> None:
     """Every handler in one place; earlier groups run first, order inside a group matters."""
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("start", start.start, filters=private))
@@ -68,18 +68,20 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_error_handler(errors.on_error)
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(application: Application) -> None:
     """Publishes the command menu: Korean by default, each supported language on its own."""
     await publish_commands(application)
 
 
-async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+async def publish_commands(application: Application) -> None:
     bot = application.bot
     for lang in SUPPORTED:
         # An empty language_code is the fallback for every language without its own list.
         code = None if lang == "ko" else lang
         private = [BotCommand(c.name, t(lang, c.description)) for c in COMMANDS]
-        groups = [BotCommand(c.name, t(lang, c.description)) for c in COMMANDS if not c.private_only]
+        groups = [
+            BotCommand(c.name, t(lang, c.description)) for c in COMMANDS if not c.private_only
+        ]
         await bot.set_my_commands(
             private, scope=BotCommandScopeAllPrivateChats(), language_code=code
         )

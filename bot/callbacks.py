@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 # Bumped when the meaning of existing data changes; old buttons then read as outdated.
 VERSION = "1"
@@ -22,7 +23,7 @@ class Action:
 
     HELP = "h"  # h:<topic>
 
-    ARITY: dict[str, int] = {HELP: 1}  # noqa: RUF012 — a constant table
+    ARITY: ClassVar[dict[str, int]] = {HELP: 1}
 
 
 class InvalidCallback(ValueError):
@@ -43,7 +44,7 @@ class Callback:
 
 
 def encode(action: str, *args: str | int) -> str:
-    """Builds callback data such as `1h:how`; raises ValueError on anything it could not read back."""
+    """Builds callback data such as `1h:how`; raises ValueError on what could not be read back."""
     arity = Action.ARITY.get(action)
     if arity is None:
         raise ValueError(f"unknown callback action {action!r}")

@@ -1,9 +1,9 @@
 """`halsaram`: run the bot, migrate the database, seed reference data, manage admins.
 
-    halsaram run              run the bot (offline sandbox when no token is set)
-    halsaram db upgrade       apply database migrations
-    halsaram seed             load Seoul neighbourhoods and the demo mission catalogue
-    halsaram admin add ID     make a Telegram user an admin
+halsaram run              run the bot (offline sandbox when no token is set)
+halsaram db upgrade       apply database migrations
+halsaram seed             load Seoul neighbourhoods and the demo mission catalogue
+halsaram admin add ID     make a Telegram user an admin
 """
 
 from __future__ import annotations

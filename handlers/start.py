@@ -24,7 +24,7 @@ TOPICS = (HOW, COMMANDS_TOPIC)
 def greeting(lang: str, first_name: str) -> str:
     return t(
         lang,
-        "Hi {name}! I'm Halsaram (할사람?): \"who wants to do this today?\"\n\n"
+        'Hi {name}! I\'m Halsaram (할사람?): "who wants to do this today?"\n\n'
         "I suggest small missions around your neighbourhood, like a walk round Seokchon Lake "
         "or 30 minutes of badminton in the park. Join or host a small meetup, check in with "
         "a QR code, send a photo as proof, and earn points you can exchange for gift "

@@ -8,7 +8,7 @@ cannot break them. Alembic migrations are generated from this module and tested 
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -59,7 +59,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
 
 
 class Region(Base):
@@ -293,9 +297,7 @@ class VoucherCode(Base):
 
     __tablename__ = "voucher_codes"
     __table_args__ = (
-        CheckConstraint(
-            "(issued_to IS NULL) = (issued_at IS NULL)", name="issued_consistent"
-        ),
+        CheckConstraint("(issued_to IS NULL) = (issued_at IS NULL)", name="issued_consistent"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -460,4 +462,3 @@ class DailyMission(Base):
     day: Mapped[date] = mapped_column(Date)
     mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id"))
     created_at: Mapped[datetime]
-

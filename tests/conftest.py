@@ -81,7 +81,9 @@ def make_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture
-async def bot(db_url: str, sessions: SessionFactory, clock: FrozenClock) -> AsyncIterator[BotHarness]:
+async def bot(
+    db_url: str, sessions: SessionFactory, clock: FrozenClock
+) -> AsyncIterator[BotHarness]:
     harness = BotHarness(make_settings(database_url=db_url), sessions, clock)
     await harness.start()
     yield harness

@@ -74,7 +74,9 @@ class RecordingRequest(BaseRequest):
         files: dict[str, tuple[str, bytes]] = {}
         if request_data is not None and request_data.contains_files:
             for name, value in request_data.multipart_data.items():
-                files[name] = (str(value[0]), bytes(value[1]))  # type: ignore[misc]
+                content = value[1]
+                data = content if isinstance(content, bytes) else content.read()
+                files[name] = (str(value[0]), data)
         call = RecordedCall(api_method, params, files)
         self.calls.append(call)
         problems = validate_call(api_method, params, uploaded=files)
@@ -109,7 +111,7 @@ class BotHarness:
         self.clock = clock
         self.emulator = Emulator(SANDBOX_TOKEN, clock=lambda: clock.now().timestamp())
         self.request = RecordingRequest(self.emulator)
-        self.app: Application = build_application(  # type: ignore[type-arg]
+        self.app: Application = build_application(
             settings, request=self.request, clock=clock, sessions=sessions
         )
 
@@ -123,7 +125,9 @@ class BotHarness:
         if self.request.violations:
             raise ApiSpecViolation("; ".join(self.request.violations))
 
-    def user(self, first_name: str = "Minji", language_code: str = "ko", **kw: Any) -> dict[str, Any]:
+    def user(
+        self, first_name: str = "Minji", language_code: str = "ko", **kw: Any
+    ) -> dict[str, Any]:
         return self.emulator.add_user(first_name, language_code=language_code, **kw)
 
     async def deliver(self) -> int:
@@ -142,7 +146,9 @@ class BotHarness:
         await self.deliver()
         return self.bot_messages(user["id"], after=before)
 
-    async def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> list[dict[str, Any]]:
+    async def press(
+        self, user: dict[str, Any], message: dict[str, Any], data: str
+    ) -> list[dict[str, Any]]:
         """The person presses the inline button carrying `data` under `message`."""
         chat_id = message["chat"]["id"]
         before = len(self.emulator.transcript(chat_id))

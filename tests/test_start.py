@@ -71,10 +71,8 @@ async def test_command_menu_is_published_in_korean_and_english(bot: BotHarness) 
     calls = bot.calls("setMyCommands")
     languages = {c.params.get("language_code") for c in calls}
     assert languages == {None, "en"}  # Korean is the default (no language_code)
-    korean_private = next(
-        c for c in calls
-        if c.params.get("language_code") is None and c.params["scope"]["type"] == "all_private_chats"
-    )  # fmt: skip
+    korean = [c for c in calls if c.params.get("language_code") is None]
+    korean_private = next(c for c in korean if c.params["scope"]["type"] == "all_private_chats")
     assert {"command": "help", "description": "할 수 있는 일 보기"} in korean_private.params[
         "commands"
     ]
@@ -95,6 +93,6 @@ async def test_api_check_fails_a_bad_call(bot: BotHarness) -> None:
 
 async def test_a_violation_outside_expectation_fails_loudly(bot: BotHarness) -> None:
     with pytest.raises(NetworkError) as caught:
-        await bot.app.bot._post("sendMessage", {"chat_id": 1, "txt": "hi"})  # noqa: SLF001
+        await bot.app.bot._post("sendMessage", {"chat_id": 1, "txt": "hi"})
     assert isinstance(caught.value.__cause__, ApiSpecViolation)
     bot.request.violations.clear()  # this test made the violation on purpose

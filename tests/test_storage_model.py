@@ -117,5 +117,6 @@ async def test_seed_loads_songpa_and_the_catalogue_once(
     by_id = {r.id: r for r in enabled}
     for mission in missions:
         assert mission.status == "published"
+        assert mission.region_id is not None
         region = by_id[mission.region_id]  # every demo place lies inside Songpa-gu
         assert contains(region.boundary, mission.place_lat, mission.place_lon)
