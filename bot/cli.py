@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
+from telegram import Update
+from telegram.ext import Application
 
 from bot.logs import configure as configure_logging
 from bot.settings import SANDBOX_TOKEN, Settings, SettingsError, load_settings
@@ -114,8 +116,37 @@ def run(settings: Settings) -> int:
             asyncio.run(seed(settings))
         application = build_application(settings)
         log.info("bot is running against %s", settings.telegram_api_url)
-        application.run_polling(drop_pending_updates=False)
+        if settings.webhook_url:
+            asyncio.run(_serve_webhook(application, settings))
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
+
+
+async def _serve_webhook(application: Application, settings: Settings) -> None:
+    """Registers the webhook with Telegram and serves it until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from bot.webhook import PATH, create_webhook_app
+
+    secret = settings.webhook_secret_token()
+    app = create_webhook_app(application, secret)
+    config = uvicorn.Config(
+        app, host=settings.webhook_listen, port=settings.webhook_port, log_level="warning"
+    )
+    async with application:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.bot.set_webhook(
+            settings.webhook_url.rstrip("/") + PATH if settings.webhook_url else "",
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        await application.start()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await application.stop()
 
 
 @contextlib.contextmanager

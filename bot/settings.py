@@ -6,6 +6,9 @@ line naming the variable (`SettingsError`), never a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -48,6 +55,23 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the full public URL Telegram posts to (https://...)")
+        return value or None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters from A-Z, a-z, 0-9, _ and - only.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -96,6 +120,12 @@ class Settings(BaseSettings):
     def token(self) -> str:
         """The token to talk with: the real one, or the sandbox's."""
         return self.telegram_token.get_secret_value() if self.telegram_token else SANDBOX_TOKEN
+
+    def webhook_secret_token(self) -> str:
+        """The `X-Telegram-Bot-Api-Secret-Token` value; derived from the secret key if unset."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return hmac.new(self.secret(), b"telegram-webhook", hashlib.sha256).hexdigest()[:48]
 
     def secret(self) -> bytes:
         """Server secret for check-in tokens and phone hashes."""

@@ -1,0 +1,121 @@
+"""Starting the sandbox and the bot as separate processes, and acting as people over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.settings import SANDBOX_TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        with suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+@contextmanager
+def running(
+    args: list[str], env: Mapping[str, str], health_url: str | None, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs a process with its output in `log`; stops it (SIGTERM, then SIGKILL) afterwards."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            args, env={**os.environ, **env}, stdout=out, stderr=out, cwd=ROOT
+        )
+        try:
+            if health_url:
+                wait_for(health_url, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def bot_env(sandbox_url: str, tmp: Path, **extra: str) -> dict[str, str]:
+    """Environment for `halsaram run` against a sandbox, on a throwaway SQLite database."""
+    return {
+        "HALSARAM_TELEGRAM_TOKEN": SANDBOX_TOKEN,
+        "HALSARAM_TELEGRAM_API_URL": sandbox_url,
+        "HALSARAM_SECRET_KEY": "e2e-secret",
+        "HALSARAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bot.sqlite3'}",
+        "HALSARAM_DATA_DIR": str(tmp / "data"),
+        "HALSARAM_LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+class People:
+    """Acts as people through the sandbox's user-side JSON API (sandbox/README.md)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=f"{base_url}/sandbox/api", timeout=30.0)
+
+    def _call(self, verb: str, path: str, **body: Any) -> Any:
+        response = self.http.request(verb, path, json=body if verb == "POST" else None)
+        data = response.json()
+        assert data["ok"], data
+        return data["result"]
+
+    def create(self, first_name: str, language_code: str = "ko") -> dict[str, Any]:
+        return dict(
+            self._call("POST", "/users", first_name=first_name, language_code=language_code)
+        )
+
+    def say(self, user: dict[str, Any], text: str, chat_id: int | None = None) -> None:
+        self._call(
+            "POST", f"/chats/{chat_id or user['id']}/messages", user_id=user["id"], text=text
+        )
+
+    def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> None:
+        self._call(
+            "POST", f"/chats/{message['chat']['id']}/callback",
+            user_id=user["id"], message_id=message["message_id"], callback_data=data,
+        )  # fmt: skip
+
+    def view(self, chat_id: int) -> dict[str, Any]:
+        return dict(self._call("GET", f"/chats/{chat_id}/transcript"))
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/info"))
+
+    def wait_for_bot(
+        self, chat_id: int, count: int = 1, *, timeout: float = 20.0,
+        where: Callable[[dict[str, Any]], bool] = lambda _m: True,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Waits until the bot has sent `count` messages matching `where` in the chat."""
+        deadline = time.monotonic() + timeout
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            messages = self.view(chat_id)["messages"]
+            found = [m for m in messages if m.get("from", {}).get("is_bot") and where(m)]
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"bot sent {len(found)} of {count} expected messages: {found}")
