@@ -20,7 +20,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
 from bot.settings import SANDBOX_TOKEN, Settings
-from sandbox.emulator import Emulator
+from sandbox.emulator import Emulator, FloodLimits
 from sandbox.spec import validate_call
 from storage.clock import FrozenClock
 from storage.db import SessionFactory
@@ -105,11 +105,19 @@ class RecordingRequest(BaseRequest):
 class BotHarness:
     """One bot, one emulator, people to act as; assertions read what the bot sent."""
 
-    def __init__(self, settings: Settings, sessions: SessionFactory, clock: FrozenClock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: SessionFactory,
+        clock: FrozenClock,
+        limits: FloodLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
-        self.emulator = Emulator(SANDBOX_TOKEN, clock=lambda: clock.now().timestamp())
+        self.emulator = Emulator(
+            SANDBOX_TOKEN, clock=lambda: clock.now().timestamp(), limits=limits
+        )
         self.request = RecordingRequest(self.emulator)
         self.app: Application = build_application(
             settings, request=self.request, clock=clock, sessions=sessions
