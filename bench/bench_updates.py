@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox.emulator import FloodLimits  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.clock import FrozenClock  # noqa: E402
-from storage.db import create_engine, session_factory  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
-from tests.harness import BotHarness  # noqa: E402
+from sandbox.emulator import FloodLimits
+from storage import migrate
+from storage.clock import FrozenClock
+from storage.db import create_engine, session_factory
+from tests.conftest import make_settings
+from tests.harness import BotHarness
 
 TARGET_PER_S = 1000.0
 UPDATES = 2000
