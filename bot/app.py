@@ -21,6 +21,7 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.commands import COMMANDS
 from bot.i18n import SUPPORTED, t
+from bot.persistence import DatabasePersistence
 from bot.settings import Settings
 from handlers import errors, start
 from handlers.context import SERVICES_KEY, Services
@@ -36,20 +37,22 @@ def build_application(
     sessions: SessionFactory | None = None,
 ) -> Application:
     """The real bot. Tests pass a recording `request` and a frozen `clock`."""
+    if sessions is None:
+        sessions = session_factory(create_engine(settings.database_url))
+    clock = clock or SystemClock()
     builder = (
         ApplicationBuilder()
         .token(settings.token())
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_file_url)
         .defaults(Defaults(tzinfo=settings.zone))
+        .persistence(DatabasePersistence(sessions, clock))
         .post_init(_post_init)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
-    if sessions is None:
-        sessions = session_factory(create_engine(settings.database_url))
-    application.bot_data[SERVICES_KEY] = Services(settings, clock or SystemClock(), sessions)
+    application.bot_data[SERVICES_KEY] = Services(settings, clock, sessions)
     register_handlers(application)
     return application
 
