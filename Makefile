@@ -17,9 +17,12 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/halsaram run
 
-# Chromium for the browser test of the web chat comes from Debian's packages.
+# Chromium for the browser test of the web chat comes from Debian's packages (and a
+# Korean font, so the screenshot the test saves is readable).
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; fi
 
 lint: setup
 	$(BIN)/ruff check .
