@@ -29,7 +29,8 @@ class Field:
     required: bool
 
 
-@dataclass(frozen=True)
+# eq=False: hashed by identity, so `_lower_index` can cache per (single) loaded spec.
+@dataclass(frozen=True, eq=False)
 class Spec:
     version: str
     methods: Mapping[str, tuple[Field, ...]]
@@ -222,7 +223,7 @@ def _build_type_tags() -> dict[str, str]:
             desc = f["description"]
             for marker in ("must be ", "always “", 'always "'):
                 if marker in desc:
-                    tag = desc.split(marker, 1)[1].split()[0].strip("”\".,")
+                    tag = desc.split(marker, 1)[1].split()[0].strip('”".,')
                     tags[name] = tag
     return tags
 
@@ -234,9 +235,9 @@ def _check_limits(method: str, params: Mapping[str, Any]) -> list[str]:
     """Length limits Telegram enforces that the type system does not express."""
     out: list[str] = []
     text = params.get("text")
-    if method in ("sendMessage", "editMessageText") and isinstance(text, str):
-        if not 1 <= len(text) <= MAX_TEXT:
-            out.append(f"{method}: text must be 1-{MAX_TEXT} characters, got {len(text)}")
+    in_range = isinstance(text, str) and 1 <= len(text) <= MAX_TEXT
+    if method in ("sendMessage", "editMessageText") and isinstance(text, str) and not in_range:
+        out.append(f"{method}: text must be 1-{MAX_TEXT} characters, got {len(text)}")
     if method == "answerCallbackQuery" and isinstance(text, str) and len(text) > 200:
         out.append(f"{method}: text must be at most {MAX_CALLBACK_ANSWER} characters")
     caption = params.get("caption")
