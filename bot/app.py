@@ -23,7 +23,8 @@ from bot.commands import COMMANDS
 from bot.i18n import SUPPORTED, t
 from bot.persistence import DatabasePersistence
 from bot.settings import Settings
-from handlers import errors, start
+from conversations import signup
+from handlers import errors, profile, start
 from handlers.context import SERVICES_KEY, Services
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory
@@ -60,8 +61,28 @@ def build_application(
 def register_handlers(application: Application) -> None:
     """Every handler in one place; earlier groups run first, order inside a group matters."""
     private = filters.ChatType.PRIVATE
-    application.add_handler(CommandHandler("start", start.start, filters=private))
+    settings = application.bot_data[SERVICES_KEY].settings
+    # The signup conversation owns /start (it greets people who have an account) and the
+    # profile's edit buttons; it must come before anything else that reacts to them.
+    application.add_handler(signup.conversation(settings.conversation_timeout_minutes * 60))
     application.add_handler(CommandHandler("help", start.help_command))
+    application.add_handler(CommandHandler("profile", profile.show_profile, filters=private))
+    application.add_handler(CommandHandler("language", profile.choose_language))
+    application.add_handler(CommandHandler("deleteme", profile.ask_delete, filters=private))
+    application.add_handler(
+        CallbackQueryHandler(
+            profile.choose_language, pattern=callbacks.pattern(Action.PROFILE, "language")
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(profile.set_language, pattern=callbacks.pattern(Action.LANGUAGE))
+    )
+    application.add_handler(
+        CallbackQueryHandler(profile.confirm_delete, pattern=callbacks.pattern(Action.DELETE))
+    )
+    application.add_handler(
+        CallbackQueryHandler(profile.already_confirmed, pattern=callbacks.pattern(Action.CONFIRM))
+    )
     application.add_handler(
         CallbackQueryHandler(start.help_button, pattern=callbacks.pattern(Action.HELP))
     )

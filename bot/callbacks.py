@@ -22,8 +22,21 @@ class Action:
     """Registered actions: a short code and how many arguments it carries."""
 
     HELP = "h"  # h:<topic>
+    TERMS = "t"  # t:yes | t:no
+    DISTRICT = "d"  # d:<district code>
+    DONG = "g"  # g:<region id> | g:back
+    LOCATION = "l"  # l:skip | l:repick
+    INTEREST = "i"  # i:<interest> | i:done
+    TIME = "w"  # w:<time of day> | w:done
+    CONFIRM = "c"  # c:yes | c:over
+    PROFILE = "p"  # p:<part to edit>
+    LANGUAGE = "lg"  # lg:<ko|en>
+    DELETE = "x"  # x:yes | x:no
 
-    ARITY: ClassVar[dict[str, int]] = {HELP: 1}
+    ARITY: ClassVar[dict[str, int]] = {
+        HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
+        CONFIRM: 1, PROFILE: 1, LANGUAGE: 1, DELETE: 1,
+    }  # fmt: skip
 
 
 class InvalidCallback(ValueError):
@@ -71,6 +84,10 @@ def decode(data: str | None) -> Callback:
     return Callback(head, tuple(args))
 
 
-def pattern(action: str) -> str:
-    """A regex for `CallbackQueryHandler(pattern=...)` that routes one action."""
-    return f"^{re.escape(VERSION + action)}(:|$)"
+def pattern(action: str, *first_args: str) -> str:
+    """A regex for `CallbackQueryHandler(pattern=...)` routing one action (optionally only
+    some values of its first argument)."""
+    if not first_args:
+        return f"^{re.escape(VERSION + action)}(:|$)"
+    choices = "|".join(re.escape(a) for a in first_args)
+    return f"^{re.escape(VERSION + action)}:({choices})(:|$)"

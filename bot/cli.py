@@ -91,7 +91,7 @@ async def seed(settings: Settings) -> tuple[int, int]:
     engine = create_engine(settings.database_url)
     try:
         async with transaction(session_factory(engine)) as session:
-            result = await seed_all(session, SystemClock())
+            result = await seed_all(session, SystemClock(), settings.district_codes)
         return result.regions, result.missions
     finally:
         await engine.dispose()

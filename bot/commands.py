@@ -17,4 +17,8 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start, or see what this bot does")),
     Command("help", N_("What I can do"), private_only=False),
+    Command("profile", N_("Your profile card, and edit it")),
+    Command("language", N_("한국어 / English")),
+    Command("cancel", N_("Stop what we are doing")),
+    Command("deleteme", N_("Delete your account and personal data")),
 )

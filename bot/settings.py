@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    enabled_districts: str = "11710"
+    unverified_can_join: bool = False
+    conversation_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
@@ -55,6 +58,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("enabled_districts")
+    @classmethod
+    def _districts(cls, value: str) -> str:
+        codes = [c.strip() for c in value.split(",") if c.strip()]
+        if not codes or not all(re.fullmatch(r"11\d{3}", c) for c in codes):
+            raise ValueError("must be Seoul district codes separated by commas (e.g. 11710)")
+        return ",".join(codes)
 
     @field_validator("webhook_url")
     @classmethod
@@ -102,6 +113,11 @@ class Settings(BaseSettings):
     def offline(self) -> bool:
         """No token: the bot runs against the local sandbox."""
         return self.telegram_token is None
+
+    @property
+    def district_codes(self) -> tuple[str, ...]:
+        """Districts open for signup (Songpa-gu, 11710, by default); others are "coming soon"."""
+        return tuple(self.enabled_districts.split(","))
 
     @property
     def zone(self) -> ZoneInfo:

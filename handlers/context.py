@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import pick_language
+from bot.i18n import SUPPORTED, pick_language
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import SessionFactory
@@ -30,8 +30,20 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return found
 
 
+LANGUAGE_KEY = "lang"
+
+
 def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """The language to answer in: the one Telegram reports for the person, Korean otherwise."""
+    """The language to answer in: the person's choice (/language, kept with their
+    conversation data), else the one their Telegram app reports, else the default (Korean)."""
+    chosen = context.user_data.get(LANGUAGE_KEY) if context.user_data is not None else None
+    if chosen in SUPPORTED:
+        return str(chosen)
     user = update.effective_user
     default = services(context).settings.default_language
     return pick_language(user.language_code if user else None, default)
+
+
+def remember_language(context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
+    if context.user_data is not None:
+        context.user_data[LANGUAGE_KEY] = lang

@@ -7,13 +7,14 @@ will be routed by that payload.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.callbacks import Action
 from bot.commands import COMMANDS
 from bot.i18n import t
+from handlers import keyboards
 from handlers.context import language
 
 HOW = "how"
@@ -55,17 +56,11 @@ def how_it_works(lang: str) -> str:
 
 
 def greeting_keyboard(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
+    return keyboards.inline(
         [
             [
-                InlineKeyboardButton(
-                    t(lang, "How does it work?"),
-                    callback_data=callbacks.encode(Action.HELP, HOW),
-                ),
-                InlineKeyboardButton(
-                    t(lang, "Commands"),
-                    callback_data=callbacks.encode(Action.HELP, COMMANDS_TOPIC),
-                ),
+                (t(lang, "How does it work?"), callbacks.encode(Action.HELP, HOW)),
+                (t(lang, "Commands"), callbacks.encode(Action.HELP, COMMANDS_TOPIC)),
             ]
         ]
     )

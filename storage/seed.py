@@ -100,7 +100,11 @@ async def seed_catalogue(session: AsyncSession, clock: Clock) -> int:
     return len(data["missions"])
 
 
-async def seed_all(session: AsyncSession, clock: Clock) -> SeedResult:
-    regions = await seed_regions(session)
+async def seed_all(
+    session: AsyncSession,
+    clock: Clock,
+    enabled_districts: tuple[str, ...] = DEFAULT_ENABLED_DISTRICTS,
+) -> SeedResult:
+    regions = await seed_regions(session, enabled_districts)
     missions = await seed_catalogue(session, clock)
     return SeedResult(regions, missions)

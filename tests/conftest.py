@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import SANDBOX_TOKEN, Settings
 from storage.clock import FrozenClock
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.seed import seed_all
 from tests.databases import (
     delete_all_sql,
     fresh_pg_database,
@@ -78,6 +79,13 @@ def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {"telegram_token": SANDBOX_TOKEN, "secret_key": "test-secret"}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+@pytest.fixture
+async def seeded(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """Seoul neighbourhoods (Songpa-gu open) and the demo catalogue."""
+    async with transaction(sessions) as session:
+        await seed_all(session, clock)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ their updates are fed to the application as Telegram would deliver them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,8 +115,12 @@ class BotHarness:
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
+        # The frozen clock never refills Telegram's flood buckets, so limits are off unless a
+        # test asks for them; the emulator's own tests and the dispatcher's cover 429s.
         self.emulator = Emulator(
-            SANDBOX_TOKEN, clock=lambda: clock.now().timestamp(), limits=limits
+            SANDBOX_TOKEN,
+            clock=lambda: clock.now().timestamp(),
+            limits=limits or FloodLimits(enabled=False),
         )
         self.request = RecordingRequest(self.emulator)
         self.app: Application = build_application(
@@ -124,11 +128,15 @@ class BotHarness:
         )
 
     async def start(self) -> None:
+        """Initialises and starts the application (its JobQueue runs, for timeouts and
+        scheduled jobs); updates are still fed one by one through `deliver`."""
         await self.app.initialize()
         if self.app.post_init is not None:
             await self.app.post_init(self.app)
+        await self.app.start()
 
     async def stop(self) -> None:
+        await self.app.stop()
         await self.app.shutdown()
         if self.request.violations:
             raise ApiSpecViolation("; ".join(self.request.violations))
@@ -137,6 +145,24 @@ class BotHarness:
         self, first_name: str = "Minji", language_code: str = "ko", **kw: Any
     ) -> dict[str, Any]:
         return self.emulator.add_user(first_name, language_code=language_code, **kw)
+
+    async def restart(self) -> None:
+        """A new Application on the same database, as after a crash (the last periodic
+        persistence flush having run)."""
+        await self.app.update_persistence()
+        await self.app.stop()
+        await self.app.shutdown()
+        self.app = build_application(
+            self.settings, request=self.request, clock=self.clock, sessions=self.sessions
+        )
+        await self.start()
+
+    async def act(self, chat_id: int, action: Awaitable[Any]) -> list[dict[str, Any]]:
+        """Performs a person's action (an emulator coroutine) and returns the bot's answers."""
+        before = len(self.emulator.transcript(chat_id))
+        await action
+        await self.deliver()
+        return self.bot_messages(chat_id, after=before)
 
     async def deliver(self) -> int:
         """Feeds every pending update to the application, in order; returns how many."""

@@ -13,7 +13,8 @@ from tests.harness import ApiSpecViolation, BotHarness, buttons
 
 async def test_start_greets_in_korean(bot: BotHarness) -> None:
     minji = bot.user("민지", language_code="ko")
-    [reply] = await bot.send(minji, "/start")
+    reply, terms = await bot.send(minji, "/start")
+    assert "이용약관" in terms["text"]  # someone new is offered signup right after
     assert "안녕하세요, 민지님!" in reply["text"]
     assert "공개된 장소" in reply["text"]
     assert [label for label, _ in buttons(reply)] == ["어떻게 하나요?", "명령어"]
@@ -21,13 +22,13 @@ async def test_start_greets_in_korean(bot: BotHarness) -> None:
 
 async def test_start_greets_in_english(bot: BotHarness) -> None:
     james = bot.user("James", language_code="en-GB")
-    [reply] = await bot.send(james, "/start")
+    reply = (await bot.send(james, "/start"))[0]
     assert reply["text"].startswith("Hi James! I'm Halsaram")
     assert [label for label, _ in buttons(reply)] == ["How does it work?", "Commands"]
 
 
 async def test_unknown_language_falls_back_to_korean(bot: BotHarness) -> None:
-    [reply] = await bot.send(bot.user("Yuki", language_code="ja"), "/start")
+    reply = (await bot.send(bot.user("Yuki", language_code="ja"), "/start"))[0]
     assert reply["text"].startswith("안녕하세요, Yuki님!")
 
 
@@ -41,7 +42,7 @@ async def test_help_lists_commands_in_each_language(bot: BotHarness) -> None:
 
 async def test_greeting_button_explains_how_it_works(bot: BotHarness) -> None:
     minji = bot.user("민지")
-    [greeting] = await bot.send(minji, "/start")
+    greeting = (await bot.send(minji, "/start"))[0]
     _, how = buttons(greeting)[0]
     [answer] = await bot.press(minji, greeting, how)
     assert answer["text"].startswith("이용 방법:")
@@ -50,8 +51,9 @@ async def test_greeting_button_explains_how_it_works(bot: BotHarness) -> None:
 
 async def test_a_forged_button_gets_a_polite_answer(bot: BotHarness) -> None:
     minji = bot.user("민지")
-    [greeting] = await bot.send(minji, "/start")
+    greeting = (await bot.send(minji, "/start"))[0]
     chat_id = greeting["chat"]["id"]
+    before = bot.bot_messages(chat_id)
     await bot.emulator.press_button(
         minji["id"], chat_id, greeting["message_id"], callbacks.encode(Action.HELP, "evil"),
         force=True,
@@ -59,7 +61,7 @@ async def test_a_forged_button_gets_a_polite_answer(bot: BotHarness) -> None:
     await bot.deliver()
     answer = bot.calls("answerCallbackQuery")[-1]
     assert answer.params["text"] == "더 이상 쓸 수 없는 버튼이에요. /start 로 다시 시작해 주세요."
-    assert bot.bot_messages(chat_id) == [greeting]
+    assert bot.bot_messages(chat_id) == before
 
 
 async def test_unknown_command_is_not_met_with_silence(bot: BotHarness) -> None:

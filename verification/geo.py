@@ -62,3 +62,24 @@ def centroid(geometry: dict[str, Any]) -> tuple[float, float]:
         first = _polygons(geometry)[0][0][0]
         return first[1], first[0]
     return cy / (3 * total), cx / (3 * total)
+
+
+def distance_to_area_m(geometry: dict[str, Any], lat: float, lon: float) -> float:
+    """How far a point is from the area: 0 inside, else the distance to the nearest edge."""
+    if contains(geometry, lat, lon):
+        return 0.0
+    # Local equirectangular projection: metres per degree around the point; exact enough
+    # over a few kilometres, which is all a "you are 800 m away" message needs.
+    ky = math.pi * EARTH_RADIUS_M / 180
+    kx = ky * math.cos(math.radians(lat))
+    best = math.inf
+    for polygon in _polygons(geometry):
+        for ring in polygon:
+            for (x0, y0), (x1, y1) in zip(ring, [*ring[1:], ring[0]], strict=True):
+                ax, ay = (x0 - lon) * kx, (y0 - lat) * ky
+                bx, by = (x1 - lon) * kx, (y1 - lat) * ky
+                dx, dy = bx - ax, by - ay
+                length2 = dx * dx + dy * dy
+                t = 0.0 if length2 == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length2))
+                best = min(best, math.hypot(ax + t * dx, ay + t * dy))
+    return best

@@ -1,0 +1,186 @@
+"""The account's own commands: `/profile` (card with edit buttons), `/language`, `/deleteme`.
+
+Editing a part of the card re-enters the signup conversation at that step
+(`conversations.signup`); this module only shows, switches and deletes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.i18n import SUPPORTED, t
+from handlers import keyboards
+from handlers.context import language, remember_language, services
+from missions.categories import INTERESTS, TIMES_OF_DAY
+from storage import accounts
+from storage.db import transaction
+from storage.models import Region, User
+
+LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
+
+
+async def profile_card(
+    session: AsyncSession, user: User, lang: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The profile as a person sees it, with a button for each part they can change."""
+    region = await session.get(Region, user.region_id) if user.region_id else None
+    dong = (region.name_ko if lang == "ko" else region.name_en) if region else "-"
+    verified = t(lang, "verified ✅") if user.region_verified_at else t(lang, "not verified yet")
+    text = t(
+        lang,
+        "Your profile\n\nName: {name}\nPhone: {phone}\nNeighbourhood: {dong} ({verified})\n"
+        "Interests: {interests}\nTimes: {times}\nTrust score: {trust}\nLevel: {level}\n"
+        "Language: {language}",
+        name=user.display_name,
+        phone=user.phone_masked or "-",
+        dong=dong,
+        verified=verified,
+        interests=", ".join(t(lang, INTERESTS[k]) for k in user.interests if k in INTERESTS) or "-",
+        times=", ".join(t(lang, TIMES_OF_DAY[k]) for k in user.preferred_times if k in TIMES_OF_DAY)
+        or "-",
+        trust=f"{user.trust_score:.0f}",
+        level=user.level,
+        language=LANGUAGE_NAMES.get(user.language, user.language),
+    )
+    edit = Action.PROFILE
+    markup = keyboards.inline(
+        [
+            [
+                (t(lang, "Neighbourhood"), callbacks.encode(edit, "region")),
+                (t(lang, "Phone"), callbacks.encode(edit, "phone")),
+            ],
+            [
+                (t(lang, "Interests"), callbacks.encode(edit, "interests")),
+                (t(lang, "Times"), callbacks.encode(edit, "times")),
+            ],
+            [(t(lang, "Language"), callbacks.encode(edit, "language"))],
+        ]
+    )
+    return text, markup
+
+
+async def _need_account(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(
+        t(
+            language(update, context),
+            "You need an account for this. Send /start to sign up; it takes a minute.",
+        )
+    )
+
+
+async def show_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/profile`: the card, or an invitation to sign up."""
+    assert update.effective_user is not None and update.effective_message is not None
+    lang = language(update, context)
+    async with services(context).sessions() as session:
+        user = await accounts.registered_user(session, update.effective_user.id)
+        if user is None:
+            await _need_account(update, context)
+            return
+        text, markup = await profile_card(session, user, lang)
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+def _language_markup() -> InlineKeyboardMarkup:
+    return keyboards.inline(
+        [[(LANGUAGE_NAMES[code], callbacks.encode(Action.LANGUAGE, code)) for code in SUPPORTED]]
+    )
+
+
+async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/language` (or the card's Language button): offers Korean and English."""
+    lang = language(update, context)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(
+        t(lang, "Choose your language:"), reply_markup=_language_markup()
+    )
+
+
+async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Switches the language for this person; kept on the account when they have one."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    choice = callbacks.decode(query.data).args[0]
+    if choice not in SUPPORTED:
+        await query.answer(
+            t(language(update, context), "This button no longer works. Send /start to begin again.")
+        )
+        return
+    async with transaction(services(context).sessions) as session:
+        await accounts.set_language(session, update.effective_user.id, choice)
+    remember_language(context, choice)
+    await query.answer()
+    # The same text already (a double tap).
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(t(choice, "Language set to English."))
+
+
+async def ask_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/deleteme`: explains what goes and asks to confirm."""
+    assert update.effective_user is not None and update.effective_message is not None
+    lang = language(update, context)
+    async with services(context).sessions() as session:
+        user = await accounts.registered_user(session, update.effective_user.id)
+    if user is None:
+        await _need_account(update, context)
+        return
+    await update.effective_message.reply_text(
+        t(
+            lang,
+            "Delete your account? Your phone number, neighbourhood, interests and name are "
+            "erased. Points and vouchers you have are lost; past reviews stay anonymous.",
+        ),
+        reply_markup=keyboards.inline(
+            [
+                [
+                    (t(lang, "Yes, delete my account"), callbacks.encode(Action.DELETE, "yes")),
+                    (t(lang, "No, keep it"), callbacks.encode(Action.DELETE, "no")),
+                ]
+            ]
+        ),
+    )
+
+
+async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    lang = language(update, context)
+    await query.answer()
+    if callbacks.decode(query.data).args[0] != "yes":
+        await query.edit_message_text(t(lang, "Good, nothing was deleted."))
+        return
+    svc = services(context)
+    try:
+        async with transaction(svc.sessions) as session:
+            await accounts.delete_account(session, update.effective_user.id, svc.clock.now())
+    except accounts.NotRegistered:
+        await query.edit_message_text(t(lang, "There is no account to delete."))
+        return
+    if context.user_data is not None:
+        context.user_data.clear()
+    await query.edit_message_text(
+        t(lang, "Your account and personal data were deleted. Thank you for joining us.")
+    )
+
+
+async def already_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A second tap on "Confirm" after signup finished: say so instead of "outdated"."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    lang = language(update, context)
+    async with services(context).sessions() as session:
+        user = await accounts.registered_user(session, update.effective_user.id)
+    if user is not None:
+        await query.answer(t(lang, "You are already signed up. ✅"))
+    else:
+        await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
