@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -36,8 +37,13 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Clock | None = None,
     sessions: SessionFactory | None = None,
+    rate_limited: bool = True,
 ) -> Application:
-    """The real bot. Tests pass a recording `request` and a frozen `clock`."""
+    """The real bot. Tests pass a recording `request` and a frozen `clock`.
+
+    With `rate_limited`, sends are paced under Telegram's limits (30/s overall, 20/min per
+    group) and a 429 is retried after its `retry_after` instead of failing the reply.
+    """
     if sessions is None:
         sessions = session_factory(create_engine(settings.database_url))
     clock = clock or SystemClock()
@@ -52,6 +58,8 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    if rate_limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application = builder.build()
     application.bot_data[SERVICES_KEY] = Services(settings, clock, sessions)
     register_handlers(application)

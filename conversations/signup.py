@@ -15,6 +15,7 @@ may arrive as a plain, a live (`live_period`) or a venue message.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Any
 
 from telegram import Message, ReplyKeyboardRemove, Update
@@ -715,41 +716,47 @@ async def timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
+def _button(action: str, callback: Any) -> CallbackQueryHandler:
+    return CallbackQueryHandler(callback, pattern=callbacks.pattern(action))
+
+
 def conversation(timeout_seconds: float) -> ConversationHandler:
     """The signup/profile conversation, read as a table: state → what may move it on."""
     private = filters.ChatType.PRIVATE
-
-    def button(action: str, callback: Any) -> CallbackQueryHandler:
-        return CallbackQueryHandler(callback, pattern=callbacks.pattern(action))
-
-    return ConversationHandler(
-        entry_points=[
-            CommandHandler("start", begin, filters=private),
-            CallbackQueryHandler(edit_part, pattern=callbacks.pattern(Action.PROFILE, *EDITABLE)),
-        ],
-        states={
-            TERMS: [button(Action.TERMS, terms_answer)],
-            PHONE: [MessageHandler(filters.CONTACT & private, got_contact)],
-            DISTRICT: [button(Action.DISTRICT, district_chosen)],
-            DONG: [button(Action.DONG, dong_chosen)],
-            LOCATION: [
-                MessageHandler((filters.LOCATION | filters.VENUE) & private, got_location),
-                button(Action.LOCATION, location_choice),
+    # PTB warns that CallbackQueryHandlers are not tracked per message when per_message=False;
+    # that is intended: a person has one signup at a time, whichever message they press.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*per_message=False.*")
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("start", begin, filters=private),
+                CallbackQueryHandler(
+                    edit_part, pattern=callbacks.pattern(Action.PROFILE, *EDITABLE)
+                ),
             ],
-            PICK_INTERESTS: [button(Action.INTEREST, toggle_interest)],
-            PICK_TIMES: [button(Action.TIME, toggle_time)],
-            CONFIRM: [button(Action.CONFIRM, confirm)],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-        },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            # The greeting's "how does it work?" buttons keep working during signup.
-            CallbackQueryHandler(help_button, pattern=callbacks.pattern(Action.HELP)),
-            MessageHandler(~filters.COMMAND & private, use_the_buttons),
-            CallbackQueryHandler(wrong_button),
-        ],
-        name=NAME,
-        persistent=True,
-        allow_reentry=True,
-        conversation_timeout=timeout_seconds,
-    )
+            states={
+                TERMS: [_button(Action.TERMS, terms_answer)],
+                PHONE: [MessageHandler(filters.CONTACT & private, got_contact)],
+                DISTRICT: [_button(Action.DISTRICT, district_chosen)],
+                DONG: [_button(Action.DONG, dong_chosen)],
+                LOCATION: [
+                    MessageHandler((filters.LOCATION | filters.VENUE) & private, got_location),
+                    _button(Action.LOCATION, location_choice),
+                ],
+                PICK_INTERESTS: [_button(Action.INTEREST, toggle_interest)],
+                PICK_TIMES: [_button(Action.TIME, toggle_time)],
+                CONFIRM: [_button(Action.CONFIRM, confirm)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[
+                CommandHandler("cancel", cancel),
+                # The greeting's "how does it work?" buttons keep working during signup.
+                CallbackQueryHandler(help_button, pattern=callbacks.pattern(Action.HELP)),
+                MessageHandler(~filters.COMMAND & private, use_the_buttons),
+                CallbackQueryHandler(wrong_button),
+            ],
+            name=NAME,
+            persistent=True,
+            allow_reentry=True,
+            conversation_timeout=timeout_seconds,
+        )

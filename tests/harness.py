@@ -123,8 +123,16 @@ class BotHarness:
             limits=limits or FloodLimits(enabled=False),
         )
         self.request = RecordingRequest(self.emulator)
-        self.app: Application = build_application(
-            settings, request=self.request, clock=clock, sessions=sessions
+        self.app: Application = self._build()
+
+    def _build(self) -> Application:
+        # No pacing in process: the emulator's limits are off here too (see above).
+        return build_application(
+            self.settings,
+            request=self.request,
+            clock=self.clock,
+            sessions=self.sessions,
+            rate_limited=False,
         )
 
     async def start(self) -> None:
@@ -152,9 +160,7 @@ class BotHarness:
         await self.app.update_persistence()
         await self.app.stop()
         await self.app.shutdown()
-        self.app = build_application(
-            self.settings, request=self.request, clock=self.clock, sessions=self.sessions
-        )
+        self.app = self._build()
         await self.start()
 
     async def act(self, chat_id: int, action: Awaitable[Any]) -> list[dict[str, Any]]:
