@@ -99,6 +99,28 @@ class People:
             user_id=user["id"], message_id=message["message_id"], callback_data=data,
         )  # fmt: skip
 
+    def share_contact(self, user: dict[str, Any]) -> None:
+        self._call("POST", f"/chats/{user['id']}/contact", user_id=user["id"], own=True)
+
+    def share_location(self, user: dict[str, Any], latitude: float, longitude: float) -> None:
+        self._call(
+            "POST", f"/chats/{user['id']}/location",
+            user_id=user["id"], latitude=latitude, longitude=longitude,
+        )  # fmt: skip
+
+    def press_label(self, user: dict[str, Any], label: str, *, timeout: float = 20.0) -> None:
+        """Presses the button labelled `label` on the newest bot message showing it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in reversed(self.view(user["id"])["messages"]):
+                rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+                for button in (b for row in rows for b in row):
+                    if button["text"] in (label, f"✅ {label}"):
+                        self.press(user, message, button["callback_data"])
+                        return
+            time.sleep(0.1)
+        raise AssertionError(f"no button {label!r} appeared")
+
     def view(self, chat_id: int) -> dict[str, Any]:
         return dict(self._call("GET", f"/chats/{chat_id}/transcript"))
 
