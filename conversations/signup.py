@@ -35,7 +35,7 @@ from bot.callbacks import Action, InvalidCallback
 from bot.i18n import t
 from handlers import keyboards
 from handlers.context import language, remember_language, services
-from handlers.profile import profile_card
+from handlers.profile import account_or_invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts
@@ -301,13 +301,9 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """A button on the /profile card: re-runs one step and saves it."""
-    user = update.effective_user
-    assert user is not None
     part = _arg(update)
-    async with services(context).sessions() as session:
-        account = await accounts.registered_user(session, user.id)
+    account = await account_or_invite(update, context)
     if account is None:
-        await _need_account(update, context)
         return END
     await _close_buttons(update)
     assert context.user_data is not None
@@ -319,15 +315,6 @@ async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     steps = {"phone": ask_phone, "region": ask_district, "interests": ask_interests,
              "times": ask_times}  # fmt: skip
     return await steps[part](update, context)
-
-
-async def _need_account(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = language(update, context)
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await _chat_message(update).reply_text(
-        t(lang, "You need an account for this. Send /start to sign up; it takes a minute.")
-    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -631,8 +618,13 @@ async def _save_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, part: s
             t(lang, "This number already belongs to another account. Nothing was changed.")
         )
         return END
-    except (accounts.NotRegistered, accounts.UnknownRegion):
-        await _need_account(update, context)
+    except accounts.UnknownRegion:
+        await _chat_message(update).reply_text(
+            t(lang, "That neighbourhood is no longer available. Please choose again.")
+        )
+        return await ask_district(update, context)
+    except accounts.NotRegistered:
+        await account_or_invite(update, context)
         return END
     assert context.user_data is not None
     context.user_data.pop(KEY, None)

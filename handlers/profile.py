@@ -66,26 +66,31 @@ async def profile_card(
     return text, markup
 
 
-async def _need_account(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    assert update.effective_message is not None
-    await update.effective_message.reply_text(
-        t(
-            language(update, context),
-            "You need an account for this. Send /start to sign up; it takes a minute.",
+async def account_or_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> User | None:
+    """The person's account; without one, they are told how to sign up and get None."""
+    assert update.effective_user is not None and update.effective_message is not None
+    async with services(context).sessions() as session:
+        user = await accounts.registered_user(session, update.effective_user.id)
+    if user is None:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await update.effective_message.reply_text(
+            t(
+                language(update, context),
+                "You need an account for this. Send /start to sign up; it takes a minute.",
+            )
         )
-    )
+    return user
 
 
 async def show_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/profile`: the card, or an invitation to sign up."""
-    assert update.effective_user is not None and update.effective_message is not None
-    lang = language(update, context)
+    assert update.effective_message is not None
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
     async with services(context).sessions() as session:
-        user = await accounts.registered_user(session, update.effective_user.id)
-        if user is None:
-            await _need_account(update, context)
-            return
-        text, markup = await profile_card(session, user, lang)
+        text, markup = await profile_card(session, user, language(update, context))
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
@@ -127,12 +132,9 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def ask_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/deleteme`: explains what goes and asks to confirm."""
-    assert update.effective_user is not None and update.effective_message is not None
+    assert update.effective_message is not None
     lang = language(update, context)
-    async with services(context).sessions() as session:
-        user = await accounts.registered_user(session, update.effective_user.id)
-    if user is None:
-        await _need_account(update, context)
+    if await account_or_invite(update, context) is None:
         return
     await update.effective_message.reply_text(
         t(
