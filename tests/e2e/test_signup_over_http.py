@@ -65,3 +65,8 @@ def test_three_people_sign_up(people: People, sandbox_url: str, tmp_path: Path) 
         ("잠실동", 1, "ko"), ("잠실동", 0, "en"), ("석촌동", 0, "ko"),
     ]  # fmt: skip
     assert all(r[3].startswith("010-****-") for r in rows)
+    log = (tmp_path / "bot.log").read_text()
+    for person in trio:  # the shared phone numbers never reach a log line
+        shared = [m["contact"]["phone_number"] for m in people.view(person["id"])["messages"]
+                  if "contact" in m]  # fmt: skip
+        assert shared and all(number.lstrip("+")[-8:] not in log for number in shared)
