@@ -32,10 +32,14 @@ class Action:
     PROFILE = "p"  # p:<part to edit>
     LANGUAGE = "lg"  # lg:<ko|en>
     DELETE = "x"  # x:yes | x:no
+    # Step 3: meetups (the mission card links to them)
+    MEETUP_NEW = "mn"  # mn:<mission id> — host a meetup for this mission
+    MEETUPS_OF = "mm"  # mm:<mission id> — open meetups for this mission
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
         CONFIRM: 1, PROFILE: 1, LANGUAGE: 1, DELETE: 1,
+        MEETUP_NEW: 1, MEETUPS_OF: 1,
     }  # fmt: skip
 
 
