@@ -165,7 +165,8 @@ class Meeting(Base):
     __tablename__ = "meetings"
     __table_args__ = (
         CheckConstraint(_in("status", MEETING_STATUSES), name="status"),
-        CheckConstraint("capacity >= 2", name="capacity_min"),
+        CheckConstraint("capacity >= 2 AND capacity <= 10", name="capacity_range"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -178,7 +179,10 @@ class Meeting(Base):
     place_lat: Mapped[float] = mapped_column(Float)
     place_lon: Mapped[float] = mapped_column(Float)
     capacity: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="open")
+    joining_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    ends_at: Mapped[datetime]
     # The short typed code shown under the check-in QR, for when a scan delivers no payload.
     checkin_code: Mapped[str | None] = mapped_column(String(12), unique=True)
     created_at: Mapped[datetime]
@@ -202,6 +206,8 @@ class Participation(Base):
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
+    # Set when the meetup ended without this person checking in (feeds the trust score).
+    no_show_at: Mapped[datetime | None]
 
 
 class Evidence(Base):

@@ -39,6 +39,7 @@ async def _people_and_meeting(sessions: SessionFactory, clock: FrozenClock) -> i
         await s.flush()
         meeting = Meeting(
             mission_id=mission.id, host_id=1, starts_at=now + timedelta(hours=2),
+            ends_at=now + timedelta(hours=3),
             place_name="Seokchon Lake", place_lat=37.5096, place_lon=127.1027, capacity=4,
             created_at=now,
         )  # fmt: skip
