@@ -35,11 +35,21 @@ class Action:
     # Step 3: meetups (the mission card links to them)
     MEETUP_NEW = "mn"  # mn:<mission id> — host a meetup for this mission
     MEETUPS_OF = "mm"  # mm:<mission id> — open meetups for this mission
+    MEETUP_VIEW = "uv"  # uv:<meeting id>
+    MEETUP_JOIN = "uj"  # uj:<meeting id>
+    MEETUP_LEAVE = "ul"  # ul:<meeting id>
+    MEETUP_HOST = "uh"  # uh:<meeting id>:<tool> — qr | list | msg | close | cancel | cancelyes
+    HOST_WHEN = "hw"  # hw:<d0|d1><HHMM> — day offset and local time
+    HOST_PLACE = "hp"  # hp:<place key> | hp:mission
+    HOST_SIZE = "hs"  # hs:<capacity>
+    HOST_NOTE = "hn"  # hn:skip
+    HOST_CONFIRM = "hk"  # hk:yes | hk:no
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
         CONFIRM: 1, PROFILE: 1, LANGUAGE: 1, DELETE: 1,
-        MEETUP_NEW: 1, MEETUPS_OF: 1,
+        MEETUP_NEW: 1, MEETUPS_OF: 1, MEETUP_VIEW: 1, MEETUP_JOIN: 1, MEETUP_LEAVE: 1,
+        MEETUP_HOST: 2, HOST_WHEN: 1, HOST_PLACE: 1, HOST_SIZE: 1, HOST_NOTE: 1, HOST_CONFIRM: 1,
     }  # fmt: skip
 
 
