@@ -24,9 +24,10 @@ from bot.commands import COMMANDS
 from bot.i18n import SUPPORTED, t
 from bot.persistence import DatabasePersistence
 from bot.settings import Settings
-from conversations import signup
-from handlers import errors, profile, start
+from conversations import host, signup
+from handlers import errors, meetups, profile, start
 from handlers.context import SERVICES_KEY, Services
+from scheduler import jobs
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory
 
@@ -38,6 +39,7 @@ def build_application(
     clock: Clock | None = None,
     sessions: SessionFactory | None = None,
     rate_limited: bool = True,
+    schedule_jobs: bool = True,
 ) -> Application:
     """The real bot. Tests pass a recording `request` and a frozen `clock`.
 
@@ -61,8 +63,10 @@ def build_application(
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application = builder.build()
-    application.bot_data[SERVICES_KEY] = Services(settings, clock, sessions)
+    application.bot_data[SERVICES_KEY] = Services.build(settings, clock, sessions)
     register_handlers(application)
+    if schedule_jobs:
+        jobs.schedule(application)
     return application
 
 
@@ -70,9 +74,15 @@ def register_handlers(application: Application) -> None:
     """Every handler in one place; earlier groups run first, order inside a group matters."""
     private = filters.ChatType.PRIVATE
     settings = application.bot_data[SERVICES_KEY].settings
+    timeout = settings.conversation_timeout_minutes * 60
+    # A scanned check-in QR arrives as `/start c<token>`: before signup, which owns /start.
+    checkin_link = filters.Regex(r"^/start c[A-Za-z0-9_-]+$")
+    application.add_handler(
+        CommandHandler("start", meetups.checkin_link, filters=private & checkin_link)
+    )
     # The signup conversation owns /start (it greets people who have an account) and the
     # profile's edit buttons; it must come before anything else that reacts to them.
-    application.add_handler(signup.conversation(settings.conversation_timeout_minutes * 60))
+    application.add_handler(signup.conversation(timeout))
     application.add_handler(CommandHandler("help", start.help_command))
     application.add_handler(CommandHandler("profile", profile.show_profile, filters=private))
     application.add_handler(CommandHandler("language", profile.choose_language))
@@ -94,6 +104,24 @@ def register_handlers(application: Application) -> None:
     application.add_handler(
         CallbackQueryHandler(start.help_button, pattern=callbacks.pattern(Action.HELP))
     )
+
+    # Steps 3-4: meetups. The hosting conversations first: they own "create a meetup" and
+    # the host's "message them" button.
+    for conversation in host.conversations(timeout):
+        application.add_handler(conversation)
+    application.add_handler(CommandHandler("host", host.choose_mission, filters=private))
+    application.add_handler(CommandHandler("meetups", meetups.list_meetups, filters=private))
+    application.add_handler(CommandHandler("mymeetups", meetups.my_meetups, filters=private))
+    application.add_handler(CommandHandler("checkin", meetups.checkin_code, filters=private))
+    for action, callback in (
+        (Action.MEETUPS_OF, meetups.meetups_of_mission),
+        (Action.MEETUP_VIEW, meetups.view_meetup),
+        (Action.MEETUP_JOIN, meetups.join),
+        (Action.MEETUP_LEAVE, meetups.leave),
+        (Action.MEETUP_HOST, meetups.host_tool),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
     # Last: whatever no feature claimed.
     application.add_handler(MessageHandler(filters.COMMAND & private, start.unknown_command))
     application.add_handler(CallbackQueryHandler(errors.stale_button))

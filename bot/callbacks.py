@@ -44,12 +44,21 @@ class Action:
     HOST_SIZE = "hs"  # hs:<capacity>
     HOST_NOTE = "hn"  # hn:skip
     HOST_CONFIRM = "hk"  # hk:yes | hk:no
+    # Step 2: missions
+    MISSION_LIST = "ol"  # ol:<category | all>:<page>
+    MISSION_SHOW = "os"  # os:<mission id>
+    MISSION_FOR_YOU = "or"  # or:<page>
+    DRAFT_PUBLISH = "ap"  # ap:<mission id> — admins only
+    DRAFT_POINTS = "av"  # av:<mission id>:<points> — admins only, an absolute value
+    DRAFT_DISCARD = "ax"  # ax:<mission id> — admins only
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
         CONFIRM: 1, PROFILE: 1, LANGUAGE: 1, DELETE: 1,
         MEETUP_NEW: 1, MEETUPS_OF: 1, MEETUP_VIEW: 1, MEETUP_JOIN: 1, MEETUP_LEAVE: 1,
         MEETUP_HOST: 2, HOST_WHEN: 1, HOST_PLACE: 1, HOST_SIZE: 1, HOST_NOTE: 1, HOST_CONFIRM: 1,
+        MISSION_LIST: 2, MISSION_SHOW: 1, MISSION_FOR_YOU: 1,
+        DRAFT_PUBLISH: 1, DRAFT_POINTS: 2, DRAFT_DISCARD: 1,
     }  # fmt: skip
 
 
@@ -98,10 +107,13 @@ def decode(data: str | None) -> Callback:
     return Callback(head, tuple(args))
 
 
-def pattern(action: str, *first_args: str) -> str:
+def pattern(action: str, *first_args: str, last: str | None = None) -> str:
     """A regex for `CallbackQueryHandler(pattern=...)` routing one action (optionally only
-    some values of its first argument)."""
+    some values of its first argument, or only data whose last argument is `last`)."""
+    head = f"^{re.escape(VERSION + action)}"
+    if last is not None:
+        return f"{head}:(.*:)?{re.escape(last)}$"
     if not first_args:
-        return f"^{re.escape(VERSION + action)}(:|$)"
+        return f"{head}(:|$)"
     choices = "|".join(re.escape(a) for a in first_args)
-    return f"^{re.escape(VERSION + action)}:({choices})(:|$)"
+    return f"{head}:({choices})(:|$)"

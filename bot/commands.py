@@ -17,6 +17,10 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start, or see what this bot does")),
     Command("help", N_("What I can do"), private_only=False),
+    Command("meetups", N_("Open meetups in your neighbourhood")),
+    Command("mymeetups", N_("Meetups you host or joined")),
+    Command("host", N_("Host a meetup for a mission")),
+    Command("checkin", N_("Check in with the code under the host's QR")),
     Command("profile", N_("Your profile card, and edit it")),
     Command("language", N_("한국어 / English")),
     Command("cancel", N_("Stop what we are doing")),

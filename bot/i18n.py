@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from datetime import datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,19 @@ def tn(lang: str, singular: str, plural: str, n: int, /, **values: Any) -> str:
     """Plural-aware translation; `n` is also available as `{n}`."""
     text = translations(lang).ngettext(singular, plural, n)
     return text.format(n=n, **values)
+
+
+_WEEKDAYS = {
+    "ko": ("월", "화", "수", "목", "금", "토", "일"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_when(lang: str, moment: datetime, zone: tzinfo) -> str:
+    """A meetup time in local time: "11월 25일 (수) 19:00" / "Wed 25 Nov 19:00"."""
+    local = moment.astimezone(zone)
+    weekday = _WEEKDAYS.get(lang, _WEEKDAYS["en"])[local.weekday()]
+    if lang == "ko":
+        return f"{local.month}월 {local.day}일 ({weekday}) {local:%H:%M}"
+    return f"{weekday} {local.day} {_MONTHS_EN[local.month - 1]} {local:%H:%M}"

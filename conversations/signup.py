@@ -64,17 +64,6 @@ def _arg(update: Update) -> str:
     return callbacks.decode(update.callback_query.data).args[0]
 
 
-async def _close_buttons(update: Update) -> None:
-    """Removes the keyboard of the pressed message, so an old button cannot be pressed again."""
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    # Already removed (a double tap) or too old to edit: nothing to do.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-
-
 def _chat_message(update: Update) -> Message:
     message = update.effective_message
     assert message is not None
@@ -305,7 +294,7 @@ async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     account = await account_or_invite(update, context)
     if account is None:
         return END
-    await _close_buttons(update)
+    await keyboards.close_buttons(update)
     assert context.user_data is not None
     context.user_data[KEY] = {
         "mode": EDIT,
@@ -322,7 +311,7 @@ async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def terms_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Agreeing moves on to the phone number; declining ends politely and stores nothing."""
-    await _close_buttons(update)
+    await keyboards.close_buttons(update)
     lang = language(update, context)
     if _arg(update) == "yes":
         _data(context)["terms"] = True
@@ -393,7 +382,7 @@ async def district_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             t(lang, "Halsaram is not open in that district yet. Coming soon!"), show_alert=True
         )
         return None
-    await _close_buttons(update)
+    await keyboards.close_buttons(update)
     _data(context)["district"] = code
     return await ask_dong(update, context, code)
 
@@ -402,7 +391,7 @@ async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     lang = language(update, context)
     value = _arg(update)
     if value == "back":
-        await _close_buttons(update)
+        await keyboards.close_buttons(update)
         return await ask_district(update, context)
     try:
         async with services(context).sessions() as session:
@@ -411,7 +400,7 @@ async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
         assert update.callback_query is not None
         await update.callback_query.answer(t(lang, "That neighbourhood is not available."))
         return None
-    await _close_buttons(update)
+    await keyboards.close_buttons(update)
     data = _data(context)
     data["region_id"] = region.id
     data["dong_name"] = region.name_ko if lang == "ko" else region.name_en
@@ -466,7 +455,7 @@ async def got_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 
 
 async def location_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    await _close_buttons(update)
+    await keyboards.close_buttons(update)
     lang = language(update, context)
     if _arg(update) == "repick":
         await _chat_message(update).reply_text(
@@ -504,7 +493,7 @@ async def _toggle(
         if not chosen:
             await query.answer(t(lang, "Choose at least one."), show_alert=True)
             return False
-        await _close_buttons(update)
+        await keyboards.close_buttons(update)
         return True
     if value not in options:
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
@@ -538,7 +527,7 @@ async def toggle_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Creates the account in one transaction; "start over" goes back to the terms."""
-    await _close_buttons(update)
+    await keyboards.close_buttons(update)
     lang = language(update, context)
     if _arg(update) == "over":
         assert context.user_data is not None

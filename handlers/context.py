@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -11,6 +12,8 @@ from bot.i18n import SUPPORTED, pick_language
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import SessionFactory
+from storage.meetings import Rules
+from verification.checkin import TokenSigner
 
 SERVICES_KEY = "services"
 
@@ -22,6 +25,20 @@ class Services:
     settings: Settings
     clock: Clock
     sessions: SessionFactory
+    rules: Rules
+    signer: TokenSigner
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock, sessions: SessionFactory) -> Services:
+        rules = Rules(
+            host_min_trust=settings.host_min_trust,
+            host_requires_verified=settings.host_requires_verified,
+            join_requires_verified=not settings.unverified_can_join,
+            checkin_opens_before=timedelta(minutes=settings.checkin_opens_minutes),
+            checkin_closes_after=timedelta(minutes=settings.checkin_closes_minutes),
+        )
+        signer = TokenSigner(settings.secret(), settings.checkin_rotation_seconds)
+        return cls(settings, clock, sessions, rules, signer)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

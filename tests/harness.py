@@ -22,6 +22,8 @@ from bot.app import build_application
 from bot.settings import SANDBOX_TOKEN, Settings
 from sandbox.emulator import Emulator, FloodLimits
 from sandbox.spec import validate_call
+from scheduler.jobs import meetup_clock
+from scheduler.outbox import dispatch_once
 from storage.clock import FrozenClock
 from storage.db import SessionFactory
 
@@ -133,6 +135,7 @@ class BotHarness:
             clock=self.clock,
             sessions=self.sessions,
             rate_limited=False,
+            schedule_jobs=False,
         )
 
     async def start(self) -> None:
@@ -201,8 +204,28 @@ class BotHarness:
             m for m in self.emulator.transcript(chat_id)[after:] if m.get("from", {}).get("is_bot")
         ]
 
+    async def run_outbox(self) -> int:
+        """Runs the outbox dispatcher once (in production a job does, every few seconds)."""
+        svc = self.app.bot_data["services"]
+        return await dispatch_once(
+            self.app.bot, self.sessions, self.clock, svc.settings.zone,
+            svc.settings.default_language,
+        )  # fmt: skip
+
+    async def run_meetup_clock(self) -> None:
+        """Reminders and closing, as the minute job does."""
+        await meetup_clock(_JobContext(self.app))  # type: ignore[arg-type]
+
     def calls(self, method: str) -> list[RecordedCall]:
         return [c for c in self.request.calls if c.method == method]
+
+
+class _JobContext:
+    """The little of CallbackContext a job reads: bot_data and bot."""
+
+    def __init__(self, app: Application) -> None:
+        self.bot_data = app.bot_data
+        self.bot = app.bot
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:

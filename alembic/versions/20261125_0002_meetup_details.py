@@ -8,9 +8,9 @@ Create Date: 2026-11-25 21:45:26.038927
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
 import storage.types
+from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -1,0 +1,516 @@
+"""Meetups (steps 3 and 4): list, card, join/leave, host tools, check-in by QR or typed code.
+
+Telegram behaviour relied on: scanning a QR of `https://t.me/<bot>?start=<payload>` with the
+phone camera opens the bot and sends `/start <payload>`; when the chat is already open a
+re-scan sometimes delivers no payload, hence the typed `/checkin CODE` fallback. A venue
+message shows the meeting point on a map with its name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.i18n import format_when, t
+from handlers import keyboards
+from handlers.context import Services, language, services
+from handlers.profile import account_or_invite
+from storage import meetings
+from storage.accounts import NotRegistered
+from storage.db import transaction
+from verification import checkin
+from verification.qr import checkin_qr_png
+
+MAX_LISTED = 8
+
+
+@dataclass(frozen=True)
+class Me:
+    user_id: int
+    status: str | None  # joined | waitlisted | left | None
+    checked_in: bool
+
+
+def title_of(lang: str, view: meetings.MeetupView) -> str:
+    return view.mission.title_ko if lang == "ko" else view.mission.title_en
+
+
+def refusal(lang: str, error: Exception) -> str:
+    """A polite sentence for every reason a meetup action can be refused."""
+    reason = getattr(error, "reason", "")
+    match error:
+        case meetings.HostNotAllowed() if reason == "unverified":
+            return t(lang, "To host, verify your neighbourhood first: /profile → Neighbourhood.")
+        case meetings.HostNotAllowed():
+            return t(lang, "Your trust score is too low to host for now. Join a few meetups first.")
+        case meetings.MissionUnavailable():
+            return t(lang, "That mission is no longer available. /missions shows current ones.")
+        case meetings.InvalidTime() if reason == "too_far":
+            return t(lang, "Meetups can be planned up to two weeks ahead.")
+        case meetings.InvalidTime():
+            return t(
+                lang, "That time is too soon or has passed. Pick a time at least 10 minutes ahead."
+            )
+        case meetings.MeetupNotFound():
+            return t(lang, "That meetup does not exist.")
+        case meetings.MeetupNotOpen() if reason == "cancelled":
+            return t(lang, "That meetup was cancelled.")
+        case meetings.MeetupNotOpen() if reason == "started":
+            return t(lang, "That meetup has already started.")
+        case meetings.MeetupNotOpen():
+            return t(lang, "That meetup is over.")
+        case meetings.JoiningClosed():
+            return t(lang, "The host has closed joining for this meetup.")
+        case meetings.OwnMeetup():
+            return t(lang, "This is your own meetup: you are already in it as the host.")
+        case meetings.AlreadyIn() if reason == "waitlisted":
+            return t(lang, "You are already on the waitlist of this meetup.")
+        case meetings.AlreadyIn():
+            return t(lang, "You have already joined this meetup.")
+        case meetings.TimeConflict():
+            return t(lang, "You already have a meetup at that time.")
+        case meetings.NotVerified():
+            return t(
+                lang, "Verify your neighbourhood first to join meetups: /profile → Neighbourhood."
+            )
+        case meetings.NotParticipant() if reason == "waitlisted":
+            return t(
+                lang, "You are on the waitlist, so you cannot check in unless a seat opens up."
+            )
+        case meetings.NotParticipant():
+            return t(lang, "You are not in this meetup. Join it first from /meetups.")
+        case meetings.NotHost():
+            return t(lang, "Only the host can do that.")
+        case meetings.CheckinClosed() if reason == "early":
+            return t(lang, "Check-in has not opened yet; it opens shortly before the start.")
+        case meetings.CheckinClosed():
+            return t(lang, "Check-in for this meetup has closed.")
+        case meetings.AlreadyCheckedIn():
+            return t(lang, "You are already checked in. ✅")
+        case NotRegistered():
+            return t(
+                lang, "You need an account for this. Send /start to sign up; it takes a minute."
+            )
+        case checkin.InvalidToken():
+            return t(
+                lang,
+                "This check-in code has expired or is not valid. Ask the host to show a fresh QR "
+                "code, or type /checkin followed by the 6-character code under it.",
+            )
+    raise error
+
+
+def card_text(lang: str, svc: Services, view: meetings.MeetupView) -> str:
+    meeting = view.meeting
+    text = t(
+        lang,
+        "{title}\n🗓 {when}\n📍 {place}\n👥 {seated}/{capacity} seats taken, {waiting} waiting\n"
+        "Host: {host}\n⭐ {points} points for the mission",
+        title=title_of(lang, view),
+        when=format_when(lang, meeting.starts_at, svc.settings.zone),
+        place=meeting.place_name,
+        seated=view.seated,
+        capacity=meeting.capacity,
+        waiting=view.waitlisted,
+        host=view.host_name,
+        points=view.mission.points,
+    )
+    if meeting.note:
+        text += "\n" + t(lang, "Note from the host: {note}", note=meeting.note)
+    if meeting.status == "cancelled":
+        text += "\n" + t(lang, "❌ Cancelled")
+    elif meeting.joining_closed:
+        text += "\n" + t(lang, "🔒 Joining closed")
+    return text
+
+
+def card_markup(lang: str, view: meetings.MeetupView, me: Me) -> InlineKeyboardMarkup | None:
+    meeting = view.meeting
+    if meeting.status != "open":
+        return None
+    mid = meeting.id
+    if me.user_id == meeting.host_id:
+        tool = Action.MEETUP_HOST
+        return keyboards.inline(
+            [
+                [(t(lang, "📷 Check-in QR"), callbacks.encode(tool, mid, "qr"))],
+                [
+                    (t(lang, "👥 Participants"), callbacks.encode(tool, mid, "list")),
+                    (t(lang, "✉️ Message them"), callbacks.encode(tool, mid, "msg")),
+                ],
+                [
+                    (t(lang, "🔒 Close joining"), callbacks.encode(tool, mid, "close")),
+                    (t(lang, "❌ Cancel meetup"), callbacks.encode(tool, mid, "cancel")),
+                ],
+            ]
+        )
+    if me.status in meetings.ACTIVE:
+        return keyboards.inline([[(t(lang, "Leave"), callbacks.encode(Action.MEETUP_LEAVE, mid))]])
+    label = t(lang, "Join") if view.seats_left else t(lang, "Join the waitlist")
+    return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))]])
+
+
+async def _me(svc: Services, meeting_id: int, user_id: int) -> Me:
+    async with svc.sessions() as session:
+        mine = await meetings.participation(session, meeting_id, user_id)
+    if mine is None:
+        return Me(user_id, None, False)
+    return Me(user_id, mine.status, mine.checked_in_at is not None)
+
+
+async def send_card(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int, *, venue: bool = True
+) -> None:
+    """The meetup's venue on a map, then its card with the buttons that fit the person."""
+    assert update.effective_chat is not None and update.effective_user is not None
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        view = await meetings.view(session, meeting_id)
+    me = await _me(svc, meeting_id, update.effective_user.id)
+    chat_id = update.effective_chat.id
+    meeting = view.meeting
+    if venue:
+        await context.bot.send_venue(
+            chat_id,
+            latitude=meeting.place_lat,
+            longitude=meeting.place_lon,
+            title=meeting.place_name,
+            address=meeting.place_address or title_of(lang, view),
+        )
+    await context.bot.send_message(
+        chat_id, card_text(lang, svc, view), reply_markup=card_markup(lang, view, me)
+    )
+
+
+async def _listing(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, views: list[meetings.MeetupView], empty: str
+) -> None:
+    lang = language(update, context)
+    svc = services(context)
+    assert update.effective_message is not None
+    if not views:
+        await update.effective_message.reply_text(empty)
+        return
+    lines = [t(lang, "Open meetups, soonest first:"), ""]
+    rows = []
+    for view in views[:MAX_LISTED]:
+        when = format_when(lang, view.meeting.starts_at, svc.settings.zone)
+        seats = (
+            t(lang, "{left} seats left", left=view.seats_left)
+            if view.seats_left
+            else t(lang, "full, waitlist open")
+        )
+        lines.append(f"• {title_of(lang, view)} — {when}, {view.meeting.place_name} ({seats})")
+        rows.append(
+            [
+                (
+                    f"{when} · {title_of(lang, view)}"[:60],
+                    callbacks.encode(Action.MEETUP_VIEW, view.meeting.id),
+                )
+            ]
+        )
+    await update.effective_message.reply_text("\n".join(lines), reply_markup=keyboards.inline(rows))
+
+
+async def list_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/meetups`: open meetups in the person's neighbourhood, soonest first."""
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        views = await meetings.open_meetups(session, user.region_id, svc.clock.now())
+    await _listing(
+        update, context, views,
+        t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!"),
+    )  # fmt: skip
+
+
+async def my_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/mymeetups`: meetups I host or hold a place in."""
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        views = await meetings.my_meetups(session, user.id, svc.clock.now())
+    await _listing(
+        update, context, views, t(lang, "You have no upcoming meetups. /meetups shows open ones.")
+    )
+
+
+async def meetups_of_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The mission card's "see meetups" button."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    mission_id = callbacks.decode(query.data).int_arg(0)
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        views = await meetings.open_meetups(session, None, svc.clock.now(), mission_id=mission_id)
+    await _listing(
+        update, context, views, t(lang, "No open meetups for this mission yet. Host one!")
+    )
+
+
+async def view_meetup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    lang = language(update, context)
+    try:
+        await send_card(update, context, callbacks.decode(query.data).int_arg(0))
+    except meetings.MeetupError as exc:
+        await query.answer(refusal(lang, exc), show_alert=True)
+        return
+    await query.answer()
+
+
+async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Join: a seat, or a waitlist place when full; every refusal says why."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    lang = language(update, context)
+    svc = services(context)
+    meeting_id = callbacks.decode(query.data).int_arg(0)
+    try:
+        async with transaction(svc.sessions) as session:
+            seat = await meetings.join(
+                session, meeting_id, update.effective_user.id, svc.rules, svc.clock.now()
+            )
+    except (meetings.MeetupError, NotRegistered) as exc:
+        await query.answer(refusal(lang, exc), show_alert=True)
+        return
+    await query.answer()
+    if seat.status == meetings.JOINED:
+        text = t(
+            lang,
+            "You're in! See you on {when} at {place}. I'll remind you before it starts.",
+            when=format_when(lang, seat.meeting.starts_at, svc.settings.zone),
+            place=seat.meeting.place_name,
+        )
+    else:
+        text = t(
+            lang,
+            "It's full, so you are number {n} on the waitlist. I'll tell you if a seat opens up.",
+            n=seat.position,
+        )
+    assert update.effective_chat is not None
+    await context.bot.send_message(update.effective_chat.id, text)
+    await _refresh(update, context, meeting_id)
+
+
+async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    lang = language(update, context)
+    svc = services(context)
+    meeting_id = callbacks.decode(query.data).int_arg(0)
+    try:
+        async with transaction(svc.sessions) as session:
+            await meetings.leave(session, meeting_id, update.effective_user.id, svc.clock.now())
+    except (meetings.MeetupError, NotRegistered) as exc:
+        await query.answer(refusal(lang, exc), show_alert=True)
+        return
+    await query.answer(t(lang, "You left the meetup."))
+    await _refresh(update, context, meeting_id)
+
+
+async def _refresh(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int) -> None:
+    """Redraws the pressed card so its numbers and buttons are current."""
+    query = update.callback_query
+    if query is None or update.effective_user is None:
+        return
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        view = await meetings.view(session, meeting_id)
+    me = await _me(svc, meeting_id, update.effective_user.id)
+    # The same text and buttons again (a double tap) is refused as "not modified".
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(
+            card_text(lang, svc, view), reply_markup=card_markup(lang, view, me)
+        )
+
+
+# --------------------------------------------------------------------------- host tools
+
+
+async def host_tool(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The host's buttons on their card; each re-checks on the server that they host it."""
+    query = update.callback_query
+    assert (
+        query is not None
+        and update.effective_user is not None
+        and update.effective_chat is not None
+    )
+    lang = language(update, context)
+    svc = services(context)
+    parsed = callbacks.decode(query.data)
+    meeting_id, tool = parsed.int_arg(0), parsed.args[1]
+    host_id, chat_id, now = update.effective_user.id, update.effective_chat.id, svc.clock.now()
+    tool_action = Action.MEETUP_HOST
+    try:
+        if tool == "qr":
+            await query.answer()
+            await send_checkin_qr(update, context, meeting_id)
+        elif tool == "list":
+            await query.answer()
+            await _send_attendees(update, context, meeting_id, host_id)
+        elif tool == "close":
+            async with transaction(svc.sessions) as session:
+                await meetings.close_joining(session, meeting_id, host_id)
+            await query.answer(t(lang, "Joining is closed. People already in keep their seats."))
+            await _refresh(update, context, meeting_id)
+        elif tool == "cancel":
+            await query.answer()
+            await context.bot.send_message(
+                chat_id,
+                t(lang, "Cancel this meetup? Everyone who joined will be told."),
+                reply_markup=keyboards.inline(
+                    [
+                        [
+                            (
+                                t(lang, "Yes, cancel it"),
+                                callbacks.encode(tool_action, meeting_id, "cancelyes"),
+                            )
+                        ]
+                    ]
+                ),
+            )
+        elif tool == "cancelyes":
+            async with transaction(svc.sessions) as session:
+                told = await meetings.cancel(session, meeting_id, host_id, now)
+            await query.answer()
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_text(t(lang, "Cancelled. {n} people were told.", n=told))
+        else:
+            await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
+    except meetings.MeetupError as exc:
+        await query.answer(refusal(lang, exc), show_alert=True)
+
+
+async def _send_attendees(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int, host_id: int
+) -> None:
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        view = await meetings.view(session, meeting_id)
+        if view.meeting.host_id != host_id:
+            raise meetings.NotHost
+        people = await meetings.attendees(session, meeting_id)
+    lines = [t(lang, 'Participants of "{title}":', title=title_of(lang, view))]
+    for person in people:
+        mark = (
+            "✅" if person.checked_in else ("⏳" if person.status == meetings.WAITLISTED else "•")
+        )
+        suffix = t(lang, " (waitlist)") if person.status == meetings.WAITLISTED else ""
+        lines.append(f"{mark} {person.name}{suffix}")
+    assert update.effective_chat is not None
+    await context.bot.send_message(update.effective_chat.id, "\n".join(lines))
+
+
+async def send_checkin_qr(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int
+) -> None:
+    """The host's QR: a signed deep link for the current window, with the typed code."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    lang = language(update, context)
+    svc = services(context)
+    now = svc.clock.now()
+    async with transaction(svc.sessions) as session:
+        meeting = await meetings.open_checkin(
+            session, meeting_id, update.effective_user.id, svc.rules, now
+        )
+        view = await meetings.view(session, meeting_id)
+    payload = svc.signer.issue(meeting.id, now)
+    link = f"https://t.me/{context.bot.username}?start={payload}"
+    code = meeting.checkin_code or ""
+    image = checkin_qr_png(link, title_of(lang, view), code)
+    minutes = max(1, svc.settings.checkin_rotation_seconds // 60)
+    await context.bot.send_photo(
+        update.effective_chat.id,
+        image,
+        caption=t(
+            lang,
+            "Check-in for \"{title}\": participants scan this with their phone camera. If "
+            "scanning does not work, they type /checkin {code}. The QR changes every {minutes} "
+            "minutes; press the button for a fresh one.",
+            title=title_of(lang, view), code=code, minutes=minutes,
+        ),
+        reply_markup=keyboards.inline(
+            [[(t(lang, "🔄 Fresh QR"), callbacks.encode(Action.MEETUP_HOST, meeting.id, "qr"))]]
+        ),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- check-in
+
+
+async def _check_in(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int) -> None:
+    assert update.effective_user is not None and update.effective_message is not None
+    lang = language(update, context)
+    svc = services(context)
+    async with transaction(svc.sessions) as session:
+        meeting, _present = await meetings.check_in(
+            session, meeting_id, update.effective_user.id, svc.rules, svc.clock.now()
+        )
+        view = await meetings.view(session, meeting.id)
+    await update.effective_message.reply_text(
+        t(
+            lang,
+            'Checked in to "{title}". ✅ Enjoy! Afterwards, send a photo of the mission here '
+            "as proof: {rule}",
+            title=title_of(lang, view),
+            rule=view.mission.evidence_rule_ko if lang == "ko" else view.mission.evidence_rule_en,
+        )
+    )
+
+
+async def checkin_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/start c…`: the phone camera opened the bot from the host's QR code."""
+    assert update.effective_message is not None
+    lang = language(update, context)
+    svc = services(context)
+    payload = (context.args or [""])[0]
+    try:
+        meeting_id = svc.signer.verify(payload, svc.clock.now())
+        await _check_in(update, context, meeting_id)
+    except (checkin.InvalidToken, meetings.MeetupError, NotRegistered) as exc:
+        await update.effective_message.reply_text(refusal(lang, exc))
+
+
+async def checkin_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/checkin CODE`: the typed fallback shown under the QR."""
+    assert update.effective_message is not None
+    lang = language(update, context)
+    code = checkin.normalize_code("".join(context.args or []))
+    if len(code) != checkin.CODE_LENGTH:
+        await update.effective_message.reply_text(
+            t(
+                lang,
+                "Type /checkin followed by the 6-character code under the host's QR, "
+                "e.g. /checkin AB3XYZ.",
+            )
+        )
+        return
+    try:
+        async with services(context).sessions() as session:
+            meeting_id = await meetings.meeting_by_code(session, code)
+        await _check_in(update, context, meeting_id)
+    except meetings.MeetupNotFound:
+        await update.effective_message.reply_text(
+            t(lang, "No meetup has that code. Check it and try again.")
+        )
+    except (meetings.MeetupError, NotRegistered) as exc:
+        await update.effective_message.reply_text(refusal(lang, exc))

@@ -1,0 +1,45 @@
+"""Recurring jobs on PTB's JobQueue: outbox dispatch and the meetup clock.
+
+Each job claims its work in the database, so a second process or a restart never repeats a
+send; the JobQueue's own store is in memory and is never shared.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram.ext import Application, ContextTypes
+
+from handlers.context import services
+from scheduler.outbox import dispatch_once
+from storage import meetings
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+OUTBOX_EVERY_SECONDS = 2.0
+CLOCK_EVERY_SECONDS = 60.0
+
+
+async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    await dispatch_once(
+        context.bot, svc.sessions, svc.clock, svc.settings.zone, svc.settings.default_language
+    )
+
+
+async def meetup_clock(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Queues due reminders and closes meetups whose time is over."""
+    svc = services(context)
+    now = svc.clock.now()
+    async with transaction(svc.sessions) as session:
+        await meetings.queue_reminders(session, now, svc.settings.reminder_leads)
+        closed = await meetings.finish_due(session, svc.rules, now)
+    if closed:
+        log.info("closed %d meetups", len(closed))
+
+
+def schedule(application: Application) -> None:
+    queue = application.job_queue
+    assert queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    queue.run_repeating(dispatch_outbox, interval=OUTBOX_EVERY_SECONDS, first=1, name="outbox")
+    queue.run_repeating(meetup_clock, interval=CLOCK_EVERY_SECONDS, first=5, name="meetup-clock")

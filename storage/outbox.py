@@ -1,0 +1,124 @@
+"""The outbox: messages to people other than the one in front, written in the same transaction
+as the change they announce, and sent later by the dispatcher (`scheduler/outbox.py`).
+
+A row holds a notice *kind* and its values, not text: the dispatcher renders it in the
+recipient's language at send time. `dedupe_key` is unique, so writing the same notice twice
+(a retried transaction, two schedulers, a reminder after a restart) sends it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxMessage
+
+NOTICE = "notice"
+MAX_ATTEMPTS = 6
+# A row left "sending" this long was claimed by a worker that died; it is tried again.
+STALE_CLAIM = timedelta(minutes=5)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    chat_id: int,
+    kind: str,
+    values: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+) -> bool:
+    """Adds a notice unless one with `key` exists; returns whether it was added."""
+    row = {
+        "dedupe_key": key,
+        "chat_id": chat_id,
+        "method": NOTICE,
+        "payload": {"kind": kind, **values},
+        "status": "pending",
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboxMessage).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    chat_id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def claim(
+    session: AsyncSession, worker: str, now: datetime, limit: int = 50
+) -> list[Claimed]:
+    """Claims due rows for `worker`; a guarded UPDATE, so two workers never take one row."""
+    due = or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_CLAIM),
+    )
+    ids = list(
+        await session.scalars(
+            select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+        )
+    )
+    claimed: list[Claimed] = []
+    for row_id in ids:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, due)
+            .values(status="sending", claimed_by=worker, claimed_at=now)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.chat_id,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+            )
+        )
+        row = result.first()
+        if row is not None:
+            claimed.append(Claimed(row.id, row.chat_id, dict(row.payload), row.attempts))
+    return claimed
+
+
+async def mark_sent(session: AsyncSession, row_id: int, message_id: int | None) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(status="sent", sent_message_id=message_id, last_error=None)
+    )
+
+
+async def mark_retry(
+    session: AsyncSession, row_id: int, error: str, not_before: datetime, *, count: bool = True
+) -> None:
+    """Puts a row back for later; after MAX_ATTEMPTS counted failures it is given up."""
+    row = await session.get(OutboxMessage, row_id)
+    if row is None:
+        return
+    attempts = row.attempts + (1 if count else 0)
+    row.attempts = attempts
+    row.last_error = error[:500]
+    row.not_before = not_before
+    row.status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+
+
+async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(status="failed", last_error=error[:500])
+    )

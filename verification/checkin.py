@@ -1,0 +1,88 @@
+"""Check-in tokens: what the host's QR code carries, and the short typed fallback code.
+
+A token is fixed-size binary — version, meeting id, time window, truncated HMAC-SHA256 under
+the server secret — base64url-encoded without padding, so it is a valid deep-link payload
+(`t.me/<bot>?start=<payload>`: at most 64 characters of A-Z, a-z, 0-9, _ and -). The window
+rotates every `rotation_seconds`; the current and the previous window are accepted, so a
+screenshot forwarded later stops working.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+
+PREFIX = "c"  # deep-link payloads starting with "c" are check-ins
+VERSION = 1
+_LAYOUT = struct.Struct(">BQI")  # version, meeting id, window number
+_MAC_BYTES = 12
+TOKEN_BYTES = _LAYOUT.size + _MAC_BYTES
+# Typed codes avoid look-alike characters (0/O, 1/I/L).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+
+
+class InvalidToken(ValueError):
+    """Forged, altered, malformed or expired."""
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    secret: bytes
+    rotation_seconds: int = 180
+
+    def _key(self) -> bytes:
+        # A key of its own, so a check-in MAC can never be confused with another use of the secret.
+        return hmac.new(self.secret, b"halsaram-checkin-v1", hashlib.sha256).digest()
+
+    def window(self, now: datetime) -> int:
+        return int(now.timestamp()) // self.rotation_seconds
+
+    def issue(self, meeting_id: int, now: datetime) -> str:
+        """The deep-link payload for this meeting and the current window."""
+        body = _LAYOUT.pack(VERSION, meeting_id, self.window(now))
+        mac = hmac.new(self._key(), body, hashlib.sha256).digest()[:_MAC_BYTES]
+        return PREFIX + base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+
+    def verify(self, payload: str, now: datetime) -> int:
+        """The meeting id a payload checks in to; raises `InvalidToken` otherwise."""
+        if not payload.startswith(PREFIX):
+            raise InvalidToken("not a check-in payload")
+        encoded = payload[len(PREFIX) :]
+        try:
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidToken("not base64url") from exc
+        # Re-encoding must give the same text: rejects non-canonical spellings of one token.
+        if len(raw) != TOKEN_BYTES or base64.urlsafe_b64encode(raw).decode().rstrip("=") != encoded:
+            raise InvalidToken("wrong size")
+        body, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
+        expected = hmac.new(self._key(), body, hashlib.sha256).digest()[:_MAC_BYTES]
+        if not hmac.compare_digest(mac, expected):
+            raise InvalidToken("bad signature")
+        version, meeting_id, window = _LAYOUT.unpack(body)
+        if version != VERSION:
+            raise InvalidToken("unknown version")
+        if window not in (self.window(now), self.window(now) - 1):
+            raise InvalidToken("expired")
+        return int(meeting_id)
+
+
+def is_checkin_payload(payload: str) -> bool:
+    return payload.startswith(PREFIX) and len(payload) <= 64
+
+
+def new_code() -> str:
+    """A fresh 6-character code to type when scanning does not work."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(text: str) -> str:
+    """What a person typed, as stored: upper case, no spaces or dashes."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
