@@ -108,18 +108,41 @@ class People:
             user_id=user["id"], latitude=latitude, longitude=longitude,
         )  # fmt: skip
 
-    def press_label(self, user: dict[str, Any], label: str, *, timeout: float = 20.0) -> None:
-        """Presses the button labelled `label` on the newest bot message showing it."""
+    def press_label(
+        self, user: dict[str, Any], label: str, *, timeout: float = 20.0, contains: bool = False
+    ) -> None:
+        """Presses the button labelled `label` (or containing it) on the newest bot message
+        showing it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in reversed(self.view(user["id"])["messages"]):
                 rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
                 for button in (b for row in rows for b in row):
-                    if button["text"] in (label, f"✅ {label}"):
+                    text = button["text"]
+                    if text in (label, f"✅ {label}") or (contains and label in text):
                         self.press(user, message, button["callback_data"])
                         return
             time.sleep(0.1)
         raise AssertionError(f"no button {label!r} appeared")
+
+    def sign_up(self, person: dict[str, Any], location: tuple[float, float]) -> None:
+        """The whole signup, in Korean, verified by a location in 잠실동."""
+        self.say(person, "/start")
+        self.press_label(person, "동의합니다")
+        self.wait_for_bot(person["id"], where=lambda m: bool(m.get("reply_keyboard")))
+        self.share_contact(person)
+        self.press_label(person, "송파구")
+        self.press_label(person, "잠실동")
+        self.wait_for_bot(person["id"], where=lambda m: "위치를 공유" in m.get("text", ""))
+        self.share_location(person, *location)
+        for label in ("걷기", "완료", "저녁", "완료", "확인 ✅"):
+            self.press_label(person, label)
+        self.wait_for_bot(person["id"], where=lambda m: "환영해요" in m.get("text", ""))
+
+    def file(self, file_id: str) -> bytes:
+        response = self.http.get(f"/files/{file_id}")
+        response.raise_for_status()
+        return response.content
 
     def view(self, chat_id: int) -> dict[str, Any]:
         return dict(self._call("GET", f"/chats/{chat_id}/transcript"))
