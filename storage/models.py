@@ -44,7 +44,7 @@ MISSION_STATUSES = ("draft", "published", "retired")
 MISSION_SOURCES = ("catalogue", "rules", "ai")
 MEETING_STATUSES = ("open", "cancelled", "finished")
 PARTICIPATION_STATUSES = ("joined", "waitlisted", "left")
-EVIDENCE_STATUSES = ("received", "checking", "in_review", "approved", "rejected")
+EVIDENCE_STATUSES = ("received", "checking", "in_review", "approved", "rejected", "retry")
 REVIEW_DECISIONS = ("approved", "rejected")
 LEDGER_KINDS = ("reward", "exchange", "refund", "adjustment", "bonus")
 REPORT_STATUSES = ("open", "dismissed", "actioned")
@@ -113,6 +113,8 @@ class User(Base):
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
     terms_accepted_at: Mapped[datetime | None]
     registered_at: Mapped[datetime | None]
+    # A moderator's suspension: no joining or hosting until then.
+    suspended_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
 
@@ -232,6 +234,9 @@ class Evidence(Base):
     exif_lat: Mapped[float | None] = mapped_column(Float)
     exif_lon: Mapped[float | None] = mapped_column(Float)
     flags: Mapped[list[str]] = mapped_column(default=list)
+    # The automatic checks' signals with their reasons, for the reviewer's card.
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
     ai_verdict: Mapped[str | None] = mapped_column(String(20))
     ai_reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="received", index=True)
@@ -281,6 +286,9 @@ class LedgerEntry(Base):
     balance_after: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(12))
     reference: Mapped[str] = mapped_column(String(80), unique=True)
+    # Why, and who, for admin adjustments and refunds.
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
 
 
@@ -314,6 +322,8 @@ class VoucherCode(Base):
     ledger_entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("ledger_entries.id"), unique=True
     )
+    # A bad code refunded by an admin: the points went back once, the code is out of use.
+    refunded_at: Mapped[datetime | None]
 
 
 class Feedback(Base):
@@ -331,6 +341,7 @@ class Feedback(Base):
     from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     rating: Mapped[int] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(default=list)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
@@ -351,6 +362,8 @@ class Report(Base):
     reason: Mapped[str] = mapped_column(String(30))
     details: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    action: Mapped[str | None] = mapped_column(String(12))
+    handled_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
 
@@ -365,6 +378,17 @@ class Badge(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     badge: Mapped[str] = mapped_column(String(40))
     awarded_at: Mapped[datetime]
+
+
+class UserBlock(Base):
+    """A person who does not want to meet another: hidden from each other's meetups."""
+
+    __tablename__ = "user_blocks"
+    __table_args__ = (CheckConstraint("blocker_id <> blocked_id", name="not_self"),)
+
+    blocker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[datetime]
 
 
 class GroupChat(Base):
