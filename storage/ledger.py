@@ -49,6 +49,15 @@ async def _ensure_balance_row(session: AsyncSession, user_id: int, now: datetime
     )
 
 
+async def lock_account(session: AsyncSession, user_id: int, now: datetime) -> None:
+    """Holds the user's balance row for this transaction, so one person's operations run one
+    after another (a double tap waits for the first and then sees it done)."""
+    await _ensure_balance_row(session, user_id, now)
+    await session.execute(
+        select(Balance.user_id).where(Balance.user_id == user_id).with_for_update()
+    )
+
+
 async def post(
     session: AsyncSession,
     *,

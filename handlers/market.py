@@ -1,0 +1,244 @@
+"""Points and the market (step 8): `/points` (balance, level, history) and `/market`.
+
+A voucher code is sent once, with `protect_content` so Telegram does not let it be forwarded
+or saved from the chat; history shows it masked. The confirm button carries a random nonce:
+pressing it twice (or on two devices) is the same purchase, charged once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.i18n import format_when, t
+from handlers import keyboards
+from handlers.context import language, services
+from handlers.profile import account_or_invite
+from storage import ledger, market, progress
+from storage.db import transaction
+from storage.models import LedgerEntry
+
+PAGE = 8
+
+
+def _kind(lang: str, kind: str) -> str:
+    labels = {
+        ledger.REWARD: t(lang, "Mission reward"),
+        ledger.EXCHANGE: t(lang, "Exchange"),
+        ledger.REFUND: t(lang, "Refund"),
+        ledger.ADJUSTMENT: t(lang, "Adjustment by an admin"),
+        ledger.BONUS: t(lang, "Bonus"),
+    }
+    return labels.get(kind, kind)
+
+
+async def _points_page(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, page: int
+) -> tuple[str, keyboards.InlineKeyboardMarkup | None]:
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        balance = await ledger.balance(session, user_id)
+        earned = await ledger.lifetime_earned(session, user_id)
+        entries = await ledger.history(session, user_id, limit=PAGE + 1, offset=page * PAGE)
+        codes = {e.id: await market.issued_code(session, e.id) for e in entries}
+    level = progress.level_for(earned)
+    lines = [
+        t(lang, "Your points: {balance}", balance=balance),
+        t(lang, "Level {level} ({earned} points earned in all)", level=level, earned=earned),
+        "",
+    ]
+    shown: list[LedgerEntry] = entries[:PAGE]
+    if not shown:
+        lines.append(t(lang, "No points yet: a mission approved by an admin earns some."))
+    for entry in shown:
+        when = format_when(lang, entry.created_at, svc.settings.zone)
+        code = codes.get(entry.id)
+        detail = f" ({market.mask(code)})" if code else ""
+        lines.append(f"{entry.amount:+d} · {_kind(lang, entry.kind)}{detail} · {when}")
+    nav = []
+    if page > 0:
+        nav.append((t(lang, "« Newer"), callbacks.encode(Action.POINTS_PAGE, page - 1)))
+    if len(entries) > PAGE:
+        nav.append((t(lang, "Older »"), callbacks.encode(Action.POINTS_PAGE, page + 1)))
+    return "\n".join(lines), keyboards.inline([nav]) if nav else None
+
+
+async def show_points(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/points`: balance, level and the newest entries."""
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
+    text, markup = await _points_page(update, context, user.id, 0)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def points_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Older/newer history: the same message is edited."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    await query.answer()
+    page = min(callbacks.decode(query.data).int_arg(0), 1000)
+    text, markup = await _points_page(update, context, update.effective_user.id, page)
+    with contextlib.suppress(BadRequest):  # "not modified" on a double tap
+        await query.edit_message_text(text, reply_markup=markup)
+
+
+async def show_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/market`: what points can buy; admins also see items out of stock."""
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
+    lang = language(update, context)
+    async with services(context).sessions() as session:
+        shelves = await market.shelves(session, include_empty=user.is_admin)
+        balance = await ledger.balance(session, user.id)
+    assert update.effective_message is not None
+    if not shelves:
+        await update.effective_message.reply_text(
+            t(lang, "The market is empty right now. Check back soon!")
+        )
+        return
+    lines = [t(lang, "Market: you have {balance} points.", balance=balance), ""]
+    rows = []
+    for shelf in shelves:
+        name = shelf.item.name_ko if lang == "ko" else shelf.item.name_en
+        lines.append(
+            t(
+                lang,
+                "{name}: {cost} points ({stock} left)",
+                name=name,
+                cost=shelf.item.cost,
+                stock=shelf.stock,
+            )
+        )
+        rows.append(
+            [(f"{name} · {shelf.item.cost}P", callbacks.encode(Action.MARKET_ITEM, shelf.item.id))]
+        )
+    await update.effective_message.reply_text("\n".join(lines), reply_markup=keyboards.inline(rows))
+
+
+async def confirm_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An item pressed: a confirm card whose button is this one purchase."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    lang = language(update, context)
+    item_id = callbacks.decode(query.data).int_arg(0)
+    try:
+        async with services(context).sessions() as session:
+            item = await market.item(session, item_id)
+            balance = await ledger.balance(session, update.effective_user.id)
+    except market.MarketError:
+        await query.answer(t(lang, "That item is no longer available."), show_alert=True)
+        return
+    await query.answer()
+    name = item.name_ko if lang == "ko" else item.name_en
+    if balance < item.cost:
+        text = t(lang, "{name} costs {cost} points; you have {balance}. Missions earn more!",
+                 name=name, cost=item.cost, balance=balance)  # fmt: skip
+        markup = None
+    else:
+        text = t(lang, "Exchange {cost} points for {name}? You will have {after} left.",
+                 cost=item.cost, name=name, after=balance - item.cost)  # fmt: skip
+        nonce = secrets.token_urlsafe(6)
+        markup = keyboards.inline([[
+            (t(lang, "Exchange ✅"), callbacks.encode(Action.MARKET_BUY, item.id, nonce)),
+            (t(lang, "Cancel"), callbacks.encode(Action.MARKET_CANCEL, item.id)),
+        ]])  # fmt: skip
+    assert update.effective_chat is not None
+    await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
+
+
+async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The exchange itself; every refusal says why and charges nothing."""
+    query = update.callback_query
+    assert (
+        query is not None
+        and update.effective_user is not None
+        and update.effective_chat is not None
+    )
+    lang = language(update, context)
+    svc = services(context)
+    parsed = callbacks.decode(query.data)
+    item_id, nonce = parsed.int_arg(0), parsed.args[1]
+    purchase = None
+    # Two taps racing on one confirm: the loser's reference collides and rolls back; a second
+    # attempt then finds the winner's purchase and shows the same code.
+    for _attempt in range(2):
+        try:
+            async with transaction(svc.sessions) as session:
+                purchase = await market.exchange(
+                    session, user_id=update.effective_user.id, item_id=item_id,
+                    request=nonce, now=svc.clock.now(),
+                )  # fmt: skip
+            break
+        except ledger.ReferenceConflict:
+            continue
+        except ledger.InsufficientPoints:
+            await query.answer(
+                t(lang, "Not enough points for this; nothing was charged."), show_alert=True
+            )
+            return
+        except market.OutOfStock:
+            await query.answer(t(lang, "Sold out just now; nothing was charged."), show_alert=True)
+            return
+        except market.MarketError:
+            await query.answer(t(lang, "That item is no longer available."), show_alert=True)
+            return
+    if purchase is None:
+        await query.answer(
+            t(lang, "Sorry, something went wrong on my side. Please try again in a moment.")
+        )
+        return
+    await query.answer()
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+    if not purchase.new:
+        return  # the code was already sent for this press
+    name = purchase.item.name_ko if lang == "ko" else purchase.item.name_en
+    await context.bot.send_message(
+        update.effective_chat.id,
+        t(lang, "Here is your {name} code:\n\n{code}\n\nYou have {balance} points left. Keep this "
+                "code safe: it is shown only once.", name=name, code=purchase.code,
+          balance=purchase.balance_after),
+        protect_content=True,
+    )  # fmt: skip
+
+
+async def cancel_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(t(language(update, context), "Okay, nothing was exchanged."))
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(None)
+
+
+async def refund_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/refund CODE` (admins): a bad code's points go back once."""
+    assert update.effective_user is not None and update.effective_message is not None
+    lang = language(update, context)
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
+    if not user.is_admin:
+        await update.effective_message.reply_text(t(lang, "Only admins can do that."))
+        return
+    code = " ".join(context.args or []).strip()
+    svc = services(context)
+    try:
+        async with transaction(svc.sessions) as session:
+            points = await market.refund(session, code, user.id, svc.clock.now())
+    except market.UnknownCode:
+        await update.effective_message.reply_text(t(lang, "No issued code matches that."))
+        return
+    except market.AlreadyRefunded:
+        await update.effective_message.reply_text(t(lang, "That code was already refunded."))
+        return
+    await update.effective_message.reply_text(t(lang, "Refunded {points} points.", points=points))

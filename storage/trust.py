@@ -1,0 +1,81 @@
+"""The trust score: 0-100, 50 for someone new, explainable line by line.
+
+Inputs: ratings received (their average against a neutral 3, weighted up to 20 ratings),
+no-shows, approved and rejected evidence, and reports upheld by moderators. Each part is capped
+so no single kind of event decides alone. Hosting and joining are gated on it (settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Evidence, Feedback, Participation, Report, User
+
+BASE = 50.0
+
+
+@dataclass(frozen=True)
+class TrustPart:
+    key: str  # ratings | no_shows | approved | rejected | reports
+    count: int
+    points: float
+
+
+@dataclass(frozen=True)
+class Trust:
+    score: float
+    parts: list[TrustPart]
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+async def compute(session: AsyncSession, user_id: int) -> Trust:
+    ratings = await session.execute(
+        select(func.count(), func.avg(Feedback.rating)).where(Feedback.to_user_id == user_id)
+    )
+    rated, average = ratings.one()
+    no_shows = await session.scalar(
+        select(func.count())
+        .select_from(Participation)
+        .where(Participation.user_id == user_id, Participation.no_show_at.is_not(None))
+    )
+    approved = await session.scalar(
+        select(func.count())
+        .select_from(Evidence)
+        .where(Evidence.user_id == user_id, Evidence.status == "approved")
+    )
+    rejected = await session.scalar(
+        select(func.count())
+        .select_from(Evidence)
+        .where(Evidence.user_id == user_id, Evidence.status == "rejected")
+    )
+    upheld = await session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .where(Report.reported_id == user_id, Report.status == "actioned")
+    )
+    rated = int(rated or 0)
+    parts = [
+        TrustPart("ratings", rated,
+                  _clamp((float(average or 3) - 3) * 10 * min(rated, 20) / 20 * 2, -25, 25)),
+        TrustPart("no_shows", int(no_shows or 0), -min(30.0, 8.0 * (no_shows or 0))),
+        TrustPart("approved", int(approved or 0), min(15.0, 2.0 * (approved or 0))),
+        TrustPart("rejected", int(rejected or 0), -min(15.0, 3.0 * (rejected or 0))),
+        TrustPart("reports", int(upheld or 0), -min(45.0, 15.0 * (upheld or 0))),
+    ]  # fmt: skip
+    score = _clamp(BASE + sum(p.points for p in parts), 0, 100)
+    return Trust(round(score, 1), [p for p in parts if p.count])
+
+
+async def recompute(session: AsyncSession, user_id: int) -> float:
+    """Stores the current score on the user; returns it."""
+    trust = await compute(session, user_id)
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.trust_score = trust.score
+    return trust.score
