@@ -5,7 +5,12 @@ The order of registration matters where noted; everything the bot reacts to is v
 
 from __future__ import annotations
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -14,6 +19,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -25,7 +31,20 @@ from bot.i18n import SUPPORTED, t
 from bot.persistence import DatabasePersistence
 from bot.settings import Settings
 from conversations import host, signup
-from handlers import errors, meetups, profile, start
+from handlers import (
+    admin_missions,
+    errors,
+    evidence,
+    feedback,
+    flood,
+    market,
+    meetups,
+    missions,
+    moderation,
+    profile,
+    review,
+    start,
+)
 from handlers.context import SERVICES_KEY, Services
 from scheduler import jobs
 from storage.clock import Clock, SystemClock
@@ -75,6 +94,8 @@ def register_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     settings = application.bot_data[SERVICES_KEY].settings
     timeout = settings.conversation_timeout_minutes * 60
+    # Group -1 runs before every feature and may stop an update (ApplicationHandlerStop).
+    application.add_handler(TypeHandler(Update, flood.limit), group=-1)
     # A scanned check-in QR arrives as `/start c<token>`: before signup, which owns /start.
     checkin_link = filters.Regex(r"^/start c[A-Za-z0-9_-]+$")
     application.add_handler(
@@ -105,6 +126,20 @@ def register_handlers(application: Application) -> None:
         CallbackQueryHandler(start.help_button, pattern=callbacks.pattern(Action.HELP))
     )
 
+    # Step 2: missions. Browsing is for people with an account; /drafts and the review
+    # buttons re-check on the server that the presser is an admin.
+    application.add_handler(CommandHandler("missions", missions.list_missions, filters=private))
+    application.add_handler(CommandHandler("drafts", admin_missions.show_drafts))
+    for action, callback in (
+        (Action.MISSION_LIST, missions.list_page),
+        (Action.MISSION_FOR_YOU, missions.for_you),
+        (Action.MISSION_SHOW, missions.show_mission),
+        (Action.DRAFT_PUBLISH, admin_missions.review),
+        (Action.DRAFT_POINTS, admin_missions.review),
+        (Action.DRAFT_DISCARD, admin_missions.review),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
     # Steps 3-4: meetups. The hosting conversations first: they own "create a meetup" and
     # the host's "message them" button.
     for conversation in host.conversations(timeout):
@@ -119,6 +154,55 @@ def register_handlers(application: Application) -> None:
         (Action.MEETUP_JOIN, meetups.join),
         (Action.MEETUP_LEAVE, meetups.leave),
         (Action.MEETUP_HOST, meetups.host_tool),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
+    # Steps 7-8: points and market.
+    application.add_handler(CommandHandler("points", market.show_points, filters=private))
+    application.add_handler(CommandHandler("market", market.show_market, filters=private))
+    application.add_handler(CommandHandler("refund", market.refund_code, filters=private))
+    for action, callback in (
+        (Action.POINTS_PAGE, market.points_page),
+        (Action.MARKET_ITEM, market.confirm_item),
+        (Action.MARKET_BUY, market.buy),
+        (Action.MARKET_CANCEL, market.cancel_item),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
+    # Step 7: feedback and safety.
+    application.add_handler(moderation.report_conversation(timeout))
+    application.add_handler(CommandHandler("report", moderation.report_command, filters=private))
+    application.add_handler(CommandHandler("block", moderation.block_command, filters=private))
+    for action, callback in (
+        (Action.FEEDBACK, feedback.start_rating),
+        (Action.FEEDBACK_STARS, feedback.stars),
+        (Action.FEEDBACK_TAG, feedback.tag),
+        (Action.MODERATE, moderation.moderate),
+        (Action.BLOCK, moderation.block_person),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
+    # Steps 5-6: evidence. After every conversation (signup, hosting, reports), so a photo
+    # one of them waits for goes there while it is active; albums are answered before the
+    # single-photo handlers see them. Review buttons re-check on the server: admins only,
+    # the first decision wins.
+    photo_or_file = filters.PHOTO | filters.Document.ALL
+    application.add_handler(
+        MessageHandler(private & evidence.IN_ALBUM & photo_or_file, evidence.album)
+    )
+    application.add_handler(MessageHandler(private & filters.PHOTO, evidence.receive_photo))
+    application.add_handler(
+        MessageHandler(private & filters.Document.IMAGE, evidence.receive_document)
+    )
+    application.add_handler(MessageHandler(private & filters.Document.ALL, evidence.not_an_image))
+    application.add_handler(CommandHandler("review", review.list_waiting, filters=private))
+    for action, callback in (
+        (Action.EVIDENCE_MEETUP, evidence.pick_meetup),
+        (Action.REVIEW_APPROVE, review.decide),
+        (Action.REVIEW_REASON, review.decide),
+        (Action.REVIEW_AGAIN, review.decide),
+        (Action.REVIEW_REJECT, review.reject_menu),
+        (Action.REVIEW_BACK, review.back),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
 

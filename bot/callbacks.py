@@ -51,6 +51,26 @@ class Action:
     DRAFT_PUBLISH = "ap"  # ap:<mission id> — admins only
     DRAFT_POINTS = "av"  # av:<mission id>:<points> — admins only, an absolute value
     DRAFT_DISCARD = "ax"  # ax:<mission id> — admins only
+    # Steps 7-8: points, market, feedback, reports
+    POINTS_PAGE = "pp"  # pp:<page>
+    MARKET_ITEM = "k"  # k:<item id> — the confirm card
+    MARKET_BUY = "kb"  # kb:<item id>:<nonce> — the nonce makes a double tap one purchase
+    MARKET_CANCEL = "kc"  # kc:<item id>
+    FEEDBACK = "fb"  # fb:<meeting id> — rate the others
+    FEEDBACK_STARS = "fs"  # fs:<meeting id>:<ratee id>:<1-5>
+    FEEDBACK_TAG = "ft"  # ft:<feedback id>:<tag>
+    REPORT_PICK = "rp"  # rp:<meeting id>:<user id>
+    REPORT_REASON = "rr"  # rr:<reason>
+    MODERATE = "md"  # md:<report id>:<warn|suspend|dismiss> — admins only
+    BLOCK = "bk"  # bk:<user id>
+
+    # Steps 5-6: evidence
+    EVIDENCE_MEETUP = "ep"  # ep:<meeting id> — which meetup the photo just sent is for
+    REVIEW_APPROVE = "va"  # va:<evidence id> — admins only
+    REVIEW_REJECT = "vr"  # vr:<evidence id> — shows the reasons
+    REVIEW_REASON = "vx"  # vx:<evidence id>:<reason> — admins only
+    REVIEW_AGAIN = "vq"  # vq:<evidence id> — ask for a new photo; admins only
+    REVIEW_BACK = "vb"  # vb:<evidence id> — back from the reasons
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
@@ -59,6 +79,11 @@ class Action:
         MEETUP_HOST: 2, HOST_WHEN: 1, HOST_PLACE: 1, HOST_SIZE: 1, HOST_NOTE: 1, HOST_CONFIRM: 1,
         MISSION_LIST: 2, MISSION_SHOW: 1, MISSION_FOR_YOU: 1,
         DRAFT_PUBLISH: 1, DRAFT_POINTS: 2, DRAFT_DISCARD: 1,
+        POINTS_PAGE: 1, MARKET_ITEM: 1, MARKET_BUY: 2, MARKET_CANCEL: 1,
+        FEEDBACK: 1, FEEDBACK_STARS: 3, FEEDBACK_TAG: 2, REPORT_PICK: 2, REPORT_REASON: 1,
+        MODERATE: 2, BLOCK: 1,
+        EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
+        REVIEW_AGAIN: 1, REVIEW_BACK: 1,
     }  # fmt: skip
 
 

@@ -4,6 +4,8 @@ halsaram run              run the bot (offline sandbox when no token is set)
 halsaram db upgrade       apply database migrations
 halsaram seed             load Seoul neighbourhoods and the demo mission catalogue
 halsaram admin add ID     make a Telegram user an admin
+halsaram missions generate --region songpa --count 50
+                          store generated missions as drafts for admins to review
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -25,10 +28,11 @@ from telegram.ext import Application
 
 from bot.logs import configure as configure_logging
 from bot.settings import SANDBOX_TOKEN, Settings, SettingsError, load_settings
+from missions.timing import WEATHERS
 from storage import migrate
 from storage.clock import SystemClock
 from storage.db import create_engine, session_factory, transaction
-from storage.seed import seed_all
+from storage.seed import SONGPA, seed_all
 from storage.users import grant_admin
 
 log = logging.getLogger("halsaram")
@@ -48,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
         "add", help="make a Telegram user an admin"
     )
     admin_add.add_argument("telegram_id", type=int)
+    missions_parser = commands.add_parser("missions", help="generated missions")
+    generate = missions_parser.add_subparsers(dest="missions_command", required=True).add_parser(
+        "generate", help="store generated missions as drafts for admins to review (/drafts)"
+    )
+    generate.add_argument("--region", default="songpa", choices=sorted(MISSION_REGIONS))
+    generate.add_argument("--count", type=int, default=50, help="how many (1-200)")
+    generate.add_argument("--seed", help="same seed, same missions (default: the date)")
+    generate.add_argument("--weather", choices=WEATHERS, help="today's weather, if known")
+    generate.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
     return parser
 
 
@@ -67,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "admin":
             created = asyncio.run(add_admin(settings, args.telegram_id))
             print(f"{args.telegram_id} is {'now' if created else 'already'} an admin")
+        elif args.command == "missions":
+            print(asyncio.run(generate_missions(settings, args)))
     except SettingsError as exc:
         print(f"halsaram: {exc}", file=sys.stderr)
         return 2
@@ -104,6 +119,55 @@ async def add_admin(settings: Settings, telegram_id: int) -> bool:
             return await grant_admin(session, telegram_id, SystemClock())
     finally:
         await engine.dispose()
+
+
+# Region names the CLI accepts, as district codes: "songpa" means its enabled dongs.
+MISSION_REGIONS = {"songpa": SONGPA}
+
+
+async def generate_missions(settings: Settings, args: argparse.Namespace) -> str:
+    """Generates missions (OpenAI when configured, else the offline rules) and stores them
+    as drafts; returns the line to print."""
+    from missions import ai
+    from missions.rules import Conditions
+    from storage import missions
+
+    if not 1 <= args.count <= 200:
+        raise ValueError("--count must be between 1 and 200")
+    day = args.date or SystemClock().now().astimezone(settings.zone).date()
+    config = None
+    if settings.openai_api_key is not None:
+        config = ai.AiConfig(
+            api_key=settings.openai_api_key.get_secret_value(),
+            model=settings.openai_model,
+            base_url=settings.openai_base_url,
+            timeout_seconds=settings.openai_timeout_seconds,
+        )
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            regions = await missions.enabled_regions(session, MISSION_REGIONS[args.region])
+            if not regions:
+                raise ValueError(f"no open neighbourhoods in {args.region}; run `halsaram seed`")
+            taken = await missions.keys_of_day(session, f"{day:%Y%m%d}-")
+            interests = await missions.interest_counts(session, [r.id for r in regions])
+        conditions = Conditions(day, weather=args.weather, interests=tuple(interests[:3]))
+        result = await ai.generate(
+            config, conditions, args.count, seed=args.seed or f"{args.region}-{day}", avoid=taken
+        )
+        async with transaction(sessions) as session:
+            saved = await missions.save_drafts(session, result.drafts, regions, SystemClock().now())
+    finally:
+        await engine.dispose()
+    by_ai = sum(1 for m in saved if m.source == "ai")
+    line = (
+        f"stored {len(saved)} draft missions for {args.region} "
+        f"({by_ai} by AI, {len(saved) - by_ai} by rules); review them with /drafts"
+    )
+    if config is not None and result.fallback:
+        line += f"\nAI generation fell back to the offline rules: {result.fallback}"
+    return line
 
 
 def run(settings: Settings) -> int:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     checkin_closes_minutes: int = Field(default=30, ge=0, le=240)
     checkin_rotation_seconds: int = Field(default=180, ge=30, le=3600)
     reminder_minutes: str = "120,15"
+    host_max_per_day: int = Field(default=3, ge=1, le=50)
+    flood_max_updates: int = Field(default=20, ge=3, le=1000)
+    flood_window_seconds: float = Field(default=10.0, gt=0, le=600)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
@@ -63,6 +66,16 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4.1-mini"
     openai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Steps 5-6: evidence. Photos go to S3 when a bucket is set, else under data_dir/photos.
+    evidence_max_attempts: int = Field(default=3, ge=1, le=10)
+    evidence_window_hours: int = Field(default=48, ge=1, le=24 * 14)
+    evidence_ai_judge: bool = True
+    s3_bucket: str | None = None
+    s3_prefix: str = "evidence/"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -77,7 +77,9 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return END
     try:
         async with svc.sessions() as session:
-            await meetings.ensure_can_host(session, update.effective_user.id, svc.rules)
+            await meetings.ensure_can_host(
+                session, update.effective_user.id, svc.rules, svc.clock.now()
+            )
     except (meetings.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return END

@@ -36,6 +36,7 @@ class Services:
             join_requires_verified=not settings.unverified_can_join,
             checkin_opens_before=timedelta(minutes=settings.checkin_opens_minutes),
             checkin_closes_after=timedelta(minutes=settings.checkin_closes_minutes),
+            host_max_per_day=settings.host_max_per_day,
         )
         signer = TokenSigner(settings.secret(), settings.checkin_rotation_seconds)
         return cls(settings, clock, sessions, rules, signer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -28,6 +29,7 @@ from verification import checkin
 from verification.qr import checkin_qr_png
 
 MAX_LISTED = 8
+SEOUL = ZoneInfo("Asia/Seoul")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,19 @@ def refusal(lang: str, error: Exception) -> str:
             return t(lang, "You are not in this meetup. Join it first from /meetups.")
         case meetings.NotHost():
             return t(lang, "Only the host can do that.")
+        case meetings.Suspended(until=until):
+            return t(
+                lang,
+                "Your account is suspended until {until} after a report was upheld. "
+                "You can't join or host meetups until then.",
+                until=until.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M"),
+            )
+        case meetings.Blocked():
+            return t(lang, "You can't join this meetup.")
+        case meetings.HostLimit():
+            return t(
+                lang, "You have hosted as many meetups as allowed in a day. Try again tomorrow."
+            )
         case meetings.CheckinClosed() if reason == "early":
             return t(lang, "Check-in has not opened yet; it opens shortly before the start.")
         case meetings.CheckinClosed():
@@ -227,7 +242,9 @@ async def list_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
-        views = await meetings.open_meetups(session, user.region_id, svc.clock.now())
+        views = await meetings.open_meetups(
+            session, user.region_id, svc.clock.now(), viewer_id=user.id
+        )
     await _listing(
         update, context, views,
         t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!"),

@@ -15,15 +15,29 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.callbacks import Action
-from bot.i18n import SUPPORTED, t
+from bot.i18n import N_, SUPPORTED, t
 from handlers import keyboards
 from handlers.context import language, remember_language, services
 from missions.categories import INTERESTS, TIMES_OF_DAY
-from storage import accounts
+from storage import accounts, progress
+from storage import trust as trust_model
 from storage.db import transaction
 from storage.models import Region, User
 
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
+TRUST_PARTS = {
+    "ratings": N_("{n} ratings {points}"),
+    "no_shows": N_("{n} no-shows {points}"),
+    "approved": N_("{n} approved missions {points}"),
+    "rejected": N_("{n} rejected photos {points}"),
+    "reports": N_("{n} upheld reports {points}"),
+}
+BADGE_LABELS = {
+    "first_mission": N_("🏅 First mission"),
+    "ten_meetups": N_("🎉 10 meetups"),
+    "five_categories": N_("🌈 Five kinds of missions"),
+    "first_host": N_("🧭 First meetup hosted"),
+}
 
 
 async def profile_card(
@@ -46,9 +60,21 @@ async def profile_card(
         times=", ".join(t(lang, TIMES_OF_DAY[k]) for k in user.preferred_times if k in TIMES_OF_DAY)
         or "-",
         trust=f"{user.trust_score:.0f}",
-        level=user.level,
+        level=await progress.level(session, user.id),
         language=LANGUAGE_NAMES.get(user.language, user.language),
     )
+    trust = await trust_model.compute(session, user.id)
+    why = [t(lang, TRUST_PARTS[p.key], n=p.count, points=f"{p.points:+.0f}") for p in trust.parts]
+    text += "\n" + t(
+        lang,
+        "Why this trust score: {parts}",
+        parts="; ".join(why) if why else t(lang, "everyone starts at 50"),
+    )
+    earned = await progress.badges(session, user.id)
+    if earned:
+        text += "\n" + t(
+            lang, "Badges: {badges}", badges=", ".join(t(lang, BADGE_LABELS[b]) for b in earned)
+        )
     edit = Action.PROFILE
     markup = keyboards.inline(
         [

@@ -11,6 +11,7 @@ import logging
 from telegram.ext import Application, ContextTypes
 
 from handlers.context import services
+from scheduler import evidence
 from scheduler.outbox import dispatch_once
 from storage import meetings
 from storage.db import transaction
@@ -18,6 +19,7 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 OUTBOX_EVERY_SECONDS = 2.0
 CLOCK_EVERY_SECONDS = 60.0
+EVIDENCE_EVERY_SECONDS = 3.0
 
 
 async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -25,6 +27,13 @@ async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
     await dispatch_once(
         context.bot, svc.sessions, svc.clock, svc.settings.zone, svc.settings.default_language
     )
+
+
+async def check_evidence(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Checks received photos and posts their review cards (scheduler/evidence.py)."""
+    svc = services(context)
+    checker = evidence.checker_for(context.bot_data, svc.settings)
+    await evidence.check_once(context.bot, svc.sessions, svc.clock, svc.settings, checker)
 
 
 async def meetup_clock(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -42,4 +51,7 @@ def schedule(application: Application) -> None:
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot[job-queue] is a dependency"
     queue.run_repeating(dispatch_outbox, interval=OUTBOX_EVERY_SECONDS, first=1, name="outbox")
+    queue.run_repeating(
+        check_evidence, interval=EVIDENCE_EVERY_SECONDS, first=3, name="evidence"
+    )
     queue.run_repeating(meetup_clock, interval=CLOCK_EVERY_SECONDS, first=5, name="meetup-clock")

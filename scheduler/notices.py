@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
+from telegram import InlineKeyboardMarkup
+
+from bot import callbacks
+from bot.callbacks import Action
 from bot.i18n import N_, format_when, t
+from handlers import keyboards
+from handlers.moderation import REASON_LABELS
 from storage.meetings import MeetupView
 
 MESSAGES = {
@@ -21,11 +27,74 @@ MESSAGES = {
     "meetup_reminder": N_(
         'Reminder: "{title}" starts {when} at {place}. Scan the host\'s QR code there to check in.'
     ),
+    "feedback_request": N_(
+        'How was "{title}"? Rate the people you met: it helps everyone meet safely. Nobody '
+        "sees who rated what."
+    ),
+    "report_filed": N_("Report #{report_id} about {name} (trust {trust}): {reason}\n{details}"),
+    "warned": N_(
+        "A moderator reviewed a report about you and is giving a warning. Please keep meetups "
+        "friendly and safe for everyone."
+    ),
+    "suspended": N_(
+        "After a report, a moderator suspended your account for 7 days: you can't join or "
+        "host meetups until then."
+    ),
     "evidence_request": N_(
         'Thanks for coming to "{title}"! Send a photo of the mission here as proof to earn '
         "your points."
     ),
+    # Steps 5-6: the outcome of a photo's review, told to the person who sent it.
+    "evidence_approved": N_(
+        'Your photo for "{title}" was approved: +{points} points! Your balance is {balance} '
+        "points (/points)."
+    ),
+    "evidence_rejected": N_(
+        'Your photo for "{title}" was not accepted: {reason}. Please send a new photo here '
+        "({left} tries left)."
+    ),
+    "evidence_again": N_(
+        'The reviewer asks for another photo for "{title}". Please send a new one here '
+        "({left} tries left)."
+    ),
+    "evidence_rejected_final": N_(
+        'Your photo for "{title}" was not accepted: {reason}. That was the last try for this '
+        "meetup."
+    ),
 }
+
+# Why a photo was rejected, as the reviewer's buttons say it (storage.evidence.REASONS).
+REJECT_REASONS = {
+    "blurry": N_("the photo is blurry"),
+    "place": N_("it was not taken at the meetup's place"),
+    "mission": N_("it does not show the mission"),
+    "duplicate": N_("it is a copy of an earlier photo"),
+    "other": N_("it does not meet the mission's evidence rule"),
+}
+
+
+# Notices that carry a button: (label msgid, callback action, the value that is its argument).
+BUTTONS: dict[str, list[tuple[str, str, str]]] = {
+    "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
+    "report_filed": [
+        (N_("Warn"), Action.MODERATE, "report_id:warn"),
+        (N_("Suspend 7 days"), Action.MODERATE, "report_id:suspend"),
+        (N_("Dismiss"), Action.MODERATE, "report_id:dismiss"),
+    ],
+}
+
+
+def buttons(kind: str, lang: str, values: dict[str, Any]) -> InlineKeyboardMarkup | None:
+    """The notice's buttons, if it has any (one per row)."""
+    spec = BUTTONS.get(kind)
+    if not spec:
+        return None
+    rows = []
+    for label, action, argument in spec:
+        key, _, extra = argument.partition(":")
+        args = [values[key], *([extra] if extra else [])]
+        rows.append([(t(lang, label), callbacks.encode(action, *args))])
+    return keyboards.inline(rows)
 
 
 def render(
@@ -38,4 +107,8 @@ def render(
         fields["title"] = mission.title_ko if lang == "ko" else mission.title_en
         fields["when"] = format_when(lang, meetup.meeting.starts_at, zone)
         fields["place"] = meetup.meeting.place_name
+    if kind.startswith("evidence_") and fields.get("reason") in REJECT_REASONS:
+        fields["reason"] = t(lang, REJECT_REASONS[fields["reason"]])
+    if kind == "report_filed":
+        fields["reason"] = t(lang, REASON_LABELS.get(str(values.get("reason")), "other"))
     return t(lang, MESSAGES[kind], **fields)

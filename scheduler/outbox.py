@@ -19,7 +19,7 @@ from sqlalchemy import update
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from scheduler.notices import render
+from scheduler.notices import buttons, render
 from storage import meetings
 from storage import outbox as rows
 from storage.clock import Clock
@@ -56,7 +56,9 @@ async def _send(
     text = render(kind, lang, payload, meetup, zone)
     now = clock.now()
     try:
-        message = await bot.send_message(row.chat_id, text)
+        message = await bot.send_message(
+            row.chat_id, text, reply_markup=buttons(kind, lang, payload)
+        )
     except RetryAfter as exc:
         wait = exc.retry_after if isinstance(exc.retry_after, int | float) else 1
         async with transaction(sessions) as session:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import outbox
+from storage import moderation, outbox, progress, trust
 from storage.accounts import require_user
 from storage.models import Meeting, Mission, Participation, User
 from verification.checkin import new_code
@@ -83,6 +83,22 @@ class NotHost(MeetupError):
     pass
 
 
+class Suspended(MeetupError):
+    """A moderator suspended the person; `until` says for how long."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("suspended")
+        self.until = until
+
+
+class Blocked(MeetupError):
+    """One of the two blocked the other."""
+
+
+class HostLimit(MeetupError):
+    """Too many meetups hosted in the last day."""
+
+
 class CheckinClosed(MeetupError):
     """reason: "early" or "late"."""
 
@@ -98,6 +114,7 @@ class Rules:
     join_requires_verified: bool = True
     checkin_opens_before: timedelta = timedelta(minutes=15)
     checkin_closes_after: timedelta = timedelta(minutes=30)
+    host_max_per_day: int = 3
 
 
 @dataclass(frozen=True)
@@ -181,10 +198,16 @@ async def open_meetups(
     now: datetime,
     *,
     mission_id: int | None = None,
+    viewer_id: int | None = None,
     limit: int = 10,
 ) -> list[MeetupView]:
-    """Open meetups that have not started, soonest first (in a region, or for a mission)."""
+    """Open meetups that have not started, soonest first (in a region, or for a mission),
+    without those hosted by someone on either side of a block with the viewer."""
     query = select(Meeting.id).where(Meeting.status == "open", Meeting.starts_at > now)
+    if viewer_id is not None:
+        hidden = await moderation.blocked_ids(session, viewer_id)
+        if hidden:
+            query = query.where(Meeting.host_id.not_in(hidden))
     if mission_id is not None:
         query = query.where(Meeting.mission_id == mission_id)
     elif region_id is not None:
@@ -289,7 +312,7 @@ async def create(
     now: datetime,
 ) -> Meeting:
     """Creates a meetup with its host seated; refuses hosts the rules do not allow."""
-    host = await ensure_can_host(session, host_id, rules)
+    host = await ensure_can_host(session, host_id, rules, now)
     mission = await session.get(Mission, mission_id)
     if mission is None or mission.status != "published":
         raise MissionUnavailable
@@ -332,10 +355,13 @@ async def join(
 ) -> Seat:
     """Takes a seat, or a waitlist place when full; the host hears about it."""
     user = await require_user(session, user_id)
+    _ensure_not_suspended(user, now)
     meeting = await _locked(session, meeting_id)
     _ensure_open(meeting, now)
     if meeting.host_id == user_id:
         raise OwnMeetup
+    if await moderation.blocked_between(session, meeting.host_id, user_id):
+        raise Blocked
     if meeting.joining_closed:
         raise JoiningClosed
     existing = await participation(session, meeting_id, user_id)
@@ -579,15 +605,26 @@ async def finish_due(session: AsyncSession, rules: Rules, now: datetime) -> list
         if now < checkin_window(meeting, rules)[1]:
             continue  # people may still check in
         meeting.status = "finished"
-        seated = await session.scalars(
-            select(Participation).where(
-                Participation.meeting_id == meeting.id, Participation.status == JOINED
+        seated = list(
+            await session.scalars(
+                select(Participation).where(
+                    Participation.meeting_id == meeting.id, Participation.status == JOINED
+                )
             )
         )
+        present = [p for p in seated if p.checked_in_at is not None]
         for person in seated:
             if person.checked_in_at is None:
                 person.no_show_at = now
+                await trust.recompute(session, person.user_id)
                 continue
+            await progress.award_badges(session, person.user_id, now)
+            if len(present) >= 2:
+                await outbox.enqueue(
+                    session, key=f"feedback_ask:{meeting.id}:{person.user_id}",
+                    chat_id=person.user_id, kind="feedback_request",
+                    values={"meeting_id": meeting.id}, now=now,
+                )  # fmt: skip
             await outbox.enqueue(
                 session, key=f"evidence_ask:{meeting.id}:{person.user_id}",
                 chat_id=person.user_id, kind="evidence_request",
@@ -597,13 +634,26 @@ async def finish_due(session: AsyncSession, rules: Rules, now: datetime) -> list
     return closed
 
 
-async def ensure_can_host(session: AsyncSession, user_id: int, rules: Rules) -> User:
+def _ensure_not_suspended(user: User, now: datetime) -> None:
+    if user.suspended_until is not None and user.suspended_until > now:
+        raise Suspended(user.suspended_until)
+
+
+async def ensure_can_host(session: AsyncSession, user_id: int, rules: Rules, now: datetime) -> User:
     """Checks the host rules before the person spends time filling in a meetup."""
     host = await require_user(session, user_id)
+    _ensure_not_suspended(host, now)
     if rules.host_requires_verified and host.region_verified_at is None:
         raise HostNotAllowed("unverified")
     if host.trust_score < rules.host_min_trust:
         raise HostNotAllowed("trust")
+    hosted_today = await session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .where(Meeting.host_id == user_id, Meeting.created_at > now - timedelta(days=1))
+    )
+    if (hosted_today or 0) >= rules.host_max_per_day:
+        raise HostLimit
     return host
 
 

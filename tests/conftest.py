@@ -76,7 +76,12 @@ def clock() -> FrozenClock:
 
 def make_settings(**overrides: object) -> Settings:
     """Settings that ignore the machine's environment and `.env`."""
-    values: dict[str, object] = {"telegram_token": SANDBOX_TOKEN, "secret_key": "test-secret"}
+    values: dict[str, object] = {
+        "telegram_token": SANDBOX_TOKEN,
+        "secret_key": "test-secret",
+        # Tests act much faster than people; the flood-control test sets its own limit.
+        "flood_max_updates": 1000,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 

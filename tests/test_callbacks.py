@@ -37,3 +37,9 @@ def test_int_arg_refuses_non_numbers() -> None:
     assert callbacks.decode("1h:42").int_arg(0) == 42
     with pytest.raises(InvalidCallback):
         callbacks.decode("1h:abc").int_arg(0)
+
+
+def test_every_action_has_its_own_code() -> None:
+    # Two features picking the same code would silently share ARITY and routing.
+    codes = [v for k, v in vars(Action).items() if k.isupper() and isinstance(v, str)]
+    assert len(codes) == len(set(codes)) == len(Action.ARITY)

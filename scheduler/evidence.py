@@ -1,0 +1,219 @@
+"""The verification job: claims received photos, downloads and stores them, runs the checks,
+and posts a review card per photo to the admin group.
+
+Claims are guarded UPDATEs (received → checking), so two workers never check one photo; a
+download that fails for a passing reason puts the photo back. Each check gives a signal with
+a reason and none rejects: the card shows them to the human reviewer. The near-duplicate index
+lives in this process and catches up from the database before each batch (new hashes above
+what it loaded, plus photos that were still unhashed then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+
+from bot.settings import Settings
+from handlers.review import send_card
+from storage import evidence
+from storage.clock import Clock
+from storage.db import SessionFactory, transaction
+from storage.files import FileStore, S3Config, open_store
+from verification import ai_judge, photos
+from verification.duplicates import DuplicateIndex, hash_int
+
+log = logging.getLogger(__name__)
+CHECKER_KEY = "evidence_checker"
+BATCH = 5
+MAX_MATCHES = 3
+
+
+@dataclass
+class Checker:
+    """What the job keeps between runs: where bytes go, the AI judge, the duplicate index."""
+
+    store: FileStore
+    judge: ai_judge.JudgeConfig | None
+    index: DuplicateIndex = field(default_factory=DuplicateIndex)
+    loaded_up_to: int = 0
+    unhashed: set[int] = field(default_factory=set)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Checker:
+        s3 = None
+        if settings.s3_bucket:
+            secret = settings.s3_secret_access_key
+            s3 = S3Config(
+                bucket=settings.s3_bucket,
+                prefix=settings.s3_prefix,
+                endpoint_url=settings.s3_endpoint_url or None,
+                region=settings.s3_region or None,
+                access_key_id=settings.s3_access_key_id or None,
+                secret_access_key=secret.get_secret_value() if secret else None,
+            )
+        judge = None
+        if settings.openai_api_key is not None and settings.evidence_ai_judge:
+            judge = ai_judge.JudgeConfig(
+                api_key=settings.openai_api_key.get_secret_value(),
+                model=settings.openai_model,
+                base_url=settings.openai_base_url,
+                timeout_seconds=settings.openai_timeout_seconds,
+            )
+        return cls(open_store(settings.data_dir / "photos", s3), judge)
+
+    async def catch_up(self, sessions: SessionFactory) -> None:
+        """Adds hashes stored since the last run (by this or any other worker)."""
+        async with sessions() as session:
+            fresh = await evidence.phashes_after(session, self.loaded_up_to)
+            late = await evidence.phashes_of(session, sorted(self.unhashed))
+            if fresh:
+                self.loaded_up_to = fresh[-1][0]
+            self.unhashed = set(await evidence.unhashed_up_to(session, self.loaded_up_to))
+        self.index.add_many((i, hash_int(h)) for i, h in [*fresh, *late])
+
+
+def checker_for(bot_data: dict[str, Any], settings: Settings) -> Checker:
+    found = bot_data.get(CHECKER_KEY)
+    if not isinstance(found, Checker):
+        found = bot_data[CHECKER_KEY] = Checker.from_settings(settings)
+    return found
+
+
+async def check_once(
+    bot: Bot, sessions: SessionFactory, clock: Clock, settings: Settings, checker: Checker
+) -> int:
+    """Checks a batch of received photos and posts due cards; returns how many were checked."""
+    async with transaction(sessions) as session:
+        claimed = await evidence.claim_for_checking(session, clock.now(), BATCH)
+    if claimed:
+        await checker.catch_up(sessions)
+    checked = 0
+    for evidence_id in claimed:
+        try:
+            checked += await _check(bot, sessions, settings, checker, evidence_id)
+        except Exception:
+            # Storage down, a bug: the photo goes back for the next run, the job carries on.
+            log.exception("checking evidence %s failed; it will be retried", evidence_id)
+            async with transaction(sessions) as session:
+                await evidence.release(session, evidence_id)
+    await post_cards(bot, sessions, settings)
+    return checked
+
+
+async def _download(bot: Bot, file_id: str) -> bytes:
+    file = await bot.get_file(file_id)
+    return bytes(await file.download_as_bytearray())
+
+
+async def _check(
+    bot: Bot, sessions: SessionFactory, settings: Settings, checker: Checker, evidence_id: int
+) -> int:
+    async with sessions() as session:
+        item = await evidence.check_item(session, evidence_id)
+    signals: list[photos.Signal] = []
+    data: bytes | None = None
+    try:
+        data = await _download(bot, item.file_id)
+    except BadRequest as exc:  # too big, or an id Telegram no longer knows: retrying won't help
+        detail = {"detail": exc.message}
+        signals.append(photos.Signal("download", "warn", "download_failed", detail))
+    except (RetryAfter, NetworkError):
+        async with transaction(sessions) as session:
+            await evidence.release(session, evidence_id)
+        return 0
+    report = photos.PhotoReport(error="not downloaded")
+    key = None
+    if data is not None:
+        key = await checker.store.put(data)
+        report = await asyncio.to_thread(photos.inspect, data)
+        signals += photos.meetup_signals(
+            report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,
+            zone=settings.zone, expected=item.named_format,
+        )  # fmt: skip
+    if report.phash is not None:
+        signals.append(await _duplicates(sessions, checker, item, report.phash))
+    verdict = None
+    if data is not None and report.error is None and checker.judge is not None:
+        verdict = await _judge(checker.judge, data, item)
+        result = {"yes": "ok", "no": "warn"}.get(verdict.verdict, "unknown")
+        signals.append(photos.Signal("ai", result, verdict.verdict, {"detail": verdict.reason}))
+    flags = sorted({s.check for s in signals if s.result == "warn"})
+    outcome = evidence.CheckResult(
+        storage_key=key,
+        phash=report.phash,
+        taken_at=report.taken_at,
+        lat=report.gps.lat if report.gps else None,
+        lon=report.gps.lon if report.gps else None,
+        signals={
+            "checks": [s.as_json() for s in signals],
+            "recommendation": "look_closely" if flags else "approve",
+        },
+        flags=flags,
+        ai_verdict=verdict.verdict if verdict else None,
+        ai_reason=verdict.reason if verdict else None,
+    )
+    async with transaction(sessions) as session:
+        recorded = await evidence.record_checks(session, evidence_id, outcome)
+    if report.phash is not None:
+        checker.index.add(evidence_id, hash_int(report.phash))
+    return int(recorded)
+
+
+async def _duplicates(
+    sessions: SessionFactory, checker: Checker, item: evidence.CheckItem, phash: str
+) -> photos.Signal:
+    found = checker.index.search(hash_int(phash))
+    matches = [m for m in found if m.evidence_id != item.evidence_id]
+    if not matches:
+        return photos.Signal("duplicate", "ok", "unique", {})
+    nearest = matches[0]
+    async with sessions() as session:
+        owners = await evidence.senders(session, [m.evidence_id for m in matches[:MAX_MATCHES]])
+    return photos.Signal(
+        "duplicate", "warn", "near_duplicate",
+        {"of": nearest.evidence_id, "distance": nearest.distance,
+         "same_person": owners.get(nearest.evidence_id) == item.user_id,
+         "others": [m.evidence_id for m in matches[1:MAX_MATCHES]]},
+    )  # fmt: skip
+
+
+async def _judge(
+    config: ai_judge.JudgeConfig, data: bytes, item: evidence.CheckItem
+) -> ai_judge.Judgement:
+    try:
+        preview = await asyncio.to_thread(ai_judge.preview_jpeg, data)
+    except Exception:  # inspect() read it, so this is rare; the judge is optional anyway
+        return ai_judge.Judgement(ai_judge.UNAVAILABLE, "could not prepare the image")
+    return await ai_judge.judge(config, preview, item.mission_title, item.evidence_rule)
+
+
+async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> int:
+    """Posts a card for each checked photo that has none yet; returns how many went out."""
+    chat_id = settings.admin_chat_id
+    if chat_id is None:
+        return 0  # no admin group: admins use /review
+    lang = settings.default_language
+    async with sessions() as session:
+        due = await evidence.cards_due(session)
+    posted = 0
+    for evidence_id in due:
+        async with transaction(sessions) as session:
+            if not await evidence.claim_card(session, evidence_id, chat_id):
+                continue
+            view = await evidence.review_view(session, evidence_id, settings.evidence_max_attempts)
+        try:
+            message = await send_card(bot, chat_id, lang, view, settings.zone)
+        except TelegramError as exc:
+            log.warning("review card for evidence %s not posted: %s", evidence_id, exc)
+            async with transaction(sessions) as session:
+                await evidence.card_posted(session, evidence_id, None)
+            break  # rate limits and outages affect the next cards too
+        async with transaction(sessions) as session:
+            await evidence.card_posted(session, evidence_id, message.message_id)
+        posted += 1
+    return posted

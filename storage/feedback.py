@@ -1,0 +1,113 @@
+"""Feedback after a meetup (step 7): each attendee rates each other attendee once.
+
+Only people who checked in rate and are rated, and only once the meetup is over. The person
+rated is never told who rated what; their trust score moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import trust
+from storage.models import Feedback, Meeting, Participation, User
+
+TAGS = ("on_time", "friendly", "helpful", "late", "rude")
+
+
+class FeedbackError(Exception):
+    pass
+
+
+class NotAttended(FeedbackError):
+    """The rater or the rated did not check in to this meetup."""
+
+
+class NotOver(FeedbackError):
+    pass
+
+
+class AlreadyRated(FeedbackError):
+    pass
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    name: str
+
+
+async def _present(session: AsyncSession, meeting_id: int) -> dict[int, str]:
+    rows = await session.execute(
+        select(Participation.user_id, User.display_name)
+        .join(User, User.id == Participation.user_id)
+        .where(Participation.meeting_id == meeting_id, Participation.checked_in_at.is_not(None))
+        .order_by(Participation.id)
+    )
+    return {user_id: name for user_id, name in rows}
+
+
+async def _finished(session: AsyncSession, meeting_id: int) -> Meeting:
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None or meeting.status != "finished":
+        raise NotOver
+    return meeting
+
+
+async def to_rate(session: AsyncSession, meeting_id: int, rater_id: int) -> list[Person]:
+    """The other attendees the rater has not rated yet."""
+    await _finished(session, meeting_id)
+    present = await _present(session, meeting_id)
+    if rater_id not in present:
+        raise NotAttended
+    done = set(
+        await session.scalars(
+            select(Feedback.to_user_id).where(
+                Feedback.meeting_id == meeting_id, Feedback.from_user_id == rater_id
+            )
+        )
+    )
+    return [Person(u, n) for u, n in present.items() if u != rater_id and u not in done]
+
+
+async def rate(
+    session: AsyncSession, meeting_id: int, rater_id: int, ratee_id: int, stars: int, now: datetime
+) -> Feedback:
+    if not 1 <= stars <= 5:
+        raise ValueError("1-5 stars")
+    await _finished(session, meeting_id)
+    present = await _present(session, meeting_id)
+    if rater_id not in present or ratee_id not in present or rater_id == ratee_id:
+        raise NotAttended
+    feedback = Feedback(
+        meeting_id=meeting_id, from_user_id=rater_id, to_user_id=ratee_id, rating=stars,
+        tags=[], created_at=now,
+    )  # fmt: skip
+    session.add(feedback)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise AlreadyRated from exc
+    await trust.recompute(session, ratee_id)
+    return feedback
+
+
+async def toggle_tag(session: AsyncSession, feedback_id: int, rater_id: int, tag: str) -> Feedback:
+    """Adds or removes a tag on one's own rating."""
+    feedback = await session.get(Feedback, feedback_id)
+    if feedback is None or feedback.from_user_id != rater_id or tag not in TAGS:
+        raise NotAttended
+    tags = list(feedback.tags)
+    feedback.tags = [t for t in tags if t != tag] if tag in tags else [*tags, tag]
+    return feedback
+
+
+async def pending_requests(session: AsyncSession, meeting_id: int) -> list[int]:
+    """Attendees who have someone to rate (at least two checked in)."""
+    present = await _present(session, meeting_id)
+    return list(present) if len(present) >= 2 else []

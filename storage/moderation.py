@@ -1,0 +1,170 @@
+"""Reports, moderators' decisions, suspensions and personal blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import outbox, trust
+from storage.accounts import require_user
+from storage.models import Participation, Report, User, UserBlock
+
+REASONS = ("harassment", "no_show", "unsafe", "spam", "other")
+ACTIONS = ("warn", "suspend", "dismiss")
+SUSPENSION = timedelta(days=7)
+
+
+class ModerationError(Exception):
+    pass
+
+
+class NotMet(ModerationError):
+    """Reports and blocks are about people one has met at a meetup."""
+
+
+class AlreadyHandled(ModerationError):
+    def __init__(self, action: str | None) -> None:
+        super().__init__(action or "")
+        self.action = action
+
+
+class NotAdmin(ModerationError):
+    pass
+
+
+async def met(session: AsyncSession, user_id: int, since: datetime) -> list[tuple[int, str, int]]:
+    """People who held a place in a meetup with `user_id` since then: (id, name, meeting)."""
+    mine = select(Participation.meeting_id).where(Participation.user_id == user_id)
+    rows = await session.execute(
+        select(Participation.user_id, User.display_name, Participation.meeting_id)
+        .join(User, User.id == Participation.user_id)
+        .where(
+            Participation.meeting_id.in_(mine),
+            Participation.user_id != user_id,
+            Participation.joined_at >= since,
+        )
+        .order_by(Participation.id.desc())
+    )
+    seen: dict[int, tuple[int, str, int]] = {}
+    for other, name, meeting_id in rows:
+        seen.setdefault(other, (other, name, meeting_id))
+    return list(seen.values())
+
+
+async def _shared(session: AsyncSession, meeting_id: int, a: int, b: int) -> bool:
+    rows = await session.scalars(
+        select(Participation.user_id).where(
+            Participation.meeting_id == meeting_id, Participation.user_id.in_((a, b))
+        )
+    )
+    return len(set(rows)) == 2
+
+
+async def file_report(
+    session: AsyncSession,
+    *,
+    reporter_id: int,
+    reported_id: int,
+    meeting_id: int,
+    reason: str,
+    details: str | None,
+    admin_chat_id: int | None,
+    now: datetime,
+) -> Report:
+    """Stores a report and sends it to the moderators' group."""
+    if reason not in REASONS:
+        raise ValueError("unknown reason")
+    await require_user(session, reporter_id)
+    if reporter_id == reported_id or not await _shared(
+        session, meeting_id, reporter_id, reported_id
+    ):
+        raise NotMet
+    report = Report(
+        reporter_id=reporter_id, reported_id=reported_id, meeting_id=meeting_id, reason=reason,
+        details=(details or None) and details[:1000], created_at=now,
+    )  # fmt: skip
+    session.add(report)
+    await session.flush()
+    if admin_chat_id is not None:
+        reported = await session.get(User, reported_id)
+        await outbox.enqueue(
+            session, key=f"report:{report.id}", chat_id=admin_chat_id, kind="report_filed",
+            values={"report_id": report.id, "reason": reason, "details": report.details or "",
+                    "name": reported.display_name if reported else "",
+                    "trust": round(reported.trust_score) if reported else 0},
+            now=now,
+        )  # fmt: skip
+    return report
+
+
+async def decide(
+    session: AsyncSession, report_id: int, action: str, admin_id: int, now: datetime
+) -> Report:
+    """A moderator's decision; the first one wins, later presses raise `AlreadyHandled`."""
+    if action not in ACTIONS:
+        raise ValueError("unknown action")
+    admin = await session.get(User, admin_id)
+    if admin is None or not admin.is_admin:
+        raise NotAdmin
+    status = "dismissed" if action == "dismiss" else "actioned"
+    result = await session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.status == "open")
+        .values(status=status, action=action, handled_by=admin_id, resolved_at=now)
+    )
+    report = await session.get(Report, report_id)
+    if report is None:
+        raise ModerationError("no such report")
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise AlreadyHandled(report.action)
+    await session.refresh(report)
+    if action == "suspend":
+        user = await session.get(User, report.reported_id)
+        if user is not None:
+            user.suspended_until = now + SUSPENSION
+    if action in ("warn", "suspend"):
+        await outbox.enqueue(
+            session, key=f"moderation:{report.id}", chat_id=report.reported_id,
+            kind="warned" if action == "warn" else "suspended",
+            values={"until": (now + SUSPENSION).isoformat()}, now=now,
+        )  # fmt: skip
+    await trust.recompute(session, report.reported_id)
+    return report
+
+
+async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: datetime) -> None:
+    """Hides two people from each other's meetups; blocking twice is one block."""
+    if blocker_id == blocked_id:
+        raise NotMet
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(UserBlock)
+        .values(blocker_id=blocker_id, blocked_id=blocked_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["blocker_id", "blocked_id"])
+    )
+
+
+async def blocked_between(session: AsyncSession, a: int, b: int) -> bool:
+    found = await session.scalar(
+        select(UserBlock.blocker_id).where(
+            or_(
+                (UserBlock.blocker_id == a) & (UserBlock.blocked_id == b),
+                (UserBlock.blocker_id == b) & (UserBlock.blocked_id == a),
+            )
+        )
+    )
+    return found is not None
+
+
+async def blocked_ids(session: AsyncSession, user_id: int) -> set[int]:
+    """Everyone on either side of a block with this person."""
+    rows = await session.execute(
+        select(UserBlock.blocker_id, UserBlock.blocked_id).where(
+            or_(UserBlock.blocker_id == user_id, UserBlock.blocked_id == user_id)
+        )
+    )
+    return {b if a == user_id else a for a, b in rows}
