@@ -4,8 +4,12 @@ halsaram run              run the bot (offline sandbox when no token is set)
 halsaram db upgrade       apply database migrations
 halsaram seed             load Seoul neighbourhoods and the demo mission catalogue
 halsaram admin add ID     make a Telegram user an admin
+halsaram market load FILE.csv
+                          load gift voucher codes (duplicates refused)
 halsaram missions generate --region songpa --count 50
                           store generated missions as drafts for admins to review
+halsaram inspect-photo FILE...
+                          one JSON line per photo: size, pHash, EXIF time and GPS
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import subprocess
 import sys
@@ -32,6 +37,7 @@ from missions.timing import WEATHERS
 from storage import migrate
 from storage.clock import SystemClock
 from storage.db import create_engine, session_factory, transaction
+from storage.market import LoadResult, load_csv
 from storage.seed import SONGPA, seed_all
 from storage.users import grant_admin
 
@@ -52,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
         "add", help="make a Telegram user an admin"
     )
     admin_add.add_argument("telegram_id", type=int)
+    inspect_photo = commands.add_parser(
+        "inspect-photo", help="print what the photo checks read from image files (JSON lines)"
+    )
+    inspect_photo.add_argument("files", nargs="+", type=Path)
+    market_parser = commands.add_parser("market", help="gift voucher inventory")
+    load = market_parser.add_subparsers(dest="market_command", required=True).add_parser(
+        "load", help="load voucher codes from CSV (item,name_ko,name_en,cost,code)"
+    )
+    load.add_argument("csv_file", type=Path)
     missions_parser = commands.add_parser("missions", help="generated missions")
     generate = missions_parser.add_subparsers(dest="missions_command", required=True).add_parser(
         "generate", help="store generated missions as drafts for admins to review (/drafts)"
@@ -66,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "inspect-photo":
+        return inspect_photos(args.files)  # needs no settings nor database
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
@@ -80,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "admin":
             created = asyncio.run(add_admin(settings, args.telegram_id))
             print(f"{args.telegram_id} is {'now' if created else 'already'} an admin")
+        elif args.command == "market":
+            result = asyncio.run(load_vouchers(settings, read_csv(args.csv_file)))
+            print(f"loaded {result.added} codes for {result.items} items", end="")
+            print(f"; refused {len(result.duplicates)} duplicates" if result.duplicates else "")
         elif args.command == "missions":
             print(asyncio.run(generate_missions(settings, args)))
     except SettingsError as exc:
@@ -88,6 +109,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"halsaram: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def inspect_photos(files: Sequence[Path]) -> int:
+    """One JSON object per file; an unreadable file gets an `error` field, never a failure."""
+    from verification.photos import PhotoReport, inspect
+
+    for path in files:
+        try:
+            report = inspect(path.read_bytes())
+        except OSError as exc:
+            report = PhotoReport(error=f"cannot open: {exc.strerror or type(exc).__name__}")
+        print(json.dumps(report.as_json(str(path)), ensure_ascii=False), flush=True)
     return 0
 
 
@@ -170,6 +204,26 @@ async def generate_missions(settings: Settings, args: argparse.Namespace) -> str
     return line
 
 
+DEMO_VOUCHERS = Path(__file__).resolve().parents[1] / "storage" / "data" / "demo_vouchers.csv"
+
+
+def read_csv(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+async def load_vouchers(settings: Settings, text: str) -> LoadResult:
+    """Loads codes from CSV text; codes already known are refused, not doubled."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            return await load_csv(session, text)
+    finally:
+        await engine.dispose()
+
+
 def run(settings: Settings) -> int:
     """Runs the bot with long polling; with no token, against a local sandbox it starts."""
     from bot.app import build_application
@@ -178,6 +232,8 @@ def run(settings: Settings) -> int:
     with _sandbox_if_offline(settings) as settings:
         if settings.offline:
             asyncio.run(seed(settings))
+            # Demo vouchers, so the offline market has something to exchange.
+            asyncio.run(load_vouchers(settings, read_csv(DEMO_VOUCHERS)))
         application = build_application(settings)
         log.info("bot is running against %s", settings.telegram_api_url)
         if settings.webhook_url:

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     checkin_rotation_seconds: int = Field(default=180, ge=30, le=3600)
     reminder_minutes: str = "120,15"
     host_max_per_day: int = Field(default=3, ge=1, le=50)
+    join_min_trust: float = Field(default=20.0, ge=0, le=100)
     flood_max_updates: int = Field(default=20, ge=3, le=1000)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=600)
     webhook_url: str | None = None

@@ -37,6 +37,7 @@ class Services:
             checkin_opens_before=timedelta(minutes=settings.checkin_opens_minutes),
             checkin_closes_after=timedelta(minutes=settings.checkin_closes_minutes),
             host_max_per_day=settings.host_max_per_day,
+            join_min_trust=settings.join_min_trust,
         )
         signer = TokenSigner(settings.secret(), settings.checkin_rotation_seconds)
         return cls(settings, clock, sessions, rules, signer)

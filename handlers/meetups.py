@@ -98,6 +98,10 @@ def refusal(lang: str, error: Exception) -> str:
             )
         case meetings.Blocked():
             return t(lang, "You can't join this meetup.")
+        case meetings.LowTrust():
+            return t(
+                lang, "Your trust score is too low to join meetups for now. /profile shows why."
+            )
         case meetings.HostLimit():
             return t(
                 lang, "You have hosted as many meetups as allowed in a day. Try again tomorrow."

@@ -95,6 +95,10 @@ class Blocked(MeetupError):
     """One of the two blocked the other."""
 
 
+class LowTrust(MeetupError):
+    """The trust score is below what joining needs."""
+
+
 class HostLimit(MeetupError):
     """Too many meetups hosted in the last day."""
 
@@ -115,6 +119,7 @@ class Rules:
     checkin_opens_before: timedelta = timedelta(minutes=15)
     checkin_closes_after: timedelta = timedelta(minutes=30)
     host_max_per_day: int = 3
+    join_min_trust: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -369,6 +374,8 @@ async def join(
         raise AlreadyIn(existing.status)
     if rules.join_requires_verified and user.region_verified_at is None:
         raise NotVerified
+    if user.trust_score < rules.join_min_trust:
+        raise LowTrust
     if await _conflicts(session, user_id, meeting.starts_at, meeting.ends_at, meeting_id):
         raise TimeConflict
     seated = await _count(session, meeting_id, JOINED)

@@ -201,3 +201,25 @@ async def test_an_admin_refunds_a_bad_code_once(bot: BotHarness) -> None:
         [shelf] = await market.shelves(s)
         assert shelf.stock == 2  # the bad code is out of use
     await _assert_money_is_sound(bot.sessions)
+
+
+async def test_operators_load_codes_from_the_command_line(
+    db_url: str, sessions: SessionFactory, tmp_path: object, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from pathlib import Path
+
+    from bot.cli import main
+
+    csv_file = Path(str(tmp_path)) / "codes.csv"
+    csv_file.write_text(CSV, encoding="utf-8")
+    monkeypatch.setenv("HALSARAM_DATABASE_URL", db_url)
+    assert await asyncio.to_thread(main, ["market", "load", str(csv_file)]) == 0
+    assert await asyncio.to_thread(main, ["market", "load", str(csv_file)]) == 0
+    assert await asyncio.to_thread(main, ["market", "load", str(csv_file) + ".missing"]) == 2
+    out = capsys.readouterr()
+    assert "loaded 3 codes for 1 items" in out.out and "refused 3 duplicates" in out.out
+    assert "cannot read" in out.err
+    async with sessions() as s:
+        [shelf] = await market.shelves(s)
+    assert shelf.stock == 3

@@ -179,3 +179,20 @@ async def test_hosting_is_capped_per_day(bot: BotHarness) -> None:
         await _meetup(bot, host, hours=3 + n * 2)
     with pytest.raises(meetings.HostLimit):
         await _meetup(bot, host, hours=20)
+
+
+async def test_a_low_trust_score_cannot_join(bot: BotHarness) -> None:
+    host = await Neighbour(bot, "지훈").register()
+    doubtful = await Neighbour(bot, "민지").register()
+    async with transaction(bot.sessions) as s:
+        user = await s.get(User, doubtful.id)
+        assert user is not None
+        user.trust_score = RULES.join_min_trust - 1
+    meeting_id = await _meetup(bot, host)
+    await doubtful.press_data(
+        bot.bot_messages(doubtful.id)[-1], callbacks.encode(Action.MEETUP_JOIN, meeting_id)
+    )
+    assert (
+        doubtful.alert()
+        == "지금은 신뢰 점수가 낮아서 모임에 참여할 수 없어요. /profile 에서 이유를 볼 수 있어요."
+    )
