@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SessionFactory = async_sessionmaker[AsyncSession]
+WRITE_OPTION = "halsaram_write"
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,10 +56,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # SQLite ignores SELECT ... FOR UPDATE. BEGIN IMMEDIATE takes the write lock up front,
-        # so two transactions that read-then-write (a balance, a seat) serialise instead of
-        # one failing on lock upgrade; readers in WAL mode are not blocked.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLite ignores SELECT ... FOR UPDATE. A write transaction (`transaction()`) begins
+        # IMMEDIATE and takes the write lock up front, so two that read-then-write (a balance,
+        # a seat) serialise instead of one failing on lock upgrade. Reads begin DEFERRED and,
+        # in WAL mode, never wait for writers.
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -67,6 +70,10 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 @asynccontextmanager
 async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commits on success, rolls back on any error."""
+    """One unit of work that writes: commits on success, rolls back on any error.
+
+    Reading needs no transaction of its own: `async with factory() as session`.
+    """
     async with factory() as session, session.begin():
+        await session.connection(execution_options={WRITE_OPTION: True})
         yield session
