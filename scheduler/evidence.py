@@ -146,7 +146,7 @@ async def _check(
     outcome = evidence.CheckResult(
         storage_key=key,
         phash=report.phash,
-        taken_at=report.taken_at,
+        taken_at=photos.taken_at_utc(report, settings.zone),
         lat=report.gps.lat if report.gps else None,
         lon=report.gps.lon if report.gps else None,
         signals={

@@ -9,6 +9,7 @@ their updates are fed to the application as Telegram would deliver them.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class RecordingRequest(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:
+            return self._download(url)
         token, api_method = url.rsplit("/", 2)[-2:]
         token = token.removeprefix("bot")
         params = dict(request_data.parameters) if request_data else {}
@@ -89,6 +92,18 @@ class RecordingRequest(BaseRequest):
         status, body = await self.emulator.bot_call(token, api_method, params, files or None)
         call.status, call.response = status, body
         return status, json.dumps(body).encode()
+
+    def _download(self, url: str) -> tuple[int, bytes]:
+        """A file download (`<file url>/bot<token>/<file_path>`), as getFile's path allows."""
+        # PTB percent-encodes the URL's path (the token's ":" arrives as %3A).
+        token_and_path = urllib.parse.unquote(url.split("/file/bot", 1)[1])
+        token, _, path = token_and_path.partition("/")
+        if token != self.emulator.token:
+            return 401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}'
+        data = self.emulator.file_bytes(path)
+        if data is None:
+            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
+        return 200, data
 
     @contextmanager
     def expect_violation(self) -> Iterator[list[str]]:
