@@ -440,13 +440,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-flood-limits", action="store_true", help="answer every send, never 429"
     )
+    parser.add_argument(
+        "--overall-per-second",
+        type=float,
+        default=FloodLimits.overall_per_second,
+        help="messages per second across all chats before a 429 (Telegram: 30)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Starts the sandbox server until interrupted."""
     args = _parser().parse_args(argv)
-    limits = FloodLimits(enabled=not args.no_flood_limits)
+    limits = FloodLimits(
+        enabled=not args.no_flood_limits, overall_per_second=args.overall_per_second
+    )
     state_file = Path(args.state_file) if args.state_file else None
     emulator = Emulator(
         args.token, bot_username=args.bot_username, limits=limits, state_file=state_file

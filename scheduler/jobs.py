@@ -7,12 +7,13 @@ send; the JobQueue's own store is in memory and is never shared.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram.ext import Application, ContextTypes
 
 from handlers.context import services
-from scheduler import evidence
-from scheduler.outbox import dispatch_once
+from scheduler import daily, evidence
+from scheduler.outbox import WORKER, dispatch_once
 from storage import meetings
 from storage.db import transaction
 
@@ -25,7 +26,12 @@ EVIDENCE_EVERY_SECONDS = 3.0
 async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     await dispatch_once(
-        context.bot, svc.sessions, svc.clock, svc.settings.zone, svc.settings.default_language
+        context.bot,
+        svc.sessions,
+        svc.clock,
+        svc.settings.zone,
+        svc.settings.default_language,
+        stale=timedelta(seconds=svc.settings.outbox_stale_seconds),
     )
 
 
@@ -47,11 +53,28 @@ async def meetup_clock(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("closed %d meetups", len(closed))
 
 
+async def daily_posts(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Queues each group's daily mission post once its local time has come (scheduler/daily.py)."""
+    svc = services(context)
+    settings = svc.settings
+    queued = await daily.post_due(
+        svc.sessions,
+        svc.clock,
+        settings.zone,
+        grace=timedelta(minutes=settings.daily_grace_minutes),
+        count=settings.daily_missions,
+        weather=daily.fixed_weather(settings.daily_weather),
+        worker=WORKER,
+    )
+    if queued:
+        log.info("queued %d daily group posts", queued)
+
+
 def schedule(application: Application) -> None:
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot[job-queue] is a dependency"
     queue.run_repeating(dispatch_outbox, interval=OUTBOX_EVERY_SECONDS, first=1, name="outbox")
-    queue.run_repeating(
-        check_evidence, interval=EVIDENCE_EVERY_SECONDS, first=3, name="evidence"
-    )
+    queue.run_repeating(check_evidence, interval=EVIDENCE_EVERY_SECONDS, first=3, name="evidence")
     queue.run_repeating(meetup_clock, interval=CLOCK_EVERY_SECONDS, first=5, name="meetup-clock")
+    every = application.bot_data["services"].settings.daily_check_seconds
+    queue.run_repeating(daily_posts, interval=every, first=2, name="daily-posts")

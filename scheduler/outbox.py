@@ -1,26 +1,38 @@
 """The outbox dispatcher: claims due notices in the database and sends them.
 
 Claiming is a guarded UPDATE, so several workers (or a restart) never send one row twice.
-A 429 puts the row back until `retry_after` has passed without counting an attempt; a
-network error counts an attempt and backs off; 403 (the person blocked the bot) gives up and
-marks them so. A send that timed out may still have been delivered: the row then goes out
-again after the stale-claim delay; notices are short and rare enough that this is accepted.
+Chats are served concurrently, each chat's notices in order, all under the bot's one send
+budget (`scheduler/ratelimit.py`): a chat that must wait long is deferred rather than waited
+for. A 429 puts the row (and the rest of that chat's batch) back until `retry_after` has passed
+without counting an attempt; a network error counts an attempt and backs off; 403 (the person
+blocked the bot, or the bot left a group) gives up and marks them so; a group upgraded to a
+supergroup moves and its row follows. Every delivery is recorded with its `message_id` at once.
+A send that timed out, or was in flight when the process died, may still have been delivered:
+the row then goes out again after the stale-claim delay (at-least-once inside that window; a
+row recorded as sent is never sent again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import ExtBot
 
+from scheduler import daily
 from scheduler.notices import buttons, render
-from storage import meetings
+from scheduler.ratelimit import NO_RETRY, budget_of
+from storage import groups, meetings
 from storage import outbox as rows
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
@@ -28,62 +40,167 @@ from storage.models import User
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+BATCH = 50
+# Chats served at once; the send budget, not this, sets the pace.
+CONCURRENCY = 16
+# A chat whose budget frees up later than this is deferred instead of holding a worker.
+MAX_INLINE_WAIT = 1.0
+
+
+class _Deferred(Exception):
+    """The chat cannot take more now: its remaining rows go back until `not_before`."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
 
 
 async def dispatch_once(
-    bot: Bot, sessions: SessionFactory, clock: Clock, zone: ZoneInfo, default_language: str
+    bot: Bot,
+    sessions: SessionFactory,
+    clock: Clock,
+    zone: ZoneInfo,
+    default_language: str,
+    *,
+    batch: int = BATCH,
+    stale: timedelta = rows.STALE_CLAIM,
+    worker: str = WORKER,
 ) -> int:
     """Sends every due notice once; returns how many were delivered."""
     async with transaction(sessions) as session:
-        claimed = await rows.claim(session, WORKER, clock.now())
-    delivered = 0
+        claimed = await rows.claim(session, worker, clock.now(), limit=batch, stale=stale)
+    by_chat: dict[int, list[rows.Claimed]] = {}
     for row in claimed:
-        delivered += await _send(bot, sessions, clock, zone, default_language, row)
-    return delivered
-
-
-async def _send(
-    bot: Bot, sessions: SessionFactory, clock: Clock, zone: ZoneInfo, default_language: str,
-    row: rows.Claimed,
-) -> int:  # fmt: skip
-    payload = dict(row.payload)
-    kind = str(payload.pop("kind"))
+        by_chat.setdefault(row.chat_id, []).append(row)
+    if not claimed:
+        return 0
     async with sessions() as session:
-        user = await session.get(User, row.chat_id)
-        lang = user.language if user is not None and user.registered_at else default_language
+        languages = await _languages(session, list(by_chat), default_language)
+    gate = asyncio.Semaphore(CONCURRENCY)
+    sender = _Sender(bot, sessions, clock, zone, languages)
+
+    async def serve(chat_rows: Sequence[rows.Claimed]) -> int:
+        async with gate:
+            return await sender.chat(chat_rows)
+
+    return sum(await asyncio.gather(*(serve(r) for r in by_chat.values())))
+
+
+class _Sender:
+    """Sends claimed rows and records each outcome in its own short transaction."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: SessionFactory,
+        clock: Clock,
+        zone: ZoneInfo,
+        languages: dict[int, str],
+    ) -> None:
+        self.bot = bot
+        self.sessions = sessions
+        self.clock = clock
+        self.zone = zone
+        self.languages = languages
+        self.budget = budget_of(bot)
+
+    async def chat(self, chat_rows: Sequence[rows.Claimed]) -> int:
+        """One chat's rows in order; stops at the first that must wait and puts back the rest."""
+        delivered = 0
+        for index, row in enumerate(chat_rows):
+            try:
+                delivered += await self._send(row)
+            except _Deferred as exc:
+                later = self.clock.now() + timedelta(seconds=exc.seconds)
+                async with transaction(self.sessions) as session:
+                    for waiting in chat_rows[index:]:
+                        await rows.mark_retry(session, waiting.id, exc.reason, later, count=False)
+                break
+        return delivered
+
+    async def _send(self, row: rows.Claimed) -> int:
+        wait = self.budget.chat_wait(row.chat_id) if self.budget is not None else 0.0
+        if wait > MAX_INLINE_WAIT:
+            raise _Deferred(wait, "paced")
+        payload = dict(row.payload)
+        kind = str(payload.pop("kind"))
+        text, markup = await self._render(row.chat_id, kind, payload)
+        # With a rate limiter, a 429 comes back here (to defer the row) instead of a retry.
+        limited = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
+        extra: dict[str, Any] = {"rate_limit_args": NO_RETRY} if limited else {}
+        now = self.clock.now()
+        try:
+            message = await self.bot.send_message(row.chat_id, text, reply_markup=markup, **extra)
+        except RetryAfter as exc:
+            after = exc.retry_after
+            seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+            raise _Deferred(seconds + 0.5, "429") from exc
+        except ChatMigrated as exc:
+            async with transaction(self.sessions) as session:
+                await groups.migrated(session, row.chat_id, exc.new_chat_id)
+                await rows.retarget(session, row.id, exc.new_chat_id, now)
+            return 0
+        except Forbidden as exc:
+            async with transaction(self.sessions) as session:
+                await rows.mark_failed(session, row.id, f"403: {exc.message}")
+                if row.chat_id < 0:
+                    await groups.left(session, row.chat_id)
+                else:
+                    await session.execute(
+                        update(User).where(User.id == row.chat_id).values(blocked_bot=True)
+                    )
+            return 0
+        except BadRequest as exc:
+            # The request itself is wrong (chat gone, text refused): retrying cannot help.
+            async with transaction(self.sessions) as session:
+                await rows.mark_failed(session, row.id, f"400: {exc.message}")
+            log.warning("outbox row %s refused: %s", row.id, exc.message)
+            return 0
+        except TelegramError as exc:
+            backoff = timedelta(seconds=min(600, 5 * 2**row.attempts))
+            async with transaction(self.sessions) as session:
+                await rows.mark_retry(session, row.id, type(exc).__name__, now + backoff)
+            return 0
+        async with transaction(self.sessions) as session:
+            await rows.mark_sent(session, row.id, message.message_id)
+        return 1
+
+    async def _render(self, chat_id: int, kind: str, payload: dict[str, Any]) -> tuple[str, Any]:
+        """The text in the recipient's language (looked up for the whole batch)."""
+        lang = self.languages[chat_id]
+        if kind == groups.DAILY_NOTICE:
+            return daily.render_post(lang, payload, _username(self.bot))
         meeting_id = payload.get("meeting_id")
-        meetup = await meetings.view(session, int(meeting_id)) if meeting_id else None
-    text = render(kind, lang, payload, meetup, zone)
-    now = clock.now()
+        meetup = None
+        if meeting_id:
+            async with self.sessions() as session:
+                meetup = await meetings.view(session, int(meeting_id))
+        return render(kind, lang, payload, meetup, self.zone), buttons(kind, lang, payload)
+
+
+def _username(bot: Bot) -> str | None:
+    """The bot's @username for deep links; unknown until `get_me` ran (then no buttons)."""
     try:
-        message = await bot.send_message(
-            row.chat_id, text, reply_markup=buttons(kind, lang, payload)
+        return bot.username
+    except RuntimeError:
+        return None
+
+
+async def _languages(
+    session: AsyncSession, chat_ids: list[int], default_language: str
+) -> dict[int, str]:
+    """Each chat's language: a registered person's, a group's, else the default."""
+    found = {chat_id: default_language for chat_id in chat_ids}
+    people = [c for c in chat_ids if c > 0]
+    if people:
+        rows = await session.execute(
+            select(User.id, User.language).where(
+                User.id.in_(people), User.registered_at.is_not(None)
+            )
         )
-    except RetryAfter as exc:
-        wait = exc.retry_after if isinstance(exc.retry_after, int | float) else 1
-        async with transaction(sessions) as session:
-            await rows.mark_retry(
-                session, row.id, "429", now + timedelta(seconds=float(wait) + 0.5), count=False
-            )
-        return 0
-    except Forbidden as exc:
-        async with transaction(sessions) as session:
-            await rows.mark_failed(session, row.id, f"403: {exc.message}")
-            await session.execute(
-                update(User).where(User.id == row.chat_id).values(blocked_bot=True)
-            )
-        return 0
-    except BadRequest as exc:
-        # The request itself is wrong (chat gone, text refused): retrying cannot help.
-        async with transaction(sessions) as session:
-            await rows.mark_failed(session, row.id, f"400: {exc.message}")
-        log.warning("outbox row %s refused: %s", row.id, exc.message)
-        return 0
-    except TelegramError as exc:
-        backoff = timedelta(seconds=min(600, 5 * 2**row.attempts))
-        async with transaction(sessions) as session:
-            await rows.mark_retry(session, row.id, type(exc).__name__, now + backoff)
-        return 0
-    async with transaction(sessions) as session:
-        await rows.mark_sent(session, row.id, message.message_id)
-    return 1
+        found.update(rows.tuples().all())
+    chats = [c for c in chat_ids if c < 0]
+    if chats:
+        found.update(await groups.languages(session, chats))
+    return found

@@ -1,0 +1,188 @@
+"""One outbound budget for every message the bot sends: 30/s overall, 20/min per group,
+about 1/s per private chat (Telegram's limits; settings scale them).
+
+`SendBudget` holds token buckets: one overall, one per chat. `BudgetRateLimiter` plugs it into
+python-telegram-bot (`ApplicationBuilder.rate_limiter`), so replies and the outbox dispatcher
+draw from the same budget; on a 429 it holds the chat for `retry_after` (and everyone briefly,
+since Telegram does not say which limit was hit) instead of hammering.
+
+Scope, as a first step: the budget lives in the process. One dispatcher per bot token (the
+default: it runs in the bot process) is exactly right; several worker processes would each get
+the whole budget, so a deployment that runs N of them divides `HALSARAM_OUTBOX_PER_SECOND` by
+N until the budget moves to the database or Redis behind this same interface. The overall
+bucket starts empty, so a restarted process never bursts into a budget its predecessor spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+Sleep = Callable[[float], Awaitable[None]]
+# After a 429 everyone pauses at most this long; the chat itself waits the full retry_after.
+EVERYONE_HOLD_MAX = 2.0
+PRIVATE_BURST = 3.0
+# A chat bucket this long idle is full again and forgotten, so memory follows active chats.
+FORGET_AFTER = 120.0
+# Only requests that put a message in a chat count against the limits.
+COUNTED = ("send", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages")
+NOT_COUNTED = frozenset({"sendChatAction"})
+
+
+class _Bucket:
+    """`capacity` sends at once, refilled at `rate` per second."""
+
+    __slots__ = ("capacity", "rate", "tokens", "updated")
+
+    def __init__(self, rate: float, capacity: float, now: float, tokens: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = tokens
+        self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is there (0 when it is there now)."""
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
+        self.updated = max(self.updated, now)
+        # The epsilon keeps float rounding from asking for sleeps too short to move time.
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
+
+
+class SendBudget:
+    """Token buckets for the overall rate and each chat; `acquire` waits for both."""
+
+    def __init__(
+        self,
+        overall_per_second: float = 30.0,
+        group_per_minute: int = 20,
+        chat_per_second: float = 1.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.overall_per_second = overall_per_second
+        self.group_per_minute = group_per_minute
+        self.chat_per_second = chat_per_second
+        self._now = monotonic
+        self._sleep = sleep
+        # Half a second of burst absorbs the dispatcher's pauses between batches, and stays
+        # under Telegram's own bucket (about a second's worth) even after a pause.
+        self._overall = _Bucket(
+            overall_per_second, max(1.0, overall_per_second / 2), monotonic(), 0.0
+        )
+        self._chats: dict[str, _Bucket] = {}
+        self._held: dict[str, float] = {}
+        self._everyone_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _chat(self, chat: str, now: float) -> _Bucket:
+        bucket = self._chats.get(chat)
+        if bucket is None:
+            if len(self._chats) > 10_000:
+                self._forget(now)
+            group = chat.startswith("-") or chat.startswith("@")
+            rate = self.group_per_minute / 60 if group else self.chat_per_second
+            burst = float(self.group_per_minute) if group else PRIVATE_BURST
+            bucket = self._chats[chat] = _Bucket(rate, burst, now, burst)
+        return bucket
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, b in self._chats.items() if now - b.updated > FORGET_AFTER]:
+            del self._chats[key]
+        for key in [k for k, until in self._held.items() if until <= now]:
+            del self._held[key]
+
+    def chat_wait(self, chat_id: int | str) -> float:
+        """Seconds before this chat may get a message (its bucket and any 429 hold)."""
+        now = self._now()
+        chat = str(chat_id)
+        held = max(0.0, self._held.get(chat, 0.0) - now)
+        return max(held, self._chat(chat, now).wait(now))
+
+    async def acquire(self, chat_id: int | str | None) -> None:
+        """Waits until one message may go to the chat, and takes it from the budget."""
+        chat = None if chat_id is None else str(chat_id)
+        while chat is not None and (wait := self.chat_wait(chat)) > 0:
+            await self._sleep(wait)
+        # The overall bucket is taken in turn: waiters leave in the order they came.
+        async with self._lock:
+            while True:
+                now = self._now()
+                wait = max(self._everyone_until - now, self._overall.wait(now))
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self._overall.tokens -= 1
+        if chat is not None:
+            self._chat(chat, self._now()).tokens -= 1
+
+    def hold(self, chat_id: int | str | None, seconds: float) -> None:
+        """A 429: the chat waits `seconds`, everyone else a little, and no token is refunded."""
+        now = self._now()
+        if chat_id is not None:
+            chat = str(chat_id)
+            self._held[chat] = max(self._held.get(chat, 0.0), now + seconds)
+        self._everyone_until = max(self._everyone_until, now + min(seconds, EVERYONE_HOLD_MAX))
+
+
+def counted(endpoint: str) -> bool:
+    """Whether a Bot API method puts a message in a chat (and so counts against limits)."""
+    return endpoint.startswith(COUNTED) and endpoint not in NOT_COUNTED
+
+
+# `rate_limit_args` the dispatcher passes: a 429 comes back to it instead of being retried here.
+NO_RETRY: dict[str, Any] = {"retry": False}
+
+
+class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
+    """python-telegram-bot's hook into `SendBudget`: every request waits for its turn."""
+
+    def __init__(self, budget: SendBudget, max_retries: int = 3) -> None:
+        self.budget = budget
+        self.max_retries = max_retries
+        self.throttled = 0  # 429 responses seen, for logs and the benchmark
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Waits for the budget, sends, and on a 429 holds the chat (retrying replies)."""
+        limited = counted(endpoint)
+        chat_id = data.get("chat_id") if limited else None
+        retries = 0 if rate_limit_args and not rate_limit_args.get("retry", True) else None
+        attempt = 0
+        while True:
+            if limited:
+                await self.budget.acquire(chat_id)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.throttled += 1
+                seconds = exc.retry_after
+                wait = seconds.total_seconds() if not isinstance(seconds, int | float) else seconds
+                self.budget.hold(chat_id, float(wait))
+                if attempt >= (self.max_retries if retries is None else retries):
+                    raise
+                attempt += 1
+
+
+def budget_of(bot: object) -> SendBudget | None:
+    """The budget behind a bot's rate limiter, when it is ours (in-process tests have none)."""
+    limiter = getattr(bot, "rate_limiter", None)
+    return limiter.budget if isinstance(limiter, BudgetRateLimiter) else None

@@ -1,0 +1,348 @@
+"""Neighbourhood group chats (step 9): their region, post time and state, and the daily post.
+
+A group is keyed by its Telegram chat id. The bot being added makes a row (inactive rows are
+woken up); removal makes it inactive; a group upgraded to a supergroup moves to its new id.
+The daily post is claimed in `scheduled_sends` (UNIQUE kind, target, slot) in the same
+transaction that writes its outbox row, so two schedulers or a restart post it once, and a
+crash right after the claim still leaves the post to be sent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from missions.daily import pick_daily
+from storage import missions as mission_store
+from storage import outbox
+from storage.models import DailyMission, GroupChat, Mission, Region, ScheduledSend
+
+DAILY = "daily"
+DAILY_NOTICE = "daily_missions"
+# Missions posted to a dong within this many days are not picked again while others remain.
+NO_REPEAT_DAYS = 7
+
+
+class GroupError(Exception):
+    """Base of the typed errors below."""
+
+
+class UnknownGroup(GroupError):
+    """The bot has no record of this group (it was never added, or it was removed)."""
+
+
+class UnknownRegion(GroupError):
+    """The neighbourhood does not exist or is not open."""
+
+
+def _insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT for the session's backend."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def ensure(
+    session: AsyncSession,
+    chat_id: int,
+    title: str,
+    language: str,
+    added_by: int | None,
+    now: datetime,
+    post_time: time,
+) -> tuple[GroupChat, bool]:
+    """The group's row, made if missing (the bot was added before it kept one); and whether
+    it was made."""
+    group = await session.get(GroupChat, chat_id)
+    if group is not None:
+        return group, False
+    group = GroupChat(
+        chat_id=chat_id,
+        title=title[:255],
+        language=language,
+        post_time=post_time,
+        active=True,
+        registered_by=added_by,
+        created_at=now,
+    )
+    session.add(group)
+    await session.flush()
+    return group, True
+
+
+async def joined(
+    session: AsyncSession,
+    chat_id: int,
+    title: str,
+    language: str,
+    added_by: int | None,
+    now: datetime,
+    post_time: time,
+) -> bool:
+    """The bot was added: makes the group or wakes it up; True when that changed anything
+    (Telegram announces an addition twice, and only the first should be answered)."""
+    group, made = await ensure(session, chat_id, title, language, added_by, now, post_time)
+    if made:
+        return True
+    woke = not group.active
+    group.title = title[:255]
+    group.active = True
+    return woke
+
+
+async def left(session: AsyncSession, chat_id: int) -> bool:
+    """The bot was removed (or the group is gone): no more posts; returns whether it was known."""
+    result = await session.execute(
+        update(GroupChat).where(GroupChat.chat_id == chat_id).values(active=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def migrated(session: AsyncSession, old_id: int, new_id: int) -> bool:
+    """A group became a supergroup with a new id: its settings and claims move with it."""
+    group = await session.get(GroupChat, old_id)
+    if group is None:
+        return False
+    if await session.get(GroupChat, new_id) is None:
+        session.add(
+            GroupChat(
+                chat_id=new_id,
+                title=group.title,
+                region_id=group.region_id,
+                post_time=group.post_time,
+                language=group.language,
+                active=group.active,
+                registered_by=group.registered_by,
+                created_at=group.created_at,
+            )
+        )
+        await session.flush()
+        # Today's claim moves too, so the upgraded group is not posted to twice that day.
+        await session.execute(
+            update(ScheduledSend)
+            .where(ScheduledSend.kind == DAILY, ScheduledSend.target == old_id)
+            .values(target=new_id)
+        )
+    await session.execute(delete(GroupChat).where(GroupChat.chat_id == old_id))
+    return True
+
+
+async def require_group(session: AsyncSession, chat_id: int) -> GroupChat:
+    group = await session.get(GroupChat, chat_id)
+    if group is None:
+        raise UnknownGroup
+    return group
+
+
+async def set_region(session: AsyncSession, chat_id: int, region_id: int) -> Region:
+    """Binds the group to an open neighbourhood; returns it."""
+    region = await session.get(Region, region_id)
+    if region is None or not region.enabled:
+        raise UnknownRegion
+    group = await require_group(session, chat_id)
+    group.region_id = region.id
+    return region
+
+
+async def set_post_time(session: AsyncSession, chat_id: int, post_time: time) -> GroupChat:
+    group = await require_group(session, chat_id)
+    group.post_time = post_time
+    return group
+
+
+async def set_active(session: AsyncSession, chat_id: int, active: bool) -> GroupChat:
+    """`/pause` and `/resume`."""
+    group = await require_group(session, chat_id)
+    group.active = active
+    return group
+
+
+async def region_of(session: AsyncSession, group: GroupChat) -> Region | None:
+    return await session.get(Region, group.region_id) if group.region_id else None
+
+
+# --------------------------------------------------------------------------- the daily post
+
+
+@dataclass(frozen=True)
+class Due:
+    """A group's daily slot whose time has come: post it, or skip it as too late."""
+
+    chat_id: int
+    region_id: int
+    day: date
+    scheduled: datetime  # UTC
+    late: bool  # past the grace period: skipped, never posted
+
+
+async def due_slots(
+    session: AsyncSession, now: datetime, zone: ZoneInfo, grace: timedelta
+) -> list[Due]:
+    """Slots of active groups with a region whose local post time has passed and that nobody
+    has claimed yet (today's, and yesterday's when its grace reaches past midnight)."""
+    local_today = now.astimezone(zone).date()
+    days = (local_today - timedelta(days=1), local_today)
+    groups = list(
+        await session.scalars(
+            select(GroupChat)
+            .where(GroupChat.active, GroupChat.region_id.is_not(None))
+            .order_by(GroupChat.chat_id)
+        )
+    )
+    claimed = set(
+        (
+            await session.execute(
+                select(ScheduledSend.target, ScheduledSend.slot).where(
+                    ScheduledSend.kind == DAILY,
+                    ScheduledSend.slot.in_([d.isoformat() for d in days]),
+                )
+            )
+        ).tuples()
+    )
+    found = []
+    for group in groups:
+        assert group.region_id is not None
+        for day in days:
+            scheduled = datetime.combine(day, group.post_time, zone)
+            if scheduled > now or (group.chat_id, day.isoformat()) in claimed:
+                continue
+            late = now - scheduled > grace
+            # Yesterday's slot past its grace was today's business yesterday; a slot from
+            # before the group existed is posted if still in grace (a first mission right
+            # away) and otherwise not owed at all, so nothing is logged as skipped.
+            if late and (day != local_today or scheduled < group.created_at):
+                continue
+            found.append(Due(group.chat_id, group.region_id, day, scheduled, late))
+    return found
+
+
+async def claim_slot(session: AsyncSession, due: Due, worker: str, now: datetime) -> bool:
+    """Claims one group's post for one day; False when someone else already has it."""
+    insert = _insert(session)
+    statement = (
+        insert(ScheduledSend)
+        .values(
+            kind=DAILY,
+            target=due.chat_id,
+            slot=due.day.isoformat(),
+            claimed_by=worker[:60],
+            claimed_at=now,
+            done_at=now if due.late else None,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "target", "slot"])
+        # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
+        .returning(ScheduledSend.id)
+    )
+    result = await session.execute(statement)
+    return result.first() is not None
+
+
+async def daily_missions(
+    session: AsyncSession,
+    region: Region,
+    day: date,
+    *,
+    count: int,
+    weather: str | None,
+    local_time: datetime,
+    now: datetime,
+) -> list[Mission]:
+    """The day's missions for a dong: the first is stored (UNIQUE region, day) so every group
+    of the dong and every scheduler agree; more may follow it, ranked the same way."""
+    candidates = await mission_store.published_in_district(session, region.district_code)
+    if not candidates:
+        return []
+    recent = set(
+        await session.scalars(
+            select(DailyMission.mission_id).where(
+                DailyMission.region_id == region.id,
+                DailyMission.day >= day - timedelta(days=NO_REPEAT_DAYS),
+                DailyMission.day < day,
+            )
+        )
+    )
+    interests = await mission_store.interest_counts(session, [region.id])
+    picked = pick_daily(
+        candidates,
+        interests=interests[:3],
+        home=(region.center_lat, region.center_lon),
+        local_time=local_time,
+        weather=weather,
+        recent=recent,
+        count=count,
+        rng=random.Random(f"{region.id}:{day.isoformat()}"),
+    )
+    if not picked:
+        return []
+    insert = _insert(session)
+    await session.execute(
+        insert(DailyMission)
+        .values(region_id=region.id, day=day, mission_id=picked[0].id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["region_id", "day"])
+    )
+    first_id = await session.scalar(
+        select(DailyMission.mission_id).where(
+            DailyMission.region_id == region.id, DailyMission.day == day
+        )
+    )
+    first = next((m for m in candidates if m.id == first_id), picked[0])
+    return [first, *[m for m in picked if m.id != first.id]][:count]
+
+
+def notice_values(missions: Sequence[Mission], region: Region, day: date) -> dict[str, object]:
+    """What the outbox row needs to render the post in the group's language at send time."""
+    return {
+        "day": day.isoformat(),
+        "region_ko": region.name_ko,
+        "region_en": region.name_en,
+        "missions": [
+            {
+                "id": m.id,
+                "title_ko": m.title_ko,
+                "title_en": m.title_en,
+                "place_ko": m.place_name_ko,
+                "place_en": m.place_name_en,
+                "points": m.points,
+                "duration": m.duration_min,
+            }
+            for m in missions
+        ],
+    }
+
+
+async def queue_post(
+    session: AsyncSession, due: Due, missions: Sequence[Mission], region: Region, now: datetime
+) -> bool:
+    """Writes the claimed post to the outbox (keyed by group and day); marks the claim done."""
+    added = await outbox.enqueue(
+        session,
+        key=f"{DAILY}:{due.chat_id}:{due.day.isoformat()}",
+        chat_id=due.chat_id,
+        kind=DAILY_NOTICE,
+        values=notice_values(missions, region, due.day),
+        now=now,
+    )
+    await session.execute(
+        update(ScheduledSend)
+        .where(
+            ScheduledSend.kind == DAILY,
+            ScheduledSend.target == due.chat_id,
+            ScheduledSend.slot == due.day.isoformat(),
+        )
+        .values(done_at=now)
+    )
+    return added
+
+
+async def languages(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int, str]:
+    """The language each known group's posts are written in."""
+    rows = await session.execute(
+        select(GroupChat.chat_id, GroupChat.language).where(GroupChat.chat_id.in_(chat_ids))
+    )
+    return dict(rows.tuples().all())
