@@ -5,6 +5,8 @@ The order of registration matters where noted; everything the bot reacts to is v
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -12,10 +14,10 @@ from telegram import (
     Update,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     MessageHandler,
@@ -28,6 +30,7 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.commands import COMMANDS
 from bot.i18n import SUPPORTED, t
+from bot.ingress import PerUserProcessor
 from bot.persistence import DatabasePersistence
 from bot.settings import Settings
 from conversations import host, signup
@@ -37,6 +40,7 @@ from handlers import (
     evidence,
     feedback,
     flood,
+    groups,
     market,
     meetups,
     missions,
@@ -47,8 +51,10 @@ from handlers import (
 )
 from handlers.context import SERVICES_KEY, Services
 from scheduler import jobs
+from scheduler.ratelimit import BudgetRateLimiter, SendBudget
+from storage import inbox
 from storage.clock import Clock, SystemClock
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, create_engine, session_factory, transaction
 
 
 def build_application(
@@ -59,6 +65,7 @@ def build_application(
     sessions: SessionFactory | None = None,
     rate_limited: bool = True,
     schedule_jobs: bool = True,
+    handle_updates: bool = True,
 ) -> Application:
     """The real bot. Tests pass a recording `request` and a frozen `clock`.
 
@@ -74,19 +81,39 @@ def build_application(
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_file_url)
         .defaults(Defaults(tzinfo=settings.zone))
-        .persistence(DatabasePersistence(sessions, clock))
         .post_init(_post_init)
+        # Our own ingress feeds the update queue (bot.ingress); PTB's Updater is not used.
+        .updater(None)
+        .concurrent_updates(PerUserProcessor(on_done=_inbox_marker(sessions, clock)))
     )
+    if handle_updates:
+        builder = builder.persistence(DatabasePersistence(sessions, clock))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limited:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        # One budget for replies and the outbox dispatcher alike (scheduler/ratelimit.py).
+        budget = SendBudget(
+            settings.outbox_per_second,
+            settings.outbox_group_per_minute,
+            settings.outbox_chat_per_second,
+        )
+        builder = builder.rate_limiter(BudgetRateLimiter(budget))  # type: ignore[arg-type]
     application = builder.build()
     application.bot_data[SERVICES_KEY] = Services.build(settings, clock, sessions)
-    register_handlers(application)
+    # A worker process (`halsaram worker`) runs jobs only: no handlers, no conversations.
+    if handle_updates:
+        register_handlers(application)
     if schedule_jobs:
         jobs.schedule(application)
     return application
+
+
+def _inbox_marker(sessions: SessionFactory, clock: Clock) -> Callable[[Update], Awaitable[None]]:
+    async def mark_done(update: Update) -> None:
+        async with transaction(sessions) as session:
+            await inbox.mark_done(session, update.update_id, clock.now())
+
+    return mark_done
 
 
 def register_handlers(application: Application) -> None:
@@ -100,6 +127,11 @@ def register_handlers(application: Application) -> None:
     checkin_link = filters.Regex(r"^/start c[A-Za-z0-9_-]+$")
     application.add_handler(
         CommandHandler("start", meetups.checkin_link, filters=private & checkin_link)
+    )
+    # A daily group post's button opens the bot as `/start m<mission id>`: the same reason.
+    mission_link = filters.Regex(r"^/start m[0-9]+$")
+    application.add_handler(
+        CommandHandler("start", groups.mission_link, filters=private & mission_link)
     )
     # The signup conversation owns /start (it greets people who have an account) and the
     # profile's edit buttons; it must come before anything else that reacts to them.
@@ -203,6 +235,29 @@ def register_handlers(application: Application) -> None:
         (Action.REVIEW_AGAIN, review.decide),
         (Action.REVIEW_REJECT, review.reject_menu),
         (Action.REVIEW_BACK, review.back),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
+    # Step 9: groups. Admin commands and buttons re-check with getChatMember; the bot's own
+    # membership changes arrive as my_chat_member (and a new_chat_members message).
+    in_groups = filters.ChatType.GROUPS
+    application.add_handler(
+        ChatMemberHandler(groups.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    application.add_handler(
+        MessageHandler(in_groups & filters.StatusUpdate.NEW_CHAT_MEMBERS, groups.new_members)
+    )
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
+    for name, command in (
+        ("setregion", groups.set_region),
+        ("settime", groups.set_time),
+        ("pause", groups.pause),
+        ("resume", groups.resume),
+    ):
+        application.add_handler(CommandHandler(name, command, filters=in_groups))
+    for action, callback in (
+        (Action.GROUP_DISTRICT, groups.district_chosen),
+        (Action.GROUP_DONG, groups.dong_chosen),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
 

@@ -71,6 +71,9 @@ class Action:
     REVIEW_REASON = "vx"  # vx:<evidence id>:<reason> — admins only
     REVIEW_AGAIN = "vq"  # vq:<evidence id> — ask for a new photo; admins only
     REVIEW_BACK = "vb"  # vb:<evidence id> — back from the reasons
+    # Step 9: groups (admins only, re-checked with getChatMember)
+    GROUP_DISTRICT = "sd"  # sd:<district code>
+    GROUP_DONG = "sg"  # sg:<region id> | sg:back
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
@@ -84,6 +87,7 @@ class Action:
         MODERATE: 2, BLOCK: 1,
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
         REVIEW_AGAIN: 1, REVIEW_BACK: 1,
+        GROUP_DISTRICT: 1, GROUP_DONG: 1,
     }  # fmt: skip
 
 

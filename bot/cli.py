@@ -1,6 +1,8 @@
 """`halsaram`: run the bot, migrate the database, seed reference data, manage admins.
 
-halsaram run              run the bot (offline sandbox when no token is set)
+halsaram run [--polling | --webhook URL] [--no-worker]
+                          run the bot (offline sandbox when no token is set)
+halsaram worker           run only the jobs (outbox, verification, scheduled posts)
 halsaram db upgrade       apply database migrations
 halsaram seed             load Seoul neighbourhoods and the demo mission catalogue
 halsaram admin add ID     make a Telegram user an admin
@@ -28,8 +30,6 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
-from telegram import Update
-from telegram.ext import Application
 
 from bot.logs import configure as configure_logging
 from bot.settings import SANDBOX_TOKEN, Settings, SettingsError, load_settings
@@ -47,7 +47,16 @@ log = logging.getLogger("halsaram")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="halsaram", description="할사람? Telegram bot")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot (offline sandbox when no token is set)")
+    run_parser = commands.add_parser(
+        "run", help="run the bot (offline sandbox when no token is set)"
+    )
+    ingress = run_parser.add_mutually_exclusive_group()
+    ingress.add_argument("--polling", action="store_true", help="long polling (the default)")
+    ingress.add_argument("--webhook", metavar="URL", help="receive updates at this public URL")
+    run_parser.add_argument(
+        "--no-worker", action="store_true", help="leave the jobs to `halsaram worker` processes"
+    )
+    commands.add_parser("worker", help="run only the jobs: outbox, verification, schedules")
     db = commands.add_parser("db", help="database maintenance")
     db.add_subparsers(dest="db_command", required=True).add_parser(
         "upgrade", help="apply migrations"
@@ -85,9 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return inspect_photos(args.files)  # needs no settings nor database
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "run":
-            return run(settings)
+            webhook = None if args.polling else (args.webhook or settings.webhook_url)
+            return run(settings, webhook, with_worker=not args.no_worker)
+        if args.command == "worker":
+            return worker(settings)
         if args.command == "db":
             db_upgrade(settings)
             print("database is at the latest schema")
@@ -224,9 +236,9 @@ async def load_vouchers(settings: Settings, text: str) -> LoadResult:
         await engine.dispose()
 
 
-def run(settings: Settings) -> int:
-    """Runs the bot with long polling; with no token, against a local sandbox it starts."""
-    from bot.app import build_application
+def run(settings: Settings, webhook_url: str | None, with_worker: bool) -> int:
+    """Runs the bot; with no token, against a local sandbox it starts (seeded, with demo data)."""
+    from bot.runtime import serve
 
     db_upgrade(settings)
     with _sandbox_if_offline(settings) as settings:
@@ -234,39 +246,18 @@ def run(settings: Settings) -> int:
             asyncio.run(seed(settings))
             # Demo vouchers, so the offline market has something to exchange.
             asyncio.run(load_vouchers(settings, read_csv(DEMO_VOUCHERS)))
-        application = build_application(settings)
         log.info("bot is running against %s", settings.telegram_api_url)
-        if settings.webhook_url:
-            asyncio.run(_serve_webhook(application, settings))
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        asyncio.run(serve(settings, webhook_url=webhook_url, with_worker=with_worker))
     return 0
 
 
-async def _serve_webhook(application: Application, settings: Settings) -> None:
-    """Registers the webhook with Telegram and serves it until SIGINT/SIGTERM."""
-    import uvicorn
+def worker(settings: Settings) -> int:
+    """Runs only the jobs (outbox, verification, scheduled posts) against the database."""
+    from bot.runtime import work
 
-    from bot.webhook import PATH, create_webhook_app
-
-    secret = settings.webhook_secret_token()
-    app = create_webhook_app(application, secret)
-    config = uvicorn.Config(
-        app, host=settings.webhook_listen, port=settings.webhook_port, log_level="warning"
-    )
-    async with application:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.bot.set_webhook(
-            settings.webhook_url.rstrip("/") + PATH if settings.webhook_url else "",
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
-        await application.start()
-        try:
-            await uvicorn.Server(config).serve()
-        finally:
-            await application.stop()
+    db_upgrade(settings)
+    asyncio.run(work(settings))
+    return 0
 
 
 @contextlib.contextmanager

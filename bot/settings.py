@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     join_min_trust: float = Field(default=20.0, ge=0, le=100)
     flood_max_updates: int = Field(default=20, ge=3, le=1000)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=600)
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    log_format: Literal["text", "json"] = "text"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
@@ -77,6 +80,18 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    # Step 9: groups and the outbox. A group's daily post goes out at its /settime (the
+    # default below for new groups); one missed by more than the grace period is skipped.
+    daily_post_time: str = "08:00"
+    daily_grace_minutes: int = Field(default=120, ge=0, le=24 * 60)
+    daily_missions: int = Field(default=1, ge=1, le=3)
+    daily_check_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Today's weather for the daily pick when no provider is wired in (rain/snow: indoors).
+    daily_weather: Literal["clear", "rain", "snow", "heat", "cold"] | None = None
+    outbox_per_second: float = Field(default=30.0, gt=0, le=10_000)
+    outbox_group_per_minute: int = Field(default=20, ge=1, le=600)
+    outbox_chat_per_second: float = Field(default=1.0, gt=0, le=100)
+    outbox_stale_seconds: int = Field(default=300, ge=1, le=24 * 3600)
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -84,6 +99,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("daily_post_time")
+    @classmethod
+    def _daily_post_time(cls, value: str) -> str:
+        if parse_hhmm(value) is None:
+            raise ValueError("must be a time of day as HH:MM (e.g. 08:00)")
+        return value
 
     @field_validator("enabled_districts")
     @classmethod
@@ -170,6 +192,13 @@ class Settings(BaseSettings):
         return tuple(timedelta(minutes=int(p)) for p in self.reminder_minutes.split(",") if p)
 
     @property
+    def default_post_time(self) -> time:
+        """The daily post time of a group that never ran /settime."""
+        found = parse_hhmm(self.daily_post_time)
+        assert found is not None  # validated above
+        return found
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -200,6 +229,12 @@ class Settings(BaseSettings):
         if self.offline:
             return b"halsaram-offline-sandbox-secret"
         raise SettingsError(f"{PREFIX}SECRET_KEY: required when {PREFIX}TELEGRAM_TOKEN is set")
+
+
+def parse_hhmm(text: str) -> time | None:
+    """`08:00` or `8:00` as a time of day; None for anything else."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    return time(int(match[1]), int(match[2])) if match else None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,9 +1,10 @@
-"""Our own webhook endpoint (Starlette), instead of PTB's built-in one.
+"""The HTTP side of a running bot: Telegram's webhook, `/healthz` and `/metrics`.
 
-PTB's webhook server answers Telegram 200 *before* the update is handled, so an update in
-flight when the process dies is lost. Here the update is handled first and only then
-acknowledged, so Telegram delivers it again after a crash. Requests without the right
-`X-Telegram-Bot-Api-Secret-Token` (compared in constant time) are refused with 403.
+Our own webhook endpoint instead of PTB's built-in one, which answers Telegram 200 *before*
+the update is handled. Here a request without the right `X-Telegram-Bot-Api-Secret-Token`
+(compared in constant time) gets 403 and nothing is stored; a good one is stored in the inbox
+and only then acknowledged with 200, so an update is never lost between Telegram and us. A
+repeat of an update already stored is acknowledged and dropped.
 """
 
 from __future__ import annotations
@@ -11,40 +12,72 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
 
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.ext import Application
+
+from bot import metrics
+from bot.ingress import Inbox
+from storage import inbox
+from storage.outbox import backlog as outbox_backlog
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PATH = "/telegram/webhook"
+MAX_BODY = 1024 * 1024
 
 
-def create_webhook_app(
-    application: Application[Any, Any, Any, Any, Any, Any], secret: str
-) -> Starlette:
-    expected = secret.encode()
+def create_http_app(box: Inbox, secret: str | None) -> Starlette:
+    """Routes for health and metrics, and the webhook when `secret` is given."""
 
     async def receive(request: Request) -> Response:
+        assert secret is not None
         given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
+        if not hmac.compare_digest(given, secret.encode()):
             return PlainTextResponse("forbidden", status_code=403)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:  # an update is a few KB; anything huge is not from Telegram
+                return PlainTextResponse("too large", status_code=413)
         try:
-            data = json.loads(await request.body())
-            update = Update.de_json(data, application.bot)
-        except (ValueError, TypeError, KeyError):
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, box.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
             return PlainTextResponse("bad update", status_code=400)
-        await application.process_update(update)
+        await box.accept([update])
         return PlainTextResponse("ok")
 
     async def health(_request: Request) -> Response:
-        return PlainTextResponse("ok")
+        now = box.clock.now()
+        try:
+            async with box.sessions() as session:
+                await session.execute(text("SELECT 1"))
+                waiting, inbox_age = await inbox.backlog(session, now)
+                queued, outbox_age = await outbox_backlog(session, now)
+        except Exception as exc:  # any failure here means "not healthy", with the reason
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
+        return JSONResponse({
+            "ok": True, "database": "ok",
+            "inbox": {"waiting": waiting, "oldest_seconds": round(inbox_age, 1)},
+            "outbox": {"waiting": queued, "oldest_seconds": round(outbox_age, 1)},
+        })  # fmt: skip
 
-    return Starlette(
-        routes=[Route(PATH, receive, methods=["POST"]), Route("/healthz", health, methods=["GET"])]
-    )
+    async def scrape(_request: Request) -> Response:
+        await metrics.refresh(box.sessions, box.clock)
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    routes = [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", scrape, methods=["GET"]),
+    ]
+    if secret is not None:
+        routes.append(Route(PATH, receive, methods=["POST"]))
+    return Starlette(routes=routes)

@@ -36,6 +36,7 @@ from storage import meetings
 from storage.accounts import NotRegistered, require_user
 from storage.db import transaction
 from storage.models import Mission
+from storage.text import clean
 
 WHEN, PLACE, SIZE, NOTE, CONFIRM = range(5)
 MESSAGE = 10
@@ -240,7 +241,7 @@ async def size_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def note_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert update.effective_message is not None
-    _data(context)["note"] = (update.effective_message.text or "")[:500]
+    _data(context)["note"] = clean(update.effective_message.text, 500)
     return await ask_confirm(update, context)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.callbacks import InvalidCallback
 from bot.i18n import t
 from handlers.context import language
 
@@ -32,6 +34,18 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Logs the failure without personal data and apologises to the person in front."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, InvalidCallback) and isinstance(update, Update):
+        # Data that matched an action's prefix but not its arguments: a forged or corrupt
+        # press. One answer for all of them, here, rather than a check in every handler.
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer(
+                    t(
+                        language(update, context),
+                        "This button no longer works. Send /start to begin again.",
+                    )
+                )
+        return
     # Only the type and the update id: messages, names and phone numbers stay out of logs.
     log.error(
         "update %s failed: %s",

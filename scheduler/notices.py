@@ -107,8 +107,12 @@ def render(
         fields["title"] = mission.title_ko if lang == "ko" else mission.title_en
         fields["when"] = format_when(lang, meetup.meeting.starts_at, zone)
         fields["place"] = meetup.meeting.place_name
-    if kind.startswith("evidence_") and fields.get("reason") in REJECT_REASONS:
-        fields["reason"] = t(lang, REJECT_REASONS[fields["reason"]])
+    # (The msgid is looked up first: a string literal inside t(...) would be extracted.)
+    reason = str(fields.get("reason"))
+    if kind.startswith("evidence_") and reason in REJECT_REASONS:
+        label = REJECT_REASONS[reason]
+        fields["reason"] = t(lang, label)
     if kind == "report_filed":
-        fields["reason"] = t(lang, REASON_LABELS.get(str(values.get("reason")), "other"))
+        label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
+        fields["reason"] = t(lang, label)
     return t(lang, MESSAGES[kind], **fields)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Region, User
+from storage.text import clean
 
 
 class AccountError(Exception):
@@ -124,7 +125,7 @@ async def register(session: AsyncSession, data: Registration, now: datetime) -> 
         user = User(id=data.user_id, created_at=now)
         session.add(user)
     user.language = data.language
-    user.display_name = data.display_name[:64]
+    user.display_name = clean(data.display_name, 64)
     user.phone_hash = data.phone_hash
     user.phone_masked = data.phone_masked
     user.region_id = data.region_id

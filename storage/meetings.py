@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import moderation, outbox, progress, trust
 from storage.accounts import require_user
 from storage.models import Meeting, Mission, Participation, User
+from storage.text import clean
 from verification.checkin import new_code
 
 JOINED, WAITLISTED, LEFT = "joined", "waitlisted", "left"
@@ -344,7 +345,7 @@ async def create(
         place_lat=place.lat,
         place_lon=place.lon,
         capacity=capacity,
-        note=(note or None) and note[:500],
+        note=clean(note, 500) or None,
         checkin_code=code,
         created_at=now,
     )
@@ -493,8 +494,9 @@ async def message_participants(
     if meeting.status != "open":
         raise MeetupNotOpen(meeting.status)
     key = f"hostmsg:{meeting_id}:{int(now.timestamp() * 1000)}"
+    words = clean(text, 3000)
     return await _notify_all(
-        session, meeting, "host_message", key, now, {"text": text[:3000]}, statuses=(JOINED,)
+        session, meeting, "host_message", key, now, {"text": words}, statuses=(JOINED,)
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import outbox, trust
 from storage.accounts import require_user
 from storage.models import Participation, Report, User, UserBlock
+from storage.text import clean
 
 REASONS = ("harassment", "no_show", "unsafe", "spam", "other")
 ACTIONS = ("warn", "suspend", "dismiss")
@@ -84,7 +85,7 @@ async def file_report(
         raise NotMet
     report = Report(
         reporter_id=reporter_id, reported_id=reported_id, meeting_id=meeting_id, reason=reason,
-        details=(details or None) and details[:1000], created_at=now,
+        details=clean(details, 1000) or None, created_at=now,
     )  # fmt: skip
     session.add(report)
     await session.flush()
@@ -136,8 +137,20 @@ async def decide(
 
 
 async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: datetime) -> None:
-    """Hides two people from each other's meetups; blocking twice is one block."""
+    """Hides two people from each other's meetups; blocking twice is one block.
+
+    Only someone met at a meetup can be blocked (the same people `/block` offers), so a forged
+    button cannot block arbitrary ids.
+    """
     if blocker_id == blocked_id:
+        raise NotMet
+    mine = select(Participation.meeting_id).where(Participation.user_id == blocker_id)
+    shared = await session.scalar(
+        select(Participation.id)
+        .where(Participation.meeting_id.in_(mine), Participation.user_id == blocked_id)
+        .limit(1)
+    )
+    if shared is None:
         raise NotMet
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

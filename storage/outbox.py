@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
+from storage.types import as_utc
 
 NOTICE = "notice"
 MAX_ATTEMPTS = 6
@@ -48,10 +49,14 @@ async def enqueue(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(OutboxMessage).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        insert(OutboxMessage)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
+        .returning(OutboxMessage.id)
     )
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first() is not None
 
 
 @dataclass(frozen=True)
@@ -63,12 +68,16 @@ class Claimed:
 
 
 async def claim(
-    session: AsyncSession, worker: str, now: datetime, limit: int = 50
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    limit: int = 50,
+    stale: timedelta = STALE_CLAIM,
 ) -> list[Claimed]:
     """Claims due rows for `worker`; a guarded UPDATE, so two workers never take one row."""
     due = or_(
         and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
-        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_CLAIM),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - stale),
     )
     ids = list(
         await session.scalars(
@@ -116,9 +125,41 @@ async def mark_retry(
     row.status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
 
 
+async def retarget(session: AsyncSession, row_id: int, chat_id: int, now: datetime) -> None:
+    """The chat moved (a group upgraded to a supergroup): the row goes to its new id."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(chat_id=chat_id, status="pending", not_before=now, last_error="migrated")
+    )
+
+
 async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
         .values(status="failed", last_error=error[:500])
     )
+
+
+async def backlog(session: AsyncSession, now: datetime) -> tuple[int, float]:
+    """How many notices wait, and the age in seconds of the oldest (0 when none)."""
+    waiting = OutboxMessage.status.in_(("pending", "sending"))
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxMessage.created_at)).where(waiting)
+        )
+    ).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    return int(count), max(0.0, (now - as_utc(oldest)).total_seconds())
+
+
+async def release_claims(session: AsyncSession, worker: str) -> int:
+    """Puts back what this worker claimed but did not send (a graceful stop)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by == worker)
+        .values(status="pending", claimed_by=None, claimed_at=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -37,3 +37,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def as_utc(value: object) -> datetime:
+    """An aggregate (MIN, MAX) bypasses the column type: SQLite hands back naive UTC text,
+    PostgreSQL an aware datetime. Both become aware UTC here."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

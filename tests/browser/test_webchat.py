@@ -33,6 +33,7 @@ def offline_stack(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {
         "HALSARAM_SANDBOX_PORT": str(port),
+        "HALSARAM_METRICS_PORT": str(free_port()),
         "HALSARAM_DATA_DIR": str(tmp_path / "var"),
         "HALSARAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'halsaram.sqlite3'}",
     }

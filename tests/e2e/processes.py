@@ -67,6 +67,7 @@ def bot_env(sandbox_url: str, tmp: Path, **extra: str) -> dict[str, str]:
         "HALSARAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bot.sqlite3'}",
         "HALSARAM_DATA_DIR": str(tmp / "data"),
         "HALSARAM_LOG_LEVEL": "INFO",
+        "HALSARAM_METRICS_PORT": str(free_port()),
         **extra,
     }
 
@@ -138,6 +139,14 @@ class People:
         for label in ("걷기", "완료", "저녁", "완료", "확인 ✅"):
             self.press_label(person, label)
         self.wait_for_bot(person["id"], where=lambda m: "환영해요" in m.get("text", ""))
+
+    def send_photo(self, user: dict[str, Any], data: bytes) -> None:
+        response = self.http.post(
+            f"/chats/{user['id']}/photo",
+            data={"user_id": str(user["id"])},
+            files={"file": ("photo.jpg", data, "image/jpeg")},
+        )
+        assert response.json()["ok"], response.text
 
     def file(self, file_id: str) -> bytes:
         response = self.http.get(f"/files/{file_id}")

@@ -1,0 +1,155 @@
+"""Ingress: how updates get from Telegram into the Application, durably and in order.
+
+Every update is stored in the inbox (`storage.inbox`, primary key `update_id`) before Telegram
+learns we have it: polling confirms an offset only on the call after the store committed, and
+the webhook answers 200 only after the store. The Application then handles updates through
+`PerUserProcessor`: one person's updates one after another, different people concurrently.
+After an update was handled it is marked done; at start-up, whatever was stored but never
+marked done (the process died) is handled first. A repeat delivery is stored once and handled
+once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application, BaseUpdateProcessor
+
+from bot import metrics
+from storage import inbox
+from storage.clock import Clock
+from storage.db import SessionFactory, transaction
+
+log = logging.getLogger(__name__)
+LONG_POLL_SECONDS = 25
+
+
+def ordering_key(update: object) -> int:
+    """Updates with the same key are handled one at a time, in order."""
+    if isinstance(update, Update):
+        if update.effective_user is not None:
+            return update.effective_user.id
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+    return 0
+
+
+class PerUserProcessor(BaseUpdateProcessor):
+    """Serialises each person's updates and runs different people's concurrently.
+
+    Locks are per person and dropped when nobody waits on them; asyncio locks wake waiters in
+    the order they queued, and PTB starts one task per update in arrival order, so a person's
+    updates keep their order. `on_done` runs after each update was handled (errors included:
+    PTB has passed them to the error handler by then).
+    """
+
+    def __init__(
+        self,
+        max_concurrent_updates: int = 256,
+        on_done: Callable[[Update], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: defaultdict[int, int] = defaultdict(int)
+        self._on_done = on_done
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = ordering_key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] += 1
+        try:
+            async with lock:
+                started = time.perf_counter()
+                await coroutine
+                metrics.observe_update(update, time.perf_counter() - started)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                self._locks.pop(key, None)
+        if self._on_done is not None and isinstance(update, Update):
+            await self._on_done(update)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+class Inbox:
+    """The application's inbox: stores, marks done, replays what was left unfinished."""
+
+    def __init__(self, application: Application, sessions: SessionFactory, clock: Clock) -> None:
+        self.application = application
+        self.sessions = sessions
+        self.clock = clock
+
+    async def accept(self, updates: list[Update]) -> int:
+        """Stores updates and queues the new ones for handling; returns how many were new."""
+        async with transaction(self.sessions) as session:
+            new = set(await inbox.store(session, [u.to_dict() for u in updates], self.clock.now()))
+        for update in updates:
+            if update.update_id in new:
+                await self.application.update_queue.put(update)
+        return len(new)
+
+    async def mark_done(self, update: Update) -> None:
+        async with transaction(self.sessions) as session:
+            await inbox.mark_done(session, update.update_id, self.clock.now())
+
+    async def replay_unfinished(self) -> int:
+        """Queues updates that were stored but not handled before the last stop."""
+        async with self.sessions() as session:
+            pending = await inbox.unfinished(session)
+        for data in pending:
+            update = Update.de_json(data, self.application.bot)
+            await self.application.update_queue.put(update)
+        if pending:
+            log.info("handling %d updates left unfinished by the last run", len(pending))
+        return len(pending)
+
+    async def resume_offset(self) -> int | None:
+        async with self.sessions() as session:
+            last = await inbox.last_update_id(session)
+        return None if last is None else last + 1
+
+
+async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> None:
+    """Long polling that confirms an offset only after the updates were stored."""
+    bot = box.application.bot
+    offset = await box.resume_offset()
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            updates = await bot.get_updates(
+                offset=offset, timeout=LONG_POLL_SECONDS, read_timeout=LONG_POLL_SECONDS + 10,
+                allowed_updates=allowed_updates,
+            )  # fmt: skip
+        except RetryAfter as exc:
+            await _sleep_or_stop(stop, float(getattr(exc, "retry_after", 1) or 1))
+            continue
+        except (TimedOut, NetworkError) as exc:
+            log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
+            await _sleep_or_stop(stop, backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        backoff = 1.0
+        if not updates:
+            continue
+        await box.accept(list(updates))
+        # Telegram forgets updates below the offset we send next; they are stored by now.
+        offset = updates[-1].update_id + 1
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,91 @@
+"""Prometheus metrics (`/metrics`): traffic counters kept in process, backlogs read from the
+database at scrape time (so every process reports the shared truth)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+from telegram import Update
+
+from storage import inbox, outbox
+from storage.clock import Clock
+from storage.db import SessionFactory
+from storage.models import Evidence, LedgerEntry, OutboxMessage
+
+REGISTRY = CollectorRegistry()
+UPDATES = Counter("halsaram_updates_total", "Updates handled, by kind", ["type"], registry=REGISTRY)
+HANDLER_SECONDS = Histogram(
+    "halsaram_handler_seconds", "Time to handle one update", registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)  # fmt: skip
+ERRORS = Counter("halsaram_errors_total", "Updates whose handling raised", registry=REGISTRY)
+INBOX_BACKLOG = Gauge(
+    "halsaram_inbox_backlog", "Updates stored, not yet handled", registry=REGISTRY
+)
+INBOX_AGE = Gauge(
+    "halsaram_inbox_oldest_seconds", "Age of the oldest unhandled update", registry=REGISTRY
+)
+OUTBOX_BACKLOG = Gauge("halsaram_outbox_backlog", "Notices waiting to be sent", registry=REGISTRY)
+OUTBOX_AGE = Gauge(
+    "halsaram_outbox_oldest_seconds", "Age of the oldest waiting notice", registry=REGISTRY
+)
+OUTBOX_THROTTLED = Gauge(
+    "halsaram_outbox_throttled", "Waiting notices last refused with 429", registry=REGISTRY
+)
+VERIFY_QUEUE = Gauge("halsaram_verification_queue", "Photos waiting for checks", registry=REGISTRY)
+POINTS_PAID = Gauge(
+    "halsaram_points_paid_total", "Mission points paid, all time", registry=REGISTRY
+)
+
+
+def update_type(update: object) -> str:
+    if not isinstance(update, Update):
+        return "other"
+    for kind in ("message", "callback_query", "edited_message", "my_chat_member", "chat_member"):
+        if getattr(update, kind, None) is not None:
+            return kind
+    return "other"
+
+
+def observe_update(update: object, seconds: float) -> None:
+    UPDATES.labels(update_type(update)).inc()
+    HANDLER_SECONDS.observe(seconds)
+
+
+async def refresh(sessions: SessionFactory, clock: Clock) -> None:
+    """Reads the backlogs from the database into the gauges."""
+    now = clock.now()
+    async with sessions() as session:
+        waiting, age = await inbox.backlog(session, now)
+        INBOX_BACKLOG.set(waiting)
+        INBOX_AGE.set(age)
+        queued, outbox_age = await outbox.backlog(session, now)
+        OUTBOX_BACKLOG.set(queued)
+        OUTBOX_AGE.set(outbox_age)
+        pending = OutboxMessage.status.in_(("pending", "sending"))
+        throttled = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(pending, OutboxMessage.last_error == "429")
+        )
+        OUTBOX_THROTTLED.set(throttled or 0)
+        VERIFY_QUEUE.set(
+            await session.scalar(
+                select(func.count())
+                .select_from(Evidence)
+                .where(Evidence.status.in_(("received", "checking")))
+            )
+            or 0
+        )
+        POINTS_PAID.set(
+            await session.scalar(
+                select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                    LedgerEntry.kind == "reward"
+                )
+            )
+            or 0
+        )
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)

@@ -1,0 +1,80 @@
+"""The inbox: every update stored (by `update_id`) before it is acknowledged to Telegram, and
+marked done after it was handled. A repeat delivery is dropped; what was in flight when the
+process died is handled after restart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InboxUpdate
+from storage.types import as_utc
+
+
+async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datetime) -> list[int]:
+    """Stores updates not seen before; returns the ids that are new (to be handled)."""
+    if not updates:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new: list[int] = []
+    for data in updates:
+        result = await session.execute(
+            insert(InboxUpdate)
+            .values(
+                update_id=int(data["update_id"]),
+                payload=data,
+                status="pending",
+                attempts=0,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
+            .returning(InboxUpdate.update_id)
+        )
+        if result.first() is not None:
+            new.append(int(data["update_id"]))
+    return new
+
+
+async def mark_done(session: AsyncSession, update_id: int, now: datetime) -> None:
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id)
+        .values(status="done", handled_at=now, attempts=InboxUpdate.attempts + 1)
+    )
+
+
+async def unfinished(session: AsyncSession, limit: int = 1000) -> list[dict[str, Any]]:
+    """Updates stored but not handled (the process stopped), oldest first."""
+    rows = await session.scalars(
+        select(InboxUpdate.payload)
+        .where(InboxUpdate.status == "pending")
+        .order_by(InboxUpdate.update_id)
+        .limit(limit)
+    )
+    return [dict(r) for r in rows]
+
+
+async def backlog(session: AsyncSession, now: datetime) -> tuple[int, float]:
+    """How many updates wait, and the age in seconds of the oldest (0 when none)."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(InboxUpdate.received_at)).where(
+                InboxUpdate.status == "pending"
+            )
+        )
+    ).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    return int(count), max(0.0, (now - as_utc(oldest)).total_seconds())
+
+
+async def last_update_id(session: AsyncSession) -> int | None:
+    """The newest update id seen: polling resumes after it."""
+    found = await session.scalar(select(func.max(InboxUpdate.update_id)))
+    return int(found) if found is not None else None
