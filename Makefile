@@ -35,8 +35,10 @@ test: setup browser-deps lint
 test-fast: setup
 	$(BIN)/pytest -m "not e2e and not browser"
 
+# Every benchmark prints one JSON line; they are also collected in bench/results/latest.jsonl.
 bench: setup
-	@for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	@mkdir -p bench/results && : > bench/results/latest.jsonl
+	@for f in bench/bench_*.py; do $(BIN)/python $$f | tee -a bench/results/latest.jsonl || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
