@@ -29,7 +29,7 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.i18n import format_when, t
 from handlers import keyboards
-from handlers.context import language, services
+from handlers.context import language, pressed, scratch, services
 from handlers.meetups import refusal, send_card
 from handlers.profile import account_or_invite
 from storage import meetings
@@ -48,15 +48,12 @@ _TYPED = re.compile(r"^\s*(오늘|today|내일|tomorrow)?\s*(\d{1,2})[:시 ]\s*(
 
 
 def _data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    assert context.user_data is not None
-    data = context.user_data.setdefault(KEY, {})
-    assert isinstance(data, dict)
-    return data
+    return scratch(context, KEY)
 
 
 def _arg(update: Update) -> str:
-    assert update.callback_query is not None
-    return callbacks.decode(update.callback_query.data).args[0]
+    """The single argument of the pressed button (validated by the codec)."""
+    return pressed(update).args[0]
 
 
 def _reply(update: Update) -> Any:

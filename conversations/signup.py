@@ -34,7 +34,7 @@ from bot import callbacks
 from bot.callbacks import Action, InvalidCallback
 from bot.i18n import t
 from handlers import keyboards
-from handlers.context import language, remember_language, services
+from handlers.context import language, pressed, remember_language, scratch, services
 from handlers.profile import account_or_invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
@@ -52,16 +52,12 @@ EDITABLE = ("phone", "region", "interests", "times")
 
 
 def _data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    assert context.user_data is not None
-    data = context.user_data.setdefault(KEY, {})
-    assert isinstance(data, dict)
-    return data
+    return scratch(context, KEY)
 
 
 def _arg(update: Update) -> str:
     """The single argument of the pressed button (validated by the codec)."""
-    assert update.callback_query is not None
-    return callbacks.decode(update.callback_query.data).args[0]
+    return pressed(update).args[0]
 
 
 def _chat_message(update: Update) -> Message:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot import callbacks
+from bot.callbacks import Callback
 from bot.i18n import SUPPORTED, pick_language
 from bot.settings import Settings
 from storage.clock import Clock
@@ -66,3 +69,17 @@ def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 def remember_language(context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
     if context.user_data is not None:
         context.user_data[LANGUAGE_KEY] = lang
+
+
+def scratch(context: ContextTypes.DEFAULT_TYPE, key: str) -> dict[str, Any]:
+    """A conversation's answers so far, kept in user_data (persisted with the conversation)."""
+    assert context.user_data is not None
+    data = context.user_data.setdefault(key, {})
+    assert isinstance(data, dict)
+    return data
+
+
+def pressed(update: Update) -> Callback:
+    """The pressed button's data, parsed by the one codec (raises `InvalidCallback`)."""
+    assert update.callback_query is not None
+    return callbacks.decode(update.callback_query.data)
