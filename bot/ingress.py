@@ -17,6 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -135,7 +136,10 @@ async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> N
                 allowed_updates=allowed_updates,
             )  # fmt: skip
         except RetryAfter as exc:
-            await _sleep_or_stop(stop, float(getattr(exc, "retry_after", 1) or 1))
+            wait = exc.retry_after
+            await _sleep_or_stop(
+                stop, wait.total_seconds() if isinstance(wait, timedelta) else wait
+            )
             continue
         except (TimedOut, NetworkError) as exc:
             log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff)

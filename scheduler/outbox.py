@@ -199,7 +199,7 @@ async def _languages(
                 User.id.in_(people), User.registered_at.is_not(None)
             )
         )
-        found.update(rows.tuples().all())
+        found.update((user_id, language) for user_id, language in rows)
     chats = [c for c in chat_ids if c < 0]
     if chats:
         found.update(await groups.languages(session, chats))

@@ -195,16 +195,13 @@ async def due_slots(
             .order_by(GroupChat.chat_id)
         )
     )
-    claimed = set(
-        (
-            await session.execute(
-                select(ScheduledSend.target, ScheduledSend.slot).where(
-                    ScheduledSend.kind == DAILY,
-                    ScheduledSend.slot.in_([d.isoformat() for d in days]),
-                )
-            )
-        ).tuples()
+    rows = await session.execute(
+        select(ScheduledSend.target, ScheduledSend.slot).where(
+            ScheduledSend.kind == DAILY,
+            ScheduledSend.slot.in_([d.isoformat() for d in days]),
+        )
     )
+    claimed = {(target, slot) for target, slot in rows}
     found = []
     for group in groups:
         assert group.region_id is not None
@@ -345,4 +342,4 @@ async def languages(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int,
     rows = await session.execute(
         select(GroupChat.chat_id, GroupChat.language).where(GroupChat.chat_id.in_(chat_ids))
     )
-    return dict(rows.tuples().all())
+    return {chat_id: language for chat_id, language in rows}
