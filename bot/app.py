@@ -52,6 +52,7 @@ from handlers import (
 from handlers.context import SERVICES_KEY, Services
 from scheduler import jobs
 from scheduler.ratelimit import BudgetRateLimiter, SendBudget
+from scheduler.shared_budget import SharedBuckets
 from storage import inbox
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
@@ -96,6 +97,7 @@ def build_application(
             settings.outbox_per_second,
             settings.outbox_group_per_minute,
             settings.outbox_chat_per_second,
+            shared=SharedBuckets(settings.redis_url) if settings.redis_url else None,
         )
         builder = builder.rate_limiter(BudgetRateLimiter(budget))  # type: ignore[arg-type]
     application = builder.build()

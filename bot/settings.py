@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     join_min_trust: float = Field(default=20.0, ge=0, le=100)
     flood_max_updates: int = Field(default=20, ge=3, le=1000)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=600)
+    redis_url: str | None = None
     metrics_listen: str = "127.0.0.1"
     metrics_port: int = Field(default=9100, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"

@@ -6,11 +6,11 @@ python-telegram-bot (`ApplicationBuilder.rate_limiter`), so replies and the outb
 draw from the same budget; on a 429 it holds the chat for `retry_after` (and everyone briefly,
 since Telegram does not say which limit was hit) instead of hammering.
 
-Scope, as a first step: the budget lives in the process. One dispatcher per bot token (the
-default: it runs in the bot process) is exactly right; several worker processes would each get
-the whole budget, so a deployment that runs N of them divides `HALSARAM_OUTBOX_PER_SECOND` by
-N until the budget moves to the database or Redis behind this same interface. The overall
-bucket starts empty, so a restarted process never bursts into a budget its predecessor spent.
+Scope: without Redis the budget lives in the process, which is right for one process per bot
+token (the default: the dispatcher runs in the bot process). With `HALSARAM_REDIS_URL` the
+overall and per-chat buckets live in Redis (`scheduler/shared_budget.py`), so any number of
+bot and worker processes share one budget; a 429's hold stays with the process that saw it.
+The overall bucket starts empty, so a restarted process never bursts into a spent budget.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+from scheduler.shared_budget import SharedBuckets
 
 Sleep = Callable[[float], Awaitable[None]]
 # After a 429 everyone pauses at most this long; the chat itself waits the full retry_after.
@@ -64,6 +66,7 @@ class SendBudget:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        shared: SharedBuckets | None = None,
     ) -> None:
         self.overall_per_second = overall_per_second
         self.group_per_minute = group_per_minute
@@ -79,6 +82,8 @@ class SendBudget:
         self._held: dict[str, float] = {}
         self._everyone_until = 0.0
         self._lock = asyncio.Lock()
+        # With Redis, the buckets are shared by every process of this bot (see shared_budget).
+        self._shared = shared
 
     def _chat(self, chat: str, now: float) -> _Bucket:
         bucket = self._chats.get(chat)
@@ -106,6 +111,9 @@ class SendBudget:
 
     async def acquire(self, chat_id: int | str | None) -> None:
         """Waits until one message may go to the chat, and takes it from the budget."""
+        if self._shared is not None:
+            await self._acquire_shared(None if chat_id is None else str(chat_id))
+            return
         chat = None if chat_id is None else str(chat_id)
         while chat is not None and (wait := self.chat_wait(chat)) > 0:
             await self._sleep(wait)
@@ -120,6 +128,25 @@ class SendBudget:
             self._overall.tokens -= 1
         if chat is not None:
             self._chat(chat, self._now()).tokens -= 1
+
+    async def _acquire_shared(self, chat: str | None) -> None:
+        assert self._shared is not None
+        if chat is not None:
+            while (held := self._held.get(chat, 0.0) - self._now()) > 0:
+                await self._sleep(held)
+            group = chat.startswith(("-", "@"))
+            rate = self.group_per_minute / 60 if group else self.chat_per_second
+            burst = float(self.group_per_minute) if group else PRIVATE_BURST
+            while (wait := await self._shared.take(f"chat:{chat}", rate, burst, burst)) > 0:
+                await self._sleep(wait)
+        async with self._lock:
+            while (pause := self._everyone_until - self._now()) > 0:
+                await self._sleep(pause)
+            capacity = self._overall.capacity
+            while (
+                wait := await self._shared.take("all", self.overall_per_second, capacity, 0)
+            ) > 0:
+                await self._sleep(wait)
 
     def hold(self, chat_id: int | str | None, seconds: float) -> None:
         """A 429: the chat waits `seconds`, everyone else a little, and no token is refunded."""
