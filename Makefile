@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint bench clean browser-deps messages
+.PHONY: setup run test test-fast lint bench clean browser-deps messages reliability
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ lint: setup
 
 test: setup browser-deps lint
 	$(BIN)/pytest
+
+# Heavy fault tests: they restart PostgreSQL, so they run on their own.
+reliability: setup
+	$(BIN)/pytest -m reliability tests/reliability
 
 test-fast: setup
 	$(BIN)/pytest -m "not e2e and not browser"
