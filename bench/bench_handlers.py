@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,7 +41,7 @@ PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000"))
 HOSTS = 40
 
 
-async def _timed(app: Application, emulator: Emulator) -> list[float]:  # type: ignore[type-arg]
+async def _timed(app: Application, emulator: Emulator) -> list[float]:
     """Handles every pending update in order; returns each one's seconds."""
     took: list[float] = []
     while pending := emulator.pending_updates():
@@ -87,16 +88,16 @@ async def _scenario(url: str) -> tuple[list[float], float]:
         await emulator.send_text(person["id"], "/help")
     await _timed(harness.app, emulator)
 
-    async def press(person: dict[str, object], data: str) -> None:
-        last = harness.bot_messages(int(person["id"]))[-1]  # type: ignore[arg-type]
-        await emulator.press_button(int(person["id"]), int(person["id"]), last["message_id"],  # type: ignore[arg-type]
-                                    data, force=True)  # fmt: skip
+    async def press(person: dict[str, Any], data: str) -> None:
+        pid = int(person["id"])
+        last = harness.bot_messages(pid)[-1]
+        await emulator.press_button(pid, pid, last["message_id"], data, force=True)
 
     took: list[float] = []
     started = time.perf_counter()
     for i, person in enumerate(people[HOSTS:]):
         meeting_id = meeting_ids[i % HOSTS]
-        pid = int(person["id"])  # type: ignore[arg-type]
+        pid = int(person["id"])
         await emulator.send_text(pid, "/missions")
         took += await _timed(harness.app, emulator)
         await press(person, callbacks.encode(Action.MISSION_LIST, "all", 1))
