@@ -9,8 +9,8 @@ Prints one JSON line: `updates_per_s`, `baseline_updates_per_s`, `ratio` (target
 from __future__ import annotations
 
 import asyncio
-import os
 import json
+import os
 import statistics
 import sys
 import time
