@@ -19,6 +19,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     MessageHandler,
     TypeHandler,
@@ -26,7 +27,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import callbacks
+from bot import callbacks, metrics
 from bot.callbacks import Action
 from bot.commands import COMMANDS
 from bot.i18n import SUPPORTED, t
@@ -110,6 +111,10 @@ def build_application(
     return application
 
 
+async def _count_error(_update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    metrics.ERRORS.inc()
+
+
 def _inbox_marker(sessions: SessionFactory, clock: Clock) -> Callable[[Update], Awaitable[None]]:
     async def mark_done(update: Update) -> None:
         async with transaction(sessions) as session:
@@ -182,6 +187,10 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("meetups", meetups.list_meetups, filters=private))
     application.add_handler(CommandHandler("mymeetups", meetups.my_meetups, filters=private))
     application.add_handler(CommandHandler("checkin", meetups.checkin_code, filters=private))
+    # A location outside a conversation (signup's location step comes first): distances.
+    application.add_handler(
+        MessageHandler((filters.LOCATION | filters.VENUE) & private, meetups.meetups_near)
+    )
     for action, callback in (
         (Action.MEETUPS_OF, meetups.meetups_of_mission),
         (Action.MEETUP_VIEW, meetups.view_meetup),
@@ -267,6 +276,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(filters.COMMAND & private, start.unknown_command))
     application.add_handler(CallbackQueryHandler(errors.stale_button))
     application.add_error_handler(errors.on_error)
+    application.add_error_handler(_count_error)
 
 
 async def _post_init(application: Application) -> None:

@@ -77,3 +77,10 @@ def format_when(lang: str, moment: datetime, zone: tzinfo) -> str:
     if lang == "ko":
         return f"{local.month}월 {local.day}일 ({weekday}) {local:%H:%M}"
     return f"{weekday} {local.day} {_MONTHS_EN[local.month - 1]} {local:%H:%M}"
+
+
+def format_distance(lang: str, metres: float) -> str:
+    """ "800 m" / "1.2 km", rounded the way people say distances."""
+    if metres < 1000:
+        return t(lang, "{m} m", m=int(round(metres, -1)))
+    return t(lang, "{km} km", km=f"{metres / 1000:.1f}")

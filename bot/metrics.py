@@ -33,6 +33,11 @@ OUTBOX_THROTTLED = Gauge(
     "halsaram_outbox_throttled", "Waiting notices last refused with 429", registry=REGISTRY
 )
 VERIFY_QUEUE = Gauge("halsaram_verification_queue", "Photos waiting for checks", registry=REGISTRY)
+TELEGRAM_429 = Gauge(
+    "halsaram_telegram_429_total",
+    "429 answers from Telegram seen by this process",
+    registry=REGISTRY,
+)
 POINTS_PAID = Gauge(
     "halsaram_points_paid_total", "Mission points paid, all time", registry=REGISTRY
 )

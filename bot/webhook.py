@@ -72,6 +72,8 @@ def create_http_app(box: Inbox, secret: str | None) -> Starlette:
 
     async def scrape(_request: Request) -> Response:
         await metrics.refresh(box.sessions, box.clock)
+        limiter = getattr(box.application.bot, "rate_limiter", None)
+        metrics.TELEGRAM_429.set(getattr(limiter, "throttled", 0))
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     routes = [

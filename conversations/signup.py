@@ -32,7 +32,7 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.callbacks import Action, InvalidCallback
-from bot.i18n import t
+from bot.i18n import format_distance, t
 from handlers import keyboards
 from handlers.context import language, pressed, remember_language, scratch, services
 from handlers.profile import account_or_invite, profile_card
@@ -403,12 +403,6 @@ async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return await ask_location(update, context)
 
 
-def _format_distance(lang: str, metres: float) -> str:
-    if metres < 1000:
-        return t(lang, "{m} m", m=int(round(metres, -1)))
-    return t(lang, "{km} km", km=f"{metres / 1000:.1f}")
-
-
 async def got_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     """Checks a shared location (plain, live or venue) against the neighbourhood's boundary."""
     message = _chat_message(update)
@@ -426,7 +420,7 @@ async def got_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
                 lang,
                 "That location is {distance} outside {dong}. Share a location inside {dong}, "
                 "choose another neighbourhood, or skip for now.",
-                distance=_format_distance(lang, distance),
+                distance=format_distance(lang, distance),
                 dong=data.get("dong_name", ""),
             ),
             reply_markup=keyboards.inline(

@@ -18,14 +18,14 @@ from telegram.ext import ContextTypes
 
 from bot import callbacks
 from bot.callbacks import Action
-from bot.i18n import format_when, t
+from bot.i18n import format_distance, format_when, t
 from handlers import keyboards
 from handlers.context import Services, language, services
 from handlers.profile import account_or_invite
 from storage import meetings
 from storage.accounts import NotRegistered
 from storage.db import transaction
-from verification import checkin
+from verification import checkin, geo
 from verification.qr import checkin_qr_png
 
 MAX_LISTED = 8
@@ -209,7 +209,12 @@ async def send_card(
 
 
 async def _listing(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, views: list[meetings.MeetupView], empty: str
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    views: list[meetings.MeetupView],
+    empty: str,
+    near: tuple[float, float] | None = None,
+    hint: str | None = None,
 ) -> None:
     lang = language(update, context)
     svc = services(context)
@@ -226,7 +231,12 @@ async def _listing(
             if view.seats_left
             else t(lang, "full, waitlist open")
         )
-        lines.append(f"• {title_of(lang, view)} — {when}, {view.meeting.place_name} ({seats})")
+        far = ""
+        if near is not None:
+            metres = geo.distance_m(*near, view.meeting.place_lat, view.meeting.place_lon)
+            far = ", " + format_distance(lang, metres)
+        place = view.meeting.place_name
+        lines.append(f"• {title_of(lang, view)} — {when}, {place} ({seats}{far})")
         rows.append(
             [
                 (
@@ -235,6 +245,8 @@ async def _listing(
                 )
             ]
         )
+    if hint:
+        lines += ["", hint]
     await update.effective_message.reply_text("\n".join(lines), reply_markup=keyboards.inline(rows))
 
 
@@ -252,6 +264,32 @@ async def list_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _listing(
         update, context, views,
         t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!"),
+        hint=t(lang, "Share your location (📎 → Location) to see how far each meetup is."),
+    )  # fmt: skip
+
+
+async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A location shared outside any conversation: the open meetups, with their distance.
+
+    The location is used for this answer only and not stored.
+    """
+    user = await account_or_invite(update, context)
+    if user is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    location = message.venue.location if message.venue else message.location
+    assert location is not None
+    lang = language(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        views = await meetings.open_meetups(
+            session, user.region_id, svc.clock.now(), viewer_id=user.id
+        )
+    await _listing(
+        update, context, views,
+        t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!"),
+        near=(location.latitude, location.longitude),
     )  # fmt: skip
 
 

@@ -431,3 +431,15 @@ async def test_a_person_who_blocked_the_bot_does_not_stall_the_outbox(bot: BotHa
         row = await s.scalar(select(OutboxMessage))
         user = await s.get(User, host.id)
     assert row is not None and row.status == "failed" and user is not None and user.blocked_bot
+
+
+async def test_a_shared_location_lists_meetups_with_their_distance(bot: BotHarness) -> None:
+    host = await Neighbour(bot, "지훈").register()
+    guest = await Neighbour(bot, "민지").register()
+    await _meetup(bot, host, key="ogeum-park-badminton")
+    [listing] = await guest.say("/meetups")
+    assert "위치를 공유" in listing["text"]
+    near_lake = await bot.act(guest.id, bot.emulator.share_location(guest.id, 37.5096, 127.1027))
+    # Seokchon Lake to Ogeum Park is about 2.7 km as the crow flies.
+    assert "(3자리 남음, 2.7km)" in near_lake[-1]["text"]
+    assert "2.7km" not in listing["text"]
