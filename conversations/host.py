@@ -35,7 +35,6 @@ from handlers.profile import account_or_invite
 from storage import meetings
 from storage.accounts import NotRegistered, require_user
 from storage.db import transaction
-from storage.models import Mission
 from storage.text import clean
 
 WHEN, PLACE, SIZE, NOTE, CONFIRM = range(5)
@@ -175,7 +174,7 @@ async def ask_place(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     user = update.effective_user
     assert user is not None
     async with svc.sessions() as session:
-        view = await session.get(Mission, _data(context)["mission_id"])
+        view = await meetings.hostable_mission(session, _data(context)["mission_id"])
         account = await require_user(session, user.id)
         places = await meetings.public_places(session, account.region_id)
     if view is None:
@@ -201,8 +200,8 @@ async def place_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     source = data["mission_id"] if value == "mission" else int(value) if value.isdigit() else None
     lang = language(update, context)
     async with services(context).sessions() as session:
-        mission = await session.get(Mission, source) if source else None
-    if mission is None or mission.status != "published":
+        mission = await meetings.hostable_mission(session, source)
+    if mission is None:
         return await ask_place(update, context)
     data["place"] = {
         "name": mission.place_name_ko if lang == "ko" else mission.place_name_en,
@@ -253,8 +252,10 @@ async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     svc = services(context)
     data = _data(context)
     async with svc.sessions() as session:
-        mission = await session.get(Mission, data["mission_id"])
-    assert mission is not None
+        mission = await meetings.hostable_mission(session, data["mission_id"])
+    if mission is None:
+        await _reply(update)(refusal(lang, meetings.MissionUnavailable()))
+        return END
     text = t(
         lang,
         "Create this meetup?\n\n{title}\n🗓 {when}\n📍 {place}\n👥 {capacity} people\n{note}",

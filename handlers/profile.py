@@ -20,9 +20,10 @@ from handlers import keyboards
 from handlers.context import language, remember_language, services
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts, progress
+from storage import missions as missions_store
 from storage import trust as trust_model
 from storage.db import transaction
-from storage.models import Region, User
+from storage.models import User
 
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
 TRUST_PARTS = {
@@ -44,7 +45,7 @@ async def profile_card(
     session: AsyncSession, user: User, lang: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The profile as a person sees it, with a button for each part they can change."""
-    region = await session.get(Region, user.region_id) if user.region_id else None
+    region = await missions_store.home_region(session, user)
     dong = (region.name_ko if lang == "ko" else region.name_en) if region else "-"
     verified = t(lang, "verified ✅") if user.region_verified_at else t(lang, "not verified yet")
     text = t(

@@ -680,3 +680,9 @@ async def public_places(
             seen.add(mission.place_name_ko)
             found.append(mission)
     return found[:limit]
+
+
+async def hostable_mission(session: AsyncSession, mission_id: int | None) -> Mission | None:
+    """A published mission to host a meetup for (or to meet at its place); None otherwise."""
+    mission = await session.get(Mission, mission_id) if mission_id else None
+    return mission if mission is not None and mission.status == "published" else None
