@@ -42,6 +42,7 @@ from handlers import (
     feedback,
     flood,
     groups,
+    maps,
     market,
     meetups,
     missions,
@@ -49,6 +50,7 @@ from handlers import (
     profile,
     review,
     start,
+    stats,
 )
 from handlers.context import SERVICES_KEY, Services
 from scheduler import jobs
@@ -271,6 +273,14 @@ def register_handlers(application: Application) -> None:
         (Action.GROUP_DONG, groups.dong_chosen),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
+    # Beyond: proof words, maps, stats. Proof words ride on check-in and the photo checks;
+    # /stats re-checks on the server that the sender is an admin.
+    application.add_handler(CommandHandler("map", maps.show_map, filters=private))
+    application.add_handler(
+        CallbackQueryHandler(maps.venue_map, pattern=callbacks.pattern(Action.MEETUP_MAP))
+    )
+    application.add_handler(CommandHandler("stats", stats.show_stats))
 
     # Last: whatever no feature claimed.
     application.add_handler(MessageHandler(filters.COMMAND & private, start.unknown_command))

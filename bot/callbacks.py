@@ -74,6 +74,8 @@ class Action:
     # Step 9: groups (admins only, re-checked with getChatMember)
     GROUP_DISTRICT = "sd"  # sd:<district code>
     GROUP_DONG = "sg"  # sg:<region id> | sg:back
+    # Beyond: maps
+    MEETUP_MAP = "um"  # um:<meeting id> — the venue on a map of its neighbourhood
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
@@ -88,6 +90,7 @@ class Action:
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
         REVIEW_AGAIN: 1, REVIEW_BACK: 1,
         GROUP_DISTRICT: 1, GROUP_DONG: 1,
+        MEETUP_MAP: 1,
     }  # fmt: skip
 
 

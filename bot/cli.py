@@ -12,6 +12,8 @@ halsaram missions generate --region songpa --count 50
                           store generated missions as drafts for admins to review
 halsaram inspect-photo FILE...
                           one JSON line per photo: size, pHash, EXIF time and GPS
+halsaram stats [--weeks N] [--until DATE] [--json] [--chart FILE.png]
+                          figures for operators, per week and neighbourhood
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -85,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", help="same seed, same missions (default: the date)")
     generate.add_argument("--weather", choices=WEATHERS, help="today's weather, if known")
     generate.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+    stats_parser = commands.add_parser(
+        "stats", help="figures for operators: signups, meetups, photos, points, per week"
+    )
+    stats_parser.add_argument("--weeks", type=int, default=4, help="local weeks, 1-52")
+    stats_parser.add_argument(
+        "--until", type=date.fromisoformat, help="last day, YYYY-MM-DD (default: now)"
+    )
+    stats_parser.add_argument("--json", action="store_true", help="one JSON object")
+    stats_parser.add_argument("--chart", type=Path, help="also write the weekly chart here")
     return parser
 
 
@@ -115,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"; refused {len(result.duplicates)} duplicates" if result.duplicates else "")
         elif args.command == "missions":
             print(asyncio.run(generate_missions(settings, args)))
+        elif args.command == "stats":
+            print(asyncio.run(show_stats(settings, args)))
     except SettingsError as exc:
         print(f"halsaram: {exc}", file=sys.stderr)
         return 2
@@ -214,6 +227,29 @@ async def generate_missions(settings: Settings, args: argparse.Namespace) -> str
     if config is not None and result.fallback:
         line += f"\nAI generation fell back to the offline rules: {result.fallback}"
     return line
+
+
+async def show_stats(settings: Settings, args: argparse.Namespace) -> str:
+    """The operators' figures up to now, as text (English) or JSON; optionally the chart."""
+    from handlers.stats import chart_png, report_text
+    from storage import stats
+
+    if not 1 <= args.weeks <= 52:
+        raise ValueError("--weeks must be between 1 and 52")
+    until = SystemClock().now()
+    if args.until is not None:  # the whole of that local day
+        until = datetime.combine(args.until + timedelta(days=1), datetime.min.time(), settings.zone)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            report = await stats.report(session, until=until, zone=settings.zone, weeks=args.weeks)
+    finally:
+        await engine.dispose()
+    if args.chart is not None:
+        args.chart.write_bytes(chart_png("en", report))
+    if args.json:
+        return json.dumps(report.as_json(), ensure_ascii=False)
+    return report_text("en", report)
 
 
 DEMO_VOUCHERS = Path(__file__).resolve().parents[1] / "storage" / "data" / "demo_vouchers.csv"

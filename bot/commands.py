@@ -20,6 +20,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("missions", N_("Missions near you, most points first")),
     Command("meetups", N_("Open meetups in your neighbourhood")),
     Command("mymeetups", N_("Meetups you host or joined")),
+    Command("map", N_("Open meetups on a map of your neighbourhood")),
     Command("host", N_("Host a meetup for a mission")),
     Command("checkin", N_("Check in with the code under the host's QR")),
     Command("points", N_("Your points, level and history")),

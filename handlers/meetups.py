@@ -154,6 +154,7 @@ def card_markup(lang: str, view: meetings.MeetupView, me: Me) -> InlineKeyboardM
     if meeting.status != "open":
         return None
     mid = meeting.id
+    venue_map = [(t(lang, "🗺 Map"), callbacks.encode(Action.MEETUP_MAP, mid))]
     if me.user_id == meeting.host_id:
         tool = Action.MEETUP_HOST
         return keyboards.inline(
@@ -167,12 +168,14 @@ def card_markup(lang: str, view: meetings.MeetupView, me: Me) -> InlineKeyboardM
                     (t(lang, "🔒 Close joining"), callbacks.encode(tool, mid, "close")),
                     (t(lang, "❌ Cancel meetup"), callbacks.encode(tool, mid, "cancel")),
                 ],
+                venue_map,
             ]
         )
     if me.status in meetings.ACTIVE:
-        return keyboards.inline([[(t(lang, "Leave"), callbacks.encode(Action.MEETUP_LEAVE, mid))]])
+        leave = [(t(lang, "Leave"), callbacks.encode(Action.MEETUP_LEAVE, mid))]
+        return keyboards.inline([leave, venue_map])
     label = t(lang, "Join") if view.seats_left else t(lang, "Join the waitlist")
-    return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))]])
+    return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))], venue_map])
 
 
 async def _me(svc: Services, meeting_id: int, user_id: int) -> Me:
@@ -492,6 +495,7 @@ async def send_checkin_qr(
             session, meeting_id, update.effective_user.id, svc.rules, now
         )
         view = await meetings.view(session, meeting_id)
+        mine = await meetings.participation(session, meeting_id, update.effective_user.id)
     payload = svc.signer.issue(meeting.id, now)
     link = f"https://t.me/{context.bot.username}?start={payload}"
     code = meeting.checkin_code or ""
@@ -506,7 +510,7 @@ async def send_checkin_qr(
             "scanning does not work, they type /checkin {code}. The QR changes every {minutes} "
             "minutes; press the button for a fresh one.",
             title=title_of(lang, view), code=code, minutes=minutes,
-        ),
+        ) + proof_word_note(lang, mine.proof_word if mine else None),
         reply_markup=keyboards.inline(
             [[(t(lang, "🔄 Fresh QR"), callbacks.encode(Action.MEETUP_HOST, meeting.id, "qr"))]]
         ),
@@ -525,6 +529,7 @@ async def _check_in(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_
             session, meeting_id, update.effective_user.id, svc.rules, svc.clock.now()
         )
         view = await meetings.view(session, meeting.id)
+        mine = await meetings.participation(session, meeting.id, update.effective_user.id)
     await update.effective_message.reply_text(
         t(
             lang,
@@ -533,6 +538,19 @@ async def _check_in(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_
             title=title_of(lang, view),
             rule=view.mission.evidence_rule_ko if lang == "ko" else view.mission.evidence_rule_en,
         )
+        + proof_word_note(lang, mine.proof_word if mine else None)
+    )
+
+
+def proof_word_note(lang: str, word: str | None) -> str:
+    """The ask to show the one-time word in the photo, as a paragraph to append (or "")."""
+    if not word:
+        return ""
+    return "\n\n" + t(
+        lang,
+        "🔤 Your proof word: {word}\nWrite it on paper or show it on a phone screen so it can "
+        "be read in your photo. It works for this meetup only.",
+        word=word,
     )
 
 

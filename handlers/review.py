@@ -45,6 +45,11 @@ CHECKS = {
     "near_duplicate": N_("Looks like photo #{of} ({distance}/64 bits apart, {whose})"),
     "download_failed": N_("Could not download the file: {detail}"),
     "ai": N_("AI judge: {verdict} — {detail}"),
+    "word_seen": N_("Proof word {word} is visible"),
+    "word_missing": N_("Proof word {word} not found in the photo"),
+    "word_unclear": N_("Proof word {word}: could not tell"),
+    "other_meetup": N_("Shows {word}, the proof word of meetup #{meeting}: an older photo?"),
+    "before_checkin": N_("Taken {taken}, before check-in at {checked_in}"),
 }
 VERDICTS = {
     "yes": N_("shows the mission"),
@@ -103,6 +108,8 @@ def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo) -> str:
         ),
         "",
     ]
+    if view.proof_word:
+        lines.insert(1, t(lang, "🔤 Expected proof word: {word}", word=view.proof_word))
     for check in signals.get("checks", []):
         lines.append(_check_line(lang, check))
     if signals.get("recommendation") == "approve":

@@ -20,11 +20,12 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.settings import Settings
 from handlers.review import send_card
-from storage import evidence
+from storage import evidence, proof_words
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.files import FileStore, S3Config, open_store
 from verification import ai_judge, photos
+from verification import proof_words as words
 from verification.duplicates import DuplicateIndex, hash_int
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,9 @@ async def _check(
             report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,
             zone=settings.zone, expected=item.named_format,
         )  # fmt: skip
+        early = photos.checkin_signal(report, item.checked_in_at, settings.zone)
+        if early is not None:
+            signals.append(early)
     if report.phash is not None:
         signals.append(await _duplicates(sessions, checker, item, report.phash))
     verdict = None
@@ -142,6 +146,9 @@ async def _check(
         verdict = await _judge(checker.judge, data, item)
         result = {"yes": "ok", "no": "warn"}.get(verdict.verdict, "unknown")
         signals.append(photos.Signal("ai", result, verdict.verdict, {"detail": verdict.reason}))
+        word = await _proof_word(sessions, item, verdict)
+        if word is not None:
+            signals.append(word)
     flags = sorted({s.check for s in signals if s.result == "warn"})
     outcome = evidence.CheckResult(
         storage_key=key,
@@ -189,7 +196,22 @@ async def _judge(
         preview = await asyncio.to_thread(ai_judge.preview_jpeg, data)
     except Exception:  # inspect() read it, so this is rare; the judge is optional anyway
         return ai_judge.Judgement(ai_judge.UNAVAILABLE, "could not prepare the image")
-    return await ai_judge.judge(config, preview, item.mission_title, item.evidence_rule)
+    return await ai_judge.judge(
+        config, preview, item.mission_title, item.evidence_rule, item.proof_word
+    )
+
+
+async def _proof_word(
+    sessions: SessionFactory, item: evidence.CheckItem, verdict: ai_judge.Judgement
+) -> photos.Signal | None:
+    """The proof word against what the AI judge read: seen, missing, or another meetup's."""
+    if item.proof_word is None or verdict.verdict == ai_judge.UNAVAILABLE:
+        return None
+    async with sessions() as session:
+        elsewhere = await proof_words.issued_elsewhere(
+            session, item.meeting_id, words.candidates(verdict.visible_text)
+        )
+    return words.assess(item.proof_word, verdict.word_visible, verdict.visible_text, elsewhere)
 
 
 async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> int:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from telegram.ext import Application, ContextTypes
 
 from handlers.context import services
-from scheduler import daily, evidence
+from scheduler import daily, evidence, stats
 from scheduler.outbox import WORKER, dispatch_once
 from storage import meetings
 from storage.db import transaction
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 OUTBOX_EVERY_SECONDS = 2.0
 CLOCK_EVERY_SECONDS = 60.0
 EVIDENCE_EVERY_SECONDS = 3.0
+WEEKLY_CHECK_SECONDS = 3600.0
 
 
 async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -70,6 +71,12 @@ async def daily_posts(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("queued %d daily group posts", queued)
 
 
+async def weekly_figures(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Sends last week's figures and chart to the admin group, once per week."""
+    svc = services(context)
+    await stats.send_weekly(context.bot, svc.sessions, svc.clock, svc.settings, WORKER)
+
+
 def schedule(application: Application) -> None:
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot[job-queue] is a dependency"
@@ -78,3 +85,6 @@ def schedule(application: Application) -> None:
     queue.run_repeating(meetup_clock, interval=CLOCK_EVERY_SECONDS, first=5, name="meetup-clock")
     every = application.bot_data["services"].settings.daily_check_seconds
     queue.run_repeating(daily_posts, interval=every, first=2, name="daily-posts")
+    queue.run_repeating(
+        weekly_figures, interval=WEEKLY_CHECK_SECONDS, first=60, name="weekly-figures"
+    )

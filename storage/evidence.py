@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger, meetings, outbox
+from storage import ledger, meetings, outbox, proof_words
 from storage.accounts import require_user
 from storage.models import EVIDENCE_STATUSES, Evidence, Meeting, Participation, Review, User
 
@@ -101,6 +101,8 @@ class ReviewView:
     max_attempts: int
     decision: Review | None = None
     reviewer_name: str = ""
+    # The word the sender was given at check-in, to look for in the photo.
+    proof_word: str | None = None
 
     @property
     def can_ask_again(self) -> bool:
@@ -122,6 +124,9 @@ class CheckItem:
     lon: float
     mission_title: str
     evidence_rule: str
+    proof_word: str | None = None
+    checked_in_at: datetime | None = None
+    meeting_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -279,12 +284,15 @@ async def check_item(session: AsyncSession, evidence_id: int) -> CheckItem:
     view = await meetings.view(session, evidence.meeting_id)
     meeting, mission = view.meeting, view.mission
     named = (evidence.signals or {}).get("named_format")
+    mine = await session.get(Participation, evidence.participation_id)
     return CheckItem(
         evidence_id=evidence.id, user_id=evidence.user_id, file_id=evidence.file_id,
         as_document=evidence.as_document, named_format=named if isinstance(named, str) else None,
         starts_at=meeting.starts_at, ends_at=meeting.ends_at,
         lat=meeting.place_lat, lon=meeting.place_lon,
         mission_title=mission.title_en, evidence_rule=mission.evidence_rule_en,
+        proof_word=mine.proof_word if mine else None,
+        checked_in_at=mine.checked_in_at if mine else None, meeting_id=meeting.id,
     )  # fmt: skip
 
 
@@ -410,6 +418,7 @@ async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int
         max_attempts=max_attempts,
         decision=decision,
         reviewer_name=(reviewer.display_name if reviewer else "") or "",
+        proof_word=await proof_words.word_of(session, evidence.participation_id),
     )
 
 

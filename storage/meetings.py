@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import moderation, outbox, progress, trust
+from storage import moderation, outbox, progress, proof_words, trust
 from storage.accounts import require_user
 from storage.models import Meeting, Mission, Participation, User
 from storage.text import clean
@@ -527,6 +527,8 @@ async def open_checkin(
     mine = await participation(session, meeting_id, host_id)
     if mine is not None and mine.checked_in_at is None:
         mine.checked_in_at = now
+    if mine is not None:
+        await proof_words.assign(session, mine)
     return meeting
 
 
@@ -545,6 +547,7 @@ async def check_in(
     if mine.checked_in_at is not None:
         raise AlreadyCheckedIn
     mine.checked_in_at = now
+    await proof_words.assign(session, mine)
     present = int(
         await session.scalar(
             select(func.count())

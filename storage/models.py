@@ -198,6 +198,8 @@ class Participation(Base):
     __tablename__ = "participations"
     __table_args__ = (
         UniqueConstraint("meeting_id", "user_id"),
+        # One proof word per person in a meetup (NULL until check-in).
+        UniqueConstraint("meeting_id", "proof_word"),
         CheckConstraint(_in("status", PARTICIPATION_STATUSES), name="status"),
     )
 
@@ -210,6 +212,8 @@ class Participation(Base):
     checked_in_at: Mapped[datetime | None]
     # Set when the meetup ended without this person checking in (feeds the trust score).
     no_show_at: Mapped[datetime | None]
+    # The one-time word given at check-in, to be written into the evidence photo.
+    proof_word: Mapped[str | None] = mapped_column(String(20))
 
 
 class Evidence(Base):

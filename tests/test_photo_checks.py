@@ -253,6 +253,8 @@ class FakeJudge:
 
     mode: str = "yes"  # yes | no | malformed | slow | error
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Extra fields of the next answers (the proof-word fields, say).
+    extra: dict[str, Any] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -278,7 +280,8 @@ def _judge_app(fake: FakeJudge) -> Starlette:
         if fake.mode == "malformed":
             return JSONResponse(_response('{"verdict": "yes", "rea'))
         reason = "A lake path is visible." if fake.mode == "yes" else "It shows a desk indoors."
-        return JSONResponse(_response(json.dumps({"verdict": fake.mode, "reason": reason})))
+        answer = {"verdict": fake.mode, "reason": reason, **fake.extra}
+        return JSONResponse(_response(json.dumps(answer)))
 
     return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])
 

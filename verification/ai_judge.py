@@ -15,7 +15,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import openai
 import pydantic
@@ -31,6 +31,15 @@ mission. Say whether the photo plausibly shows what the evidence rule asks for: 
 "unsure" when it cannot be told. Give a short reason (one sentence, English) about what is \
 visible. Do not identify or describe people."""
 
+# Added when the participant was given a proof word at check-in.
+PROOF_WORD_INSTRUCTIONS = (
+    "The participant was asked to show a one-time proof word in the photo, written on paper "
+    'or on a phone screen (the request\'s "proof_word"). Say whether exactly that word can be '
+    'read in the photo ("word_visible": "yes", "no" or "unsure"), and copy any handwritten or '
+    'on-screen word you can read into "visible_text" (empty when there is none); ignore '
+    "printed signs and logos."
+)
+
 
 @dataclass(frozen=True)
 class JudgeConfig:
@@ -44,15 +53,29 @@ class JudgeConfig:
 class Judgement:
     verdict: str  # yes | no | unsure | unavailable
     reason: str
+    word_visible: str = UNSURE  # yes | no | unsure: is the proof word readable?
+    visible_text: str = ""  # handwritten or on-screen words the model read
+
+
+def _without_defaults(schema: dict[str, Any]) -> None:
+    """Structured outputs take every field as required and no "default" keyword; the
+    defaults only let an answer without the proof-word fields parse."""
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for field_schema in properties.values():
+            if isinstance(field_schema, dict):
+                field_schema.pop("default", None)
 
 
 class _Answer(BaseModel):
     """The structured-output schema the model fills."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_defaults)
 
     verdict: Literal["yes", "no", "unsure"]
     reason: str = Field(max_length=300)
+    word_visible: Literal["yes", "no", "unsure"] = "unsure"
+    visible_text: str = Field(default="", max_length=200)
 
 
 def preview_jpeg(data: bytes, side: int = SIDE) -> bytes:
@@ -68,8 +91,10 @@ def preview_jpeg(data: bytes, side: int = SIDE) -> bytes:
         return out.getvalue()
 
 
-async def judge(config: JudgeConfig, jpeg: bytes, mission: str, rule: str) -> Judgement:
-    """Asks the model about one photo; never raises."""
+async def judge(
+    config: JudgeConfig, jpeg: bytes, mission: str, rule: str, proof_word: str | None = None
+) -> Judgement:
+    """Asks the model about one photo (and its proof word, if any); never raises."""
     client = openai.AsyncOpenAI(
         api_key=config.api_key,
         base_url=config.base_url,
@@ -77,12 +102,17 @@ async def judge(config: JudgeConfig, jpeg: bytes, mission: str, rule: str) -> Ju
         max_retries=0,
     )
     image_url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
-    request = json.dumps({"mission": mission, "evidence_rule": rule}, ensure_ascii=False)
+    asked: dict[str, str] = {"mission": mission, "evidence_rule": rule}
+    instructions = INSTRUCTIONS
+    if proof_word:
+        asked["proof_word"] = proof_word
+        instructions += "\n\n" + PROOF_WORD_INSTRUCTIONS
+    request = json.dumps(asked, ensure_ascii=False)
     try:
         async with asyncio.timeout(config.timeout_seconds):
             response = await client.responses.parse(
                 model=config.model,
-                instructions=INSTRUCTIONS,
+                instructions=instructions,
                 input=[
                     {
                         "role": "user",
@@ -105,4 +135,6 @@ async def judge(config: JudgeConfig, jpeg: bytes, mission: str, rule: str) -> Ju
     parsed = response.output_parsed
     if not isinstance(parsed, _Answer):
         return Judgement(UNAVAILABLE, "no answer")
-    return Judgement(parsed.verdict, parsed.reason.strip())
+    return Judgement(
+        parsed.verdict, parsed.reason.strip(), parsed.word_visible, parsed.visible_text.strip()
+    )

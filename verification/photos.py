@@ -265,3 +265,19 @@ def meetup_signals(
         found.append(Signal("place", "ok" if near else "warn", "near" if near else "far",
                             {"metres": metres}))  # fmt: skip
     return found
+
+
+# A camera clock a few minutes off is common; more than this before check-in is not.
+CHECKIN_SLACK = timedelta(minutes=5)
+
+
+def checkin_signal(
+    report: PhotoReport, checked_in_at: datetime | None, zone: tzinfo
+) -> Signal | None:
+    """A warning when the EXIF time is before the sender checked in (an older photo)."""
+    taken = taken_at_utc(report, zone)
+    if taken is None or checked_in_at is None or taken >= checked_in_at - CHECKIN_SLACK:
+        return None
+    local = taken.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    checked = checked_in_at.astimezone(zone).strftime("%H:%M")
+    return Signal("checkin", "warn", "before_checkin", {"taken": local, "checked_in": checked})
