@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,6 +26,7 @@ from missions.draft import POINTS_MAX, POINTS_MIN, problems
 from missions.places import places
 from missions.rules import Conditions
 from storage.seed import SONGPA, _load_json
+from tests.servers import local_server
 from verification import geo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,18 +170,9 @@ def _app(fake: FakeOpenAI) -> Starlette:
 async def fake_openai() -> AsyncIterator[tuple[FakeOpenAI, str]]:
     """A local OpenAI-compatible server on a free port; yields it and its base URL."""
     fake = FakeOpenAI()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_app(fake), log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield fake, f"http://127.0.0.1:{port}/v1"
-    fake.release.set()
-    server.should_exit = True
-    await task
-    sock.close()
+    async with local_server(_app(fake)) as base:
+        yield fake, f"{base}/v1"
+        fake.release.set()  # a request held back to test the timeout may now finish
 
 
 def ai_mission(**overrides: Any) -> dict[str, Any]:

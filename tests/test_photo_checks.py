@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import boto3
 import imagehash
 import pytest
-import uvicorn
 from moto.server import ThreadedMotoServer
 from PIL import Image
 from starlette.applications import Starlette
@@ -32,6 +31,7 @@ from starlette.routing import Route
 
 from storage.files import LocalFileStore, S3Config, S3FileStore, content_key
 from tests import photo_corpus as corpus
+from tests.servers import local_server
 from verification import ai_judge, photos
 from verification.duplicates import DuplicateIndex
 
@@ -290,18 +290,9 @@ def _judge_app(fake: FakeJudge) -> Starlette:
 async def fake_judge() -> AsyncIterator[tuple[FakeJudge, str]]:
     """A local OpenAI-compatible server on a free port; yields it and its base URL."""
     fake = FakeJudge()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_judge_app(fake), log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield fake, f"http://127.0.0.1:{port}/v1"
-    fake.release.set()
-    server.should_exit = True
-    await task
-    sock.close()
+    async with local_server(_judge_app(fake)) as base:
+        yield fake, f"{base}/v1"
+        fake.release.set()  # a request held back to test the timeout may now finish
 
 
 @pytest.mark.parametrize(
