@@ -32,9 +32,10 @@ lint: setup
 test: setup browser-deps lint
 	$(BIN)/pytest
 
-# Heavy fault tests: they restart PostgreSQL, so they run on their own.
+# Every reliability test, the heavy ones too (they restart PostgreSQL and run long, so
+# `make test` leaves them out and runs only the bounded ones).
 reliability: setup
-	$(BIN)/pytest -m reliability tests/reliability
+	$(BIN)/pytest -m "reliability or not reliability" tests/reliability
 
 test-fast: setup
 	$(BIN)/pytest -m "not e2e and not browser"

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from bot.callbacks import InvalidCallback
 from bot.i18n import t
 from handlers.context import language
+from scheduler.ratelimit import maybe_delivered
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         exc_info=error if not isinstance(error, TelegramError) else None,
     )
     if not isinstance(update, Update) or isinstance(error, Forbidden):
+        return
+    if error is not None and maybe_delivered(error):
+        # Telegram carried the call out and only its answer was late: the person saw the
+        # reply, and the state behind it is committed, so an apology would be a false alarm.
         return
     chat = update.effective_chat
     if chat is None:

@@ -119,6 +119,31 @@ class SandboxError(ValueError):
     """A user-side action that a person could not do (no such button, not a member...)."""
 
 
+class ResponseLost(Exception):
+    """Telegram carried the call out but its answer never reached the bot (a read timeout)."""
+
+
+class Unreachable(Exception):
+    """The call never reached Telegram (connection refused or reset before it was read)."""
+
+
+@dataclass
+class NetworkFaults:
+    """Network faults to play on the bot's next calls, by Bot API method name."""
+
+    lose_responses: dict[str, int] = field(default_factory=dict)
+    refuse: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def take(plan: dict[str, int], method: str) -> bool:
+        """Uses up one planned fault for `method`, if any is left."""
+        left = plan.get(method, 0)
+        if left <= 0:
+            return False
+        plan[method] = left - 1
+        return True
+
+
 @dataclass
 class FloodLimits:
     """Telegram's outgoing message limits; tests shrink them or turn them off."""
@@ -287,6 +312,7 @@ class Emulator:
         self._version = 0
 
         self._buckets: dict[str, _Bucket] = {}
+        self.faults = NetworkFaults()
         self._update_event = asyncio.Event()
         self._change_event = asyncio.Event()
         self._poll_generation = 0
@@ -371,12 +397,21 @@ class Emulator:
         params: dict[str, Any],
         files: dict[str, tuple[str, bytes]] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """Answers one Bot API call: (HTTP status, Telegram's JSON body)."""
+        """Answers one Bot API call: (HTTP status, Telegram's JSON body).
+
+        Raises `Unreachable` or `ResponseLost` when a planned network fault hits the call
+        (the transport in front turns them into what a bot would see).
+        """
+        name = load_spec().method_name(method) or method
+        if NetworkFaults.take(self.faults.refuse, name):
+            raise Unreachable(name)
         try:
             result = await self._dispatch(token, method, params, files or {})
         except ApiError as exc:
             return exc.code, exc.body()
         self._changed()
+        if NetworkFaults.take(self.faults.lose_responses, name):
+            raise ResponseLost(name)
         return 200, {"ok": True, "result": result}
 
     async def _dispatch(

@@ -9,6 +9,7 @@ The user-side API is described in sandbox/README.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import mimetypes
@@ -27,13 +28,15 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sandbox.emulator import Emulator, FloodLimits, SandboxError
+from sandbox.emulator import Emulator, FloodLimits, ResponseLost, SandboxError, Unreachable
 from sandbox.spec import decode_form_params
 
 DEFAULT_TOKEN = "123456:SANDBOX-TOKEN"
 WEBCHAT_DIR = Path(__file__).parent / "webchat"
 # A long poll of the transcript never holds a request longer than this.
 MAX_TRANSCRIPT_WAIT = 25.0
+# Longer than any bot's read timeout, so a lost answer is a timeout on the bot's side.
+LOST_RESPONSE_HANG = 120.0
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -110,7 +113,15 @@ def _bot_endpoint(emulator: Emulator) -> Endpoint:
         except ValueError:
             body = {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON"}
             return JSONResponse(body, status_code=400)
-        status, body = await emulator.bot_call(token, method, params, files)
+        try:
+            status, body = await emulator.bot_call(token, method, params, files)
+        except Unreachable:
+            # What a bot sees when Telegram's front end cannot reach the API servers.
+            status, body = 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        except ResponseLost:
+            # Done, but the answer never comes: the bot's read timeout fires first.
+            await asyncio.sleep(LOST_RESPONSE_HANG)
+            status, body = 504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"}
         return JSONResponse(body, status_code=status)
 
     return endpoint
@@ -195,6 +206,7 @@ class _UserApi:
             ("POST", "/chats/{chat_id:sint}/document", self.send_document),
             ("GET", "/files/{file_id}", self.file),
             ("GET", "/webhook", self.webhook),
+            ("POST", "/faults", self.plan_faults),
         ]
         return [
             Route(f"/sandbox/api{path}", self._wrap(handler), methods=[verb])
@@ -238,6 +250,22 @@ class _UserApi:
         return int(request.path_params["chat_id"])
 
     # -- endpoints
+
+    async def plan_faults(self, request: Request) -> Any:
+        """Plans network faults on the bot's next calls: `{"lose_responses": {"sendMessage": 2},
+        "refuse": {"editMessageText": 1}}` (counts by Bot API method)."""
+        data = await self._json(request)
+        for key, plan in (
+            ("lose_responses", self.emu.faults.lose_responses),
+            ("refuse", self.emu.faults.refuse),
+        ):
+            counts = data.get(key, {})
+            if not isinstance(counts, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in counts.items()
+            ):
+                raise SandboxError(f"{key} must map method names to counts")
+            plan.update(counts)
+        return {"lose_responses": self.emu.faults.lose_responses, "refuse": self.emu.faults.refuse}
 
     async def info(self, request: Request) -> Any:
         return {

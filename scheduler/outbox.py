@@ -7,9 +7,11 @@ for. A 429 puts the row (and the rest of that chat's batch) back until `retry_af
 without counting an attempt; a network error counts an attempt and backs off; 403 (the person
 blocked the bot, or the bot left a group) gives up and marks them so; a group upgraded to a
 supergroup moves and its row follows. Every delivery is recorded with its `message_id` at once.
-A send that timed out, or was in flight when the process died, may still have been delivered:
-the row then goes out again after the stale-claim delay (at-least-once inside that window; a
-row recorded as sent is never sent again).
+A send whose answer timed out (the request reached Telegram) is recorded as sent without a
+`message_id` and not repeated: Telegram has almost surely shown it, and a notice twice is worse
+than the rare one lost; a send that never reached Telegram (refused, connect timeout) is retried.
+A row in flight when the process died goes out again after the stale-claim delay (at-least-once
+inside that window; a row recorded as sent is never sent again).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from telegram.ext import ExtBot
 
 from scheduler import daily
 from scheduler.notices import buttons, render
-from scheduler.ratelimit import NO_RETRY, budget_of
+from scheduler.ratelimit import NO_RETRY, budget_of, maybe_delivered
 from storage import groups, meetings
 from storage import outbox as rows
 from storage.clock import Clock
@@ -158,6 +160,13 @@ class _Sender:
             log.warning("outbox row %s refused: %s", row.id, exc.message)
             return 0
         except TelegramError as exc:
+            if maybe_delivered(exc):
+                # Sending again would most likely show the person the same notice twice; a
+                # notice is better kept at most once than repeated. Recorded, not retried.
+                async with transaction(self.sessions) as session:
+                    await rows.mark_sent(session, row.id, None, note="unconfirmed: read timeout")
+                log.warning("outbox row %s: answer timed out, taken as delivered", row.id)
+                return 1
             backoff = timedelta(seconds=min(600, 5 * 2**row.attempts))
             async with transaction(self.sessions) as session:
                 await rows.mark_retry(session, row.id, type(exc).__name__, now + backoff)

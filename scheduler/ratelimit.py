@@ -20,7 +20,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram.error import RetryAfter
+import httpx
+from telegram.error import RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
 from scheduler.shared_budget import SharedBuckets
@@ -34,6 +35,16 @@ FORGET_AFTER = 120.0
 # Only requests that put a message in a chat count against the limits.
 COUNTED = ("send", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages")
 NOT_COUNTED = frozenset({"sendChatAction"})
+
+
+def maybe_delivered(error: BaseException) -> bool:
+    """True when a call failed only in waiting for Telegram's answer (a read timeout): the
+    request arrived whole, so Telegram has most likely carried it out and the person has seen
+    the message. A connect, write or pool timeout never got the request there.
+
+    python-telegram-bot raises `TimedOut` for every kind and keeps httpx's error as the cause.
+    """
+    return isinstance(error, TimedOut) and isinstance(error.__cause__, httpx.ReadTimeout)
 
 
 class _Bucket:

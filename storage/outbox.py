@@ -103,11 +103,14 @@ async def claim(
     return claimed
 
 
-async def mark_sent(session: AsyncSession, row_id: int, message_id: int | None) -> None:
+async def mark_sent(
+    session: AsyncSession, row_id: int, message_id: int | None, *, note: str | None = None
+) -> None:
+    """Delivered; `note` says why the `message_id` is unknown, when it is."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
-        .values(status="sent", sent_message_id=message_id, last_error=None)
+        .values(status="sent", sent_message_id=message_id, last_error=note)
     )
 
 

@@ -8,6 +8,7 @@ their updates are fed to the application as Telegram would deliver them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
 from collections.abc import Awaitable, Iterator
@@ -15,16 +16,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from telegram import Update
+from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
+from bot.ingress import Inbox
 from bot.settings import SANDBOX_TOKEN, Settings
-from sandbox.emulator import Emulator, FloodLimits
+from sandbox.emulator import Emulator, FloodLimits, ResponseLost, Unreachable
 from sandbox.spec import validate_call
 from scheduler.jobs import meetup_clock
 from scheduler.outbox import dispatch_once
+from storage import inbox
 from storage.clock import FrozenClock
 from storage.db import SessionFactory
 
@@ -89,7 +94,16 @@ class RecordingRequest(BaseRequest):
             self.violations.extend(problems)
             if not self._expecting_violation:
                 raise ApiSpecViolation("; ".join(problems))
-        status, body = await self.emulator.bot_call(token, api_method, params, files or None)
+        try:
+            status, body = await self.emulator.bot_call(token, api_method, params, files or None)
+        except Unreachable as exc:
+            # As PTB's HTTPXRequest reports a connection that never carried the request.
+            raise NetworkError("httpx.ConnectError: connection refused") from httpx.ConnectError(
+                str(exc)
+            )
+        except ResponseLost as exc:
+            # As PTB's HTTPXRequest reports a read timeout: the call was carried out.
+            raise TimedOut() from httpx.ReadTimeout(str(exc))
         call.status, call.response = status, body
         return status, json.dumps(body).encode()
 
@@ -140,6 +154,7 @@ class BotHarness:
             limits=limits or FloodLimits(enabled=False),
         )
         self.request = RecordingRequest(self.emulator)
+        self.deliveries = 1
         self.app: Application = self._build()
 
     def _build(self) -> Application:
@@ -189,13 +204,33 @@ class BotHarness:
         return self.bot_messages(chat_id, after=before)
 
     async def deliver(self) -> int:
-        """Feeds every pending update to the application, in order; returns how many."""
+        """Feeds every pending update to the application, in order; returns how many.
+
+        With `deliveries` above 1 each update goes through the durable inbox that many times,
+        as Telegram redelivers when it missed the bot's answer, and is waited for.
+        """
         count = 0
         while updates := self.emulator.pending_updates():
             for data in updates:
-                await self.app.process_update(Update.de_json(data, self.app.bot))
+                if self.deliveries == 1:
+                    await self.app.process_update(Update.de_json(data, self.app.bot))
+                else:
+                    await self._through_inbox(data)
                 count += 1
         return count
+
+    async def _through_inbox(self, data: dict[str, Any]) -> None:
+        box = Inbox(self.app, self.sessions, self.clock)
+        for _ in range(self.deliveries):
+            await box.accept([Update.de_json(data, self.app.bot)])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while loop.time() < deadline:
+            async with self.sessions() as session:
+                if not await inbox.unfinished(session):
+                    return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"update {data['update_id']} was not handled in time")
 
     async def send(self, user: dict[str, Any], text: str) -> list[dict[str, Any]]:
         """The person types `text` in their private chat; returns what the bot answered."""

@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.databases import fresh_pg_database, migrated
 from tests.e2e.processes import People, bot_env, running
+
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
 
 
 def _restart_postgresql() -> None:

@@ -1,0 +1,82 @@
+"""Every update delivered twice, as Telegram does when it missed the bot's answer: the whole
+path from joining a meetup to spending the points ends as if each update came once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.callbacks import Action
+from storage import ledger
+from storage.models import InboxUpdate, Participation, VoucherCode
+from tests import photo_corpus as corpus
+from tests.harness import BotHarness, buttons
+from tests.test_evidence import _admin, _balance, _configure, _data, _mission, run_checks
+from tests.test_market import _assert_money_is_sound, _stock
+from tests.test_meetups import Neighbour, _card, _decode_qr, _meetup
+
+pytestmark = pytest.mark.usefixtures("seeded")
+CSV = "item,name_ko,name_en,cost,code\ncoffee,아메리카노,Americano,50,CAFE-0001-AMER\n"
+
+
+def _repeated(texts: list[str]) -> list[str]:
+    """Bot messages that a person saw more than once."""
+    return [text for text, n in Counter(texts).items() if n > 1]
+
+
+async def test_every_update_twice_ends_as_if_once(bot: BotHarness, tmp_path: Path) -> None:
+    await _stock(bot.sessions, CSV)
+    host = await Neighbour(bot, "지훈").register()
+    guest = await Neighbour(bot, "Mina", lang="en").register()
+    admin = await _admin(bot, "Admin Kim")
+    group = bot.emulator.create_group("Halsaram admins", [admin.id], admin_ids=[admin.id])
+    await bot.emulator.add_bot_to_group(admin.id, group["id"], as_admin=True)
+    await bot.deliver()
+    await _configure(bot, admin_chat_id=group["id"], data_dir=tmp_path, default_language="en")
+    meeting_id = await _meetup(bot, host, hours=1)
+    points = (await _mission(bot.sessions)).points
+    bot.deliveries = 2
+
+    await guest.press(await _card(bot, guest, meeting_id), "Join")
+    bot.clock.advance(timedelta(minutes=55))
+    await host.press(await _card(bot, host, meeting_id), "📷 체크인 QR")
+    payload = _decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
+    [checked_in] = await guest.say(f"/start {payload}")
+    assert checked_in["text"].startswith("Checked in to")
+    bot.clock.advance(timedelta(minutes=10))
+    [got_it] = await bot.act(guest.id, bot.emulator.send_photo(guest.id, corpus.camera_jpeg(7)))
+    assert got_it["text"].startswith("Got it!")
+    assert await run_checks(bot) == 1
+    card = [m for m in bot.bot_messages(group["id"]) if "photo" in m][-1]
+    await bot.press(admin.user, card, _data(card, Action.REVIEW_APPROVE))
+    assert await _balance(bot, guest.id) == points
+    await bot.run_outbox()
+    [listing] = await guest.say("/market")
+    [confirm] = await guest.press(listing, "Americano · 50P")
+    [code] = await guest.press(confirm, buttons(confirm)[0][0])
+    assert "CAFE-0001-AMER" in code["text"]
+
+    assert await _balance(bot, guest.id) == points - 50
+    await _assert_money_is_sound(bot.sessions)
+    async with bot.sessions() as s:
+        entries = await ledger.history(s, guest.id, limit=10)
+        seated = await s.scalar(
+            select(func.count())
+            .select_from(Participation)
+            .where(
+                Participation.meeting_id == meeting_id,
+                Participation.checked_in_at.is_not(None),
+            )
+        )
+        issued = await s.scalar(
+            select(func.count()).select_from(VoucherCode).where(VoucherCode.issued_to == guest.id)
+        )
+        stored = Counter(await s.scalars(select(InboxUpdate.update_id)))
+    assert len(entries) == 2 and seated == 2 and issued == 1
+    assert max(stored.values()) == 1  # each update kept once, though it came twice
+    for person in (guest, host):
+        assert _repeated(person.inbox()) == []
