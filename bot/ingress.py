@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, BaseUpdateProcessor
 
 from bot import metrics
@@ -130,11 +130,22 @@ async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> N
     offset = await box.resume_offset()
     backoff = 1.0
     while not stop.is_set():
+        request = asyncio.ensure_future(bot.get_updates(
+            offset=offset, timeout=LONG_POLL_SECONDS, read_timeout=LONG_POLL_SECONDS + 10,
+            allowed_updates=allowed_updates,
+        ))  # fmt: skip
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((request, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not request.done():
+            # Stopping mid-poll: whatever this call would return is not confirmed yet, so
+            # Telegram hands it to the next run.
+            request.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await request
+            return
         try:
-            updates = await bot.get_updates(
-                offset=offset, timeout=LONG_POLL_SECONDS, read_timeout=LONG_POLL_SECONDS + 10,
-                allowed_updates=allowed_updates,
-            )  # fmt: skip
+            updates = request.result()
         except RetryAfter as exc:
             wait = exc.retry_after
             await _sleep_or_stop(

@@ -18,6 +18,7 @@ import mimetypes
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -313,6 +314,8 @@ class Emulator:
 
         self._buckets: dict[str, _Bucket] = {}
         self.faults = NetworkFaults()
+        # Bot API calls answered, by method and HTTP status: how tests see a bot hammering.
+        self.answered: Counter[tuple[str, int]] = Counter()
         self._update_event = asyncio.Event()
         self._change_event = asyncio.Event()
         self._poll_generation = 0
@@ -408,7 +411,9 @@ class Emulator:
         try:
             result = await self._dispatch(token, method, params, files or {})
         except ApiError as exc:
+            self.answered[name, exc.code] += 1
             return exc.code, exc.body()
+        self.answered[name, 200] += 1
         self._changed()
         if NetworkFaults.take(self.faults.lose_responses, name):
             raise ResponseLost(name)

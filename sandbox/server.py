@@ -273,6 +273,10 @@ class _UserApi:
             "implemented_methods": self.emu.implemented_methods,
             "pending_update_count": self.emu.pending_update_count,
             "webhook_url_set": bool(self.emu.webhook.url),
+            "answered": [
+                {"method": method, "status": status, "count": count}
+                for (method, status), count in sorted(self.emu.answered.items())
+            ],
         }
 
     async def list_users(self, request: Request) -> Any:
@@ -491,7 +495,9 @@ def main(argv: list[str] | None = None) -> None:
     # The token is not printed: the bot gets it from its own settings.
     announce = f"Halsaram sandbox: web chat at {base}/  (Bot API base_url {base}/bot)"
     app = create_app(emulator, announce=announce)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    # Long polls and lost answers are open requests; on stop they are cut after a moment.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning",
+                timeout_graceful_shutdown=1)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ from scheduler.shared_budget import SharedBuckets
 Sleep = Callable[[float], Awaitable[None]]
 # After a 429 everyone pauses at most this long; the chat itself waits the full retry_after.
 EVERYONE_HOLD_MAX = 2.0
+# A 429 means Telegram's real limit is lower than ours just now: the overall rate halves (down
+# to this floor) and climbs back by this much per message that went through (AIMD, as TCP does).
+MIN_OVERALL_RATE = 1.0
+RATE_STEP = 0.1
 PRIVATE_BURST = 3.0
 # A chat bucket this long idle is full again and forgotten, so memory follows active chats.
 FORGET_AFTER = 120.0
@@ -154,10 +158,21 @@ class SendBudget:
             while (pause := self._everyone_until - self._now()) > 0:
                 await self._sleep(pause)
             capacity = self._overall.capacity
-            while (
-                wait := await self._shared.take("all", self.overall_per_second, capacity, 0)
-            ) > 0:
+            while (wait := await self._shared.take("all", self.rate, capacity, 0)) > 0:
                 await self._sleep(wait)
+
+    def now(self) -> float:
+        """The budget's own monotonic clock (tests drive a fake one)."""
+        return self._now()
+
+    @property
+    def rate(self) -> float:
+        """Messages per second overall just now (lower than configured after 429s)."""
+        return self._overall.rate
+
+    def sent(self) -> None:
+        """A message went through: the overall rate climbs back towards the configured one."""
+        self._overall.rate = min(self.overall_per_second, self._overall.rate + RATE_STEP)
 
     def hold(self, chat_id: int | str | None, seconds: float) -> None:
         """A 429: the chat waits `seconds`, everyone else a little, and no token is refunded."""
@@ -166,6 +181,8 @@ class SendBudget:
             chat = str(chat_id)
             self._held[chat] = max(self._held.get(chat, 0.0), now + seconds)
         self._everyone_until = max(self._everyone_until, now + min(seconds, EVERYONE_HOLD_MAX))
+        self._overall.wait(now)  # settle the tokens earned at the old rate first
+        self._overall.rate = max(MIN_OVERALL_RATE, self._overall.rate / 2)
 
 
 def counted(endpoint: str) -> bool:
@@ -180,9 +197,11 @@ NO_RETRY: dict[str, Any] = {"retry": False}
 class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
     """python-telegram-bot's hook into `SendBudget`: every request waits for its turn."""
 
-    def __init__(self, budget: SendBudget, max_retries: int = 3) -> None:
+    def __init__(self, budget: SendBudget, patience: float = 120.0) -> None:
         self.budget = budget
-        self.max_retries = max_retries
+        # A reply keeps being retried after 429s for this long, so a storm delays it
+        # rather than losing it (the person's later updates wait behind it in order).
+        self.patience = patience
         self.throttled = 0  # 429 responses seen, for logs and the benchmark
 
     async def initialize(self) -> None:
@@ -203,21 +222,24 @@ class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
         """Waits for the budget, sends, and on a 429 holds the chat (retrying replies)."""
         limited = counted(endpoint)
         chat_id = data.get("chat_id") if limited else None
-        retries = 0 if rate_limit_args and not rate_limit_args.get("retry", True) else None
-        attempt = 0
+        retry = not rate_limit_args or rate_limit_args.get("retry", True)
+        give_up = self.budget.now() + self.patience
         while True:
             if limited:
                 await self.budget.acquire(chat_id)
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.throttled += 1
                 seconds = exc.retry_after
                 wait = seconds.total_seconds() if not isinstance(seconds, int | float) else seconds
                 self.budget.hold(chat_id, float(wait))
-                if attempt >= (self.max_retries if retries is None else retries):
+                if not retry or self.budget.now() + float(wait) > give_up:
                     raise
-                attempt += 1
+                continue
+            if limited:
+                self.budget.sent()
+            return result
 
 
 def budget_of(bot: object) -> SendBudget | None:

@@ -56,3 +56,18 @@ async def test_a_429_holds_the_chat_for_retry_after_and_everyone_briefly() -> No
 def test_only_messages_count() -> None:
     assert counted("sendMessage") and counted("copyMessage")
     assert not counted("sendChatAction") and not counted("getChatMember")
+
+
+async def test_429s_halve_the_overall_rate_and_sends_bring_it_back() -> None:
+    clock = FakeTime()
+    paced = budget(clock, overall_per_second=30.0)
+    for _ in range(3):
+        paced.hold(None, 1.0)
+    assert paced.rate == 30.0 / 8  # Telegram allows less than we thought just now
+    start = clock.now
+    for chat in range(-1, -11, -1):
+        await paced.acquire(chat)
+    assert clock.now - start >= 10 / 4.5  # paced at the lower rate, not at 30/s
+    for _ in range(1000):
+        paced.sent()
+    assert paced.rate == 30.0  # and back to the configured rate, never beyond

@@ -3,6 +3,7 @@ with long polling and with a webhook, while several people talk to it."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -32,8 +33,11 @@ def _conversation(people: People) -> None:
 
 
 def test_polling(people: People, sandbox_url: str, tmp_path: Path) -> None:
-    with running(BOT, bot_env(sandbox_url, tmp_path), None, tmp_path / "bot.log"):
+    with running(BOT, bot_env(sandbox_url, tmp_path), None, tmp_path / "bot.log") as bot:
         _conversation(people)
+        # A deploy's SIGTERM ends the long poll at once: a clean exit, not a kill later.
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(timeout=10) == 0
     log = (tmp_path / "bot.log").read_text()
     assert "SANDBOX-TOKEN" not in log  # the token never reaches a log line
 
