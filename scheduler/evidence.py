@@ -97,6 +97,14 @@ async def check_once(
     for evidence_id in claimed:
         try:
             checked += await _check(bot, sessions, settings, checker, evidence_id)
+        except StoreUnavailable as exc:
+            # Disk full, S3 unreachable: the photo stays queued and its sender hears why.
+            log.warning(
+                "photo store failed (%s); evidence %s stays queued",
+                type(exc.__cause__).__name__, evidence_id,
+            )  # fmt: skip
+            async with transaction(sessions) as session:
+                await evidence.hold_for_storage(session, evidence_id, clock.now())
         except Exception:
             # Storage down, a bug: the photo goes back for the next run, the job carries on.
             log.exception("checking evidence %s failed; it will be retried", evidence_id)
@@ -104,6 +112,10 @@ async def check_once(
                 await evidence.release(session, evidence_id)
     await post_cards(bot, sessions, settings)
     return checked
+
+
+class StoreUnavailable(Exception):
+    """The photo store refused a photo (disk full, S3 unreachable, no permission)."""
 
 
 async def _download(bot: Bot, file_id: str) -> bytes:
@@ -130,7 +142,10 @@ async def _check(
     report = photos.PhotoReport(error="not downloaded")
     key = None
     if data is not None:
-        key = await checker.store.put(data)
+        try:
+            key = await checker.store.put(data)
+        except Exception as exc:
+            raise StoreUnavailable from exc
         report = await asyncio.to_thread(photos.inspect, data)
         signals += photos.meetup_signals(
             report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,

@@ -57,6 +57,10 @@ MESSAGES = {
         'The reviewer asks for another photo for "{title}". Please send a new one here '
         "({left} tries left)."
     ),
+    "evidence_delayed": N_(
+        'Your photo for "{title}" is safe with me, but checking it is taking longer than '
+        "usual. No need to send it again: I'll tell you when it has been reviewed."
+    ),
     "evidence_rejected_final": N_(
         'Your photo for "{title}" was not accepted: {reason}. That was the last try for this '
         "meetup."

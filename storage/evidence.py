@@ -305,6 +305,19 @@ async def release(session: AsyncSession, evidence_id: int) -> None:
     )
 
 
+async def hold_for_storage(session: AsyncSession, evidence_id: int, now: datetime) -> None:
+    """Puts a photo back because the photo store failed, and tells its sender once that it is
+    safe and only delayed (so they do not send it again)."""
+    await release(session, evidence_id)
+    evidence = await session.get(Evidence, evidence_id)
+    if evidence is None:
+        return
+    await outbox.enqueue(
+        session, key=f"evidence_delayed:{evidence_id}", chat_id=evidence.user_id,
+        kind="evidence_delayed", values={"meeting_id": evidence.meeting_id}, now=now,
+    )  # fmt: skip
+
+
 async def record_checks(session: AsyncSession, evidence_id: int, result: CheckResult) -> bool:
     """Stores what the checks found and queues the photo for review (once)."""
     evidence = await session.get(Evidence, evidence_id)

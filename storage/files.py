@@ -88,6 +88,7 @@ class S3FileStore:
 
     def __init__(self, config: S3Config) -> None:
         import boto3
+        from botocore.config import Config
 
         self.config = config
         self.client: Any = boto3.client(
@@ -96,6 +97,11 @@ class S3FileStore:
             region_name=config.region,
             aws_access_key_id=config.access_key_id,
             aws_secret_access_key=config.secret_access_key,
+            # Fail within seconds when S3 is unreachable: the verification job puts the photo
+            # back and tries again on its next run, so long waits here only hold it up.
+            config=Config(
+                connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3}
+            ),
         )
 
     def _name(self, key: str) -> str:
