@@ -41,6 +41,7 @@ from handlers import (
     evidence,
     feedback,
     flood,
+    forwarded,
     groups,
     maps,
     market,
@@ -130,8 +131,15 @@ def register_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     settings = application.bot_data[SERVICES_KEY].settings
     timeout = settings.conversation_timeout_minutes * 60
-    # Group -1 runs before every feature and may stop an update (ApplicationHandlerStop).
-    application.add_handler(TypeHandler(Update, flood.limit), group=-1)
+    # Groups -2 and -1 run before every feature and may stop an update (ApplicationHandlerStop):
+    # flood control first, then admin buttons pressed on a forwarded copy of a card.
+    application.add_handler(TypeHandler(Update, flood.limit), group=-2)
+    application.add_handler(
+        CallbackQueryHandler(
+            forwarded.admin_button_on_a_copy, pattern=callbacks.pattern_any(forwarded.ADMIN_ACTIONS)
+        ),
+        group=-1,
+    )
     # A scanned check-in QR arrives as `/start c<token>`: before signup, which owns /start.
     checkin_link = filters.Regex(r"^/start c[A-Za-z0-9_-]+$")
     application.add_handler(

@@ -139,6 +139,12 @@ def decode(data: str | None) -> Callback:
     return Callback(head, tuple(args))
 
 
+def pattern_any(actions: tuple[str, ...]) -> str:
+    """A regex routing every one of several actions, whatever their arguments."""
+    choices = "|".join(re.escape(VERSION + a) for a in sorted(actions, key=len, reverse=True))
+    return f"^({choices})(:|$)"
+
+
 def pattern(action: str, *first_args: str, last: str | None = None) -> str:
     """A regex for `CallbackQueryHandler(pattern=...)` routing one action (optionally only
     some values of its first argument, or only data whose last argument is `last`)."""

@@ -680,6 +680,8 @@ class Emulator:
         message = self._new_message(chat, self.bot_user, content)
         if reply_to is not None:
             message["reply_to_message"] = reply_to
+        if p.get("protect_content"):
+            message["has_protected_content"] = True
         record = MessageRecord(message)
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup
@@ -1188,6 +1190,36 @@ class Emulator:
         if entities:
             content["entities"] = entities
         return self._post_user_message(user_id, chat_id, content, reply_to_message_id)
+
+    async def forward_message(
+        self, user_id: int, from_chat_id: int, message_id: int, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A person forwards a message they can see to a chat (their chat with the bot by
+        default). As in Telegram, the copy keeps its inline keyboard, so its buttons can be
+        pressed there, and carries `forward_origin`; protected content cannot be forwarded."""
+        source = self.chats.get(from_chat_id)
+        if source is None:
+            raise SandboxError(f"no chat {from_chat_id}")
+        if not source.is_private and user_id not in source.members:
+            raise SandboxError(f"user {user_id} is not a member of {from_chat_id}")
+        if source.is_private and source.id != user_id:
+            raise SandboxError("that private chat is not this person's")
+        record = source.messages.get(message_id)
+        if record is None or record.deleted:
+            raise SandboxError("message to forward not found")
+        original = record.message
+        if original.get("has_protected_content"):
+            raise SandboxError("this message is protected and cannot be forwarded")
+        keep = ("text", "entities", "caption", "caption_entities", "photo", "document",
+                "location", "venue", "contact", "reply_markup")  # fmt: skip
+        content = {k: copy.deepcopy(v) for k, v in original.items() if k in keep}
+        author = original.get("from", {})
+        content["forward_origin"] = (
+            {"type": "user", "sender_user": copy.deepcopy(author), "date": original["date"]}
+            if source.is_private or author
+            else {"type": "hidden_user", "sender_user_name": "?", "date": original["date"]}
+        )
+        return self._post_user_message(user_id, chat_id, content)
 
     async def press_button(
         self,

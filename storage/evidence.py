@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger, meetings, outbox, proof_words
+from storage import ledger, meetings, outbox, proof_words, users
 from storage.accounts import require_user
 from storage.models import EVIDENCE_STATUSES, Evidence, Meeting, Participation, Review, User
 
@@ -436,8 +436,8 @@ async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int
 
 
 async def require_admin(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
-    if user is None or not user.is_admin or user.deleted_at is not None:
+    user = await users.acting_admin(session, user_id)
+    if user is None:
         raise NotAdmin
     return user
 

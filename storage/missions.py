@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from missions.draft import POINTS_MAX, POINTS_MIN, MissionDraft
+from storage import users
 from storage.models import Meeting, Mission, Participation, Region, User
 from verification.geo import contains
 
@@ -191,8 +192,8 @@ async def pending_drafts(session: AsyncSession, limit: int) -> tuple[list[Missio
 
 
 async def require_admin(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
-    if user is None or not user.is_admin or user.deleted_at is not None or user.banned:
+    user = await users.acting_admin(session, user_id)
+    if user is None:
         raise NotAdmin
     return user
 

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import outbox, trust
+from storage import outbox, trust, users
 from storage.accounts import require_user
 from storage.models import Participation, Report, User, UserBlock
 from storage.text import clean
@@ -107,8 +107,7 @@ async def decide(
     """A moderator's decision; the first one wins, later presses raise `AlreadyHandled`."""
     if action not in ACTIONS:
         raise ValueError("unknown action")
-    admin = await session.get(User, admin_id)
-    if admin is None or not admin.is_admin:
+    if await users.acting_admin(session, admin_id) is None:
         raise NotAdmin
     status = "dismissed" if action == "dismiss" else "actioned"
     result = await session.execute(

@@ -21,3 +21,11 @@ async def grant_admin(session: AsyncSession, user_id: int, clock: Clock) -> bool
     user.is_admin = True
     await session.flush()
     return True
+
+
+async def acting_admin(session: AsyncSession, user_id: int) -> User | None:
+    """The user when they may act as an admin now: granted, not deleted, not banned."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_admin or user.deleted_at is not None or user.banned:
+        return None
+    return user

@@ -16,7 +16,8 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.ingress import Inbox
 from bot.webhook import PATH, SECRET_HEADER, create_http_app
-from storage.db import SessionFactory
+from storage import moderation
+from storage.db import SessionFactory, transaction
 from storage.models import (
     Balance,
     Evidence,
@@ -29,12 +30,16 @@ from storage.models import (
     User,
     VoucherCode,
 )
-from tests.harness import BotHarness
+from tests import photo_corpus as corpus
+from tests.harness import BotHarness, buttons
+from tests.test_evidence import Scene, _data, _send_photo, run_checks, scene  # noqa: F401
 from tests.test_meetups import Neighbour, _card, _meetup
+from tests.test_mission_review import store_drafts
 
 pytestmark = pytest.mark.usefixtures("seeded")
 T = TypeVar("T")
 APOLOGY = "죄송해요, 처리 중에 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
+APOLOGY_EN = "Sorry, something went wrong"
 
 
 def samples(strategy: st.SearchStrategy[T], count: int) -> list[T]:
@@ -160,3 +165,55 @@ async def test_the_webhook_refuses_junk_and_stores_nothing(bot: BotHarness) -> N
     assert statuses <= {400}
     async with bot.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+
+
+async def _decisions(sessions: SessionFactory) -> dict[str, Any]:
+    """What an admin button decides: photos, reports, drafts, and everything above."""
+    async with sessions() as s:
+        return {
+            "state": await _state(sessions),
+            "evidence": sorted((await s.execute(select(Evidence.id, Evidence.status))).all()),
+            "reports": sorted((await s.execute(select(Report.id, Report.status))).all()),
+        }
+
+
+async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
+    scene: Scene,  # noqa: F811 — the fixture imported above
+) -> None:
+    """Telegram keeps a card's buttons on a forwarded copy, and anyone may press them there:
+    a member of the admin group who is not an admin, and an admin too (the decision belongs on
+    the group's card, which the copy cannot update)."""
+    bot, guest, admin = scene.bot, scene.guest, scene.admin
+    bystander = await Neighbour(bot, "Bystander", lang="en").register()
+    bot.emulator.add_member(scene.group_id, bystander.id)
+    await bot.deliver()
+    await _send_photo(bot, guest, corpus.plain_jpeg(61))
+    await run_checks(bot)
+    await store_drafts(bot.sessions, 1, bot.clock.now())
+    await bot.act(scene.group_id, bot.emulator.send_text(admin.id, "/drafts", scene.group_id))
+    async with transaction(bot.sessions) as s:
+        await moderation.file_report(
+            s, reporter_id=guest.id, reported_id=scene.host.id, meeting_id=scene.meeting_id,
+            reason="spam", details=None, admin_chat_id=scene.group_id, now=bot.clock.now(),
+        )  # fmt: skip
+    await bot.run_outbox()
+    cards = [m for m in bot.bot_messages(scene.group_id) if buttons(m)]
+    kinds = {data.split(":", 1)[0] for card in cards for _, data in buttons(card)}
+    assert {callbacks.VERSION + a for a in (Action.REVIEW_APPROVE, Action.MODERATE,
+                                            Action.DRAFT_PUBLISH)} <= kinds  # fmt: skip
+    before = await _decisions(bot.sessions)
+    for person in (bystander, admin):
+        for card in cards:
+            copy = await bot.emulator.forward_message(person.id, scene.group_id, card["message_id"])
+            await bot.deliver()
+            for _, data in buttons(copy):
+                await bot.emulator.press_button(person.id, person.id, copy["message_id"], data)
+                await bot.deliver()
+                notice = str(bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
+                assert notice, data  # every press is answered with a reason
+        assert await _decisions(bot.sessions) == before
+        assert not [m for m in bot.bot_messages(person.id) if APOLOGY_EN in (m.get("text") or "")]
+    # The same buttons on the group's own card work for the admin.
+    review = next(c for c in cards if "photo" in c or "document" in c)
+    await bot.press(admin.user, review, _data(review, Action.REVIEW_APPROVE))
+    assert (await _decisions(bot.sessions))["evidence"] != before["evidence"]
