@@ -9,6 +9,7 @@ Only user_data (a conversation's scratch values, JSON-able) and conversations ar
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -34,10 +35,17 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
         )
         self._sessions = sessions
         self._clock = clock
+        # What each person's row holds, as this process last read or wrote it. PTB hands over
+        # everyone who sent an update since the last flush, changed or not; an unchanged one
+        # is not written again. A person without a row has {} (PTB's default). This process
+        # is the only writer of these rows (one consumer owns each person, DESIGN.md).
+        self._stored: dict[int, dict[str, Any]] = {}
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         async with self._sessions() as session:
-            return await rows.load_data(session, USER)
+            loaded = await rows.load_data(session, USER)
+        self._stored = copy.deepcopy(loaded)
+        return loaded
 
     async def get_chat_data(self) -> dict[int, dict[str, Any]]:
         return {}
@@ -59,8 +67,12 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
             await rows.save_conversation(session, name, key, new_state, self._clock.now())
 
     async def update_user_data(self, user_id: int, data: dict[str, Any]) -> None:
+        if self._stored.get(user_id, {}) == data:
+            return
         async with transaction(self._sessions) as session:
             await rows.save_data(session, USER, user_id, data, self._clock.now())
+        # PTB passes a deep copy made for this call, so keeping it is safe.
+        self._stored[user_id] = data
 
     async def update_chat_data(self, chat_id: int, data: dict[str, Any]) -> None:
         return None
@@ -77,6 +89,7 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
     async def drop_user_data(self, user_id: int) -> None:
         async with transaction(self._sessions) as session:
             await rows.drop_data(session, USER, user_id)
+        self._stored.pop(user_id, None)
 
     async def refresh_user_data(self, user_id: int, user_data: dict[str, Any]) -> None:
         return None

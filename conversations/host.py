@@ -70,10 +70,10 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert query is not None and update.effective_user is not None
     lang = language(update, context)
     svc = services(context)
-    if await account_or_invite(update, context) is None:
-        return END
     try:
         async with svc.sessions() as session:
+            if await account_or_invite(update, context, session) is None:
+                return END
             await meetings.ensure_can_host(
                 session, update.effective_user.id, svc.rules, svc.clock.now()
             )
@@ -88,11 +88,11 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def choose_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/host`: offers missions of the neighbourhood to host a meetup for."""
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     lang = language(update, context)
     async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         found = await meetings.missions_to_host(session, user.region_id)
     rows = [
         [(m.title_ko if lang == "ko" else m.title_en, callbacks.encode(Action.MEETUP_NEW, m.id))]

@@ -35,7 +35,7 @@ from bot.callbacks import Action, InvalidCallback
 from bot.i18n import format_distance, t
 from handlers import keyboards
 from handlers.context import language, pressed, remember_language, scratch, services
-from handlers.profile import account_or_invite, profile_card
+from handlers.profile import account_or_invite, invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts
@@ -287,7 +287,8 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """A button on the /profile card: re-runs one step and saves it."""
     part = _arg(update)
-    account = await account_or_invite(update, context)
+    async with services(context).sessions() as session:
+        account = await account_or_invite(update, context, session)
     if account is None:
         return END
     await keyboards.close_buttons(update)
@@ -603,7 +604,7 @@ async def _save_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, part: s
         )
         return await ask_district(update, context)
     except accounts.NotRegistered:
-        await account_or_invite(update, context)
+        await invite(update, context)
         return END
     assert context.user_data is not None
     context.user_data.pop(KEY, None)

@@ -88,14 +88,14 @@ def _caption(lang: str, svc: Services, views: Sequence[meetings.MeetupView]) -> 
 
 async def show_map(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/map`: my neighbourhood with the open meetups as numbered pins, listed below."""
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     message = update.effective_message
     assert message is not None
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         home = await regions.region(session, user.region_id) if user.region_id else None
         views = await meetings.open_meetups(
             session, user.region_id, svc.clock.now(), viewer_id=user.id, limit=MAX_LISTED

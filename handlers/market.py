@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -39,15 +40,18 @@ def _kind(lang: str, kind: str) -> str:
 
 
 async def _points_page(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int, page: int
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    session: AsyncSession,
+    user_id: int,
+    page: int,
 ) -> tuple[str, keyboards.InlineKeyboardMarkup | None]:
     lang = language(update, context)
     svc = services(context)
-    async with svc.sessions() as session:
-        balance = await ledger.balance(session, user_id)
-        earned = await ledger.lifetime_earned(session, user_id)
-        entries = await ledger.history(session, user_id, limit=PAGE + 1, offset=page * PAGE)
-        codes = {e.id: await market.issued_code(session, e.id) for e in entries}
+    balance = await ledger.balance(session, user_id)
+    earned = await ledger.lifetime_earned(session, user_id)
+    entries = await ledger.history(session, user_id, limit=PAGE + 1, offset=page * PAGE)
+    codes = await market.issued_codes(session, [e.id for e in entries])
     level = progress.level_for(earned)
     lines = [
         t(lang, "Your points: {balance}", balance=balance),
@@ -72,10 +76,11 @@ async def _points_page(
 
 async def show_points(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/points`: balance, level and the newest entries."""
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
-    text, markup = await _points_page(update, context, user.id, 0)
+    async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
+        text, markup = await _points_page(update, context, session, user.id, 0)
     assert update.effective_message is not None
     await update.effective_message.reply_text(text, reply_markup=markup)
 
@@ -86,18 +91,19 @@ async def points_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     assert query is not None and update.effective_user is not None
     await query.answer()
     page = min(callbacks.decode(query.data).int_arg(0), 1000)
-    text, markup = await _points_page(update, context, update.effective_user.id, page)
+    async with services(context).sessions() as session:
+        text, markup = await _points_page(update, context, session, update.effective_user.id, page)
     with contextlib.suppress(BadRequest):  # "not modified" on a double tap
         await query.edit_message_text(text, reply_markup=markup)
 
 
 async def show_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/market`: what points can buy; admins also see items out of stock."""
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     lang = language(update, context)
     async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         shelves = await market.shelves(session, include_empty=user.is_admin)
         balance = await ledger.balance(session, user.id)
     assert update.effective_message is not None
@@ -224,14 +230,15 @@ async def refund_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """`/refund CODE` (admins): a bad code's points go back once."""
     assert update.effective_user is not None and update.effective_message is not None
     lang = language(update, context)
-    user = await account_or_invite(update, context)
+    svc = services(context)
+    async with svc.sessions() as session:
+        user = await account_or_invite(update, context, session)
     if user is None:
         return
     if not user.is_admin:
         await update.effective_message.reply_text(t(lang, "Only admins can do that."))
         return
     code = " ".join(context.args or []).strip()
-    svc = services(context)
     try:
         async with transaction(svc.sessions) as session:
             points = await market.refund(session, code, user.id, svc.clock.now())

@@ -178,12 +178,14 @@ def card_markup(lang: str, view: meetings.MeetupView, me: Me) -> InlineKeyboardM
     return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))], venue_map])
 
 
-async def _me(svc: Services, meeting_id: int, user_id: int) -> Me:
+async def _card(svc: Services, meeting_id: int, user_id: int) -> tuple[meetings.MeetupView, Me]:
+    """The meetup as its card shows it, and where this person stands in it."""
     async with svc.sessions() as session:
+        view = await meetings.view(session, meeting_id)
         mine = await meetings.participation(session, meeting_id, user_id)
     if mine is None:
-        return Me(user_id, None, False)
-    return Me(user_id, mine.status, mine.checked_in_at is not None)
+        return view, Me(user_id, None, False)
+    return view, Me(user_id, mine.status, mine.checked_in_at is not None)
 
 
 async def send_card(
@@ -193,9 +195,7 @@ async def send_card(
     assert update.effective_chat is not None and update.effective_user is not None
     lang = language(update, context)
     svc = services(context)
-    async with svc.sessions() as session:
-        view = await meetings.view(session, meeting_id)
-    me = await _me(svc, meeting_id, update.effective_user.id)
+    view, me = await _card(svc, meeting_id, update.effective_user.id)
     chat_id = update.effective_chat.id
     meeting = view.meeting
     if venue:
@@ -255,12 +255,12 @@ async def _listing(
 
 async def list_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/meetups`: open meetups in the person's neighbourhood, soonest first."""
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         views = await meetings.open_meetups(
             session, user.region_id, svc.clock.now(), viewer_id=user.id
         )
@@ -276,9 +276,6 @@ async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
     The location is used for this answer only and not stored.
     """
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     message = update.effective_message
     assert message is not None
     location = message.venue.location if message.venue else message.location
@@ -286,6 +283,9 @@ async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         views = await meetings.open_meetups(
             session, user.region_id, svc.clock.now(), viewer_id=user.id
         )
@@ -298,12 +298,12 @@ async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def my_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/mymeetups`: meetups I host or hold a place in."""
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         views = await meetings.my_meetups(session, user.id, svc.clock.now())
     await _listing(
         update, context, views, t(lang, "You have no upcoming meetups. /meetups shows open ones.")
@@ -394,9 +394,7 @@ async def _refresh(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_i
         return
     lang = language(update, context)
     svc = services(context)
-    async with svc.sessions() as session:
-        view = await meetings.view(session, meeting_id)
-    me = await _me(svc, meeting_id, update.effective_user.id)
+    view, me = await _card(svc, meeting_id, update.effective_user.id)
     # The same text and buttons again (a double tap) is refused as "not modified".
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -119,21 +120,25 @@ def _detail_buttons(found: list[Mission], first: int) -> list[keyboards.Button]:
 
 
 async def list_view(
-    context: ContextTypes.DEFAULT_TYPE, user: User, lang: str, category: str, page: int
+    context: ContextTypes.DEFAULT_TYPE,
+    session: AsyncSession,
+    user: User,
+    lang: str,
+    category: str,
+    page: int,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The list message: a page of missions, the pager, category filters, "for you"."""
     svc = services(context)
     today = svc.clock.now().astimezone(svc.settings.zone).date()
-    async with svc.sessions() as session:
-        region = await missions.home_region(session, user)
-        district = region.district_code if region else ""
-        found = await missions.page_in_district(
-            session,
-            district,
-            page,
-            season=season_of(today),
-            category=None if category == ALL else category,
-        )
+    region = await missions.home_region(session, user)
+    district = region.district_code if region else ""
+    found = await missions.page_in_district(
+        session,
+        district,
+        page,
+        season=season_of(today),
+        category=None if category == ALL else category,
+    )
     district_name = (region.district_ko if lang == "ko" else region.district_en) if region else ""
     filter_name = t(lang, "All") if category == ALL else t(lang, INTERESTS[category])
     lines = [
@@ -170,17 +175,16 @@ async def list_view(
 
 
 async def for_you_view(
-    context: ContextTypes.DEFAULT_TYPE, user: User, lang: str, page: int
+    context: ContextTypes.DEFAULT_TYPE, session: AsyncSession, user: User, lang: str, page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     """Missions ranked for this person, each with the reason it is there."""
     svc = services(context)
     now = svc.clock.now()
-    async with svc.sessions() as session:
-        region = await missions.home_region(session, user)
-        candidates = (
-            await missions.published_in_district(session, region.district_code) if region else []
-        )
-        done = await missions.recently_done(session, user.id, now - timedelta(days=REPEAT_DAYS))
+    region = await missions.home_region(session, user)
+    candidates = (
+        await missions.published_in_district(session, region.district_code) if region else []
+    )
+    done = await missions.recently_done(session, user.id, now - timedelta(days=REPEAT_DAYS))
     person = Person(
         interests=user.interests,
         preferred_times=user.preferred_times,
@@ -218,10 +222,11 @@ async def for_you_view(
 async def list_missions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/missions`: the first page of missions in the person's district."""
     assert update.effective_message is not None
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
-    text, markup = await list_view(context, user, language(update, context), ALL, 0)
+    async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
+        text, markup = await list_view(context, session, user, language(update, context), ALL, 0)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
@@ -252,10 +257,13 @@ async def list_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if category != ALL and category not in INTERESTS:
         await _outdated(update, context)
         return
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
-    await _edit(update, *await list_view(context, user, language(update, context), category, page))
+    lang = language(update, context)
+    async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
+        text, markup = await list_view(context, session, user, lang, category, page)
+    await _edit(update, text, markup)
 
 
 async def for_you(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -266,10 +274,13 @@ async def for_you(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except InvalidCallback:
         await _outdated(update, context)
         return
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
-    await _edit(update, *await for_you_view(context, user, language(update, context), page))
+    lang = language(update, context)
+    async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
+        text, markup = await for_you_view(context, session, user, lang, page)
+    await _edit(update, text, markup)
 
 
 async def show_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -282,10 +293,10 @@ async def show_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except InvalidCallback:
         await _outdated(update, context)
         return
-    if await account_or_invite(update, context) is None:
-        return
     try:
         async with services(context).sessions() as session:
+            if await account_or_invite(update, context, session) is None:
+                return
             mission = await missions.published_mission(session, mission_id)
             region = await missions.mission_region(session, mission)
     except missions.MissionNotFound:

@@ -50,12 +50,12 @@ ACTION_LABELS = {
 
 
 async def _people_met(update: Update, context: ContextTypes.DEFAULT_TYPE, action: str) -> None:
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         people = await moderation.met(session, user.id, svc.clock.now() - RECENT)
     assert update.effective_message is not None
     if not people:

@@ -93,30 +93,41 @@ async def profile_card(
     return text, markup
 
 
-async def account_or_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> User | None:
-    """The person's account; without one, they are told how to sign up and get None."""
-    assert update.effective_user is not None and update.effective_message is not None
-    async with services(context).sessions() as session:
-        user = await accounts.registered_user(session, update.effective_user.id)
+async def account_or_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, session: AsyncSession
+) -> User | None:
+    """The person's account; without one, they are told how to sign up and get None.
+
+    It reads in the caller's session, so a handler that goes on reading (a list, a card)
+    does it all in one session instead of opening a second one.
+    """
+    assert update.effective_user is not None
+    user = await accounts.registered_user(session, update.effective_user.id)
     if user is None:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await update.effective_message.reply_text(
-            t(
-                language(update, context),
-                "You need an account for this. Send /start to sign up; it takes a minute.",
-            )
-        )
+        await invite(update, context)
     return user
+
+
+async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tells someone without an account how to get one."""
+    assert update.effective_message is not None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await update.effective_message.reply_text(
+        t(
+            language(update, context),
+            "You need an account for this. Send /start to sign up; it takes a minute.",
+        )
+    )
 
 
 async def show_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/profile`: the card, or an invitation to sign up."""
     assert update.effective_message is not None
-    user = await account_or_invite(update, context)
-    if user is None:
-        return
     async with services(context).sessions() as session:
+        user = await account_or_invite(update, context, session)
+        if user is None:
+            return
         text, markup = await profile_card(session, user, language(update, context))
     await update.effective_message.reply_text(text, reply_markup=markup)
 
@@ -161,8 +172,9 @@ async def ask_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """`/deleteme`: explains what goes and asks to confirm."""
     assert update.effective_message is not None
     lang = language(update, context)
-    if await account_or_invite(update, context) is None:
-        return
+    async with services(context).sessions() as session:
+        if await account_or_invite(update, context, session) is None:
+            return
     await update.effective_message.reply_text(
         t(
             lang,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -156,10 +157,16 @@ def mask(code: str) -> str:
     return code[:4] + "*" * max(0, len(code) - 8) + code[-4:] if len(code) > 8 else "****"
 
 
-async def issued_code(session: AsyncSession, entry_id: int) -> str | None:
-    return await session.scalar(
-        select(VoucherCode.code).where(VoucherCode.ledger_entry_id == entry_id)
+async def issued_codes(session: AsyncSession, entry_ids: Sequence[int]) -> dict[int, str]:
+    """The voucher codes issued by these ledger entries (entries without one are left out)."""
+    if not entry_ids:
+        return {}
+    rows = await session.execute(
+        select(VoucherCode.ledger_entry_id, VoucherCode.code).where(
+            VoucherCode.ledger_entry_id.in_(entry_ids)
+        )
     )
+    return {int(entry_id): code for entry_id, code in rows if entry_id is not None}
 
 
 async def load_csv(session: AsyncSession, text: str) -> LoadResult:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import moderation, outbox, progress, proof_words, trust
@@ -182,20 +182,48 @@ async def _count(session: AsyncSession, meeting_id: int, status: str) -> int:
     )
 
 
-async def view(session: AsyncSession, meeting_id: int) -> MeetupView:
-    meeting = await session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise MeetupNotFound
-    mission = await session.get(Mission, meeting.mission_id)
-    host = await session.get(User, meeting.host_id)
-    assert mission is not None
-    return MeetupView(
-        meeting,
-        mission,
-        await _count(session, meeting_id, JOINED),
-        await _count(session, meeting_id, WAITLISTED),
-        host.display_name if host else "",
+def _counted(status: str) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(Participation)
+        .where(Participation.meeting_id == Meeting.id, Participation.status == status)
+        .correlate(Meeting)
+        .scalar_subquery()
     )
+
+
+async def views(session: AsyncSession, meeting_ids: Sequence[int]) -> list[MeetupView]:
+    """Meetups as cards show them, in the order asked; ids not found are left out.
+
+    One statement for all of them (meeting, mission, host name, seat counts): a card is
+    redrawn after every join and leave, and a list shows up to ten.
+    """
+    if not meeting_ids:
+        return []
+    rows = await session.execute(
+        select(
+            Meeting,
+            Mission,
+            func.coalesce(User.display_name, ""),
+            _counted(JOINED),
+            _counted(WAITLISTED),
+        )
+        .join(Mission, Mission.id == Meeting.mission_id)
+        .outerjoin(User, User.id == Meeting.host_id)
+        .where(Meeting.id.in_(meeting_ids))
+    )
+    found = {
+        meeting.id: MeetupView(meeting, mission, int(seated), int(waiting), host_name)
+        for meeting, mission, host_name, seated, waiting in rows
+    }
+    return [found[i] for i in meeting_ids if i in found]
+
+
+async def view(session: AsyncSession, meeting_id: int) -> MeetupView:
+    found = await views(session, [meeting_id])
+    if not found:
+        raise MeetupNotFound
+    return found[0]
 
 
 async def open_meetups(
@@ -219,7 +247,7 @@ async def open_meetups(
     elif region_id is not None:
         query = query.where(Meeting.region_id == region_id)
     ids = list(await session.scalars(query.order_by(Meeting.starts_at).limit(limit)))
-    return [await view(session, meeting_id) for meeting_id in ids]
+    return await views(session, ids)
 
 
 async def my_meetups(session: AsyncSession, user_id: int, now: datetime) -> list[MeetupView]:
@@ -235,7 +263,7 @@ async def my_meetups(session: AsyncSession, user_id: int, now: datetime) -> list
         )
         .order_by(Meeting.starts_at)
     )
-    return [await view(session, meeting_id) for meeting_id in ids]
+    return await views(session, list(ids))
 
 
 async def participation(
