@@ -43,7 +43,7 @@ test-fast: setup
 # Every benchmark prints one JSON line; they are also collected in bench/results/latest.jsonl.
 bench: setup
 	@mkdir -p bench/results && : > bench/results/latest.jsonl
-	@for f in bench/bench_*.py; do $(BIN)/python $$f | tee -a bench/results/latest.jsonl || exit 1; done
+	@for f in bench/[a-z]*.py; do $(BIN)/python $$f | tee -a bench/results/latest.jsonl || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

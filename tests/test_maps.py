@@ -90,7 +90,7 @@ async def test_a_meetup_card_shows_its_venue_on_the_map(bot: BotHarness) -> None
 
 
 async def test_the_maps_base_is_drawn_once_per_region_and_hour(bot: BotHarness) -> None:
-    # How fast it draws is measured in bench/bench_map.py, not asserted here.
+    # How fast it draws is measured in bench/map.py, not asserted here.
     viewer = await Neighbour(bot, "Mina", lang="en").register()
     [first] = await viewer.say("/map")
     assert "No open meetups" in first["caption"]
