@@ -235,13 +235,13 @@ async def refund_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         user = await account_or_invite(update, context, session)
     if user is None:
         return
-    if not user.is_admin:
-        await update.effective_message.reply_text(t(lang, "Only admins can do that."))
-        return
     code = " ".join(context.args or []).strip()
     try:
         async with transaction(svc.sessions) as session:
             points = await market.refund(session, code, user.id, svc.clock.now())
+    except market.NotAdmin:
+        await update.effective_message.reply_text(t(lang, "Only admins can do that."))
+        return
     except market.UnknownCode:
         await update.effective_message.reply_text(t(lang, "No issued code matches that."))
         return

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger
+from storage import ledger, users
 from storage.models import LedgerEntry, MarketItem, VoucherCode
 
 
@@ -37,6 +37,10 @@ class OutOfStock(MarketError):
 
 class AlreadyRefunded(MarketError):
     pass
+
+
+class NotAdmin(MarketError):
+    """Only an admin may refund a code."""
 
 
 class UnknownCode(MarketError):
@@ -134,6 +138,8 @@ async def exchange(
 
 async def refund(session: AsyncSession, code: str, admin_id: int, now: datetime) -> int:
     """Returns a bad code's points once; the code is taken out of use. Returns the points."""
+    if await users.acting_admin(session, admin_id) is None:
+        raise NotAdmin
     voucher = await session.scalar(
         select(VoucherCode).where(VoucherCode.code == code).with_for_update()
     )

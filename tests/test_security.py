@@ -217,3 +217,28 @@ async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
     review = next(c for c in cards if "photo" in c or "document" in c)
     await bot.press(admin.user, review, _data(review, Action.REVIEW_APPROVE))
     assert (await _decisions(bot.sessions))["evidence"] != before["evidence"]
+
+
+async def test_every_admin_command_from_someone_who_is_not_an_admin(
+    scene: Scene,  # noqa: F811
+) -> None:
+    bot, guest = scene.bot, scene.guest
+    bystander = await Neighbour(bot, "Bystander", lang="en").register()
+    bot.emulator.add_member(scene.group_id, bystander.id)
+    await bot.deliver()
+    await _send_photo(bot, guest, corpus.plain_jpeg(62))
+    await run_checks(bot)
+    await store_drafts(bot.sessions, 1, bot.clock.now())
+    before = await _decisions(bot.sessions)
+    in_private = ["/drafts", "/review", "/stats", "/refund CAFE-0000-AMER"]
+    in_group = ["/drafts", "/stats"]
+    replies = [(await bystander.say(command))[-1]["text"] for command in in_private]
+    for command in in_group:
+        said = await bot.act(
+            scene.group_id, bot.emulator.send_text(bystander.id, command, scene.group_id)
+        )
+        replies.append(said[-1]["text"])
+    for command, reply in zip(in_private + in_group, replies, strict=True):
+        assert "admin" in reply.lower(), (command, reply)
+        assert APOLOGY_EN not in reply
+    assert await _decisions(bot.sessions) == before
