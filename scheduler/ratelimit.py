@@ -30,9 +30,10 @@ Sleep = Callable[[float], Awaitable[None]]
 # After a 429 everyone pauses at most this long; the chat itself waits the full retry_after.
 EVERYONE_HOLD_MAX = 2.0
 # A 429 means Telegram's real limit is lower than ours just now: the overall rate halves (down
-# to this floor) and climbs back by this much per message that went through (AIMD, as TCP does).
+# to this floor) and climbs back by this share of the configured rate per message that went
+# through (AIMD, as TCP does): from half to full again in 50 messages.
 MIN_OVERALL_RATE = 1.0
-RATE_STEP = 0.1
+RATE_STEP_SHARE = 0.01
 PRIVATE_BURST = 3.0
 # A chat bucket this long idle is full again and forgotten, so memory follows active chats.
 FORGET_AFTER = 120.0
@@ -172,7 +173,8 @@ class SendBudget:
 
     def sent(self) -> None:
         """A message went through: the overall rate climbs back towards the configured one."""
-        self._overall.rate = min(self.overall_per_second, self._overall.rate + RATE_STEP)
+        step = self.overall_per_second * RATE_STEP_SHARE
+        self._overall.rate = min(self.overall_per_second, self._overall.rate + step)
 
     def hold(self, chat_id: int | str | None, seconds: float) -> None:
         """A 429: the chat waits `seconds`, everyone else a little, and no token is refunded."""
