@@ -77,9 +77,10 @@ async def _handle(app: Application, router: Router, person_id: int, took: list[f
     took.append(time.perf_counter() - started)
 
 
-async def _crowd(flows: list[Any]) -> float:
-    """Runs every person's flow, `CONCURRENCY` people at a time; returns the seconds."""
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def _run(flows: list[Any], concurrent: bool) -> float:
+    """Runs every person's flow, `CONCURRENCY` people at a time or one after another;
+    returns the seconds."""
+    gate = asyncio.Semaphore(CONCURRENCY if concurrent else 1)
 
     async def gated(flow: Any) -> None:
         async with gate:
@@ -148,13 +149,7 @@ async def _scenario(url: str, concurrent: bool) -> tuple[list[float], float]:
         await _handle(app, router, pid, took)
 
     flows = [flow(p, meeting_ids[i % HOSTS]) for i, p in enumerate(people[HOSTS:])]
-    if concurrent:
-        elapsed = await _crowd(flows)
-    else:
-        started = time.perf_counter()
-        for one in flows:
-            await one
-        elapsed = time.perf_counter() - started
+    elapsed = await _run(flows, concurrent)
     await harness.stop()
     await engine.dispose()
     return took, elapsed
@@ -197,14 +192,7 @@ async def _baseline(updates: int, concurrent: bool) -> float:
                 await emulator.send_text(uid, "hello")
             await _handle(app, router, uid, unused)
 
-    flows = [flow(user) for user in users]
-    if concurrent:
-        elapsed = await _crowd(flows)
-    else:
-        started = time.perf_counter()
-        for one in flows:
-            await one
-        elapsed = time.perf_counter() - started
+    elapsed = await _run([flow(user) for user in users], concurrent)
     await app.shutdown()
     return per_user * len(users) / elapsed
 

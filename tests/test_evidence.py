@@ -65,23 +65,40 @@ async def _checked_in(bot: BotHarness, person: Neighbour, meeting_id: int) -> No
         await meetings.check_in(s, meeting_id, person.id, RULES, bot.clock.now())
 
 
-@pytest.fixture
-async def scene(bot: BotHarness, tmp_path: Path) -> Scene:
-    """A meetup in progress with a checked-in guest, and an admin group with the bot in it."""
-    host = await Neighbour(bot, "지훈").register()
-    guest = await Neighbour(bot, "Mina", lang="en").register()
+async def admin_group(bot: BotHarness, tmp_path: Path) -> tuple[Neighbour, int]:
+    """Admin Kim and the admin group with the bot in it, photos stored under `tmp_path`."""
     admin = await _admin(bot, "Admin Kim")
     group = bot.emulator.create_group("Halsaram admins", [admin.id], admin_ids=[admin.id])
     await bot.emulator.add_bot_to_group(admin.id, group["id"], as_admin=True)
     await bot.deliver()
     # The admin group reads cards in the default language; English keeps these asserts readable.
     await _configure(bot, admin_chat_id=group["id"], data_dir=tmp_path, default_language="en")
+    return admin, group["id"]
+
+
+async def bystander_with_a_card(scene: Scene, seed: int) -> Neighbour:
+    """A registered member of the admin group who is not an admin, once a photo's review card
+    is in the group."""
+    bystander = await Neighbour(scene.bot, "Bystander", lang="en").register()
+    scene.bot.emulator.add_member(scene.group_id, bystander.id)
+    await scene.bot.deliver()
+    await _send_photo(scene.bot, scene.guest, corpus.plain_jpeg(seed))
+    await run_checks(scene.bot)
+    return bystander
+
+
+@pytest.fixture
+async def scene(bot: BotHarness, tmp_path: Path) -> Scene:
+    """A meetup in progress with a checked-in guest, and an admin group with the bot in it."""
+    host = await Neighbour(bot, "지훈").register()
+    guest = await Neighbour(bot, "Mina", lang="en").register()
+    admin, group_id = await admin_group(bot, tmp_path)
     meeting_id = await _meetup(bot, host, hours=1)
     bot.clock.advance(timedelta(minutes=55))  # check-in opens 15 minutes before the start
     await _checked_in(bot, guest, meeting_id)
     bot.clock.advance(timedelta(minutes=10))  # the meetup is under way
     mission = await _mission(bot.sessions)
-    return Scene(bot, host, guest, admin, group["id"], meeting_id, mission.points)
+    return Scene(bot, host, guest, admin, group_id, meeting_id, mission.points)
 
 
 async def run_checks(bot: BotHarness) -> int:
@@ -262,11 +279,7 @@ async def test_two_admins_pressing_at_once_give_one_decision_and_one_payment(
 
 async def test_a_non_admin_press_changes_nothing(scene: Scene) -> None:
     bot, guest = scene.bot, scene.guest
-    bystander = await Neighbour(bot, "Bystander", lang="en").register()
-    bot.emulator.add_member(scene.group_id, bystander.id)
-    await bot.deliver()
-    await _send_photo(bot, guest, corpus.plain_jpeg(51))
-    await run_checks(bot)
+    bystander = await bystander_with_a_card(scene, 51)
     card = _card(bot, scene.group_id)
     for action in (Action.REVIEW_APPROVE, Action.REVIEW_REJECT, Action.REVIEW_AGAIN):
         await bot.press(bystander.user, card, _data(card, action))

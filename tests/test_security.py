@@ -30,9 +30,8 @@ from storage.models import (
     User,
     VoucherCode,
 )
-from tests import photo_corpus as corpus
 from tests.harness import BotHarness, buttons
-from tests.test_evidence import Scene, _data, _send_photo, run_checks, scene  # noqa: F401
+from tests.test_evidence import Scene, _data, bystander_with_a_card, scene  # noqa: F401
 from tests.test_meetups import Neighbour, _card, _meetup
 from tests.test_mission_review import store_drafts
 
@@ -184,11 +183,7 @@ async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
     a member of the admin group who is not an admin, and an admin too (the decision belongs on
     the group's card, which the copy cannot update)."""
     bot, guest, admin = scene.bot, scene.guest, scene.admin
-    bystander = await Neighbour(bot, "Bystander", lang="en").register()
-    bot.emulator.add_member(scene.group_id, bystander.id)
-    await bot.deliver()
-    await _send_photo(bot, guest, corpus.plain_jpeg(61))
-    await run_checks(bot)
+    bystander = await bystander_with_a_card(scene, 61)
     await store_drafts(bot.sessions, 1, bot.clock.now())
     await bot.act(scene.group_id, bot.emulator.send_text(admin.id, "/drafts", scene.group_id))
     async with transaction(bot.sessions) as s:
@@ -222,12 +217,8 @@ async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
 async def test_every_admin_command_from_someone_who_is_not_an_admin(
     scene: Scene,  # noqa: F811
 ) -> None:
-    bot, guest = scene.bot, scene.guest
-    bystander = await Neighbour(bot, "Bystander", lang="en").register()
-    bot.emulator.add_member(scene.group_id, bystander.id)
-    await bot.deliver()
-    await _send_photo(bot, guest, corpus.plain_jpeg(62))
-    await run_checks(bot)
+    bot = scene.bot
+    bystander = await bystander_with_a_card(scene, 62)
     await store_drafts(bot.sessions, 1, bot.clock.now())
     before = await _decisions(bot.sessions)
     in_private = ["/drafts", "/review", "/stats", "/refund CAFE-0000-AMER"]

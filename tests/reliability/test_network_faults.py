@@ -26,6 +26,16 @@ async def _rows(bot: BotHarness) -> list[OutboxMessage]:
         return list(await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
+async def _a_guest_joined(bot: BotHarness) -> tuple[Neighbour, int]:
+    """James joined 지훈's meetup; the host's notice waits in the outbox. Returns the host and
+    how many messages they had before it."""
+    host = await Neighbour(bot, "지훈").register()
+    guest = await Neighbour(bot, "James", lang="en").register()
+    meeting_id = await _meetup(bot, host)
+    await guest.press(await _card(bot, guest, meeting_id), "Join")
+    return host, len(host.inbox())
+
+
 async def test_a_reply_whose_answer_was_lost_is_seen_once_and_the_seat_taken_once(
     bot: BotHarness,
 ) -> None:
@@ -46,11 +56,7 @@ async def test_a_reply_whose_answer_was_lost_is_seen_once_and_the_seat_taken_onc
 
 
 async def test_a_notice_whose_answer_was_lost_is_not_sent_again(bot: BotHarness) -> None:
-    host = await Neighbour(bot, "지훈").register()
-    guest = await Neighbour(bot, "James", lang="en").register()
-    meeting_id = await _meetup(bot, host)
-    await guest.press(await _card(bot, guest, meeting_id), "Join")
-    before = len(host.inbox())
+    host, before = await _a_guest_joined(bot)
     bot.emulator.faults.lose_responses["sendMessage"] = 1
     assert await bot.run_outbox() == 1
     bot.clock.advance(timedelta(hours=1))  # long past any retry or stale-claim delay
@@ -63,11 +69,7 @@ async def test_a_notice_whose_answer_was_lost_is_not_sent_again(bot: BotHarness)
 
 
 async def test_a_notice_that_never_reached_telegram_goes_out_later(bot: BotHarness) -> None:
-    host = await Neighbour(bot, "지훈").register()
-    guest = await Neighbour(bot, "James", lang="en").register()
-    meeting_id = await _meetup(bot, host)
-    await guest.press(await _card(bot, guest, meeting_id), "Join")
-    before = len(host.inbox())
+    host, before = await _a_guest_joined(bot)
     bot.emulator.faults.refuse["sendMessage"] = 1
     assert await bot.run_outbox() == 0
     [waiting] = await _rows(bot)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -39,9 +42,11 @@ def _restart_postgresql() -> None:
     subprocess.run(command, check=True, timeout=120)
 
 
-def test_the_bot_reconnects_when_its_connections_are_cut(
-    people: People, sandbox_url: str, tmp_path: Path, postgresql_url: str
-) -> None:
+@contextmanager
+def _bot_on_postgresql(
+    people: People, sandbox_url: str, tmp_path: Path
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """The bot on a fresh PostgreSQL database, having answered Minji once."""
     minji = people.create("Minji", "en")
     with fresh_pg_database() as url:
         migrated(url)
@@ -49,27 +54,28 @@ def test_the_bot_reconnects_when_its_connections_are_cut(
         with running([sys.executable, "-m", "bot.cli", "run"], env, None, tmp_path / "bot.log"):
             people.say(minji, "/help")
             people.wait_for_bot(minji["id"], 1, timeout=30)
-            assert _cut_connections(url) > 0
-            for n in range(3):
-                people.say(minji, "/help")
-                people.wait_for_bot(minji["id"], 2 + n, timeout=60)
-            assert _cut_connections(url) > 0  # and again, mid-traffic
+            yield minji, url
+
+
+def test_the_bot_reconnects_when_its_connections_are_cut(
+    people: People, sandbox_url: str, tmp_path: Path, postgresql_url: str
+) -> None:
+    with _bot_on_postgresql(people, sandbox_url, tmp_path) as (minji, url):
+        assert _cut_connections(url) > 0
+        for n in range(3):
             people.say(minji, "/help")
-            assert len(people.wait_for_bot(minji["id"], 5, timeout=60)) == 5
+            people.wait_for_bot(minji["id"], 2 + n, timeout=60)
+        assert _cut_connections(url) > 0  # and again, mid-traffic
+        people.say(minji, "/help")
+        assert len(people.wait_for_bot(minji["id"], 5, timeout=60)) == 5
 
 
 @pytest.mark.reliability
 def test_the_bot_survives_a_database_restart(
     people: People, sandbox_url: str, tmp_path: Path, postgresql_url: str
 ) -> None:
-    minji = people.create("Minji", "en")
-    with fresh_pg_database() as url:
-        migrated(url)
-        env = bot_env(sandbox_url, tmp_path, HALSARAM_DATABASE_URL=url)
-        with running([sys.executable, "-m", "bot.cli", "run"], env, None, tmp_path / "bot.log"):
+    with _bot_on_postgresql(people, sandbox_url, tmp_path) as (minji, _url):
+        _restart_postgresql()
+        for _ in range(3):
             people.say(minji, "/help")
-            people.wait_for_bot(minji["id"], 1, timeout=30)
-            _restart_postgresql()
-            for _ in range(3):
-                people.say(minji, "/help")
-            people.wait_for_bot(minji["id"], 4, timeout=60)
+        people.wait_for_bot(minji["id"], 4, timeout=60)

@@ -15,7 +15,7 @@ from storage import ledger
 from storage.models import InboxUpdate, Participation, VoucherCode
 from tests import photo_corpus as corpus
 from tests.harness import BotHarness, buttons
-from tests.test_evidence import _admin, _balance, _configure, _data, _mission, run_checks
+from tests.test_evidence import _balance, _data, _mission, admin_group, run_checks
 from tests.test_market import _assert_money_is_sound, _stock
 from tests.test_meetups import Neighbour, _card, _decode_qr, _meetup
 
@@ -32,11 +32,7 @@ async def test_every_update_twice_ends_as_if_once(bot: BotHarness, tmp_path: Pat
     await _stock(bot.sessions, CSV)
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "Mina", lang="en").register()
-    admin = await _admin(bot, "Admin Kim")
-    group = bot.emulator.create_group("Halsaram admins", [admin.id], admin_ids=[admin.id])
-    await bot.emulator.add_bot_to_group(admin.id, group["id"], as_admin=True)
-    await bot.deliver()
-    await _configure(bot, admin_chat_id=group["id"], data_dir=tmp_path, default_language="en")
+    admin, group_id = await admin_group(bot, tmp_path)
     meeting_id = await _meetup(bot, host, hours=1)
     points = (await _mission(bot.sessions)).points
     bot.deliveries = 2
@@ -51,7 +47,7 @@ async def test_every_update_twice_ends_as_if_once(bot: BotHarness, tmp_path: Pat
     [got_it] = await bot.act(guest.id, bot.emulator.send_photo(guest.id, corpus.camera_jpeg(7)))
     assert got_it["text"].startswith("Got it!")
     assert await run_checks(bot) == 1
-    card = [m for m in bot.bot_messages(group["id"]) if "photo" in m][-1]
+    card = [m for m in bot.bot_messages(group_id) if "photo" in m][-1]
     await bot.press(admin.user, card, _data(card, Action.REVIEW_APPROVE))
     assert await _balance(bot, guest.id) == points
     await bot.run_outbox()
