@@ -106,7 +106,7 @@ async def check_once(
             async with transaction(sessions) as session:
                 await evidence.hold_for_storage(session, evidence_id, clock.now())
         except Exception:
-            # Storage down, a bug: the photo goes back for the next run, the job carries on.
+            # The database failing, a bug: the photo goes back for the next run, the job carries on.
             log.exception("checking evidence %s failed; it will be retried", evidence_id)
             async with transaction(sessions) as session:
                 await evidence.release(session, evidence_id)
