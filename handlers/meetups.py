@@ -255,20 +255,7 @@ async def _listing(
 
 async def list_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/meetups`: open meetups in the person's neighbourhood, soonest first."""
-    lang = language(update, context)
-    svc = services(context)
-    async with svc.sessions() as session:
-        user = await account_or_invite(update, context, session)
-        if user is None:
-            return
-        views = await meetings.open_meetups(
-            session, user.region_id, svc.clock.now(), viewer_id=user.id
-        )
-    await _listing(
-        update, context, views,
-        t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!"),
-        hint=t(lang, "Share your location (📎 → Location) to see how far each meetup is."),
-    )  # fmt: skip
+    await _open_meetups(update, context, near=None)
 
 
 async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -280,6 +267,14 @@ async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     assert message is not None
     location = message.venue.location if message.venue else message.location
     assert location is not None
+    await _open_meetups(update, context, near=(location.latitude, location.longitude))
+
+
+async def _open_meetups(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, near: tuple[float, float] | None
+) -> None:
+    """The open meetups of the person's neighbourhood; with `near`, each with its distance,
+    without it, a hint that sharing a location shows them."""
     lang = language(update, context)
     svc = services(context)
     async with svc.sessions() as session:
@@ -289,10 +284,13 @@ async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         views = await meetings.open_meetups(
             session, user.region_id, svc.clock.now(), viewer_id=user.id
         )
+    hint = None
+    if near is None:
+        hint = t(lang, "Share your location (📎 → Location) to see how far each meetup is.")
     await _listing(
         update, context, views,
         t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!"),
-        near=(location.latitude, location.longitude),
+        hint=hint, near=near,
     )  # fmt: skip
 
 
