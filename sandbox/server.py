@@ -14,7 +14,7 @@ import contextlib
 import json
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,17 +114,49 @@ def _bot_endpoint(emulator: Emulator) -> Endpoint:
             body = {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON"}
             return JSONResponse(body, status_code=400)
         try:
-            status, body = await emulator.bot_call(token, method, params, files)
+            if method.lower() == "getupdates":
+                # A long poll: it ends early when the bot goes away, so a stopping bot does
+                # not leave a request open that would hold up the sandbox's own stop.
+                status, body = await _unless_gone(
+                    request, emulator.bot_call(token, method, params, files)
+                )
+            else:
+                status, body = await emulator.bot_call(token, method, params, files)
         except Unreachable:
             # What a bot sees when Telegram's front end cannot reach the API servers.
             status, body = 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         except ResponseLost:
             # Done, but the answer never comes: the bot's read timeout fires first.
-            await asyncio.sleep(LOST_RESPONSE_HANG)
-            status, body = 504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"}
+            status, body = await _unless_gone(request, asyncio.sleep(LOST_RESPONSE_HANG, _LOST))
         return JSONResponse(body, status_code=status)
 
     return endpoint
+
+
+_LOST = (504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"})
+_GONE = (499, {"ok": False, "error_code": 499, "description": "Client Closed Request"})
+
+
+async def _unless_gone(
+    request: Request, work: Coroutine[Any, Any, tuple[int, dict[str, Any]]]
+) -> tuple[int, dict[str, Any]]:
+    """Waits for `work`, or stops it when the client disconnects (its answer has no reader)."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return _GONE
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has closed the connection (the body was already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _read_call(
