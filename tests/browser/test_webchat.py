@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.e2e.processes import ROOT, free_port, running
+from tests.e2e.processes import ROOT, offline_env, running
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,15 +30,8 @@ FLAGS = [
 @pytest.fixture
 def offline_stack(tmp_path: Path) -> Iterator[str]:
     """`halsaram run` exactly as README says, with no token: sandbox + bot + seeded SQLite."""
-    port = free_port()
-    env = {
-        "HALSARAM_SANDBOX_PORT": str(port),
-        "HALSARAM_METRICS_PORT": str(free_port()),
-        "HALSARAM_DATA_DIR": str(tmp_path / "var"),
-        "HALSARAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'halsaram.sqlite3'}",
-    }
+    url, env = offline_env(tmp_path)
     os.environ.pop("HALSARAM_TELEGRAM_TOKEN", None)
-    url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "bot.cli", "run"]
     # Updates sent before the bot's first poll wait in the sandbox, as they do at Telegram.
     with running(args, env, f"{url}/healthz", tmp_path / "run.log"):

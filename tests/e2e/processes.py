@@ -72,6 +72,19 @@ def bot_env(sandbox_url: str, tmp: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def offline_env(tmp: Path) -> tuple[str, dict[str, str]]:
+    """`halsaram run` as README's first command starts it, with no token (sandbox + bot +
+    seeded SQLite) under `tmp`: the sandbox's URL and the environment."""
+    port = free_port()
+    env = {
+        "HALSARAM_SANDBOX_PORT": str(port),
+        "HALSARAM_METRICS_PORT": str(free_port()),
+        "HALSARAM_DATA_DIR": str(tmp / "var"),
+        "HALSARAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'var' / 'halsaram.sqlite3'}",
+    }
+    return f"http://127.0.0.1:{port}", env
+
+
 class People:
     """Acts as people through the sandbox's user-side JSON API (sandbox/README.md)."""
 

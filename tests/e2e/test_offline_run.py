@@ -9,20 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.processes import ROOT, People, free_port, wait_for
+from tests.e2e.processes import ROOT, People, offline_env, wait_for
 
 
 def test_ctrl_c_stops_the_offline_bot_and_its_sandbox_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HALSARAM_SANDBOX_PORT": str(port),
-        "HALSARAM_METRICS_PORT": str(free_port()),
-        "HALSARAM_DATA_DIR": str(tmp_path / "var"),
-        "HALSARAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'halsaram.sqlite3'}",
-    }
+    url, offline = offline_env(tmp_path)
+    env = {**os.environ, **offline}
     env.pop("HALSARAM_TELEGRAM_TOKEN", None)
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         # Its own process group, as a terminal gives it: Ctrl-C reaches the bot and the sandbox.
