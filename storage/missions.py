@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from missions.draft import POINTS_MAX, POINTS_MIN, MissionDraft
-from storage import users
+from storage import catalogue, users
 from storage.models import Meeting, Mission, Participation, Region, User
 from verification.geo import contains
 
@@ -58,17 +58,11 @@ async def published_in_district(
     category: str | None = None,
 ) -> list[Mission]:
     """Published missions whose place lies in the district, most points first."""
-    query = (
-        select(Mission)
-        .join(Region, Mission.region_id == Region.id)
-        .where(Mission.status == "published", Region.district_code == district_code)
-        .order_by(Mission.points.desc(), Mission.id)
-    )
+    found = await catalogue.published(session, district_code)
     if category is not None:
-        query = query.where(Mission.category == category)
-    found = list(await session.scalars(query))
-    # Seasons are a JSON list; filtering here keeps one query for both backends, and a
-    # district holds hundreds of published missions at most (generated ones are reviewed).
+        found = [m for m in found if m.category == category]
+    # Filtered in memory: a district holds hundreds of published missions at most
+    # (generated ones are reviewed), and the list comes from the catalogue's copy.
     if season is not None:
         found = [m for m in found if not m.seasons or season in m.seasons]
     return found
@@ -100,14 +94,14 @@ async def get_mission(session: AsyncSession, mission_id: int) -> Mission:
 
 async def published_mission(session: AsyncSession, mission_id: int) -> Mission:
     """A mission people may see; drafts and retired ones are not found."""
-    mission = await session.get(Mission, mission_id)
-    if mission is None or mission.status != "published":
+    mission = await catalogue.published_mission(session, mission_id)
+    if mission is None:
         raise MissionNotFound
     return mission
 
 
 async def mission_region(session: AsyncSession, mission: Mission) -> Region | None:
-    return await session.get(Region, mission.region_id) if mission.region_id else None
+    return await catalogue.region(session, mission.region_id) if mission.region_id else None
 
 
 async def enabled_regions(session: AsyncSession, district_code: str) -> list[Region]:
@@ -264,4 +258,4 @@ async def recently_done(
 
 async def home_region(session: AsyncSession, user: User) -> Region | None:
     """The person's dong, whose district they browse and whose centre is "near"."""
-    return await session.get(Region, user.region_id) if user.region_id else None
+    return await catalogue.region(session, user.region_id) if user.region_id else None

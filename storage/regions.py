@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import catalogue
 from storage.models import Region
 
 # A dong is at most a few kilometres across: regions whose centre is this far outside the
@@ -13,7 +14,7 @@ REACH_DEGREES = 0.03
 
 
 async def region(session: AsyncSession, region_id: int) -> Region | None:
-    return await session.get(Region, region_id)
+    return await catalogue.region(session, region_id)
 
 
 async def within(
