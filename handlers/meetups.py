@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -178,11 +179,16 @@ def card_markup(lang: str, view: meetings.MeetupView, me: Me) -> InlineKeyboardM
     return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))], venue_map])
 
 
-async def _card(svc: Services, meeting_id: int, user_id: int) -> tuple[meetings.MeetupView, Me]:
-    """The meetup as its card shows it, and where this person stands in it."""
-    async with svc.sessions() as session:
-        view = await meetings.view(session, meeting_id)
-        mine = await meetings.participation(session, meeting_id, user_id)
+async def _card(
+    session: AsyncSession, meeting_id: int, user_id: int
+) -> tuple[meetings.MeetupView, Me]:
+    """The meetup as its card shows it, and where this person stands in it.
+
+    A join or leave reads it in its own transaction, before the commit: the card then shows
+    exactly what that change left, and the update needs no second session.
+    """
+    view = await meetings.view(session, meeting_id)
+    mine = await meetings.participation(session, meeting_id, user_id)
     if mine is None:
         return view, Me(user_id, None, False)
     return view, Me(user_id, mine.status, mine.checked_in_at is not None)
@@ -195,7 +201,8 @@ async def send_card(
     assert update.effective_chat is not None and update.effective_user is not None
     lang = language(update, context)
     svc = services(context)
-    view, me = await _card(svc, meeting_id, update.effective_user.id)
+    async with svc.sessions() as session:
+        view, me = await _card(session, meeting_id, update.effective_user.id)
     chat_id = update.effective_chat.id
     meeting = view.meeting
     if venue:
@@ -347,6 +354,7 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             seat = await meetings.join(
                 session, meeting_id, update.effective_user.id, svc.rules, svc.clock.now()
             )
+            card = await _card(session, meeting_id, update.effective_user.id)
     except (meetings.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
@@ -366,7 +374,7 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     assert update.effective_chat is not None
     await context.bot.send_message(update.effective_chat.id, text)
-    await _refresh(update, context, meeting_id)
+    await _redraw(update, context, *card)
 
 
 async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -378,21 +386,23 @@ async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         async with transaction(svc.sessions) as session:
             await meetings.leave(session, meeting_id, update.effective_user.id, svc.clock.now())
+            card = await _card(session, meeting_id, update.effective_user.id)
     except (meetings.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
     await query.answer(t(lang, "You left the meetup."))
-    await _refresh(update, context, meeting_id)
+    await _redraw(update, context, *card)
 
 
-async def _refresh(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int) -> None:
+async def _redraw(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, view: meetings.MeetupView, me: Me
+) -> None:
     """Redraws the pressed card so its numbers and buttons are current."""
     query = update.callback_query
-    if query is None or update.effective_user is None:
+    if query is None:
         return
     lang = language(update, context)
     svc = services(context)
-    view, me = await _card(svc, meeting_id, update.effective_user.id)
     # The same text and buttons again (a double tap) is refused as "not modified".
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
@@ -427,8 +437,9 @@ async def host_tool(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif tool == "close":
             async with transaction(svc.sessions) as session:
                 await meetings.close_joining(session, meeting_id, host_id)
+                card = await _card(session, meeting_id, host_id)
             await query.answer(t(lang, "Joining is closed. People already in keep their seats."))
-            await _refresh(update, context, meeting_id)
+            await _redraw(update, context, *card)
         elif tool == "cancel":
             await query.answer()
             await context.bot.send_message(
