@@ -184,8 +184,9 @@ async def _card(
 ) -> tuple[meetings.MeetupView, Me]:
     """The meetup as its card shows it, and where this person stands in it.
 
-    A join or leave reads it in its own transaction, before the commit: the card then shows
-    exactly what that change left, and the update needs no second session.
+    A change (join, leave, closing joining) reads its card in its own transaction, before
+    the commit: the card then shows exactly what that change left, and the press needs no
+    second session.
     """
     view = await meetings.view(session, meeting_id)
     mine = await meetings.participation(session, meeting_id, user_id)
@@ -354,10 +355,12 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             seat = await meetings.join(
                 session, meeting_id, update.effective_user.id, svc.rules, svc.clock.now()
             )
-            card = await _card(session, meeting_id, update.effective_user.id)
+            # Where the person now stands is known: just seated or waitlisted.
+            view = await meetings.view(session, meeting_id)
     except (meetings.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
+    me = Me(update.effective_user.id, seat.status, checked_in=False)
     await query.answer()
     if seat.status == meetings.JOINED:
         text = t(
@@ -374,7 +377,7 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     assert update.effective_chat is not None
     await context.bot.send_message(update.effective_chat.id, text)
-    await _redraw(update, context, *card)
+    await _redraw(update, context, view, me)
 
 
 async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -386,12 +389,12 @@ async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         async with transaction(svc.sessions) as session:
             await meetings.leave(session, meeting_id, update.effective_user.id, svc.clock.now())
-            card = await _card(session, meeting_id, update.effective_user.id)
+            view = await meetings.view(session, meeting_id)
     except (meetings.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
     await query.answer(t(lang, "You left the meetup."))
-    await _redraw(update, context, *card)
+    await _redraw(update, context, view, Me(update.effective_user.id, meetings.LEFT, False))
 
 
 async def _redraw(
