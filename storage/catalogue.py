@@ -23,6 +23,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
 
 from storage.models import Mission, Region
 
@@ -59,7 +60,8 @@ class _Catalogue:
         return self.copy
 
 
-_catalogues: WeakKeyDictionary[Engine, _Catalogue] = WeakKeyDictionary()
+# By pool: the readers' autocommit engine and the writers' engine share one database.
+_catalogues: WeakKeyDictionary[Pool, _Catalogue] = WeakKeyDictionary()
 
 
 def _engine(session: AsyncSession) -> AsyncEngine | None:
@@ -74,12 +76,12 @@ def _engine(session: AsyncSession) -> AsyncEngine | None:
 
 
 def _catalogue(engine: AsyncEngine) -> _Catalogue:
-    return _catalogues.setdefault(engine.sync_engine, _Catalogue())
+    return _catalogues.setdefault(engine.sync_engine.pool, _Catalogue())
 
 
 def forget(engine: Engine) -> None:
     """Clears the copy of this database (after a commit that changed missions or regions)."""
-    catalogue = _catalogues.get(engine)
+    catalogue = _catalogues.get(engine.pool)
     if catalogue is not None:
         catalogue.generation += 1
 
