@@ -35,7 +35,6 @@ _CHANGED = "halsaram_catalogue_changed"
 class _Copy:
     """What one database's catalogue held when it was read (regions are read as asked)."""
 
-    generation: int
     # Cache age is not domain time: monotonic seconds, not the application's clock.
     read_at: float = field(default_factory=time.monotonic)
     missions: dict[int, Mission] | None = None  # published ones, by id
@@ -43,25 +42,8 @@ class _Copy:
     regions: dict[int, Region | None] = field(default_factory=dict)
 
 
-class _Catalogue:
-    def __init__(self) -> None:
-        self.generation = 0
-        self.copy = _Copy(0)
-
-    def current(self) -> _Copy:
-        """The copy to read; a stale or cleared one is replaced by an empty one.
-
-        A read that was under way when the copy was cleared fills the old copy, which no
-        one reads any more, so a commit is never followed by a page from before it.
-        """
-        stale = time.monotonic() - self.copy.read_at > TTL_SECONDS
-        if stale or self.copy.generation != self.generation:
-            self.copy = _Copy(self.generation)
-        return self.copy
-
-
 # By pool: the readers' autocommit engine and the writers' engine share one database.
-_catalogues: WeakKeyDictionary[Pool, _Catalogue] = WeakKeyDictionary()
+_copies: WeakKeyDictionary[Pool, _Copy] = WeakKeyDictionary()
 
 
 def _engine(session: AsyncSession) -> AsyncEngine | None:
@@ -75,20 +57,27 @@ def _engine(session: AsyncSession) -> AsyncEngine | None:
     return None if any(isinstance(row, Mission | Region) for row in pending) else bind
 
 
-def _catalogue(engine: AsyncEngine) -> _Catalogue:
-    return _catalogues.setdefault(engine.sync_engine.pool, _Catalogue())
+def _current(engine: AsyncEngine) -> _Copy:
+    """The copy to read; a missing or stale one is replaced by an empty one.
+
+    A read that was under way when the copy was cleared fills the old copy, which no one
+    reads any more, so a commit is never followed by a page from before it.
+    """
+    pool = engine.sync_engine.pool
+    copy = _copies.get(pool)
+    if copy is None or time.monotonic() - copy.read_at > TTL_SECONDS:
+        copy = _copies[pool] = _Copy()
+    return copy
 
 
 def forget(engine: Engine) -> None:
     """Clears the copy of this database (after a commit that changed missions or regions)."""
-    catalogue = _catalogues.get(engine.pool)
-    if catalogue is not None:
-        catalogue.generation += 1
+    _copies.pop(engine.pool, None)
 
 
 async def _with_missions(session: AsyncSession, engine: AsyncEngine) -> _Copy:
     """The current copy, its published missions read if they are not yet."""
-    copy = _catalogue(engine).current()
+    copy = _current(engine)
     if copy.missions is None:
         async with _reader(session) as reader:
             rows = await reader.execute(
@@ -156,7 +145,7 @@ async def region(session: AsyncSession, region_id: int) -> Region | None:
     engine = _engine(session)
     if engine is None:
         return await session.get(Region, region_id)
-    copy = _catalogue(engine).current()
+    copy = _current(engine)
     if region_id not in copy.regions:
         async with _reader(session) as reader:
             copy.regions[region_id] = await reader.get(Region, region_id)
