@@ -51,5 +51,5 @@ clean:
 # Re-extract texts from the code and merge them into each language's catalogue.
 messages: setup
 	$(BIN)/pybabel extract -F babel.cfg -k t:2 -k tn:2,3 -k N_ --no-location --sort-output \
-		--project halsaram -o bot/locales/halsaram.pot .
-	$(BIN)/pybabel update -N -i bot/locales/halsaram.pot -d bot/locales -D halsaram --no-fuzzy-matching
+		--project halsaram -o ui/locales/halsaram.pot .
+	$(BIN)/pybabel update -N -i ui/locales/halsaram.pot -d ui/locales -D halsaram --no-fuzzy-matching

@@ -36,9 +36,9 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.settings import SANDBOX_TOKEN
+from bot.transport import BudgetRateLimiter, SendBudget
 from scheduler import daily
 from scheduler.outbox import dispatch_once
-from scheduler.ratelimit import BudgetRateLimiter, SendBudget
 from storage.clock import FrozenClock, SystemClock
 from storage.db import create_engine, session_factory, transaction
 from storage.models import GroupChat, OutboxMessage, Region

@@ -32,8 +32,6 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-from bot import callbacks
-from bot.callbacks import Action
 from bot.settings import SANDBOX_TOKEN
 from sandbox.emulator import Emulator, FloodLimits
 from storage import meetings
@@ -44,6 +42,8 @@ from storage.seed import seed_all
 from tests.conftest import make_settings
 from tests.databases import fresh_pg_database, migrated
 from tests.harness import BotHarness, RecordingRequest
+from ui import callbacks
+from ui.callbacks import Action
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000"))
 HOSTS = 40

@@ -27,13 +27,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import callbacks, metrics
-from bot.callbacks import Action
-from bot.commands import COMMANDS
-from bot.i18n import SUPPORTED, t
+from bot import metrics
 from bot.ingress import PerUserProcessor
 from bot.persistence import DatabasePersistence
 from bot.settings import Settings
+from bot.shared_budget import SharedBuckets
+from bot.transport import BudgetRateLimiter, SendBudget
 from conversations import host, signup
 from handlers import (
     admin_missions,
@@ -55,11 +54,13 @@ from handlers import (
 )
 from handlers.context import SERVICES_KEY, Services
 from scheduler import jobs
-from scheduler.ratelimit import BudgetRateLimiter, SendBudget
-from scheduler.shared_budget import SharedBuckets
 from storage import inbox
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
+from ui import callbacks
+from ui.callbacks import Action
+from ui.commands import COMMANDS
+from ui.i18n import SUPPORTED, t
 
 
 def build_application(

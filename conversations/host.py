@@ -25,10 +25,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import format_when, t
-from handlers import keyboards
 from handlers.context import language, pressed, scratch, services
 from handlers.meetups import refusal, send_card
 from handlers.profile import account_or_invite
@@ -36,6 +32,9 @@ from storage import meetings
 from storage.accounts import NotRegistered, require_user
 from storage.db import transaction
 from storage.text import clean
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import format_when, t
 
 WHEN, PLACE, SIZE, NOTE, CONFIRM = range(5)
 MESSAGE = 10

@@ -30,16 +30,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
-from bot.i18n import format_distance, t
-from handlers import keyboards
 from handlers.context import language, pressed, remember_language, scratch, services
 from handlers.profile import account_or_invite, invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import format_distance, t
 from verification import geo, phone
 
 TERMS, PHONE, DISTRICT, DONG, LOCATION, PICK_INTERESTS, PICK_TIMES, CONFIRM = range(8)

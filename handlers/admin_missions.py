@@ -14,16 +14,15 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
-from bot.i18n import t
-from handlers import keyboards
 from handlers.context import language, services
 from missions.categories import INTERESTS
 from missions.draft import POINTS_MAX, POINTS_MIN
 from storage import missions
 from storage.db import transaction
 from storage.models import Mission
+from ui import callbacks, keyboards
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import t
 
 SHOWN = 10  # cards per /drafts; more would flood the group
 STEPS = (-50, -10, 10, 50)

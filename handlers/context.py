@@ -9,13 +9,13 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Callback
-from bot.i18n import SUPPORTED, pick_language
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import SessionFactory
 from storage.meetings import Rules
+from ui import callbacks
+from ui.callbacks import Callback
+from ui.i18n import SUPPORTED, pick_language
 from verification.checkin import TokenSigner
 
 SERVICES_KEY = "services"

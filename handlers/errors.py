@@ -9,10 +9,10 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.callbacks import InvalidCallback
-from bot.i18n import t
+from bot.transport import maybe_delivered
 from handlers.context import language
-from scheduler.ratelimit import maybe_delivered
+from ui.callbacks import InvalidCallback
+from ui.i18n import t
 
 log = logging.getLogger(__name__)
 

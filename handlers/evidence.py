@@ -15,15 +15,14 @@ from datetime import timedelta
 from telegram import Message, Update
 from telegram.ext import ContextTypes, filters
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
-from bot.i18n import format_when, t
-from handlers import keyboards
 from handlers.context import Services, language, services
 from handlers.meetups import title_of
 from storage import evidence, meetings
 from storage.accounts import NotRegistered
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import format_when, t
 from verification.photos import expected_format
 
 UPLOAD_KEY = "evidence_upload"  # the photo waiting for "which meetup?" (user_data)

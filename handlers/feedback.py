@@ -13,13 +13,12 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import N_, t
-from handlers import keyboards
 from handlers.context import language, services
 from storage import feedback
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import N_, t
 
 TAG_LABELS = {
     "on_time": N_("On time"),

@@ -13,8 +13,8 @@ from collections import deque
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.i18n import t
 from handlers.context import language, services
+from ui.i18n import t
 
 _RECENT_KEY = "flood_recent"
 _NOTICED_KEY = "flood_noticed"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.callbacks import Action
-from bot.i18n import t
 from handlers.context import language
+from ui.callbacks import Action
+from ui.i18n import t
 
 ADMIN_ACTIONS = (
     Action.REVIEW_APPROVE,

@@ -14,16 +14,15 @@ from telegram import ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
-from bot.i18n import pick_language, t
 from bot.settings import parse_hhmm
-from handlers import keyboards
 from handlers.context import language, services
 from handlers.missions import mission_card
 from scheduler.daily import MISSION_LINK_PREFIX
 from storage import accounts, groups, missions
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import pick_language, t
 
 log = logging.getLogger(__name__)
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)

@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.i18n import format_when, t
 from handlers.context import Services, language, services
 from handlers.meetups import MAX_LISTED, refusal, title_of
 from handlers.profile import account_or_invite
@@ -24,6 +22,8 @@ from missions import map as drawing
 from missions.places import places
 from storage import meetings, regions
 from storage.models import Region
+from ui import callbacks
+from ui.i18n import format_when, t
 
 CACHE_KEY = "map_cache"
 CAPTION_LIMIT = 1024

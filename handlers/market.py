@@ -15,15 +15,14 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import format_when, t
-from handlers import keyboards
 from handlers.context import language, services
 from handlers.profile import account_or_invite
 from storage import ledger, market, progress
 from storage.db import transaction
 from storage.models import LedgerEntry
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import format_when, t
 
 PAGE = 8
 

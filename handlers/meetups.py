@@ -17,15 +17,14 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import format_distance, format_when, t
-from handlers import keyboards
 from handlers.context import Services, language, services
 from handlers.profile import account_or_invite
 from storage import meetings
 from storage.accounts import NotRegistered
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import format_distance, format_when, t
 from verification import checkin, geo
 from verification.qr import checkin_qr_png
 

@@ -15,10 +15,6 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
-from bot.i18n import t
-from handlers import keyboards
 from handlers.context import language, services
 from handlers.profile import account_or_invite
 from missions.categories import INTERESTS, TIMES_OF_DAY
@@ -26,6 +22,9 @@ from missions.recommend import REPEAT_DAYS, Person, Reason, recommend
 from missions.timing import season_of
 from storage import missions
 from storage.models import Mission, Region, User
+from ui import callbacks, keyboards
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import t
 
 ALL = "all"
 PAGE_SIZE = missions.PAGE_SIZE

@@ -22,14 +22,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import N_, t
-from handlers import keyboards
 from handlers.context import language, services
 from handlers.profile import account_or_invite
 from storage import moderation
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import N_, t
 
 REASON, DETAILS = range(2)
 END = ConversationHandler.END

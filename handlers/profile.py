@@ -13,10 +13,6 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import N_, SUPPORTED, t
-from handlers import keyboards
 from handlers.context import language, remember_language, services
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts, progress
@@ -24,6 +20,9 @@ from storage import missions as missions_store
 from storage import trust as trust_model
 from storage.db import transaction
 from storage.models import User
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import N_, SUPPORTED, t
 
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
 TRUST_PARTS = {

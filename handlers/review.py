@@ -18,14 +18,13 @@ from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
-from bot.i18n import N_, format_when, t
-from handlers import keyboards
 from handlers.context import Services, language, services
 from handlers.evidence import rules_of
 from storage import evidence
 from storage.db import transaction
+from ui import callbacks, keyboards
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import N_, format_when, t
 
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 SHOWN = 5  # cards per /review

@@ -10,12 +10,11 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.commands import COMMANDS
-from bot.i18n import t
-from handlers import keyboards
 from handlers.context import language
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.commands import COMMANDS
+from ui.i18n import t
 
 HOW = "how"
 COMMANDS_TOPIC = "commands"

@@ -12,12 +12,12 @@ import asyncio
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import t
 from handlers.context import language, services
 from missions.chart import weekly_bars
 from storage import evidence
 from storage import stats as figures
 from storage.stats import Figures, Report
+from ui.i18n import t
 
 WEEKS = 4
 CHART_WEEKS = 8

@@ -3,7 +3,7 @@ same keys, so recommendations can match interests directly."""
 
 from __future__ import annotations
 
-from bot.i18n import N_
+from ui.i18n import N_
 
 INTERESTS: dict[str, str] = {
     "walking": N_("Walking"),

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import t
 from storage import groups
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.models import Mission, Region
+from ui.i18n import t
 
 log = logging.getLogger(__name__)
 # Groups claimed per transaction: large enough for thousands of groups at 08:00, small

@@ -31,14 +31,14 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
+from bot.transport import NO_RETRY, budget_of, maybe_delivered
 from scheduler import daily
-from scheduler.notices import buttons, render
-from scheduler.ratelimit import NO_RETRY, budget_of, maybe_delivered
 from storage import groups, meetings
 from storage import outbox as rows
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.models import User
+from ui.notices import buttons, render
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"

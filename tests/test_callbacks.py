@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import callbacks
-from bot.callbacks import Action, InvalidCallback
+from ui import callbacks
+from ui.callbacks import Action, InvalidCallback
 
 
 def test_round_trip() -> None:

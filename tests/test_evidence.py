@@ -15,8 +15,6 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from telegram import Update
 
-from bot import callbacks
-from bot.callbacks import Action
 from handlers.context import SERVICES_KEY
 from scheduler.evidence import CHECKER_KEY, check_once, checker_for
 from storage import ledger, meetings
@@ -28,6 +26,8 @@ from tests import photo_corpus as corpus
 from tests.harness import BotHarness, buttons
 from tests.test_meetups import RULES, Neighbour, _meetup, _mission
 from tests.test_photo_checks import moto_s3  # noqa: F401 (a fixture)
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

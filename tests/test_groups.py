@@ -15,8 +15,6 @@ import pytest
 from sqlalchemy import select
 from telegram import Update
 
-from bot import callbacks
-from bot.callbacks import Action
 from sandbox.emulator import FloodLimits
 from scheduler import daily
 from scheduler.outbox import dispatch_once
@@ -27,6 +25,8 @@ from storage.models import GroupChat, OutboxMessage, Region, ScheduledSend
 from tests.conftest import make_settings
 from tests.harness import BotHarness, buttons
 from tests.test_meetups import Neighbour
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 SEOUL = ZoneInfo("Asia/Seoul")

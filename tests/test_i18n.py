@@ -7,7 +7,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, pick_language, t
+from ui.i18n import LOCALES_DIR, pick_language, t
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {"t": (2,), "tn": (2, 3), "N_": None}

@@ -8,8 +8,6 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot import callbacks
-from bot.callbacks import Action
 from storage import ledger, market
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
@@ -17,6 +15,8 @@ from storage.models import LedgerEntry, User, VoucherCode
 from tests.harness import BotHarness, buttons
 from tests.test_meetups import Neighbour
 from tests.test_signup import data_of
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 CSV = "item,name_ko,name_en,cost,code\n" + "".join(

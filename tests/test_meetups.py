@@ -13,13 +13,13 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot import callbacks
-from bot.callbacks import Action
 from storage import accounts, meetings
 from storage.db import SessionFactory, transaction
 from storage.models import Meeting, Mission, OutboxMessage, Participation, Region, User
 from tests.harness import BotHarness, buttons
 from tests.test_signup import data_of
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 RULES = meetings.Rules()

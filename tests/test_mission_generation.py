@@ -18,8 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import callbacks
-from bot.callbacks import Action
 from missions import ai, rules
 from missions.categories import INTERESTS
 from missions.draft import POINTS_MAX, POINTS_MIN, problems
@@ -27,6 +25,8 @@ from missions.places import places
 from missions.rules import Conditions
 from storage.seed import SONGPA, _load_json
 from tests.servers import local_server
+from ui import callbacks
+from ui.callbacks import Action
 from verification import geo
 
 ROOT = Path(__file__).resolve().parents[1]

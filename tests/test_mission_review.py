@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.i18n import t
 from missions import rules
 from missions.categories import INTERESTS
 from missions.draft import POINTS_MAX, POINTS_MIN
@@ -22,6 +21,7 @@ from storage.models import Mission, Region
 from storage.users import grant_admin
 from tests.harness import BotHarness, buttons
 from tests.test_signup import Person, data_of, sign_up
+from ui.i18n import t
 from verification import geo
 
 pytestmark = pytest.mark.usefixtures("seeded")

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import callbacks
-from bot.callbacks import Action
 from storage.db import SessionFactory, transaction
 from storage.models import Meeting, Mission, Participation
 from tests.harness import BotHarness, buttons
 from tests.test_signup import Person, data_of, sign_up
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

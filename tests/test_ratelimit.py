@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler.ratelimit import SendBudget, counted
+from bot.transport import SendBudget, counted
 
 
 class FakeTime:

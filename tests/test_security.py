@@ -12,8 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import callbacks
-from bot.callbacks import Action
 from bot.ingress import Inbox
 from bot.webhook import PATH, SECRET_HEADER, create_http_app
 from storage import moderation
@@ -34,6 +32,8 @@ from tests.harness import BotHarness, buttons
 from tests.test_evidence import Scene, _data, bystander_with_a_card, scene  # noqa: F401
 from tests.test_meetups import Neighbour, _card, _meetup
 from tests.test_mission_review import store_drafts
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from scheduler.ratelimit import SendBudget
-from scheduler.shared_budget import SharedBuckets
+from bot.shared_budget import SharedBuckets
+from bot.transport import SendBudget
 from tests.databases import in_ci
 
 REDIS_URL = os.environ.get("HALSARAM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

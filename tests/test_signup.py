@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from bot import callbacks
-from bot.callbacks import Action
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationState, LedgerEntry, Region, User
 from tests.harness import BotHarness, buttons
+from ui import callbacks
+from ui.callbacks import Action
 from verification import geo
 
 SEOKCHON_LAKE = (37.5096, 127.1027)  # 잠실동, Songpa-gu

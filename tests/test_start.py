@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from telegram.error import BadRequest, NetworkError
 
-from bot import callbacks
-from bot.callbacks import Action
 from tests.harness import ApiSpecViolation, BotHarness, buttons
+from ui import callbacks
+from ui.callbacks import Action
 
 
 async def test_start_greets_in_korean(bot: BotHarness) -> None:

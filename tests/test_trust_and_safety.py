@@ -9,8 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import callbacks
-from bot.callbacks import Action
 from storage import meetings
 from storage.db import transaction
 from storage.models import Badge, Feedback, Report, User
@@ -18,6 +16,8 @@ from tests.conftest import make_settings
 from tests.harness import BotHarness, buttons
 from tests.test_meetups import RULES, Neighbour, _card, _meetup
 from tests.test_signup import data_of
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import Action
 from storage import ledger
 from storage.models import InboxUpdate, Participation, VoucherCode
 from tests import photo_corpus as corpus
@@ -18,6 +17,7 @@ from tests.harness import BotHarness, buttons
 from tests.test_evidence import _balance, _data, _mission, admin_group, run_checks
 from tests.test_market import _assert_money_is_sound, _stock
 from tests.test_meetups import Neighbour, _card, _decode_qr, _meetup
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 CSV = "item,name_ko,name_en,cost,code\ncoffee,아메리카노,Americano,50,CAFE-0001-AMER\n"

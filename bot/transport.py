@@ -24,7 +24,7 @@ import httpx
 from telegram.error import RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
-from scheduler.shared_budget import SharedBuckets
+from bot.shared_budget import SharedBuckets
 
 Sleep = Callable[[float], Awaitable[None]]
 # After a 429 everyone pauses at most this long; the chat itself waits the full retry_after.

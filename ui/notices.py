@@ -7,12 +7,11 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from bot import callbacks
-from bot.callbacks import Action
-from bot.i18n import N_, format_when, t
-from handlers import keyboards
 from handlers.moderation import REASON_LABELS
 from storage.meetings import MeetupView
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import N_, format_when, t
 
 MESSAGES = {
     "meetup_joined": N_('{name} joined your meetup "{title}" ({seated}/{capacity} seats taken).'),
