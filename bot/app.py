@@ -28,8 +28,10 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import metrics
+from bot.context import CONTEXT_TYPES
 from bot.ingress import PerUserProcessor
 from bot.persistence import DatabasePersistence
+from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.shared_budget import SharedBuckets
 from bot.transport import BudgetRateLimiter, SendBudget
@@ -52,7 +54,6 @@ from handlers import (
     start,
     stats,
 )
-from handlers.context import SERVICES_KEY, Services
 from scheduler import jobs
 from storage import inbox
 from storage.clock import Clock, SystemClock
@@ -87,6 +88,7 @@ def build_application(
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_file_url)
         .defaults(Defaults(tzinfo=settings.zone))
+        .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         # Our own ingress feeds the update queue (bot.ingress); PTB's Updater is not used.
         .updater(None)

@@ -19,13 +19,12 @@ from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from handlers.context import language, pressed, scratch, services
+from bot.context import Context
 from handlers.meetups import refusal, send_card
 from handlers.profile import account_or_invite
 from storage import meetings
@@ -45,13 +44,8 @@ SLOTS = (time(7, 0), time(10, 0), time(12, 0), time(15, 0), time(18, 0), time(19
 _TYPED = re.compile(r"^\s*(오늘|today|내일|tomorrow)?\s*(\d{1,2})[:시 ]\s*(\d{2})?\s*분?\s*$", re.I)
 
 
-def _data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    return scratch(context, KEY)
-
-
-def _arg(update: Update) -> str:
-    """The single argument of the pressed button (validated by the codec)."""
-    return pressed(update).args[0]
+def _data(context: Context) -> dict[str, Any]:
+    return context.scratch(KEY)
 
 
 def _reply(update: Update) -> Any:
@@ -63,12 +57,12 @@ def _local_start(now_local: datetime, day: int, at: time) -> datetime:
     return datetime.combine(now_local.date() + timedelta(days=day), at, tzinfo=now_local.tzinfo)
 
 
-async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def begin(update: Update, context: Context) -> int:
     """ "Create a meetup" on a mission: checks the host rules, then asks when."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         async with svc.sessions() as session:
             if await account_or_invite(update, context, session) is None:
@@ -85,10 +79,10 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await ask_when(update, context)
 
 
-async def choose_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def choose_mission(update: Update, context: Context) -> None:
     """`/host`: offers missions of the neighbourhood to host a meetup for."""
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
@@ -103,9 +97,9 @@ async def choose_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     )
 
 
-async def ask_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
-    svc = services(context)
+async def ask_when(update: Update, context: Context) -> int:
+    lang = context.lang
+    svc = context.services
     now_local = svc.clock.now().astimezone(svc.settings.zone)
     buttons = []
     for day in (0, 1):
@@ -124,20 +118,20 @@ async def ask_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return WHEN
 
 
-async def when_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def when_button(update: Update, context: Context) -> int:
     await keyboards.close_buttons(update)
-    value = _arg(update)
+    value = context.pressed.args[0]
     match = re.fullmatch(r"d([01])t(\d{2})(\d{2})", value)
     if match is None:
         return await ask_when(update, context)
-    svc = services(context)
+    svc = context.services
     now_local = svc.clock.now().astimezone(svc.settings.zone)
     start = _local_start(now_local, int(match[1]), time(int(match[2]), int(match[3])))
     return await _set_time(update, context, start)
 
 
-async def when_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    lang = language(update, context)
+async def when_typed(update: Update, context: Context) -> int | None:
+    lang = context.lang
     assert update.effective_message is not None and update.effective_message.text is not None
     match = _TYPED.match(update.effective_message.text)
     hour, minute = (int(match[2]), int(match[3] or 0)) if match else (99, 99)
@@ -146,7 +140,7 @@ async def when_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
             t(lang, "I could not read that time. Type it like 19:30, or pick a button.")
         )
         return None
-    svc = services(context)
+    svc = context.services
     now_local = svc.clock.now().astimezone(svc.settings.zone)
     day = 1 if (match[1] or "").lower() in ("내일", "tomorrow") else 0
     start = _local_start(now_local, day, time(hour, minute))
@@ -155,9 +149,9 @@ async def when_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
     return await _set_time(update, context, start)
 
 
-async def _set_time(update: Update, context: ContextTypes.DEFAULT_TYPE, start: datetime) -> int:
-    lang = language(update, context)
-    svc = services(context)
+async def _set_time(update: Update, context: Context, start: datetime) -> int:
+    lang = context.lang
+    svc = context.services
     now = svc.clock.now()
     if start < now + meetings.MIN_LEAD or start > now + meetings.MAX_AHEAD:
         error = meetings.InvalidTime("past" if start < now + meetings.MIN_LEAD else "too_far")
@@ -167,9 +161,9 @@ async def _set_time(update: Update, context: ContextTypes.DEFAULT_TYPE, start: d
     return await ask_place(update, context)
 
 
-async def ask_place(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
-    svc = services(context)
+async def ask_place(update: Update, context: Context) -> int:
+    lang = context.lang
+    svc = context.services
     user = update.effective_user
     assert user is not None
     async with svc.sessions() as session:
@@ -192,13 +186,13 @@ async def ask_place(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return PLACE
 
 
-async def place_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def place_button(update: Update, context: Context) -> int:
     await keyboards.close_buttons(update)
     data = _data(context)
-    value = _arg(update)
+    value = context.pressed.args[0]
     source = data["mission_id"] if value == "mission" else int(value) if value.isdigit() else None
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         mission = await meetings.hostable_mission(session, source)
     if mission is None:
         return await ask_place(update, context)
@@ -215,10 +209,10 @@ async def place_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return SIZE
 
 
-async def size_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def size_button(update: Update, context: Context) -> int:
     await keyboards.close_buttons(update)
-    lang = language(update, context)
-    value = _arg(update)
+    lang = context.lang
+    value = context.pressed.args[0]
     if not value.isdigit() or not 2 <= int(value) <= 10:
         return SIZE
     _data(context)["capacity"] = int(value)
@@ -234,21 +228,21 @@ async def size_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return NOTE
 
 
-async def note_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def note_typed(update: Update, context: Context) -> int:
     assert update.effective_message is not None
     _data(context)["note"] = clean(update.effective_message.text, 500)
     return await ask_confirm(update, context)
 
 
-async def note_skipped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def note_skipped(update: Update, context: Context) -> int:
     await keyboards.close_buttons(update)
     _data(context)["note"] = None
     return await ask_confirm(update, context)
 
 
-async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
-    svc = services(context)
+async def ask_confirm(update: Update, context: Context) -> int:
+    lang = context.lang
+    svc = context.services
     data = _data(context)
     async with svc.sessions() as session:
         mission = await meetings.hostable_mission(session, data["mission_id"])
@@ -274,15 +268,15 @@ async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return CONFIRM
 
 
-async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def confirm(update: Update, context: Context) -> int:
     await keyboards.close_buttons(update)
-    lang = language(update, context)
+    lang = context.lang
     assert context.user_data is not None and update.effective_user is not None
     data = context.user_data.pop(KEY, {})
-    if _arg(update) != "yes" or not data:
+    if context.pressed.args[0] != "yes" or not data:
         await _reply(update)(t(lang, "Okay, no meetup was created."))
         return END
-    svc = services(context)
+    svc = context.services
     place = data["place"]
     try:
         async with transaction(svc.sessions) as session:
@@ -311,33 +305,31 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return END
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(update: Update, context: Context) -> int:
     assert context.user_data is not None
     context.user_data.pop(KEY, None)
-    await _reply(update)(t(language(update, context), "Okay, no meetup was created."))
+    await _reply(update)(t(context.lang, "Okay, no meetup was created."))
     return END
 
 
 # --------------------------------------------------------------------------- host message
 
 
-async def ask_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def ask_message(update: Update, context: Context) -> int:
     """The card's "message them" button: the next text goes to everyone seated."""
     query = update.callback_query
     assert query is not None and context.user_data is not None
     await query.answer()
     context.user_data["host_message"] = callbacks.decode(query.data).int_arg(0)
-    await _reply(update)(
-        t(language(update, context), "Type the message for your participants (or /cancel).")
-    )
+    await _reply(update)(t(context.lang, "Type the message for your participants (or /cancel)."))
     return MESSAGE
 
 
-async def send_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def send_message(update: Update, context: Context) -> int:
     assert context.user_data is not None and update.effective_user is not None
     assert update.effective_message is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     meeting_id = context.user_data.pop("host_message", None)
     if meeting_id is None:
         return END
@@ -354,10 +346,10 @@ async def send_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return END
 
 
-async def cancel_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel_message(update: Update, context: Context) -> int:
     assert context.user_data is not None
     context.user_data.pop("host_message", None)
-    await _reply(update)(t(language(update, context), "Okay, nothing was sent."))
+    await _reply(update)(t(context.lang, "Okay, nothing was sent."))
     return END
 
 

@@ -23,14 +23,13 @@ from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from handlers.context import language, pressed, remember_language, scratch, services
+from bot.context import Context
 from handlers.profile import account_or_invite, invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
@@ -50,13 +49,8 @@ SIGNUP, EDIT = "signup", "edit"
 EDITABLE = ("phone", "region", "interests", "times")
 
 
-def _data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    return scratch(context, KEY)
-
-
-def _arg(update: Update) -> str:
-    """The single argument of the pressed button (validated by the codec)."""
-    return pressed(update).args[0]
+def _data(context: Context) -> dict[str, Any]:
+    return context.scratch(KEY)
 
 
 def _chat_message(update: Update) -> Message:
@@ -68,8 +62,8 @@ def _chat_message(update: Update) -> Message:
 # --------------------------------------------------------------------------- prompts
 
 
-async def ask_terms(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_terms(update: Update, context: Context) -> int:
+    lang = context.lang
     _data(context)["step"] = TERMS
     await _chat_message(update).reply_text(
         t(
@@ -92,8 +86,8 @@ async def ask_terms(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return TERMS
 
 
-async def ask_phone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_phone(update: Update, context: Context) -> int:
+    lang = context.lang
     _data(context)["step"] = PHONE
     await _chat_message(update).reply_text(
         t(
@@ -106,10 +100,10 @@ async def ask_phone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return PHONE
 
 
-async def ask_district(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_district(update: Update, context: Context) -> int:
+    lang = context.lang
     _data(context)["step"] = DISTRICT
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         found = await accounts.districts(session)
     buttons = [
         (
@@ -126,10 +120,10 @@ async def ask_district(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return DISTRICT
 
 
-async def ask_dong(update: Update, context: ContextTypes.DEFAULT_TYPE, district: str) -> int:
-    lang = language(update, context)
+async def ask_dong(update: Update, context: Context, district: str) -> int:
+    lang = context.lang
     _data(context)["step"] = DONG
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         found = await accounts.dongs(session, district)
     buttons = [
         (r.name_ko if lang == "ko" else r.name_en, callbacks.encode(Action.DONG, r.id))
@@ -145,8 +139,8 @@ async def ask_dong(update: Update, context: ContextTypes.DEFAULT_TYPE, district:
     return DONG
 
 
-async def ask_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_location(update: Update, context: Context) -> int:
+    lang = context.lang
     data = _data(context)
     data["step"] = LOCATION
     message = _chat_message(update)
@@ -187,8 +181,8 @@ def _toggle_markup(
     return keyboards.inline(rows)
 
 
-async def ask_interests(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_interests(update: Update, context: Context) -> int:
+    lang = context.lang
     data = _data(context)
     data["step"] = PICK_INTERESTS
     data.setdefault("interests", [])
@@ -199,8 +193,8 @@ async def ask_interests(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     return PICK_INTERESTS
 
 
-async def ask_times(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_times(update: Update, context: Context) -> int:
+    lang = context.lang
     data = _data(context)
     data["step"] = PICK_TIMES
     data.setdefault("times", [])
@@ -229,8 +223,8 @@ def summary_text(lang: str, data: dict[str, Any], name: str) -> str:
     )
 
 
-async def ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def ask_confirm(update: Update, context: Context) -> int:
+    lang = context.lang
     data = _data(context)
     data["step"] = CONFIRM
     user = update.effective_user
@@ -261,32 +255,32 @@ PROMPTS = {
 # --------------------------------------------------------------------------- entry
 
 
-async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def begin(update: Update, context: Context) -> int:
     """`/start`: greets people with an account; starts signup for everyone else."""
     user = update.effective_user
     assert user is not None
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         account = await accounts.registered_user(session, user.id)
     if account is not None:
-        remember_language(context, account.language)
-        lang = language(update, context)
+        context.remember_language(account.language)
+        lang = context.lang
         await _chat_message(update).reply_text(
             greeting(lang, user.first_name), reply_markup=greeting_keyboard(lang)
         )
         return END
     assert context.user_data is not None
     context.user_data[KEY] = {"mode": SIGNUP}
-    lang = language(update, context)
+    lang = context.lang
     await _chat_message(update).reply_text(
         greeting(lang, user.first_name), reply_markup=greeting_keyboard(lang)
     )
     return await ask_terms(update, context)
 
 
-async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def edit_part(update: Update, context: Context) -> int:
     """A button on the /profile card: re-runs one step and saves it."""
-    part = _arg(update)
-    async with services(context).sessions() as session:
+    part = context.pressed.args[0]
+    async with context.services.sessions() as session:
         account = await account_or_invite(update, context, session)
     if account is None:
         return END
@@ -305,11 +299,11 @@ async def edit_part(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 # --------------------------------------------------------------------------- steps
 
 
-async def terms_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def terms_answer(update: Update, context: Context) -> int:
     """Agreeing moves on to the phone number; declining ends politely and stores nothing."""
     await keyboards.close_buttons(update)
-    lang = language(update, context)
-    if _arg(update) == "yes":
+    lang = context.lang
+    if context.pressed.args[0] == "yes":
         _data(context)["terms"] = True
         return await ask_phone(update, context)
     assert context.user_data is not None
@@ -323,10 +317,10 @@ async def terms_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return END
 
 
-async def got_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def got_contact(update: Update, context: Context) -> int | None:
     """Accepts only the sender's own number, shared with the button."""
     message = _chat_message(update)
-    lang = language(update, context)
+    lang = context.lang
     contact = message.contact
     user = update.effective_user
     assert contact is not None and user is not None
@@ -340,7 +334,7 @@ async def got_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
             reply_markup=keyboards.request_contact(t(lang, "📱 Share my phone number")),
         )
         return None
-    svc = services(context)
+    svc = context.services
     hashed = phone.protected_hash(svc.settings.secret(), contact.phone_number)
     async with svc.sessions() as session:
         taken = await accounts.phone_in_use(session, hashed, user.id)
@@ -365,10 +359,10 @@ async def got_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return await ask_district(update, context)
 
 
-async def district_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    lang = language(update, context)
-    code = _arg(update)
-    async with services(context).sessions() as session:
+async def district_chosen(update: Update, context: Context) -> int | None:
+    lang = context.lang
+    code = context.pressed.args[0]
+    async with context.services.sessions() as session:
         found = {d.code: d for d in await accounts.districts(session)}
     district = found.get(code)
     query = update.callback_query
@@ -383,14 +377,14 @@ async def district_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     return await ask_dong(update, context, code)
 
 
-async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    lang = language(update, context)
-    value = _arg(update)
+async def dong_chosen(update: Update, context: Context) -> int | None:
+    lang = context.lang
+    value = context.pressed.args[0]
     if value == "back":
         await keyboards.close_buttons(update)
         return await ask_district(update, context)
     try:
-        async with services(context).sessions() as session:
+        async with context.services.sessions() as session:
             region = await accounts.open_region(session, int(value))
     except (accounts.UnknownRegion, ValueError):
         assert update.callback_query is not None
@@ -403,14 +397,14 @@ async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return await ask_location(update, context)
 
 
-async def got_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def got_location(update: Update, context: Context) -> int | None:
     """Checks a shared location (plain, live or venue) against the neighbourhood's boundary."""
     message = _chat_message(update)
-    lang = language(update, context)
+    lang = context.lang
     location = message.venue.location if message.venue else message.location
     assert location is not None
     data = _data(context)
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         region = await accounts.open_region(session, int(data["region_id"]))
         boundary = region.boundary
     distance = geo.distance_to_area_m(boundary, location.latitude, location.longitude)
@@ -444,10 +438,10 @@ async def got_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return await _after_region(update, context)
 
 
-async def location_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def location_choice(update: Update, context: Context) -> int:
     await keyboards.close_buttons(update)
-    lang = language(update, context)
-    if _arg(update) == "repick":
+    lang = context.lang
+    if context.pressed.args[0] == "repick":
         await _chat_message(update).reply_text(
             t(lang, "Let's choose again."), reply_markup=ReplyKeyboardRemove()
         )
@@ -460,7 +454,7 @@ async def location_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     return await _after_region(update, context)
 
 
-async def _after_region(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def _after_region(update: Update, context: Context) -> int:
     if _data(context).get("mode") == EDIT:
         return await _save_edit(update, context, "region")
     return await ask_interests(update, context)
@@ -468,7 +462,7 @@ async def _after_region(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
 
 async def _toggle(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     options: dict[str, str],
     field: str,
     action: str,
@@ -476,8 +470,8 @@ async def _toggle(
     """Toggles one option in place; returns True when Done was pressed with a choice made."""
     query = update.callback_query
     assert query is not None
-    lang = language(update, context)
-    value = _arg(update)
+    lang = context.lang
+    value = context.pressed.args[0]
     chosen: list[str] = _data(context).setdefault(field, [])
     if value == "done":
         if not chosen:
@@ -499,7 +493,7 @@ async def _toggle(
     return False
 
 
-async def toggle_interest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def toggle_interest(update: Update, context: Context) -> int | None:
     if not await _toggle(update, context, INTERESTS, "interests", Action.INTEREST):
         return None
     if _data(context).get("mode") == EDIT:
@@ -507,7 +501,7 @@ async def toggle_interest(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     return await ask_times(update, context)
 
 
-async def toggle_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def toggle_time(update: Update, context: Context) -> int | None:
     if not await _toggle(update, context, TIMES_OF_DAY, "times", Action.TIME):
         return None
     if _data(context).get("mode") == EDIT:
@@ -515,18 +509,18 @@ async def toggle_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return await ask_confirm(update, context)
 
 
-async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def confirm(update: Update, context: Context) -> int:
     """Creates the account in one transaction; "start over" goes back to the terms."""
     await keyboards.close_buttons(update)
-    lang = language(update, context)
-    if _arg(update) == "over":
+    lang = context.lang
+    if context.pressed.args[0] == "over":
         assert context.user_data is not None
         context.user_data[KEY] = {"mode": SIGNUP}
         return await ask_terms(update, context)
     user = update.effective_user
     assert user is not None
     data = _data(context)
-    svc = services(context)
+    svc = context.services
     registration = accounts.Registration(
         user_id=user.id,
         language=lang,
@@ -556,7 +550,7 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return await ask_district(update, context)
     assert context.user_data is not None
     context.user_data.pop(KEY, None)
-    remember_language(context, lang)
+    context.remember_language(lang)
     await _chat_message(update).reply_text(
         t(
             lang,
@@ -568,13 +562,13 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return END
 
 
-async def _save_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, part: str) -> int:
+async def _save_edit(update: Update, context: Context, part: str) -> int:
     """Stores one edited part of an existing account and shows the card again."""
     user = update.effective_user
     assert user is not None
-    lang = language(update, context)
+    lang = context.lang
     data = _data(context)
-    svc = services(context)
+    svc = context.services
     try:
         async with transaction(svc.sessions) as session:
             if part == "phone":
@@ -616,9 +610,9 @@ async def _save_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, part: s
 # --------------------------------------------------------------------------- off the path
 
 
-async def use_the_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def use_the_buttons(update: Update, context: Context) -> None:
     """Text, a photo or a sticker where a button is expected: explain and ask again."""
-    lang = language(update, context)
+    lang = context.lang
     step = _data(context).get("step")
     message = _chat_message(update)
     if step == PHONE:
@@ -641,11 +635,11 @@ async def use_the_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     return None
 
 
-async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def wrong_button(update: Update, context: Context) -> None:
     """A button from another step or a forged one: the conversation stays where it is."""
     query = update.callback_query
     assert query is not None
-    lang = language(update, context)
+    lang = context.lang
     try:
         callbacks.decode(query.data)
         text = t(lang, "That button belongs to an earlier step. Please use the latest message.")
@@ -655,8 +649,8 @@ async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     return None
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    lang = language(update, context)
+async def cancel(update: Update, context: Context) -> int:
+    lang = context.lang
     assert context.user_data is not None
     mode = _data(context).get("mode")
     context.user_data.pop(KEY, None)
@@ -669,9 +663,9 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return END
 
 
-async def timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def timed_out(update: Update, context: Context) -> None:
     """Runs when the conversation was idle too long; PTB ends it afterwards."""
-    lang = language(update, context)
+    lang = context.lang
     assert context.user_data is not None
     context.user_data.pop(KEY, None)
     chat = update.effective_chat

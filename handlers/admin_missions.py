@@ -12,9 +12,8 @@ import contextlib
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import language, services
+from bot.context import Context
 from missions.categories import INTERESTS
 from missions.draft import POINTS_MAX, POINTS_MIN
 from storage import missions
@@ -83,12 +82,12 @@ def review_buttons(mission: Mission, lang: str) -> InlineKeyboardMarkup | None:
     )
 
 
-async def show_drafts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_drafts(update: Update, context: Context) -> None:
     """`/drafts`: a review card for each waiting draft, in this chat."""
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     assert message is not None and chat is not None and user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     if chat.type != "private" and chat.id != svc.settings.admin_chat_id:
         return  # another group: not the place for reviews, and nobody there asked us
     async with svc.sessions() as session:
@@ -123,12 +122,12 @@ async def show_drafts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         )
 
 
-async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def review(update: Update, context: Context) -> None:
     """Publish, points or Discard on a review card; only an admin's press changes anything."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         data = callbacks.decode(query.data)
         mission_id = data.int_arg(0)

@@ -7,17 +7,16 @@ import logging
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import ContextTypes
 
+from bot.context import Context
 from bot.transport import maybe_delivered
-from handlers.context import language
 from ui.callbacks import InvalidCallback
 from ui.i18n import t
 
 log = logging.getLogger(__name__)
 
 
-async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stale_button(update: Update, context: Context) -> None:
     """Any press no feature claimed: a forged, corrupt or outdated button.
 
     Answering the query matters: otherwise the person's client shows a spinner until
@@ -26,12 +25,12 @@ async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.callback_query
     assert query is not None
     await query.answer(
-        t(language(update, context), "This button no longer works. Send /start to begin again."),
+        t(context.lang, "This button no longer works. Send /start to begin again."),
         show_alert=False,
     )
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Logs the failure without personal data and apologises to the person in front."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
@@ -42,7 +41,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer(
                     t(
-                        language(update, context),
+                        context.lang,
                         "This button no longer works. Send /start to begin again.",
                     )
                 )
@@ -67,7 +66,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(
             chat.id,
             t(
-                language(update, context),
+                context.lang,
                 "Sorry, something went wrong on my side. Please try again in a moment.",
             ),
         )

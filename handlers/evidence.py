@@ -13,9 +13,10 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from telegram import Message, Update
-from telegram.ext import ContextTypes, filters
+from telegram.ext import filters
 
-from handlers.context import Services, language, services
+from bot.context import Context
+from bot.services import Services
 from handlers.meetups import title_of
 from storage import evidence, meetings
 from storage.accounts import NotRegistered
@@ -48,7 +49,7 @@ def rules_of(svc: Services) -> evidence.EvidenceRules:
     )
 
 
-async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def receive_photo(update: Update, context: Context) -> None:
     """A compressed photo: the largest size Telegram made of it."""
     message = update.effective_message
     assert message is not None
@@ -56,11 +57,11 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _attach(update, context, evidence.Upload(largest.file_id, largest.file_unique_id, False))
 
 
-async def receive_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def receive_document(update: Update, context: Context) -> None:
     """An image sent as a file (the original, with EXIF)."""
     message = update.effective_message
     assert message is not None and message.document is not None
-    lang = language(update, context)
+    lang = context.lang
     document = message.document
     if document.file_size and document.file_size > MAX_BYTES:
         await message.reply_text(
@@ -86,18 +87,18 @@ async def receive_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await _attach(update, context, upload)
 
 
-async def not_an_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def not_an_image(update: Update, context: Context) -> None:
     """A file that is not an image."""
     assert update.effective_message is not None
     await update.effective_message.reply_text(
         t(
-            language(update, context),
+            context.lang,
             "That file is not an image. To prove a mission, send a photo of it.",
         )
     )
 
 
-async def album(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def album(update: Update, context: Context) -> None:
     """Several photos at once: one answer per album, asking for the one best photo."""
     message = update.effective_message
     assert message is not None
@@ -107,21 +108,19 @@ async def album(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         context.user_data[ALBUM_KEY] = message.media_group_id
     await message.reply_text(
         t(
-            language(update, context),
+            context.lang,
             "Please send one photo at a time, not an album: pick the one that shows the "
             "mission best.",
         )
     )
 
 
-async def _attach(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, upload: evidence.Upload
-) -> None:
+async def _attach(update: Update, context: Context, upload: evidence.Upload) -> None:
     """Submits the photo for the one meetup waiting for it, or asks which one."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         pending = await evidence.pending_meetups(session, user.id, svc.clock.now(), rules_of(svc))
     if not pending.meetups:
@@ -157,11 +156,11 @@ async def _attach(
     )
 
 
-async def pick_meetup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pick_meetup(update: Update, context: Context) -> None:
     """The answer to "which meetup?": submits the photo kept from a moment ago."""
     query = update.callback_query
     assert query is not None
-    lang = language(update, context)
+    lang = context.lang
     kept = context.user_data.pop(UPLOAD_KEY, None) if context.user_data is not None else None
     try:
         meeting_id = callbacks.decode(query.data).int_arg(0)
@@ -175,12 +174,12 @@ async def pick_meetup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _submit(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, upload: evidence.Upload, meeting_id: int
+    update: Update, context: Context, upload: evidence.Upload, meeting_id: int
 ) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         async with transaction(svc.sessions) as session:
             await evidence.submit(

@@ -11,9 +11,8 @@ import contextlib
 
 from telegram import Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import language, services
+from bot.context import Context
 from storage import feedback
 from storage.db import transaction
 from ui import callbacks, keyboards
@@ -38,7 +37,7 @@ def _tags_markup(lang: str, feedback_id: int, chosen: list[str]) -> keyboards.In
     return keyboards.inline(keyboards.grid(buttons, 3))
 
 
-async def start_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start_rating(update: Update, context: Context) -> None:
     """ "Rate the others": one message per attendee, with stars."""
     query = update.callback_query
     assert (
@@ -46,10 +45,10 @@ async def start_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         and update.effective_user is not None
         and update.effective_chat is not None
     )
-    lang = language(update, context)
+    lang = context.lang
     meeting_id = callbacks.decode(query.data).int_arg(0)
     try:
-        async with services(context).sessions() as session:
+        async with context.services.sessions() as session:
             people = await feedback.to_rate(session, meeting_id, update.effective_user.id)
     except feedback.FeedbackError:
         await query.answer(t(lang, "Only people who checked in can rate, once the meetup is over."),
@@ -73,11 +72,11 @@ async def start_rating(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         )
 
 
-async def stars(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stars(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     parsed = callbacks.decode(query.data)
     meeting_id, ratee_id, count = parsed.int_arg(0), parsed.int_arg(1), parsed.int_arg(2)
     try:
@@ -99,13 +98,13 @@ async def stars(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
-async def tag(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def tag(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
+    lang = context.lang
     parsed = callbacks.decode(query.data)
     try:
-        async with transaction(services(context).sessions) as session:
+        async with transaction(context.services.sessions) as session:
             rating = await feedback.toggle_tag(
                 session, parsed.int_arg(0), update.effective_user.id, parsed.args[1]
             )

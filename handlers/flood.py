@@ -11,20 +11,20 @@ import time
 from collections import deque
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
-from handlers.context import language, services
+from bot.context import Context
 from ui.i18n import t
 
 _RECENT_KEY = "flood_recent"
 _NOTICED_KEY = "flood_noticed"
 
 
-async def limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def limit(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    settings = services(context).settings
+    settings = context.services.settings
     now = time.monotonic()
     recent: dict[int, deque[float]] = context.bot_data.setdefault(_RECENT_KEY, {})
     window = recent.setdefault(user.id, deque())
@@ -42,7 +42,7 @@ async def limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await context.bot.send_message(
                 update.effective_chat.id,
                 t(
-                    language(update, context),
+                    context.lang,
                     "Whoa, that's a lot at once! Please wait a few seconds.",
                 ),
             )

@@ -10,9 +10,9 @@ the feature handlers (which check the presser's admin rights on every press anyw
 from __future__ import annotations
 
 from telegram import Message, Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
-from handlers.context import language
+from bot.context import Context
 from ui.callbacks import Action
 from ui.i18n import t
 
@@ -29,7 +29,7 @@ ADMIN_ACTIONS = (
 )
 
 
-async def admin_button_on_a_copy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def admin_button_on_a_copy(update: Update, context: Context) -> None:
     """Lets a press on the bot's own card through; stops one on a forwarded copy."""
     query = update.callback_query
     assert query is not None
@@ -38,7 +38,7 @@ async def admin_button_on_a_copy(update: Update, context: ContextTypes.DEFAULT_T
         return
     await query.answer(
         t(
-            language(update, context),
+            context.lang,
             "This is a forwarded copy. Please decide on the card in the admin group.",
         ),
         show_alert=True,

@@ -12,10 +12,9 @@ import logging
 
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
 
+from bot.context import Context
 from bot.settings import parse_hhmm
-from handlers.context import language, services
 from handlers.missions import mission_card
 from scheduler.daily import MISSION_LINK_PREFIX
 from storage import accounts, groups, missions
@@ -33,7 +32,7 @@ PRESENT = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMe
 # --------------------------------------------------------------------------- membership
 
 
-async def bot_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def bot_membership(update: Update, context: Context) -> None:
     """my_chat_member: the bot added to a group (introduce once) or removed (stop posting)."""
     change = update.my_chat_member
     if change is None or change.chat.type not in GROUP_TYPES:
@@ -41,12 +40,12 @@ async def bot_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if change.new_chat_member.status in PRESENT:
         await _added(update, context)
     elif change.old_chat_member.status in PRESENT:
-        async with transaction(services(context).sessions) as session:
+        async with transaction(context.services.sessions) as session:
             await groups.left(session, change.chat.id)
         log.info("bot left group %s", change.chat.id)
 
 
-async def new_members(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def new_members(update: Update, context: Context) -> None:
     """new_chat_members: the same addition, announced as a service message."""
     message = update.effective_message
     if message is None or not any(m.id == context.bot.id for m in message.new_chat_members):
@@ -54,10 +53,10 @@ async def new_members(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await _added(update, context)
 
 
-async def _added(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _added(update: Update, context: Context) -> None:
     chat, person = update.effective_chat, update.effective_user
     assert chat is not None
-    svc = services(context)
+    svc = context.services
     lang = pick_language(person.language_code if person else None, svc.settings.default_language)
     async with transaction(svc.sessions) as session:
         fresh = await groups.joined(
@@ -84,19 +83,19 @@ def introduction(lang: str, post_time: str) -> str:
     )
 
 
-async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def migrated(update: Update, context: Context) -> None:
     """The group became a supergroup with a new id: its settings move with it."""
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    async with transaction(services(context).sessions) as session:
+    async with transaction(context.services.sessions) as session:
         await groups.migrated(session, message.chat.id, message.migrate_to_chat_id)
 
 
 # --------------------------------------------------------------------------- admin commands
 
 
-async def is_group_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def is_group_admin(update: Update, context: Context) -> bool:
     """Asks Telegram whether the sender is an admin of this group, right now."""
     chat, person, message = update.effective_chat, update.effective_user, update.effective_message
     if chat is None or person is None or chat.type not in GROUP_TYPES:
@@ -108,10 +107,10 @@ async def is_group_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return member.status in ADMIN_STATUSES
 
 
-async def _admin_or_refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _admin_or_refuse(update: Update, context: Context) -> bool:
     if await is_group_admin(update, context):
         return True
-    lang = language(update, context)
+    lang = context.lang
     text = t(lang, "Sorry, only the group's admins can change my settings here.")
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
@@ -120,38 +119,36 @@ async def _admin_or_refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     return False
 
 
-async def _ensure(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _ensure(update: Update, context: Context) -> None:
     """The group's row, for a bot that was added before groups were kept."""
     chat, person = update.effective_chat, update.effective_user
     assert chat is not None
-    svc = services(context)
+    svc = context.services
     async with transaction(svc.sessions) as session:
         await groups.ensure(
             session,
             chat.id,
             chat.title or "",
-            language(update, context),
+            context.lang,
             person.id if person else None,
             svc.clock.now(),
             svc.settings.default_post_time,
         )
 
 
-async def set_region(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def set_region(update: Update, context: Context) -> None:
     """`/setregion`: the open districts as buttons."""
     assert update.effective_message is not None
     if not await _admin_or_refuse(update, context):
         return
     await _ensure(update, context)
-    lang = language(update, context)
+    lang = context.lang
     text, markup = await _districts(context, lang)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
-async def _districts(
-    context: ContextTypes.DEFAULT_TYPE, lang: str
-) -> tuple[str, keyboards.InlineKeyboardMarkup]:
-    async with services(context).sessions() as session:
+async def _districts(context: Context, lang: str) -> tuple[str, keyboards.InlineKeyboardMarkup]:
+    async with context.services.sessions() as session:
         found = [d for d in await accounts.districts(session) if d.enabled]
     buttons = [
         (d.name_ko if lang == "ko" else d.name_en, callbacks.encode(Action.GROUP_DISTRICT, d.code))
@@ -160,18 +157,18 @@ async def _districts(
     return t(lang, "Which district is this group in?"), keyboards.inline(keyboards.grid(buttons))
 
 
-async def district_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def district_chosen(update: Update, context: Context) -> None:
     """A district button: its open dongs."""
     query = update.callback_query
     assert query is not None
     if not await _admin_or_refuse(update, context):
         return
-    lang = language(update, context)
+    lang = context.lang
     try:
         code = callbacks.decode(query.data).args[0]
     except InvalidCallback:
         code = ""
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         dongs = await accounts.dongs(session, code)
     await query.answer()
     if not dongs:
@@ -190,13 +187,13 @@ async def district_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     )
 
 
-async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def dong_chosen(update: Update, context: Context) -> None:
     """A dong button: the group is bound to it."""
     query = update.callback_query
     assert query is not None and update.effective_chat is not None
     if not await _admin_or_refuse(update, context):
         return
-    lang = language(update, context)
+    lang = context.lang
     try:
         data = callbacks.decode(query.data)
         if data.args[0] == "back":
@@ -208,7 +205,7 @@ async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     except InvalidCallback:
         region_id = 0
     try:
-        async with transaction(services(context).sessions) as session:
+        async with transaction(context.services.sessions) as session:
             region = await groups.set_region(session, update.effective_chat.id, region_id)
             group = await groups.require_group(session, update.effective_chat.id)
     except groups.UnknownRegion:
@@ -229,44 +226,44 @@ async def dong_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
-async def set_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def set_time(update: Update, context: Context) -> None:
     """`/settime HH:MM`: when the daily post goes out (local time)."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
     if not await _admin_or_refuse(update, context):
         return
-    lang = language(update, context)
+    lang = context.lang
     when = parse_hhmm("".join(context.args or []))
     if when is None:
         await message.reply_text(t(lang, "Send the time as /settime HH:MM, e.g. /settime 08:00."))
         return
     await _ensure(update, context)
-    async with transaction(services(context).sessions) as session:
+    async with transaction(context.services.sessions) as session:
         await groups.set_post_time(session, chat.id, when)
     await message.reply_text(
         t(lang, "Done: the daily mission will be posted at {time}.", time=f"{when:%H:%M}")
     )
 
 
-async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pause(update: Update, context: Context) -> None:
     """`/pause`: no more daily posts until /resume."""
     await _set_active(update, context, active=False)
 
 
-async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def resume(update: Update, context: Context) -> None:
     """`/resume`: daily posts again."""
     await _set_active(update, context, active=True)
 
 
-async def _set_active(update: Update, context: ContextTypes.DEFAULT_TYPE, *, active: bool) -> None:
+async def _set_active(update: Update, context: Context, *, active: bool) -> None:
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
     if not await _admin_or_refuse(update, context):
         return
     await _ensure(update, context)
-    async with transaction(services(context).sessions) as session:
+    async with transaction(context.services.sessions) as session:
         await groups.set_active(session, chat.id, active)
-    lang = language(update, context)
+    lang = context.lang
     if active:
         await message.reply_text(t(lang, "Daily missions are back on. See you in the morning!"))
     else:
@@ -276,14 +273,14 @@ async def _set_active(update: Update, context: ContextTypes.DEFAULT_TYPE, *, act
 # --------------------------------------------------------------------------- deep link
 
 
-async def mission_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def mission_link(update: Update, context: Context) -> None:
     """`/start m<id>`: a daily post's button; the mission's card, or an invitation to sign up."""
     message = update.effective_message
     assert message is not None and update.effective_user is not None
-    lang = language(update, context)
+    lang = context.lang
     payload = (context.args or [""])[0]
     mission_id = payload.removeprefix(MISSION_LINK_PREFIX)
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         user = await accounts.registered_user(session, update.effective_user.id)
         try:
             mission = await missions.published_mission(session, int(mission_id))

@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Sequence
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
-from handlers.context import Services, language, services
+from bot.context import Context
+from bot.services import Services
 from handlers.meetups import MAX_LISTED, refusal, title_of
 from handlers.profile import account_or_invite
 from missions import map as drawing
@@ -29,7 +29,7 @@ CACHE_KEY = "map_cache"
 CAPTION_LIMIT = 1024
 
 
-def _cache(context: ContextTypes.DEFAULT_TYPE) -> drawing.BaseCache:
+def _cache(context: Context) -> drawing.BaseCache:
     found = context.bot_data.get(CACHE_KEY)
     if not isinstance(found, drawing.BaseCache):
         found = context.bot_data[CACHE_KEY] = drawing.BaseCache()
@@ -43,10 +43,10 @@ def region_title(lang: str, region: Region) -> str:
 
 
 async def picture(
-    context: ContextTypes.DEFAULT_TYPE, region: Region, pins: Sequence[drawing.Pin], lang: str
+    context: Context, region: Region, pins: Sequence[drawing.Pin], lang: str
 ) -> bytes:
     """The neighbourhood map PNG with these pins (the base layer from the cache when fresh)."""
-    svc = services(context)
+    svc = context.services
     projection = drawing.fit(region.boundary, [(p.lat, p.lon) for p in pins])
     hour = svc.clock.now().astimezone(svc.settings.zone).strftime("%Y%m%d%H")
     key = (region.id, lang, hour, projection)
@@ -86,12 +86,12 @@ def _caption(lang: str, svc: Services, views: Sequence[meetings.MeetupView]) -> 
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
 
 
-async def show_map(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_map(update: Update, context: Context) -> None:
     """`/map`: my neighbourhood with the open meetups as numbered pins, listed below."""
     message = update.effective_message
     assert message is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
@@ -112,12 +112,12 @@ async def show_map(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_photo(png, caption=caption)
 
 
-async def venue_map(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def venue_map(update: Update, context: Context) -> None:
     """A meetup card's map button: the venue as pin 1 on its neighbourhood's map."""
     query = update.callback_query
     assert query is not None and update.effective_chat is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         meeting_id = callbacks.decode(query.data).int_arg(0)
         async with svc.sessions() as session:

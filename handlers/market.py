@@ -13,9 +13,8 @@ import secrets
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import language, services
+from bot.context import Context
 from handlers.profile import account_or_invite
 from storage import ledger, market, progress
 from storage.db import transaction
@@ -40,13 +39,13 @@ def _kind(lang: str, kind: str) -> str:
 
 async def _points_page(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     session: AsyncSession,
     user_id: int,
     page: int,
 ) -> tuple[str, keyboards.InlineKeyboardMarkup | None]:
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     balance = await ledger.balance(session, user_id)
     earned = await ledger.lifetime_earned(session, user_id)
     entries = await ledger.history(session, user_id, limit=PAGE + 1, offset=page * PAGE)
@@ -73,9 +72,9 @@ async def _points_page(
     return "\n".join(lines), keyboards.inline([nav]) if nav else None
 
 
-async def show_points(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_points(update: Update, context: Context) -> None:
     """`/points`: balance, level and the newest entries."""
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
@@ -84,22 +83,22 @@ async def show_points(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
-async def points_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def points_page(update: Update, context: Context) -> None:
     """Older/newer history: the same message is edited."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     await query.answer()
     page = min(callbacks.decode(query.data).int_arg(0), 1000)
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         text, markup = await _points_page(update, context, session, update.effective_user.id, page)
     with contextlib.suppress(BadRequest):  # "not modified" on a double tap
         await query.edit_message_text(text, reply_markup=markup)
 
 
-async def show_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_market(update: Update, context: Context) -> None:
     """`/market`: what points can buy; admins also see items out of stock."""
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
@@ -130,14 +129,14 @@ async def show_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await update.effective_message.reply_text("\n".join(lines), reply_markup=keyboards.inline(rows))
 
 
-async def confirm_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def confirm_item(update: Update, context: Context) -> None:
     """An item pressed: a confirm card whose button is this one purchase."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
+    lang = context.lang
     item_id = callbacks.decode(query.data).int_arg(0)
     try:
-        async with services(context).sessions() as session:
+        async with context.services.sessions() as session:
             item = await market.item(session, item_id)
             balance = await ledger.balance(session, update.effective_user.id)
     except market.MarketError:
@@ -161,7 +160,7 @@ async def confirm_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
 
 
-async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def buy(update: Update, context: Context) -> None:
     """The exchange itself; every refusal says why and charges nothing."""
     query = update.callback_query
     assert (
@@ -169,8 +168,8 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         and update.effective_user is not None
         and update.effective_chat is not None
     )
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     parsed = callbacks.decode(query.data)
     item_id, nonce = parsed.int_arg(0), parsed.args[1]
     purchase = None
@@ -217,19 +216,19 @@ async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )  # fmt: skip
 
 
-async def cancel_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel_item(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
-    await query.answer(t(language(update, context), "Okay, nothing was exchanged."))
+    await query.answer(t(context.lang, "Okay, nothing was exchanged."))
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
 
 
-async def refund_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refund_code(update: Update, context: Context) -> None:
     """`/refund CODE` (admins): a bad code's points go back once."""
     assert update.effective_user is not None and update.effective_message is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         user = await account_or_invite(update, context, session)
     if user is None:

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import Services, language, services
+from bot.context import Context
+from bot.services import Services
 from handlers.profile import account_or_invite
 from storage import meetings
 from storage.accounts import NotRegistered
@@ -195,12 +195,12 @@ async def _card(
 
 
 async def send_card(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int, *, venue: bool = True
+    update: Update, context: Context, meeting_id: int, *, venue: bool = True
 ) -> None:
     """The meetup's venue on a map, then its card with the buttons that fit the person."""
     assert update.effective_chat is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         view, me = await _card(session, meeting_id, update.effective_user.id)
     chat_id = update.effective_chat.id
@@ -220,14 +220,14 @@ async def send_card(
 
 async def _listing(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     views: list[meetings.MeetupView],
     empty: str,
     near: tuple[float, float] | None = None,
     hint: str | None = None,
 ) -> None:
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     assert update.effective_message is not None
     if not views:
         await update.effective_message.reply_text(empty)
@@ -260,12 +260,12 @@ async def _listing(
     await update.effective_message.reply_text("\n".join(lines), reply_markup=keyboards.inline(rows))
 
 
-async def list_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def list_meetups(update: Update, context: Context) -> None:
     """`/meetups`: open meetups in the person's neighbourhood, soonest first."""
     await _open_meetups(update, context, near=None)
 
 
-async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def meetups_near(update: Update, context: Context) -> None:
     """A location shared outside any conversation: the open meetups, with their distance.
 
     The location is used for this answer only and not stored.
@@ -277,13 +277,11 @@ async def meetups_near(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _open_meetups(update, context, near=(location.latitude, location.longitude))
 
 
-async def _open_meetups(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, near: tuple[float, float] | None
-) -> None:
+async def _open_meetups(update: Update, context: Context, near: tuple[float, float] | None) -> None:
     """The open meetups of the person's neighbourhood; with `near`, each with its distance,
     without it, a hint that sharing a location shows them."""
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
@@ -301,10 +299,10 @@ async def _open_meetups(
     )  # fmt: skip
 
 
-async def my_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def my_meetups(update: Update, context: Context) -> None:
     """`/mymeetups`: meetups I host or hold a place in."""
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
@@ -315,14 +313,14 @@ async def my_meetups(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     )
 
 
-async def meetups_of_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def meetups_of_mission(update: Update, context: Context) -> None:
     """The mission card's "see meetups" button."""
     query = update.callback_query
     assert query is not None
     await query.answer()
     mission_id = callbacks.decode(query.data).int_arg(0)
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         views = await meetings.open_meetups(session, None, svc.clock.now(), mission_id=mission_id)
     await _listing(
@@ -330,10 +328,10 @@ async def meetups_of_mission(update: Update, context: ContextTypes.DEFAULT_TYPE)
     )
 
 
-async def view_meetup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def view_meetup(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
-    lang = language(update, context)
+    lang = context.lang
     try:
         await send_card(update, context, callbacks.decode(query.data).int_arg(0))
     except meetings.MeetupError as exc:
@@ -342,12 +340,12 @@ async def view_meetup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await query.answer()
 
 
-async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def join(update: Update, context: Context) -> None:
     """Join: a seat, or a waitlist place when full; every refusal says why."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     meeting_id = callbacks.decode(query.data).int_arg(0)
     try:
         async with transaction(svc.sessions) as session:
@@ -379,11 +377,11 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _redraw(update, context, view, me)
 
 
-async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def leave(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     meeting_id = callbacks.decode(query.data).int_arg(0)
     try:
         async with transaction(svc.sessions) as session:
@@ -396,15 +394,13 @@ async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _redraw(update, context, view, Me(update.effective_user.id, meetings.LEFT, False))
 
 
-async def _redraw(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, view: meetings.MeetupView, me: Me
-) -> None:
+async def _redraw(update: Update, context: Context, view: meetings.MeetupView, me: Me) -> None:
     """Redraws the pressed card so its numbers and buttons are current."""
     query = update.callback_query
     if query is None:
         return
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     # The same text and buttons again (a double tap) is refused as "not modified".
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
@@ -415,7 +411,7 @@ async def _redraw(
 # --------------------------------------------------------------------------- host tools
 
 
-async def host_tool(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def host_tool(update: Update, context: Context) -> None:
     """The host's buttons on their card; each re-checks on the server that they host it."""
     query = update.callback_query
     assert (
@@ -423,8 +419,8 @@ async def host_tool(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         and update.effective_user is not None
         and update.effective_chat is not None
     )
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     parsed = callbacks.decode(query.data)
     meeting_id, tool = parsed.int_arg(0), parsed.args[1]
     host_id, chat_id, now = update.effective_user.id, update.effective_chat.id, svc.clock.now()
@@ -470,11 +466,9 @@ async def host_tool(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(refusal(lang, exc), show_alert=True)
 
 
-async def _send_attendees(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int, host_id: int
-) -> None:
-    lang = language(update, context)
-    svc = services(context)
+async def _send_attendees(update: Update, context: Context, meeting_id: int, host_id: int) -> None:
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         view = await meetings.view(session, meeting_id)
         if view.meeting.host_id != host_id:
@@ -491,13 +485,11 @@ async def _send_attendees(
     await context.bot.send_message(update.effective_chat.id, "\n".join(lines))
 
 
-async def send_checkin_qr(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int
-) -> None:
+async def send_checkin_qr(update: Update, context: Context, meeting_id: int) -> None:
     """The host's QR: a signed deep link for the current window, with the typed code."""
     assert update.effective_user is not None and update.effective_chat is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     now = svc.clock.now()
     async with transaction(svc.sessions) as session:
         meeting = await meetings.open_checkin(
@@ -529,10 +521,10 @@ async def send_checkin_qr(
 # --------------------------------------------------------------------------- check-in
 
 
-async def _check_in(update: Update, context: ContextTypes.DEFAULT_TYPE, meeting_id: int) -> None:
+async def _check_in(update: Update, context: Context, meeting_id: int) -> None:
     assert update.effective_user is not None and update.effective_message is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with transaction(svc.sessions) as session:
         meeting, _present = await meetings.check_in(
             session, meeting_id, update.effective_user.id, svc.rules, svc.clock.now()
@@ -563,11 +555,11 @@ def proof_word_note(lang: str, word: str | None) -> str:
     )
 
 
-async def checkin_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def checkin_link(update: Update, context: Context) -> None:
     """`/start c…`: the phone camera opened the bot from the host's QR code."""
     assert update.effective_message is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     payload = (context.args or [""])[0]
     try:
         meeting_id = svc.signer.verify(payload, svc.clock.now())
@@ -576,10 +568,10 @@ async def checkin_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await update.effective_message.reply_text(refusal(lang, exc))
 
 
-async def checkin_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def checkin_code(update: Update, context: Context) -> None:
     """`/checkin CODE`: the typed fallback shown under the QR."""
     assert update.effective_message is not None
-    lang = language(update, context)
+    lang = context.lang
     code = checkin.normalize_code("".join(context.args or []))
     if len(code) != checkin.CODE_LENGTH:
         await update.effective_message.reply_text(
@@ -591,7 +583,7 @@ async def checkin_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         )
         return
     try:
-        async with services(context).sessions() as session:
+        async with context.services.sessions() as session:
             meeting_id = await meetings.meeting_by_code(session, code)
         await _check_in(update, context, meeting_id)
     except meetings.MeetupNotFound:

@@ -13,9 +13,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import language, services
+from bot.context import Context
 from handlers.profile import account_or_invite
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from missions.recommend import REPEAT_DAYS, Person, Reason, recommend
@@ -119,7 +118,7 @@ def _detail_buttons(found: list[Mission], first: int) -> list[keyboards.Button]:
 
 
 async def list_view(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     session: AsyncSession,
     user: User,
     lang: str,
@@ -127,7 +126,7 @@ async def list_view(
     page: int,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The list message: a page of missions, the pager, category filters, "for you"."""
-    svc = services(context)
+    svc = context.services
     today = svc.clock.now().astimezone(svc.settings.zone).date()
     region = await missions.home_region(session, user)
     district = region.district_code if region else ""
@@ -174,10 +173,10 @@ async def list_view(
 
 
 async def for_you_view(
-    context: ContextTypes.DEFAULT_TYPE, session: AsyncSession, user: User, lang: str, page: int
+    context: Context, session: AsyncSession, user: User, lang: str, page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     """Missions ranked for this person, each with the reason it is there."""
-    svc = services(context)
+    svc = context.services
     now = svc.clock.now()
     region = await missions.home_region(session, user)
     candidates = (
@@ -218,14 +217,14 @@ async def for_you_view(
 # --------------------------------------------------------------------------- handlers
 
 
-async def list_missions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def list_missions(update: Update, context: Context) -> None:
     """`/missions`: the first page of missions in the person's district."""
     assert update.effective_message is not None
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
-        text, markup = await list_view(context, session, user, language(update, context), ALL, 0)
+        text, markup = await list_view(context, session, user, context.lang, ALL, 0)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
@@ -238,14 +237,14 @@ async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup) -> None
         await query.edit_message_text(text, reply_markup=markup)
 
 
-async def _outdated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _outdated(update: Update, context: Context) -> None:
     assert update.callback_query is not None
     await update.callback_query.answer(
-        t(language(update, context), "This button no longer works. Send /missions to see more.")
+        t(context.lang, "This button no longer works. Send /missions to see more.")
     )
 
 
-async def list_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def list_page(update: Update, context: Context) -> None:
     """A page or a category filter: the same message shows it."""
     assert update.callback_query is not None
     try:
@@ -256,8 +255,8 @@ async def list_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if category != ALL and category not in INTERESTS:
         await _outdated(update, context)
         return
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
@@ -265,7 +264,7 @@ async def list_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _edit(update, text, markup)
 
 
-async def for_you(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def for_you(update: Update, context: Context) -> None:
     """The "recommended for you" pages, in the same message."""
     assert update.callback_query is not None
     try:
@@ -273,8 +272,8 @@ async def for_you(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except InvalidCallback:
         await _outdated(update, context)
         return
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
@@ -282,18 +281,18 @@ async def for_you(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _edit(update, text, markup)
 
 
-async def show_mission(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_mission(update: Update, context: Context) -> None:
     """A mission's card with the meetup buttons, then its place as a venue on the map."""
     query = update.callback_query
     assert query is not None and update.effective_chat is not None
-    lang = language(update, context)
+    lang = context.lang
     try:
         mission_id = callbacks.decode(query.data).int_arg(0)
     except InvalidCallback:
         await _outdated(update, context)
         return
     try:
-        async with services(context).sessions() as session:
+        async with context.services.sessions() as session:
             if await account_or_invite(update, context, session) is None:
                 return
             mission = await missions.published_mission(session, mission_id)

@@ -16,13 +16,12 @@ from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from handlers.context import language, services
+from bot.context import Context
 from handlers.profile import account_or_invite
 from storage import moderation
 from storage.db import transaction
@@ -48,9 +47,9 @@ ACTION_LABELS = {
 }
 
 
-async def _people_met(update: Update, context: ContextTypes.DEFAULT_TYPE, action: str) -> None:
-    lang = language(update, context)
-    svc = services(context)
+async def _people_met(update: Update, context: Context, action: str) -> None:
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
@@ -74,18 +73,18 @@ async def _people_met(update: Update, context: ContextTypes.DEFAULT_TYPE, action
     await update.effective_message.reply_text(prompt, reply_markup=keyboards.inline(rows[:10]))
 
 
-async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def report_command(update: Update, context: Context) -> None:
     """`/report`: pick the person, among those met recently."""
     await _people_met(update, context, Action.REPORT_PICK)
 
 
-async def report_pick(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def report_pick(update: Update, context: Context) -> int:
     query = update.callback_query
     assert query is not None and context.user_data is not None
     await keyboards.close_buttons(update)
     parsed = callbacks.decode(query.data)
     context.user_data[KEY] = {"meeting_id": parsed.int_arg(0), "user_id": parsed.int_arg(1)}
-    lang = language(update, context)
+    lang = context.lang
     rows = [[(t(lang, label), callbacks.encode(Action.REPORT_REASON, key))]
             for key, label in REASON_LABELS.items()]  # fmt: skip
     assert update.effective_chat is not None
@@ -95,7 +94,7 @@ async def report_pick(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return REASON
 
 
-async def report_reason(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def report_reason(update: Update, context: Context) -> int:
     query = update.callback_query
     assert query is not None and context.user_data is not None
     await keyboards.close_buttons(update)
@@ -103,7 +102,7 @@ async def report_reason(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     if reason not in REASON_LABELS:
         return REASON
     context.user_data.setdefault(KEY, {})["reason"] = reason
-    lang = language(update, context)
+    lang = context.lang
     assert update.effective_chat is not None
     await context.bot.send_message(
         update.effective_chat.id,
@@ -112,11 +111,11 @@ async def report_reason(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     return DETAILS
 
 
-async def _file(update: Update, context: ContextTypes.DEFAULT_TYPE, details: str | None) -> int:
+async def _file(update: Update, context: Context, details: str | None) -> int:
     assert context.user_data is not None and update.effective_user is not None
     assert update.effective_message is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     data = context.user_data.pop(KEY, {})
     try:
         async with transaction(svc.sessions) as session:
@@ -136,21 +135,19 @@ async def _file(update: Update, context: ContextTypes.DEFAULT_TYPE, details: str
     return END
 
 
-async def report_details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def report_details(update: Update, context: Context) -> int:
     assert update.effective_message is not None
     return await _file(update, context, update.effective_message.text)
 
 
-async def report_skip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def report_skip(update: Update, context: Context) -> int:
     return await _file(update, context, None)
 
 
-async def report_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def report_cancel(update: Update, context: Context) -> int:
     assert context.user_data is not None and update.effective_message is not None
     context.user_data.pop(KEY, None)
-    await update.effective_message.reply_text(
-        t(language(update, context), "Okay, no report was sent.")
-    )
+    await update.effective_message.reply_text(t(context.lang, "Okay, no report was sent."))
     return END
 
 
@@ -180,12 +177,12 @@ def report_conversation(timeout_seconds: float) -> ConversationHandler:
         )
 
 
-async def moderate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def moderate(update: Update, context: Context) -> None:
     """Warn / Suspend / Dismiss on a report card in the admin group."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     parsed = callbacks.decode(query.data)
     report_id, action = parsed.int_arg(0), parsed.args[1]
     try:
@@ -212,16 +209,16 @@ async def moderate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.edit_message_text(f"{text}\n\n{decided}", reply_markup=None)
 
 
-async def block_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def block_command(update: Update, context: Context) -> None:
     """`/block`: pick someone met recently; you will not see each other's meetups."""
     await _people_met(update, context, Action.BLOCK)
 
 
-async def block_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def block_person(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         async with transaction(svc.sessions) as session:
             await moderation.block(

@@ -11,9 +11,8 @@ import contextlib
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import language, remember_language, services
+from bot.context import Context
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts, progress
 from storage import missions as missions_store
@@ -92,9 +91,7 @@ async def profile_card(
     return text, markup
 
 
-async def account_or_invite(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, session: AsyncSession
-) -> User | None:
+async def account_or_invite(update: Update, context: Context, session: AsyncSession) -> User | None:
     """The person's account; without one, they are told how to sign up and get None.
 
     It reads in the caller's session, so a handler that goes on reading (a list, a card)
@@ -107,27 +104,27 @@ async def account_or_invite(
     return user
 
 
-async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def invite(update: Update, context: Context) -> None:
     """Tells someone without an account how to get one."""
     assert update.effective_message is not None
     if update.callback_query is not None:
         await update.callback_query.answer()
     await update.effective_message.reply_text(
         t(
-            language(update, context),
+            context.lang,
             "You need an account for this. Send /start to sign up; it takes a minute.",
         )
     )
 
 
-async def show_profile(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_profile(update: Update, context: Context) -> None:
     """`/profile`: the card, or an invitation to sign up."""
     assert update.effective_message is not None
-    async with services(context).sessions() as session:
+    async with context.services.sessions() as session:
         user = await account_or_invite(update, context, session)
         if user is None:
             return
-        text, markup = await profile_card(session, user, language(update, context))
+        text, markup = await profile_card(session, user, context.lang)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
@@ -137,9 +134,9 @@ def _language_markup() -> InlineKeyboardMarkup:
     )
 
 
-async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def choose_language(update: Update, context: Context) -> None:
     """`/language` (or the card's Language button): offers Korean and English."""
-    lang = language(update, context)
+    lang = context.lang
     if update.callback_query is not None:
         await update.callback_query.answer()
     assert update.effective_message is not None
@@ -148,30 +145,30 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     )
 
 
-async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def set_language(update: Update, context: Context) -> None:
     """Switches the language for this person; kept on the account when they have one."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     choice = callbacks.decode(query.data).args[0]
     if choice not in SUPPORTED:
         await query.answer(
-            t(language(update, context), "This button no longer works. Send /start to begin again.")
+            t(context.lang, "This button no longer works. Send /start to begin again.")
         )
         return
-    async with transaction(services(context).sessions) as session:
+    async with transaction(context.services.sessions) as session:
         await accounts.set_language(session, update.effective_user.id, choice)
-    remember_language(context, choice)
+    context.remember_language(choice)
     await query.answer()
     # The same text already (a double tap).
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(t(choice, "Language set to English."))
 
 
-async def ask_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_delete(update: Update, context: Context) -> None:
     """`/deleteme`: explains what goes and asks to confirm."""
     assert update.effective_message is not None
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         if await account_or_invite(update, context, session) is None:
             return
     await update.effective_message.reply_text(
@@ -191,15 +188,15 @@ async def ask_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     )
 
 
-async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def confirm_delete(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
+    lang = context.lang
     await query.answer()
     if callbacks.decode(query.data).args[0] != "yes":
         await query.edit_message_text(t(lang, "Good, nothing was deleted."))
         return
-    svc = services(context)
+    svc = context.services
     try:
         async with transaction(svc.sessions) as session:
             await accounts.delete_account(session, update.effective_user.id, svc.clock.now())
@@ -213,12 +210,12 @@ async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     )
 
 
-async def already_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def already_confirmed(update: Update, context: Context) -> None:
     """A second tap on "Confirm" after signup finished: say so instead of "outdated"."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    async with services(context).sessions() as session:
+    lang = context.lang
+    async with context.services.sessions() as session:
         user = await accounts.registered_user(session, update.effective_user.id)
     if user is not None:
         await query.answer(t(lang, "You are already signed up. ✅"))

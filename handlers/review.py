@@ -16,9 +16,9 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from handlers.context import Services, language, services
+from bot.context import Context
+from bot.services import Services
 from handlers.evidence import rules_of
 from storage import evidence
 from storage.db import transaction
@@ -199,13 +199,13 @@ def _rules(svc: Services) -> evidence.EvidenceRules:
 
 
 async def _show_outcome(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, view: evidence.ReviewView, by: str | None
+    update: Update, context: Context, view: evidence.ReviewView, by: str | None
 ) -> None:
     """Redraws the pressed card and the group's card with the decision and no buttons."""
-    svc = services(context)
+    svc = context.services
     query = update.callback_query
     assert query is not None and query.message is not None
-    lang = language(update, context)
+    lang = context.lang
     group_lang = svc.settings.default_language
     text = card_text(lang, view, svc.settings.zone)
     if by:
@@ -235,12 +235,12 @@ def _refusal(lang: str, error: evidence.EvidenceError) -> str:
     return t(lang, "That photo no longer exists.")
 
 
-async def decide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def decide(update: Update, context: Context) -> None:
     """Approve, Reject with a reason, or Ask again: the first admin's press wins."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         parsed = callbacks.decode(query.data)
         evidence_id = parsed.int_arg(0)
@@ -277,14 +277,12 @@ async def decide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _show_outcome(update, context, decision.view, update.effective_user.first_name)
 
 
-async def _admin_view(
-    update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> evidence.ReviewView | None:
+async def _admin_view(update: Update, context: Context) -> evidence.ReviewView | None:
     """The pressed card's photo when the presser is an admin and it still waits; else answers."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     try:
         evidence_id = callbacks.decode(query.data).int_arg(0)
         async with svc.sessions() as session:
@@ -303,7 +301,7 @@ async def _admin_view(
     return view
 
 
-async def reject_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reject_menu(update: Update, context: Context) -> None:
     """Reject: the card's buttons become the reasons (nothing is decided yet)."""
     view = await _admin_view(update, context)
     query = update.callback_query
@@ -311,12 +309,10 @@ async def reject_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     await query.answer()
     with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(
-            reason_buttons(language(update, context), view.evidence.id)
-        )
+        await query.edit_message_reply_markup(reason_buttons(context.lang, view.evidence.id))
 
 
-async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def back(update: Update, context: Context) -> None:
     """Back from the reasons to Approve / Reject / Ask again."""
     view = await _admin_view(update, context)
     query = update.callback_query
@@ -324,15 +320,15 @@ async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await query.answer()
     with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(card_buttons(language(update, context), view))
+        await query.edit_message_reply_markup(card_buttons(context.lang, view))
 
 
-async def list_waiting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def list_waiting(update: Update, context: Context) -> None:
     """`/review`: the photos waiting for a decision, as cards in this private chat."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     async with svc.sessions() as session:
         try:
             await evidence.require_admin(session, user.id)

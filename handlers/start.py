@@ -8,9 +8,8 @@ will be routed by that payload.
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
-from handlers.context import language
+from bot.context import Context
 from ui import callbacks, keyboards
 from ui.callbacks import Action
 from ui.commands import COMMANDS
@@ -65,29 +64,29 @@ def greeting_keyboard(lang: str) -> InlineKeyboardMarkup:
     )
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: Context) -> None:
     """Greets the person in a private chat and offers the two ways to learn more."""
     assert update.effective_message is not None and update.effective_user is not None
-    lang = language(update, context)
+    lang = context.lang
     await update.effective_message.reply_text(
         greeting(lang, update.effective_user.first_name),
         reply_markup=greeting_keyboard(lang),
     )
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: Context) -> None:
     """Lists the commands that work in this kind of chat."""
     assert update.effective_message is not None and update.effective_chat is not None
-    lang = language(update, context)
+    lang = context.lang
     private = update.effective_chat.type == "private"
     await update.effective_message.reply_text(help_text(lang, private))
 
 
-async def help_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_button(update: Update, context: Context) -> None:
     """Answers the greeting's buttons with the chosen explanation."""
     query = update.callback_query
     assert query is not None
-    lang = language(update, context)
+    lang = context.lang
     try:
         topic = callbacks.decode(query.data).args[0]
     except callbacks.InvalidCallback:
@@ -101,10 +100,10 @@ async def help_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await context.bot.send_message(query.message.chat.id, text)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: Context) -> None:
     """Tells the person a command is unknown instead of staying silent."""
     assert update.effective_message is not None
-    lang = language(update, context)
+    lang = context.lang
     await update.effective_message.reply_text(
         t(lang, "I don't know that command. /help lists what I can do.")
     )

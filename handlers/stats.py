@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
-from handlers.context import language, services
+from bot.context import Context
 from missions.chart import weekly_bars
 from storage import evidence
 from storage import stats as figures
@@ -104,12 +103,12 @@ def chart_png(lang: str, report: Report) -> bytes:
     )  # fmt: skip
 
 
-async def show_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_stats(update: Update, context: Context) -> None:
     """`/stats`: the last four weeks' figures and the eight-week chart, for admins only."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    lang = language(update, context)
-    svc = services(context)
+    lang = context.lang
+    svc = context.services
     now, zone = svc.clock.now(), svc.settings.zone
     async with svc.sessions() as session:
         try:

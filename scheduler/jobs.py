@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from telegram.ext import Application, ContextTypes
 
-from handlers.context import services
+from bot.services import services_of
 from scheduler import daily, evidence, stats
 from scheduler.outbox import WORKER, dispatch_once
 from storage import meetings
@@ -25,7 +25,7 @@ WEEKLY_CHECK_SECONDS = 3600.0
 
 
 async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+    svc = services_of(context.bot_data)
     await dispatch_once(
         context.bot,
         svc.sessions,
@@ -38,14 +38,14 @@ async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def check_evidence(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Checks received photos and posts their review cards (scheduler/evidence.py)."""
-    svc = services(context)
+    svc = services_of(context.bot_data)
     checker = evidence.checker_for(context.bot_data, svc.settings)
     await evidence.check_once(context.bot, svc.sessions, svc.clock, svc.settings, checker)
 
 
 async def meetup_clock(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Queues due reminders and closes meetups whose time is over."""
-    svc = services(context)
+    svc = services_of(context.bot_data)
     now = svc.clock.now()
     async with transaction(svc.sessions) as session:
         await meetings.queue_reminders(session, now, svc.settings.reminder_leads)
@@ -56,7 +56,7 @@ async def meetup_clock(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def daily_posts(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Queues each group's daily mission post once its local time has come (scheduler/daily.py)."""
-    svc = services(context)
+    svc = services_of(context.bot_data)
     settings = svc.settings
     queued = await daily.post_due(
         svc.sessions,
@@ -73,7 +73,7 @@ async def daily_posts(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def weekly_figures(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Sends last week's figures and chart to the admin group, once per week."""
-    svc = services(context)
+    svc = services_of(context.bot_data)
     await stats.send_weekly(context.bot, svc.sessions, svc.clock, svc.settings, WORKER)
 
 

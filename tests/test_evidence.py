@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from telegram import Update
 
-from handlers.context import SERVICES_KEY
+from bot.services import SERVICES_KEY
 from scheduler.evidence import CHECKER_KEY, check_once, checker_for
 from storage import ledger, meetings
 from storage.db import transaction

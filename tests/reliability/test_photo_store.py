@@ -10,7 +10,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
-from handlers.context import SERVICES_KEY
+from bot.services import SERVICES_KEY
 from scheduler.evidence import checker_for
 from storage.files import S3Config
 from tests import photo_corpus as corpus
