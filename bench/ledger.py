@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
-from storage import ledger, market
+from storage import errors, ledger, market
 from storage.db import create_engine, session_factory, transaction
 from storage.models import LedgerEntry, User, VoucherCode
 from tests.databases import fresh_pg_database, migrated
@@ -56,7 +56,7 @@ async def run(url: str) -> dict[str, object]:
                     await market.exchange(s, user_id=user_id, item_id=shelf.item.id,
                                           request=f"{w}:{r}", now=now)  # fmt: skip
                 exchanges += 1
-            except (ledger.InsufficientPoints, market.OutOfStock):
+            except (errors.InsufficientPoints, errors.OutOfStock):
                 refused += 1
 
     started = time.perf_counter()

@@ -27,7 +27,7 @@ from telegram.ext import (
 from bot.context import Context
 from handlers.meetups import refusal, send_card
 from handlers.profile import account_or_invite
-from storage import meetings
+from storage import errors, meetings
 from storage.accounts import NotRegistered, require_user
 from storage.db import transaction
 from storage.text import clean
@@ -70,7 +70,7 @@ async def begin(update: Update, context: Context) -> int:
             await meetings.ensure_can_host(
                 session, update.effective_user.id, svc.rules, svc.clock.now()
             )
-    except (meetings.MeetupError, NotRegistered) as exc:
+    except (errors.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return END
     await query.answer()
@@ -154,7 +154,7 @@ async def _set_time(update: Update, context: Context, start: datetime) -> int:
     svc = context.services
     now = svc.clock.now()
     if start < now + meetings.MIN_LEAD or start > now + meetings.MAX_AHEAD:
-        error = meetings.InvalidTime("past" if start < now + meetings.MIN_LEAD else "too_far")
+        error = errors.InvalidTime("past" if start < now + meetings.MIN_LEAD else "too_far")
         await _reply(update)(refusal(lang, error))
         return await ask_when(update, context)
     _data(context)["starts_at"] = start.astimezone(svc.settings.zone).isoformat()
@@ -171,7 +171,7 @@ async def ask_place(update: Update, context: Context) -> int:
         account = await require_user(session, user.id)
         places = await meetings.public_places(session, account.region_id)
     if view is None:
-        await _reply(update)(refusal(lang, meetings.MissionUnavailable()))
+        await _reply(update)(refusal(lang, errors.MissionUnavailable()))
         return END
     rows = [[("📍 " + (view.place_name_ko if lang == "ko" else view.place_name_en),
               callbacks.encode(Action.HOST_PLACE, "mission"))]]  # fmt: skip
@@ -247,7 +247,7 @@ async def ask_confirm(update: Update, context: Context) -> int:
     async with svc.sessions() as session:
         mission = await meetings.hostable_mission(session, data["mission_id"])
     if mission is None:
-        await _reply(update)(refusal(lang, meetings.MissionUnavailable()))
+        await _reply(update)(refusal(lang, errors.MissionUnavailable()))
         return END
     text = t(
         lang,
@@ -291,7 +291,7 @@ async def confirm(update: Update, context: Context) -> int:
                 rules=svc.rules,
                 now=svc.clock.now(),
             )
-    except (meetings.MeetupError, NotRegistered) as exc:
+    except (errors.MeetupError, NotRegistered) as exc:
         await _reply(update)(refusal(lang, exc))
         return END
     await _reply(update)(
@@ -339,7 +339,7 @@ async def send_message(update: Update, context: Context) -> int:
                 session, int(meeting_id), update.effective_user.id,
                 update.effective_message.text or "", svc.clock.now(),
             )  # fmt: skip
-    except meetings.MeetupError as exc:
+    except errors.MeetupError as exc:
         await _reply(update)(refusal(lang, exc))
         return END
     await _reply(update)(t(lang, "Sent to {n} participants.", n=count))

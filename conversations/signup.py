@@ -33,7 +33,7 @@ from bot.context import Context
 from handlers.profile import account_or_invite, invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
-from storage import accounts
+from storage import accounts, errors
 from storage.db import transaction
 from ui import callbacks, keyboards
 from ui.callbacks import Action, InvalidCallback
@@ -386,7 +386,7 @@ async def dong_chosen(update: Update, context: Context) -> int | None:
     try:
         async with context.services.sessions() as session:
             region = await accounts.open_region(session, int(value))
-    except (accounts.UnknownRegion, ValueError):
+    except (errors.UnknownRegion, ValueError):
         assert update.callback_query is not None
         await update.callback_query.answer(t(lang, "That neighbourhood is not available."))
         return None
@@ -535,15 +535,15 @@ async def confirm(update: Update, context: Context) -> int:
     try:
         async with transaction(svc.sessions) as session:
             await accounts.register(session, registration, svc.clock.now())
-    except accounts.AlreadyRegistered:
+    except errors.AlreadyRegistered:
         await _chat_message(update).reply_text(t(lang, "You are already signed up. ✅"))
         return END
-    except accounts.PhoneTaken:
+    except errors.PhoneTaken:
         await _chat_message(update).reply_text(
             t(lang, "This number was just used for another account. Please share another one.")
         )
         return await ask_phone(update, context)
-    except accounts.UnknownRegion:
+    except errors.UnknownRegion:
         await _chat_message(update).reply_text(
             t(lang, "That neighbourhood is no longer available. Please choose again.")
         )
@@ -586,17 +586,17 @@ async def _save_edit(update: Update, context: Context, part: str) -> int:
                 await accounts.update_preferences(session, user.id, preferred_times=data["times"])
             account = await accounts.require_user(session, user.id)
             card = await profile_card(session, account, lang)
-    except accounts.PhoneTaken:
+    except errors.PhoneTaken:
         await _chat_message(update).reply_text(
             t(lang, "This number already belongs to another account. Nothing was changed.")
         )
         return END
-    except accounts.UnknownRegion:
+    except errors.UnknownRegion:
         await _chat_message(update).reply_text(
             t(lang, "That neighbourhood is no longer available. Please choose again.")
         )
         return await ask_district(update, context)
-    except accounts.NotRegistered:
+    except errors.NotRegistered:
         await invite(update, context)
         return END
     assert context.user_data is not None

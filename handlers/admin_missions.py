@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from bot.context import Context
 from missions.categories import INTERESTS
 from missions.draft import POINTS_MAX, POINTS_MIN
-from storage import missions
+from storage import errors, missions
 from storage.db import transaction
 from storage.models import Mission
 from ui import callbacks, keyboards
@@ -93,7 +93,7 @@ async def show_drafts(update: Update, context: Context) -> None:
     async with svc.sessions() as session:
         try:
             await missions.require_admin(session, user.id)
-        except missions.NotAdmin:
+        except errors.NotAdmin:
             await message.reply_text(t(lang, "Sorry, this command is for admins."))
             return
         drafts, total = await missions.pending_drafts(session, SHOWN)
@@ -147,13 +147,13 @@ async def review(update: Update, context: Context) -> None:
             else:
                 mission = await missions.set_points(session, mission_id, admin_id, points)
                 notice = t(lang, "Points set to {points}.", points=points)
-    except missions.NotAdmin:
+    except errors.NotAdmin:
         await query.answer(t(lang, "Sorry, only admins can review missions."), show_alert=True)
         return
-    except (missions.MissionNotFound, missions.PointsOutOfRange):
+    except (errors.MissionNotFound, errors.PointsOutOfRange):
         await query.answer(t(lang, "This button no longer works."))
         return
-    except missions.AlreadyReviewed:
+    except errors.AlreadyReviewed:
         async with svc.sessions() as session:
             mission = await missions.get_mission(session, mission_id)
         notice = t(lang, "This mission was already reviewed.")

@@ -18,7 +18,7 @@ from telegram.ext import filters
 from bot.context import Context
 from bot.services import Services
 from handlers.meetups import title_of
-from storage import evidence, meetings
+from storage import errors, evidence, meetings
 from storage.accounts import NotRegistered
 from storage.db import transaction
 from ui import callbacks, keyboards
@@ -187,9 +187,9 @@ async def _submit(
                 now=svc.clock.now(), rules=rules_of(svc),
             )  # fmt: skip
             view = await meetings.view(session, meeting_id)
-    except evidence.SamePhoto:
+    except errors.SamePhoto:
         text = t(lang, "You sent this exact photo before. Please send a new one.")
-    except evidence.NothingPending as exc:
+    except errors.NothingPending as exc:
         text = {
             "approved": t(lang, "Your photo for that meetup is already approved. 🎉"),
             "in_review": t(

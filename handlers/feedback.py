@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.error import BadRequest
 
 from bot.context import Context
-from storage import feedback
+from storage import errors, feedback
 from storage.db import transaction
 from ui import callbacks, keyboards
 from ui.callbacks import Action
@@ -50,7 +50,7 @@ async def start_rating(update: Update, context: Context) -> None:
     try:
         async with context.services.sessions() as session:
             people = await feedback.to_rate(session, meeting_id, update.effective_user.id)
-    except feedback.FeedbackError:
+    except errors.FeedbackError:
         await query.answer(t(lang, "Only people who checked in can rate, once the meetup is over."),
                            show_alert=True)  # fmt: skip
         return
@@ -84,10 +84,10 @@ async def stars(update: Update, context: Context) -> None:
             rating = await feedback.rate(
                 session, meeting_id, update.effective_user.id, ratee_id, count, svc.clock.now()
             )
-    except feedback.AlreadyRated:
+    except errors.AlreadyRated:
         await query.answer(t(lang, "You already rated this person for this meetup."))
         return
-    except (feedback.FeedbackError, ValueError):
+    except (errors.FeedbackError, ValueError):
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
         return
     await query.answer(t(lang, "Thank you!"))
@@ -109,7 +109,7 @@ async def tag(update: Update, context: Context) -> None:
                 session, parsed.int_arg(0), update.effective_user.id, parsed.args[1]
             )
             chosen, rating_id = list(rating.tags), rating.id
-    except feedback.FeedbackError:
+    except errors.FeedbackError:
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
         return
     await query.answer()

@@ -17,7 +17,7 @@ from bot.context import Context
 from bot.settings import parse_hhmm
 from handlers.missions import mission_card
 from scheduler.daily import MISSION_LINK_PREFIX
-from storage import accounts, groups, missions
+from storage import accounts, errors, groups, missions
 from storage.db import transaction
 from ui import callbacks, keyboards
 from ui.callbacks import Action, InvalidCallback
@@ -208,10 +208,10 @@ async def dong_chosen(update: Update, context: Context) -> None:
         async with transaction(context.services.sessions) as session:
             region = await groups.set_region(session, update.effective_chat.id, region_id)
             group = await groups.require_group(session, update.effective_chat.id)
-    except groups.UnknownRegion:
+    except errors.UnknownGroupRegion:
         await query.answer(t(lang, "That neighbourhood is not open. Send /setregion again."))
         return
-    except groups.UnknownGroup:
+    except errors.UnknownGroup:
         await query.answer(t(lang, "Send /setregion again, please."))
         return
     await query.answer()
@@ -284,7 +284,7 @@ async def mission_link(update: Update, context: Context) -> None:
         user = await accounts.registered_user(session, update.effective_user.id)
         try:
             mission = await missions.published_mission(session, int(mission_id))
-        except (missions.MissionNotFound, ValueError):
+        except (errors.MissionNotFound, ValueError):
             mission = None
     if mission is None:
         await message.reply_text(

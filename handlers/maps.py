@@ -20,7 +20,7 @@ from handlers.meetups import MAX_LISTED, refusal, title_of
 from handlers.profile import account_or_invite
 from missions import map as drawing
 from missions.places import places
-from storage import meetings, regions
+from storage import errors, meetings, regions
 from storage.models import Region
 from ui import callbacks
 from ui.i18n import format_when, t
@@ -123,7 +123,7 @@ async def venue_map(update: Update, context: Context) -> None:
         async with svc.sessions() as session:
             view = await meetings.view(session, meeting_id)
             home = await regions.region(session, view.meeting.region_id or 0)
-    except meetings.MeetupError as exc:
+    except errors.MeetupError as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
     except callbacks.InvalidCallback:

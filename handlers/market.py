@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 
 from bot.context import Context
 from handlers.profile import account_or_invite
-from storage import ledger, market, progress
+from storage import errors, ledger, market, progress
 from storage.db import transaction
 from storage.models import LedgerEntry
 from ui import callbacks, keyboards
@@ -139,7 +139,7 @@ async def confirm_item(update: Update, context: Context) -> None:
         async with context.services.sessions() as session:
             item = await market.item(session, item_id)
             balance = await ledger.balance(session, update.effective_user.id)
-    except market.MarketError:
+    except errors.MarketError:
         await query.answer(t(lang, "That item is no longer available."), show_alert=True)
         return
     await query.answer()
@@ -183,17 +183,17 @@ async def buy(update: Update, context: Context) -> None:
                     request=nonce, now=svc.clock.now(),
                 )  # fmt: skip
             break
-        except ledger.ReferenceConflict:
+        except errors.ReferenceConflict:
             continue
-        except ledger.InsufficientPoints:
+        except errors.InsufficientPoints:
             await query.answer(
                 t(lang, "Not enough points for this; nothing was charged."), show_alert=True
             )
             return
-        except market.OutOfStock:
+        except errors.OutOfStock:
             await query.answer(t(lang, "Sold out just now; nothing was charged."), show_alert=True)
             return
-        except market.MarketError:
+        except errors.MarketError:
             await query.answer(t(lang, "That item is no longer available."), show_alert=True)
             return
     if purchase is None:
@@ -237,13 +237,13 @@ async def refund_code(update: Update, context: Context) -> None:
     try:
         async with transaction(svc.sessions) as session:
             points = await market.refund(session, code, user.id, svc.clock.now())
-    except market.NotAdmin:
+    except errors.NotAdmin:
         await update.effective_message.reply_text(t(lang, "Only admins can do that."))
         return
-    except market.UnknownCode:
+    except errors.UnknownCode:
         await update.effective_message.reply_text(t(lang, "No issued code matches that."))
         return
-    except market.AlreadyRefunded:
+    except errors.AlreadyRefunded:
         await update.effective_message.reply_text(t(lang, "That code was already refunded."))
         return
     await update.effective_message.reply_text(t(lang, "Refunded {points} points.", points=points))

@@ -19,7 +19,7 @@ from telegram.error import BadRequest
 from bot.context import Context
 from bot.services import Services
 from handlers.profile import account_or_invite
-from storage import meetings
+from storage import errors, meetings
 from storage.accounts import NotRegistered
 from storage.db import transaction
 from ui import callbacks, keyboards
@@ -47,70 +47,70 @@ def refusal(lang: str, error: Exception) -> str:
     """A polite sentence for every reason a meetup action can be refused."""
     reason = getattr(error, "reason", "")
     match error:
-        case meetings.HostNotAllowed() if reason == "unverified":
+        case errors.HostNotAllowed() if reason == "unverified":
             return t(lang, "To host, verify your neighbourhood first: /profile → Neighbourhood.")
-        case meetings.HostNotAllowed():
+        case errors.HostNotAllowed():
             return t(lang, "Your trust score is too low to host for now. Join a few meetups first.")
-        case meetings.MissionUnavailable():
+        case errors.MissionUnavailable():
             return t(lang, "That mission is no longer available. /missions shows current ones.")
-        case meetings.InvalidTime() if reason == "too_far":
+        case errors.InvalidTime() if reason == "too_far":
             return t(lang, "Meetups can be planned up to two weeks ahead.")
-        case meetings.InvalidTime():
+        case errors.InvalidTime():
             return t(
                 lang, "That time is too soon or has passed. Pick a time at least 10 minutes ahead."
             )
-        case meetings.MeetupNotFound():
+        case errors.MeetupNotFound():
             return t(lang, "That meetup does not exist.")
-        case meetings.MeetupNotOpen() if reason == "cancelled":
+        case errors.MeetupNotOpen() if reason == "cancelled":
             return t(lang, "That meetup was cancelled.")
-        case meetings.MeetupNotOpen() if reason == "started":
+        case errors.MeetupNotOpen() if reason == "started":
             return t(lang, "That meetup has already started.")
-        case meetings.MeetupNotOpen():
+        case errors.MeetupNotOpen():
             return t(lang, "That meetup is over.")
-        case meetings.JoiningClosed():
+        case errors.JoiningClosed():
             return t(lang, "The host has closed joining for this meetup.")
-        case meetings.OwnMeetup():
+        case errors.OwnMeetup():
             return t(lang, "This is your own meetup: you are already in it as the host.")
-        case meetings.AlreadyIn() if reason == "waitlisted":
+        case errors.AlreadyIn() if reason == "waitlisted":
             return t(lang, "You are already on the waitlist of this meetup.")
-        case meetings.AlreadyIn():
+        case errors.AlreadyIn():
             return t(lang, "You have already joined this meetup.")
-        case meetings.TimeConflict():
+        case errors.TimeConflict():
             return t(lang, "You already have a meetup at that time.")
-        case meetings.NotVerified():
+        case errors.NotVerified():
             return t(
                 lang, "Verify your neighbourhood first to join meetups: /profile → Neighbourhood."
             )
-        case meetings.NotParticipant() if reason == "waitlisted":
+        case errors.NotParticipant() if reason == "waitlisted":
             return t(
                 lang, "You are on the waitlist, so you cannot check in unless a seat opens up."
             )
-        case meetings.NotParticipant():
+        case errors.NotParticipant():
             return t(lang, "You are not in this meetup. Join it first from /meetups.")
-        case meetings.NotHost():
+        case errors.NotHost():
             return t(lang, "Only the host can do that.")
-        case meetings.Suspended(until=until):
+        case errors.Suspended(until=until):
             return t(
                 lang,
                 "Your account is suspended until {until} after a report was upheld. "
                 "You can't join or host meetups until then.",
                 until=until.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M"),
             )
-        case meetings.Blocked():
+        case errors.Blocked():
             return t(lang, "You can't join this meetup.")
-        case meetings.LowTrust():
+        case errors.LowTrust():
             return t(
                 lang, "Your trust score is too low to join meetups for now. /profile shows why."
             )
-        case meetings.HostLimit():
+        case errors.HostLimit():
             return t(
                 lang, "You have hosted as many meetups as allowed in a day. Try again tomorrow."
             )
-        case meetings.CheckinClosed() if reason == "early":
+        case errors.CheckinClosed() if reason == "early":
             return t(lang, "Check-in has not opened yet; it opens shortly before the start.")
-        case meetings.CheckinClosed():
+        case errors.CheckinClosed():
             return t(lang, "Check-in for this meetup has closed.")
-        case meetings.AlreadyCheckedIn():
+        case errors.AlreadyCheckedIn():
             return t(lang, "You are already checked in. ✅")
         case NotRegistered():
             return t(
@@ -334,7 +334,7 @@ async def view_meetup(update: Update, context: Context) -> None:
     lang = context.lang
     try:
         await send_card(update, context, callbacks.decode(query.data).int_arg(0))
-    except meetings.MeetupError as exc:
+    except errors.MeetupError as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
     await query.answer()
@@ -354,7 +354,7 @@ async def join(update: Update, context: Context) -> None:
             )
             # Where the person now stands is known: just seated or waitlisted.
             view = await meetings.view(session, meeting_id)
-    except (meetings.MeetupError, NotRegistered) as exc:
+    except (errors.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
     me = Me(update.effective_user.id, seat.status, checked_in=False)
@@ -387,7 +387,7 @@ async def leave(update: Update, context: Context) -> None:
         async with transaction(svc.sessions) as session:
             await meetings.leave(session, meeting_id, update.effective_user.id, svc.clock.now())
             view = await meetings.view(session, meeting_id)
-    except (meetings.MeetupError, NotRegistered) as exc:
+    except (errors.MeetupError, NotRegistered) as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
         return
     await query.answer(t(lang, "You left the meetup."))
@@ -462,7 +462,7 @@ async def host_tool(update: Update, context: Context) -> None:
                 await query.edit_message_text(t(lang, "Cancelled. {n} people were told.", n=told))
         else:
             await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
-    except meetings.MeetupError as exc:
+    except errors.MeetupError as exc:
         await query.answer(refusal(lang, exc), show_alert=True)
 
 
@@ -472,7 +472,7 @@ async def _send_attendees(update: Update, context: Context, meeting_id: int, hos
     async with svc.sessions() as session:
         view = await meetings.view(session, meeting_id)
         if view.meeting.host_id != host_id:
-            raise meetings.NotHost
+            raise errors.NotHost
         people = await meetings.attendees(session, meeting_id)
     lines = [t(lang, 'Participants of "{title}":', title=title_of(lang, view))]
     for person in people:
@@ -564,7 +564,7 @@ async def checkin_link(update: Update, context: Context) -> None:
     try:
         meeting_id = svc.signer.verify(payload, svc.clock.now())
         await _check_in(update, context, meeting_id)
-    except (checkin.InvalidToken, meetings.MeetupError, NotRegistered) as exc:
+    except (checkin.InvalidToken, errors.MeetupError, NotRegistered) as exc:
         await update.effective_message.reply_text(refusal(lang, exc))
 
 
@@ -586,9 +586,9 @@ async def checkin_code(update: Update, context: Context) -> None:
         async with context.services.sessions() as session:
             meeting_id = await meetings.meeting_by_code(session, code)
         await _check_in(update, context, meeting_id)
-    except meetings.MeetupNotFound:
+    except errors.MeetupNotFound:
         await update.effective_message.reply_text(
             t(lang, "No meetup has that code. Check it and try again.")
         )
-    except (meetings.MeetupError, NotRegistered) as exc:
+    except (errors.MeetupError, NotRegistered) as exc:
         await update.effective_message.reply_text(refusal(lang, exc))

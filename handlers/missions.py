@@ -19,7 +19,7 @@ from handlers.profile import account_or_invite
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from missions.recommend import REPEAT_DAYS, Person, Reason, recommend
 from missions.timing import season_of
-from storage import missions
+from storage import errors, missions
 from storage.models import Mission, Region, User
 from ui import callbacks, keyboards
 from ui.callbacks import Action, InvalidCallback
@@ -297,7 +297,7 @@ async def show_mission(update: Update, context: Context) -> None:
                 return
             mission = await missions.published_mission(session, mission_id)
             region = await missions.mission_region(session, mission)
-    except missions.MissionNotFound:
+    except errors.MissionNotFound:
         await query.answer(
             t(lang, "That mission is no longer available. /missions shows current ones.")
         )

@@ -23,7 +23,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from handlers.profile import account_or_invite
-from storage import moderation
+from storage import errors, moderation
 from storage.db import transaction
 from ui import callbacks, keyboards
 from ui.callbacks import Action
@@ -124,7 +124,7 @@ async def _file(update: Update, context: Context, details: str | None) -> int:
                 meeting_id=data["meeting_id"], reason=data["reason"], details=details,
                 admin_chat_id=svc.settings.admin_chat_id, now=svc.clock.now(),
             )  # fmt: skip
-    except (moderation.ModerationError, KeyError):
+    except (errors.ModerationError, KeyError):
         await update.effective_message.reply_text(
             t(lang, "You can do this for people you met at a meetup in the last 30 days.")
         )
@@ -190,14 +190,14 @@ async def moderate(update: Update, context: Context) -> None:
             await moderation.decide(
                 session, report_id, action, update.effective_user.id, svc.clock.now()
             )
-    except moderation.NotAdmin:
+    except errors.NotAdmin:
         await query.answer(t(lang, "Only admins can do that."), show_alert=True)
         return
-    except moderation.AlreadyHandled as done:
+    except errors.AlreadyHandled as done:
         label = t(lang, ACTION_LABELS.get(done.action or "", "dismissed"))
         await query.answer(t(lang, "Already handled: {action}.", action=label), show_alert=True)
         return
-    except (moderation.ModerationError, ValueError):
+    except (errors.ModerationError, ValueError):
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
         return
     await query.answer()
@@ -225,7 +225,7 @@ async def block_person(update: Update, context: Context) -> None:
                 session, update.effective_user.id, callbacks.decode(query.data).int_arg(0),
                 svc.clock.now(),
             )  # fmt: skip
-    except moderation.ModerationError:
+    except errors.ModerationError:
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
         return
     await query.answer()

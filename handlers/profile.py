@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 
 from bot.context import Context
 from missions.categories import INTERESTS, TIMES_OF_DAY
-from storage import accounts, progress
+from storage import accounts, errors, progress
 from storage import missions as missions_store
 from storage import trust as trust_model
 from storage.db import transaction
@@ -200,7 +200,7 @@ async def confirm_delete(update: Update, context: Context) -> None:
     try:
         async with transaction(svc.sessions) as session:
             await accounts.delete_account(session, update.effective_user.id, svc.clock.now())
-    except accounts.NotRegistered:
+    except errors.NotRegistered:
         await query.edit_message_text(t(lang, "There is no account to delete."))
         return
     if context.user_data is not None:

@@ -20,7 +20,7 @@ from telegram.error import BadRequest
 from bot.context import Context
 from bot.services import Services
 from handlers.evidence import rules_of
-from storage import evidence
+from storage import errors, evidence
 from storage.db import transaction
 from ui import callbacks, keyboards
 from ui.callbacks import Action, InvalidCallback
@@ -222,15 +222,15 @@ async def _show_outcome(
         await _edit(context.bot, card[0], card[1], group_text, None)
 
 
-def _refusal(lang: str, error: evidence.EvidenceError) -> str:
+def _refusal(lang: str, error: errors.EvidenceError) -> str:
     match error:
-        case evidence.NotAdmin():
+        case errors.NotAdmin():
             return t(lang, "Only admins can review photos. Nothing was changed.")
-        case evidence.AlreadyDecided():
+        case errors.AlreadyDecided():
             return t(lang, "Another admin already decided on this photo. Nothing was changed.")
-        case evidence.NotReady():
+        case errors.NotReady():
             return t(lang, "The checks on this photo are still running. Try again in a moment.")
-        case evidence.NoTriesLeft():
+        case errors.NoTriesLeft():
             return t(lang, "The sender has used every try; approve or reject this photo.")
     return t(lang, "That photo no longer exists.")
 
@@ -261,9 +261,9 @@ async def decide(update: Update, context: Context) -> None:
                 session, evidence_id=evidence_id, reviewer_id=update.effective_user.id,
                 action=action, reason=reason, now=svc.clock.now(), rules=_rules(svc),
             )  # fmt: skip
-    except evidence.EvidenceError as exc:
+    except errors.DomainError as exc:
         await query.answer(_refusal(lang, exc), show_alert=True)
-        if isinstance(exc, evidence.AlreadyDecided):
+        if isinstance(exc, errors.AlreadyDecided):
             async with svc.sessions() as session:
                 view = await evidence.review_view(session, evidence_id, _rules(svc).max_attempts)
             await _show_outcome(update, context, view, None)
@@ -291,11 +291,11 @@ async def _admin_view(update: Update, context: Context) -> evidence.ReviewView |
     except InvalidCallback:
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
         return None
-    except evidence.EvidenceError as exc:
+    except errors.DomainError as exc:
         await query.answer(_refusal(lang, exc), show_alert=True)
         return None
     if view.evidence.status != evidence.IN_REVIEW:
-        await query.answer(_refusal(lang, evidence.AlreadyDecided()), show_alert=True)
+        await query.answer(_refusal(lang, errors.AlreadyDecided()), show_alert=True)
         await _show_outcome(update, context, view, None)
         return None
     return view
@@ -332,7 +332,7 @@ async def list_waiting(update: Update, context: Context) -> None:
     async with svc.sessions() as session:
         try:
             await evidence.require_admin(session, user.id)
-        except evidence.NotAdmin:
+        except errors.NotAdmin:
             await message.reply_text(t(lang, "Sorry, this command is for admins."))
             return
         views, total = await evidence.waiting_reviews(session, _rules(svc).max_attempts, SHOWN)

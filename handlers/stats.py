@@ -13,7 +13,7 @@ from telegram import Update
 
 from bot.context import Context
 from missions.chart import weekly_bars
-from storage import evidence
+from storage import errors, evidence
 from storage import stats as figures
 from storage.stats import Figures, Report
 from ui.i18n import t
@@ -113,7 +113,7 @@ async def show_stats(update: Update, context: Context) -> None:
     async with svc.sessions() as session:
         try:
             await evidence.require_admin(session, user.id)
-        except evidence.NotAdmin:
+        except errors.NotAdmin:
             await message.reply_text(t(lang, "Sorry, this command is for admins."))
             return
         report = await figures.report(session, until=now, zone=zone, weeks=WEEKS)

@@ -15,28 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.errors import AlreadyRegistered, NotRegistered, PhoneTaken, UnknownRegion
 from storage.models import Region, User
 from storage.text import clean
-
-
-class AccountError(Exception):
-    """Base of the errors handlers turn into messages."""
-
-
-class PhoneTaken(AccountError):
-    """Another account already uses this phone number."""
-
-
-class AlreadyRegistered(AccountError):
-    """Signup confirmed twice (a double tap): the first one won."""
-
-
-class NotRegistered(AccountError):
-    """The operation needs an account."""
-
-
-class UnknownRegion(AccountError):
-    """The neighbourhood does not exist or is not open yet."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import ledger, meetings, outbox, proof_words, users
 from storage.accounts import require_user
+from storage.errors import (
+    AlreadyDecided,
+    EvidenceNotFound,
+    NotAdmin,
+    NothingPending,
+    NotReady,
+    NoTriesLeft,
+    SamePhoto,
+)
 from storage.models import EVIDENCE_STATUSES, Evidence, Meeting, Participation, Review, User
 
 RECEIVED, CHECKING, IN_REVIEW, APPROVED, REJECTED, RETRY = EVIDENCE_STATUSES
@@ -29,42 +38,6 @@ APPROVE, REJECT, ASK_AGAIN = "approve", "reject", "again"
 REASONS = ("blurry", "place", "mission", "duplicate", "other")
 # A photo still "checking" this long after it arrived was claimed by a worker that died.
 STALE_CHECK = timedelta(minutes=10)
-
-
-class EvidenceError(Exception):
-    """Base of the errors handlers turn into messages; `reason` refines some of them."""
-
-    def __init__(self, reason: str = "") -> None:
-        super().__init__(reason or type(self).__name__)
-        self.reason = reason
-
-
-class NothingPending(EvidenceError):
-    """No meetup waits for this person's photo. reason: "none", "in_review" or "no_tries"."""
-
-
-class SamePhoto(EvidenceError):
-    """This exact file was sent before."""
-
-
-class EvidenceNotFound(EvidenceError):
-    pass
-
-
-class NotAdmin(EvidenceError):
-    pass
-
-
-class NotReady(EvidenceError):
-    """The automatic checks have not finished yet."""
-
-
-class AlreadyDecided(EvidenceError):
-    """Another press decided first; `reason` is the decision."""
-
-
-class NoTriesLeft(EvidenceError):
-    """ "Ask again" when the person has used every try."""
 
 
 @dataclass(frozen=True)

@@ -14,25 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import trust
+from storage.errors import AlreadyRated, NotAttended, NotOver
 from storage.models import Feedback, Meeting, Participation, User
 
 TAGS = ("on_time", "friendly", "helpful", "late", "rude")
-
-
-class FeedbackError(Exception):
-    pass
-
-
-class NotAttended(FeedbackError):
-    """The rater or the rated did not check in to this meetup."""
-
-
-class NotOver(FeedbackError):
-    pass
-
-
-class AlreadyRated(FeedbackError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -23,24 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from missions.daily import pick_daily
 from storage import missions as mission_store
 from storage import outbox
+from storage.errors import UnknownGroup, UnknownGroupRegion
 from storage.models import DailyMission, GroupChat, Mission, Region, ScheduledSend
 
 DAILY = "daily"
 DAILY_NOTICE = "daily_missions"
 # Missions posted to a dong within this many days are not picked again while others remain.
 NO_REPEAT_DAYS = 7
-
-
-class GroupError(Exception):
-    """Base of the typed errors below."""
-
-
-class UnknownGroup(GroupError):
-    """The bot has no record of this group (it was never added, or it was removed)."""
-
-
-class UnknownRegion(GroupError):
-    """The neighbourhood does not exist or is not open."""
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -144,7 +133,7 @@ async def set_region(session: AsyncSession, chat_id: int, region_id: int) -> Reg
     """Binds the group to an open neighbourhood; returns it."""
     region = await session.get(Region, region_id)
     if region is None or not region.enabled:
-        raise UnknownRegion
+        raise UnknownGroupRegion
     group = await require_group(session, chat_id)
     group.region_id = region.id
     return region

@@ -16,21 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.errors import InsufficientPoints, ReferenceConflict
 from storage.models import LEDGER_KINDS, Balance, LedgerEntry
 
 REWARD, EXCHANGE, REFUND, ADJUSTMENT, BONUS = LEDGER_KINDS
-
-
-class LedgerError(Exception):
-    pass
-
-
-class InsufficientPoints(LedgerError):
-    """The balance would go below zero; nothing was changed."""
-
-
-class ReferenceConflict(LedgerError):
-    """The reference already posted a different change (a bug, or a forged reference)."""
 
 
 @dataclass(frozen=True)

@@ -20,31 +20,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import ledger, users
+from storage.errors import (
+    AlreadyRefunded,
+    ItemUnavailable,
+    MarketError,
+    NotAdmin,
+    OutOfStock,
+    UnknownCode,
+)
 from storage.models import LedgerEntry, MarketItem, VoucherCode
-
-
-class MarketError(Exception):
-    pass
-
-
-class ItemUnavailable(MarketError):
-    pass
-
-
-class OutOfStock(MarketError):
-    pass
-
-
-class AlreadyRefunded(MarketError):
-    pass
-
-
-class NotAdmin(MarketError):
-    """Only an admin may refund a code."""
-
-
-class UnknownCode(MarketError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import moderation, outbox, progress, proof_words, trust
 from storage.accounts import require_user
+from storage.errors import (
+    AlreadyCheckedIn,
+    AlreadyIn,
+    Blocked,
+    CheckinClosed,
+    HostLimit,
+    HostNotAllowed,
+    InvalidTime,
+    JoiningClosed,
+    LowTrust,
+    MeetupNotFound,
+    MeetupNotOpen,
+    MissionUnavailable,
+    NotHost,
+    NotParticipant,
+    NotVerified,
+    OwnMeetup,
+    Suspended,
+    TimeConflict,
+)
 from storage.models import Meeting, Mission, Participation, User
 from storage.text import clean
 from verification.checkin import new_code
@@ -26,90 +46,6 @@ JOINED, WAITLISTED, LEFT = "joined", "waitlisted", "left"
 ACTIVE = (JOINED, WAITLISTED)
 MIN_LEAD = timedelta(minutes=10)
 MAX_AHEAD = timedelta(days=14)
-
-
-class MeetupError(Exception):
-    """Base of the errors handlers turn into messages; `reason` refines some of them."""
-
-    def __init__(self, reason: str = "") -> None:
-        super().__init__(reason or type(self).__name__)
-        self.reason = reason
-
-
-class HostNotAllowed(MeetupError):
-    """reason: "unverified" (neighbourhood not verified) or "trust" (trust score too low)."""
-
-
-class MissionUnavailable(MeetupError):
-    pass
-
-
-class InvalidTime(MeetupError):
-    """reason: "past" or "too_far"."""
-
-
-class MeetupNotFound(MeetupError):
-    pass
-
-
-class MeetupNotOpen(MeetupError):
-    """reason: "cancelled", "finished" or "started"."""
-
-
-class JoiningClosed(MeetupError):
-    pass
-
-
-class OwnMeetup(MeetupError):
-    pass
-
-
-class AlreadyIn(MeetupError):
-    """reason: "joined" or "waitlisted"."""
-
-
-class TimeConflict(MeetupError):
-    pass
-
-
-class NotVerified(MeetupError):
-    pass
-
-
-class NotParticipant(MeetupError):
-    """reason: "waitlisted" when they only hold a waitlist place."""
-
-
-class NotHost(MeetupError):
-    pass
-
-
-class Suspended(MeetupError):
-    """A moderator suspended the person; `until` says for how long."""
-
-    def __init__(self, until: datetime) -> None:
-        super().__init__("suspended")
-        self.until = until
-
-
-class Blocked(MeetupError):
-    """One of the two blocked the other."""
-
-
-class LowTrust(MeetupError):
-    """The trust score is below what joining needs."""
-
-
-class HostLimit(MeetupError):
-    """Too many meetups hosted in the last day."""
-
-
-class CheckinClosed(MeetupError):
-    """reason: "early" or "late"."""
-
-
-class AlreadyCheckedIn(MeetupError):
-    pass
 
 
 @dataclass(frozen=True)

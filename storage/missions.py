@@ -16,30 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from missions.draft import POINTS_MAX, POINTS_MIN, MissionDraft
 from storage import catalogue, users
+from storage.errors import AlreadyReviewed, MissionNotFound, NotAdmin, PointsOutOfRange
 from storage.models import Meeting, Mission, Participation, Region, User
 from verification.geo import contains
 
 PAGE_SIZE = 5
-
-
-class MissionNotFound(Exception):
-    """No such mission, or not one this person may see."""
-
-
-class NotAdmin(Exception):
-    """The person pressing a review button is not an admin."""
-
-
-class AlreadyReviewed(Exception):
-    """The draft was published or discarded already (a double tap, another admin)."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-class PointsOutOfRange(ValueError):
-    """Points outside the bounds every mission respects."""
 
 
 @dataclass(frozen=True)

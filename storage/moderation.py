@@ -10,30 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, trust, users
 from storage.accounts import require_user
+from storage.errors import AlreadyHandled, ModerationError, NotAdmin, NotMet
 from storage.models import Participation, Report, User, UserBlock
 from storage.text import clean
 
 REASONS = ("harassment", "no_show", "unsafe", "spam", "other")
 ACTIONS = ("warn", "suspend", "dismiss")
 SUSPENSION = timedelta(days=7)
-
-
-class ModerationError(Exception):
-    pass
-
-
-class NotMet(ModerationError):
-    """Reports and blocks are about people one has met at a meetup."""
-
-
-class AlreadyHandled(ModerationError):
-    def __init__(self, action: str | None) -> None:
-        super().__init__(action or "")
-        self.action = action
-
-
-class NotAdmin(ModerationError):
-    pass
 
 
 async def met(session: AsyncSession, user_id: int, since: datetime) -> list[tuple[int, str, int]]:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from storage import ledger
+from storage import errors, ledger
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.models import User
@@ -40,7 +40,7 @@ async def test_a_reference_cannot_be_reused_for_another_change(
     async with transaction(sessions) as s:
         await ledger.post(s, user_id=1, amount=100, kind=ledger.REWARD, reference="evidence:1",
                           now=clock.now())  # fmt: skip
-    with pytest.raises(ledger.ReferenceConflict):
+    with pytest.raises(errors.ReferenceConflict):
         async with transaction(sessions) as s:
             await ledger.post(s, user_id=2, amount=100, kind=ledger.REWARD,
                               reference="evidence:1", now=clock.now())  # fmt: skip
@@ -55,7 +55,7 @@ async def test_no_overdraw_and_nothing_half_done(
     async with transaction(sessions) as s:
         await ledger.post(s, user_id=1, amount=50, kind=ledger.REWARD, reference="r1",
                           now=clock.now())  # fmt: skip
-    with pytest.raises(ledger.InsufficientPoints):
+    with pytest.raises(errors.InsufficientPoints):
         async with transaction(sessions) as s:
             await ledger.post(s, user_id=1, amount=-80, kind=ledger.EXCHANGE, reference="x1",
                               now=clock.now())  # fmt: skip
@@ -78,7 +78,7 @@ async def test_concurrent_spends_never_overdraw(
                 await ledger.post(s, user_id=1, amount=-100, kind=ledger.EXCHANGE,
                                   reference=f"spend:{n}", now=clock.now())  # fmt: skip
             return True
-        except ledger.InsufficientPoints:
+        except errors.InsufficientPoints:
             return False
 
     results = await asyncio.gather(*(spend(n) for n in range(25)))
@@ -97,7 +97,7 @@ async def test_two_approvals_at_once_pay_once(sessions: SessionFactory, clock: F
                 posting = await ledger.post(s, user_id=1, amount=120, kind=ledger.REWARD,
                                             reference="evidence:9", now=clock.now())  # fmt: skip
                 return posting.created
-        except ledger.ReferenceConflict:
+        except errors.ReferenceConflict:
             return False
 
     results = await asyncio.gather(*(approve() for _ in range(8)))

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from storage import ledger, market
+from storage import errors, ledger, market
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.models import LedgerEntry, User, VoucherCode
@@ -139,9 +139,9 @@ async def test_64_buyers_for_the_last_10_codes(
                     s, user_id=user_id, item_id=shelf.item.id, request="once", now=clock.now()
                 )
             return purchase.code
-        except market.OutOfStock:
+        except errors.OutOfStock:
             return "sold out"
-        except ledger.InsufficientPoints:
+        except errors.InsufficientPoints:
             return "poor"
 
     results = await asyncio.gather(*(buy(7000 + i) for i in range(64)))
@@ -169,7 +169,7 @@ async def test_one_person_tapping_twenty_times_at_once(
                         s, user_id=8000, item_id=shelf.item.id, request="same-card", now=clock.now()
                     )
                 return purchase.code
-            except ledger.ReferenceConflict:
+            except errors.ReferenceConflict:
                 continue
         return "lost"
 

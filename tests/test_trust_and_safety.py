@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from storage import meetings
+from storage import errors, meetings
 from storage.db import transaction
 from storage.models import Badge, Feedback, Report, User
 from tests.conftest import make_settings
@@ -177,7 +177,7 @@ async def test_hosting_is_capped_per_day(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     for n in range(RULES.host_max_per_day):
         await _meetup(bot, host, hours=3 + n * 2)
-    with pytest.raises(meetings.HostLimit):
+    with pytest.raises(errors.HostLimit):
         await _meetup(bot, host, hours=20)
 
 

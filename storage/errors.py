@@ -1,0 +1,310 @@
+"""Every refusal a storage operation raises: one base, a code each.
+
+Handlers never decide what a refusal means; `ui/refusals.py` turns `code` (and `reason`,
+where one refines it) into polite text in the person's language. The area bases
+(`MeetupError`, `MarketError`, …) let a caller catch one family at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base of every refusal; `reason` refines some of them ("waitlisted", "early", …)."""
+
+    code: ClassVar[str] = "refused"
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason or type(self).__name__)
+        self.reason = reason
+
+
+class NotAdmin(DomainError):
+    """Only an admin (granted, not deleted, not banned) may do this."""
+
+    code = "not_admin"
+
+
+# Accounts (signup, profile)
+class AccountError(DomainError):
+    code = "account"
+
+
+class PhoneTaken(AccountError):
+    """Another account already uses this phone number."""
+
+    code = "phone_taken"
+
+
+class AlreadyRegistered(AccountError):
+    """Signup confirmed twice (a double tap): the first one won."""
+
+    code = "already_registered"
+
+
+class NotRegistered(AccountError):
+    """The operation needs an account."""
+
+    code = "not_registered"
+
+
+class UnknownRegion(AccountError):
+    """The neighbourhood does not exist or is not open yet."""
+
+    code = "unknown_region"
+
+
+# Missions
+class MissionNotFound(DomainError):
+    """No such mission, or not one this person may see."""
+
+    code = "mission_not_found"
+
+
+class AlreadyReviewed(DomainError):
+    """The draft was published or discarded already (a double tap, another admin)."""
+
+    code = "already_reviewed"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class PointsOutOfRange(DomainError):
+    """Points outside the bounds every mission respects."""
+
+    code = "points_out_of_range"
+
+
+# Meetups
+class MeetupError(DomainError):
+    code = "meetup"
+
+
+class HostNotAllowed(MeetupError):
+    """reason: "unverified" (neighbourhood not verified) or "trust" (trust score too low)."""
+
+    code = "host_not_allowed"
+
+
+class MissionUnavailable(MeetupError):
+    code = "mission_unavailable"
+
+
+class InvalidTime(MeetupError):
+    """reason: "past" or "too_far"."""
+
+    code = "invalid_time"
+
+
+class MeetupNotFound(MeetupError):
+    code = "meetup_not_found"
+
+
+class MeetupNotOpen(MeetupError):
+    """reason: "cancelled", "finished" or "started"."""
+
+    code = "meetup_not_open"
+
+
+class JoiningClosed(MeetupError):
+    code = "joining_closed"
+
+
+class OwnMeetup(MeetupError):
+    code = "own_meetup"
+
+
+class AlreadyIn(MeetupError):
+    """reason: "joined" or "waitlisted"."""
+
+    code = "already_in"
+
+
+class TimeConflict(MeetupError):
+    code = "time_conflict"
+
+
+class NotVerified(MeetupError):
+    code = "not_verified"
+
+
+class NotParticipant(MeetupError):
+    """reason: "waitlisted" when they only hold a waitlist place."""
+
+    code = "not_participant"
+
+
+class NotHost(MeetupError):
+    code = "not_host"
+
+
+class Suspended(MeetupError):
+    """A moderator suspended the person; `until` says for how long."""
+
+    code = "suspended"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("suspended")
+        self.until = until
+
+
+class Blocked(MeetupError):
+    """One of the two blocked the other."""
+
+    code = "blocked"
+
+
+class LowTrust(MeetupError):
+    """The trust score is below what joining needs."""
+
+    code = "low_trust"
+
+
+class HostLimit(MeetupError):
+    """Too many meetups hosted in the last day."""
+
+    code = "host_limit"
+
+
+class CheckinClosed(MeetupError):
+    """reason: "early" or "late"."""
+
+    code = "checkin_closed"
+
+
+class AlreadyCheckedIn(MeetupError):
+    code = "already_checked_in"
+
+
+# Points and market
+class LedgerError(DomainError):
+    code = "ledger"
+
+
+class InsufficientPoints(LedgerError):
+    """The balance would go below zero; nothing was changed."""
+
+    code = "insufficient_points"
+
+
+class ReferenceConflict(LedgerError):
+    """The reference already posted a different change (a bug, or a forged reference)."""
+
+    code = "reference_conflict"
+
+
+class MarketError(DomainError):
+    code = "market"
+
+
+class ItemUnavailable(MarketError):
+    code = "item_unavailable"
+
+
+class OutOfStock(MarketError):
+    code = "out_of_stock"
+
+
+class AlreadyRefunded(MarketError):
+    code = "already_refunded"
+
+
+class UnknownCode(MarketError):
+    code = "unknown_code"
+
+
+# Evidence and review
+class EvidenceError(DomainError):
+    code = "evidence"
+
+
+class NothingPending(EvidenceError):
+    """No meetup waits for this person's photo. reason: "none", "in_review" or "no_tries"."""
+
+    code = "nothing_pending"
+
+
+class SamePhoto(EvidenceError):
+    """This exact file was sent before."""
+
+    code = "same_photo"
+
+
+class EvidenceNotFound(EvidenceError):
+    code = "evidence_not_found"
+
+
+class NotReady(EvidenceError):
+    """The automatic checks have not finished yet."""
+
+    code = "not_ready"
+
+
+class AlreadyDecided(EvidenceError):
+    """Another press decided first; `reason` is the decision."""
+
+    code = "already_decided"
+
+
+class NoTriesLeft(EvidenceError):
+    """ "Ask again" when the person has used every try."""
+
+    code = "no_tries_left"
+
+
+# Groups
+class GroupError(DomainError):
+    code = "group"
+
+
+class UnknownGroup(GroupError):
+    """The bot has no record of this group (it was never added, or it was removed)."""
+
+    code = "unknown_group"
+
+
+class UnknownGroupRegion(GroupError):
+    """The neighbourhood does not exist or is not open."""
+
+    code = "unknown_group_region"
+
+
+# Feedback, reports and moderation
+class FeedbackError(DomainError):
+    code = "feedback"
+
+
+class NotAttended(FeedbackError):
+    code = "not_attended"
+
+
+class NotOver(FeedbackError):
+    code = "not_over"
+
+
+class AlreadyRated(FeedbackError):
+    code = "already_rated"
+
+
+class ModerationError(DomainError):
+    code = "moderation"
+
+
+class NotMet(ModerationError):
+    """Reports and blocks are about people one has met at a meetup."""
+
+    code = "not_met"
+
+
+class AlreadyHandled(ModerationError):
+    """Another moderator acted on the report first; `action` is what they did."""
+
+    code = "already_handled"
+
+    def __init__(self, action: str | None) -> None:
+        super().__init__(action or "")
+        self.action = action
