@@ -12,8 +12,10 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.services import Services, services_of
+from storage.errors import DomainError
 from ui.callbacks import Callback, decode
-from ui.i18n import SUPPORTED, pick_language
+from ui.i18n import SUPPORTED, pick_language, t
+from ui.refusals import STALE_BUTTON, refusal
 
 LANGUAGE_KEY = "lang"
 
@@ -72,6 +74,28 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         data = self.user_data.setdefault(key, {})
         assert isinstance(data, dict)
         return data
+
+    async def refuse(self, error: DomainError, *, alert: bool = True) -> None:
+        """Tells the person why a storage operation refused them, in their language: a press
+        gets the query's answer (an alert unless `alert=False`), a message gets a reply.
+
+        Telegram accepts one answer per query, so a handler that refuses has not answered yet.
+        """
+        text = refusal(self.lang, error, self.services.settings.zone)
+        await self._say(text, alert=alert)
+
+    async def stale_button(self) -> None:
+        """A forged, corrupt or outdated button: answered, so the client stops its spinner."""
+        await self._say(t(self.lang, STALE_BUTTON), alert=False)
+
+    async def _say(self, text: str, *, alert: bool) -> None:
+        update = self._update
+        if update is None:
+            return
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=alert)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(text)
 
 
 CONTEXT_TYPES = ContextTypes(context=Context)

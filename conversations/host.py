@@ -17,6 +17,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
+    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -25,6 +26,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
+from bot.services import services_of
 from handlers.meetups import refusal, send_card
 from handlers.profile import account_or_invite
 from storage import errors, meetings
@@ -392,3 +394,14 @@ def conversations(timeout_seconds: float) -> list[ConversationHandler]:
             conversation_timeout=timeout_seconds,
         )
     return [hosting, messaging]
+
+
+def register(application: Application) -> None:
+    """The hosting conversations own "create a meetup" and the host's "message them" button,
+    so they come before the meetup buttons; /host starts from a mission list."""
+    timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
+    for conversation in conversations(timeout):
+        application.add_handler(conversation)
+    application.add_handler(
+        CommandHandler("host", choose_mission, filters=filters.ChatType.PRIVATE)
+    )

@@ -21,6 +21,7 @@ from typing import Any
 from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest
 from telegram.ext import (
+    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -30,6 +31,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
+from bot.services import services_of
 from handlers.profile import account_or_invite, invite, profile_card
 from handlers.start import greeting, greeting_keyboard, help_button
 from missions.categories import INTERESTS, TIMES_OF_DAY
@@ -725,3 +727,10 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
             allow_reentry=True,
             conversation_timeout=timeout_seconds,
         )
+
+
+def register(application: Application) -> None:
+    """Owns /start (it greets people who have an account) and the profile's edit buttons, so
+    it comes before anything else that reacts to them."""
+    timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
+    application.add_handler(conversation(timeout))

@@ -12,6 +12,7 @@ import contextlib
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from missions.categories import INTERESTS
@@ -163,3 +164,16 @@ async def review(update: Update, context: Context) -> None:
         await query.edit_message_text(
             review_card(mission, lang), reply_markup=review_buttons(mission, lang)
         )
+
+
+def register(application: Application) -> None:
+    """/drafts and the review buttons; both re-check on the server that the presser is an admin."""
+    application.add_handler(CommandHandler("drafts", show_drafts))
+    application.add_handler(
+        CallbackQueryHandler(
+            review,
+            pattern=callbacks.pattern_any(
+                (Action.DRAFT_PUBLISH, Action.DRAFT_POINTS, Action.DRAFT_DISCARD)
+            ),
+        )
+    )

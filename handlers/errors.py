@@ -1,4 +1,4 @@
-"""The last line: buttons nobody routes, and the one error handler."""
+"""The last line: buttons nobody routes, refusals nobody caught, and the one error handler."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import logging
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from bot import metrics
 from bot.context import Context
 from bot.transport import maybe_delivered
+from storage.errors import DomainError
 from ui.callbacks import InvalidCallback
 from ui.i18n import t
+from ui.refusals import FALLBACK
 
 log = logging.getLogger(__name__)
 
@@ -22,30 +26,32 @@ async def stale_button(update: Update, context: Context) -> None:
     Answering the query matters: otherwise the person's client shows a spinner until
     Telegram times it out.
     """
-    query = update.callback_query
-    assert query is not None
-    await query.answer(
-        t(context.lang, "This button no longer works. Send /start to begin again."),
-        show_alert=False,
+    await context.stale_button()
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """Tells the person a command is unknown instead of staying silent."""
+    assert update.effective_message is not None
+    lang = context.lang
+    await update.effective_message.reply_text(
+        t(lang, "I don't know that command. /help lists what I can do.")
     )
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Logs the failure without personal data and apologises to the person in front."""
+    """Answers refusals and bad buttons; logs failures without personal data and apologises."""
     error = context.error
-    update_id = update.update_id if isinstance(update, Update) else None
-    if isinstance(error, InvalidCallback) and isinstance(update, Update):
-        # Data that matched an action's prefix but not its arguments: a forged or corrupt
-        # press. One answer for all of them, here, rather than a check in every handler.
-        if update.callback_query is not None:
-            with contextlib.suppress(TelegramError):
-                await update.callback_query.answer(
-                    t(
-                        context.lang,
-                        "This button no longer works. Send /start to begin again.",
-                    )
-                )
+    if isinstance(update, Update) and isinstance(error, InvalidCallback | DomainError):
+        # A forged or corrupt press (data that matched an action's prefix but not its
+        # arguments), or a refusal a handler let through: one answer for all, here.
+        with contextlib.suppress(TelegramError):
+            if isinstance(error, DomainError):
+                await context.refuse(error)
+            else:
+                await context.stale_button()
         return
+    metrics.ERRORS.inc()
+    update_id = update.update_id if isinstance(update, Update) else None
     # Only the type and the update id: messages, names and phone numbers stay out of logs.
     log.error(
         "update %s failed: %s",
@@ -63,12 +69,15 @@ async def on_error(update: object, context: Context) -> None:
     if chat is None:
         return
     try:
-        await context.bot.send_message(
-            chat.id,
-            t(
-                context.lang,
-                "Sorry, something went wrong on my side. Please try again in a moment.",
-            ),
-        )
+        await context.bot.send_message(chat.id, t(context.lang, FALLBACK))
     except TelegramError:
         log.warning("could not send the apology for update %s", update_id)
+
+
+def register(application: Application) -> None:
+    """Last of all: commands and presses no feature claimed, and the error handler."""
+    application.add_handler(
+        MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
+    )
+    application.add_handler(CallbackQueryHandler(stale_button))
+    application.add_error_handler(on_error)

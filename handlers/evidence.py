@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from telegram import Message, Update
-from telegram.ext import filters
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import Context
 from bot.services import Services
@@ -207,3 +207,17 @@ async def _submit(
             title=title_of(lang, view),
         )
     await context.bot.send_message(chat.id, text)
+
+
+def register(application: Application) -> None:
+    """Step 5: photos and files. Registered after every conversation, so a photo one of them
+    waits for goes there; albums are answered before the single-photo handlers see them."""
+    private = filters.ChatType.PRIVATE
+    photo_or_file = filters.PHOTO | filters.Document.ALL
+    application.add_handler(MessageHandler(private & IN_ALBUM & photo_or_file, album))
+    application.add_handler(MessageHandler(private & filters.PHOTO, receive_photo))
+    application.add_handler(MessageHandler(private & filters.Document.IMAGE, receive_document))
+    application.add_handler(MessageHandler(private & filters.Document.ALL, not_an_image))
+    application.add_handler(
+        CallbackQueryHandler(pick_meetup, pattern=callbacks.pattern(Action.EVIDENCE_MEETUP))
+    )

@@ -11,6 +11,7 @@ import contextlib
 
 from telegram import Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.context import Context
 from storage import errors, feedback
@@ -115,3 +116,13 @@ async def tag(update: Update, context: Context) -> None:
     await query.answer()
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(_tags_markup(lang, rating_id, chosen))
+
+
+def register(application: Application) -> None:
+    """Step 7: rating the people one met."""
+    for action, callback in (
+        (Action.FEEDBACK, start_rating),
+        (Action.FEEDBACK_STARS, stars),
+        (Action.FEEDBACK_TAG, tag),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

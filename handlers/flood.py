@@ -11,7 +11,7 @@ import time
 from collections import deque
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.context import Context
 from ui.i18n import t
@@ -47,3 +47,8 @@ async def limit(update: Update, context: Context) -> None:
                 ),
             )
     raise ApplicationHandlerStop
+
+
+def register(application: Application) -> None:
+    """Group -2: before every feature, and may stop an update (`ApplicationHandlerStop`)."""
+    application.add_handler(TypeHandler(Update, limit), group=-2)

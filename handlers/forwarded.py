@@ -10,9 +10,10 @@ the feature handlers (which check the presser's admin rights on every press anyw
 from __future__ import annotations
 
 from telegram import Message, Update
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler
 
 from bot.context import Context
+from ui import callbacks
 from ui.callbacks import Action
 from ui.i18n import t
 
@@ -44,3 +45,11 @@ async def admin_button_on_a_copy(update: Update, context: Context) -> None:
         show_alert=True,
     )
     raise ApplicationHandlerStop
+
+
+def register(application: Application) -> None:
+    """Group -1: after flood control, before every feature."""
+    application.add_handler(
+        CallbackQueryHandler(admin_button_on_a_copy, pattern=callbacks.pattern_any(ADMIN_ACTIONS)),
+        group=-1,
+    )

@@ -12,14 +12,21 @@ import logging
 
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import Context
 from bot.settings import parse_hhmm
 from handlers.missions import mission_card
-from scheduler.daily import MISSION_LINK_PREFIX
 from storage import accounts, errors, groups, missions
 from storage.db import transaction
-from ui import callbacks, keyboards
+from ui import callbacks, keyboards, links
 from ui.callbacks import Action, InvalidCallback
 from ui.i18n import pick_language, t
 
@@ -279,12 +286,12 @@ async def mission_link(update: Update, context: Context) -> None:
     assert message is not None and update.effective_user is not None
     lang = context.lang
     payload = (context.args or [""])[0]
-    mission_id = payload.removeprefix(MISSION_LINK_PREFIX)
+    mission_id = links.mission_id(payload)
     async with context.services.sessions() as session:
         user = await accounts.registered_user(session, update.effective_user.id)
         try:
-            mission = await missions.published_mission(session, int(mission_id))
-        except (errors.MissionNotFound, ValueError):
+            mission = await missions.published_mission(session, mission_id or 0)
+        except errors.MissionNotFound:
             mission = None
     if mission is None:
         await message.reply_text(
@@ -316,3 +323,36 @@ async def mission_link(update: Update, context: Context) -> None:
             ]
         ),
     )
+
+
+def register_deep_link(application: Application) -> None:
+    """A daily post's button opens the bot as `/start m<mission id>`: registered before signup."""
+    application.add_handler(
+        CommandHandler(
+            "start",
+            mission_link,
+            filters=filters.ChatType.PRIVATE & filters.Regex(links.MISSION_START),
+        )
+    )
+
+
+def register(application: Application) -> None:
+    """Step 9: the bot's own membership, group admin commands (re-checked with getChatMember)."""
+    in_groups = filters.ChatType.GROUPS
+    application.add_handler(ChatMemberHandler(bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(
+        MessageHandler(in_groups & filters.StatusUpdate.NEW_CHAT_MEMBERS, new_members)
+    )
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
+    for name, command in (
+        ("setregion", set_region),
+        ("settime", set_time),
+        ("pause", pause),
+        ("resume", resume),
+    ):
+        application.add_handler(CommandHandler(name, command, filters=in_groups))
+    for action, callback in (
+        (Action.GROUP_DISTRICT, district_chosen),
+        (Action.GROUP_DONG, dong_chosen),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

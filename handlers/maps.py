@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 
 from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
 from bot.services import Services
@@ -23,6 +24,7 @@ from missions.places import places
 from storage import errors, meetings, regions
 from storage.models import Region
 from ui import callbacks
+from ui.callbacks import Action
 from ui.i18n import format_when, t
 
 CACHE_KEY = "map_cache"
@@ -134,3 +136,11 @@ async def venue_map(update: Update, context: Context) -> None:
         return  # a meetup of no neighbourhood: the card's venue message already shows it
     png = await picture(context, home, _pins(lang, svc, [view]), lang)
     await context.bot.send_photo(update.effective_chat.id, png, caption=_caption(lang, svc, [view]))
+
+
+def register(application: Application) -> None:
+    """/map and a meetup's venue on a map."""
+    application.add_handler(CommandHandler("map", show_map, filters=filters.ChatType.PRIVATE))
+    application.add_handler(
+        CallbackQueryHandler(venue_map, pattern=callbacks.pattern(Action.MEETUP_MAP))
+    )

@@ -13,6 +13,7 @@ import secrets
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
 from handlers.profile import account_or_invite
@@ -247,3 +248,18 @@ async def refund_code(update: Update, context: Context) -> None:
         await update.effective_message.reply_text(t(lang, "That code was already refunded."))
         return
     await update.effective_message.reply_text(t(lang, "Refunded {points} points.", points=points))
+
+
+def register(application: Application) -> None:
+    """Step 8: /points, /market, /refund (admins) and their buttons."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("points", show_points, filters=private))
+    application.add_handler(CommandHandler("market", show_market, filters=private))
+    application.add_handler(CommandHandler("refund", refund_code, filters=private))
+    for action, callback in (
+        (Action.POINTS_PAGE, points_page),
+        (Action.MARKET_ITEM, confirm_item),
+        (Action.MARKET_BUY, buy),
+        (Action.MARKET_CANCEL, cancel_item),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
 from bot.services import Services
@@ -22,7 +23,7 @@ from handlers.profile import account_or_invite
 from storage import errors, meetings
 from storage.accounts import NotRegistered
 from storage.db import transaction
-from ui import callbacks, keyboards
+from ui import callbacks, keyboards, links
 from ui.callbacks import Action
 from ui.i18n import format_distance, format_when, t
 from verification import checkin, geo
@@ -498,7 +499,7 @@ async def send_checkin_qr(update: Update, context: Context, meeting_id: int) -> 
         view = await meetings.view(session, meeting_id)
         mine = await meetings.participation(session, meeting_id, update.effective_user.id)
     payload = svc.signer.issue(meeting.id, now)
-    link = f"https://t.me/{context.bot.username}?start={payload}"
+    link = links.checkin_link(context.bot.username, payload)
     code = meeting.checkin_code or ""
     image = checkin_qr_png(link, title_of(lang, view), code)
     minutes = max(1, svc.settings.checkin_rotation_seconds // 60)
@@ -562,7 +563,7 @@ async def checkin_link(update: Update, context: Context) -> None:
     svc = context.services
     payload = (context.args or [""])[0]
     try:
-        meeting_id = svc.signer.verify(payload, svc.clock.now())
+        meeting_id = svc.signer.verify(links.checkin_token(payload), svc.clock.now())
         await _check_in(update, context, meeting_id)
     except (checkin.InvalidToken, errors.MeetupError, NotRegistered) as exc:
         await update.effective_message.reply_text(refusal(lang, exc))
@@ -592,3 +593,34 @@ async def checkin_code(update: Update, context: Context) -> None:
         )
     except (errors.MeetupError, NotRegistered) as exc:
         await update.effective_message.reply_text(refusal(lang, exc))
+
+
+def register_deep_link(application: Application) -> None:
+    """A scanned check-in QR arrives as `/start c<token>`: registered before signup."""
+    application.add_handler(
+        CommandHandler(
+            "start",
+            checkin_link,
+            filters=filters.ChatType.PRIVATE & filters.Regex(links.CHECKIN_START),
+        )
+    )
+
+
+def register(application: Application) -> None:
+    """Steps 3-4: /meetups, /mymeetups, /checkin, a shared location, and the meetup buttons."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("meetups", list_meetups, filters=private))
+    application.add_handler(CommandHandler("mymeetups", my_meetups, filters=private))
+    application.add_handler(CommandHandler("checkin", checkin_code, filters=private))
+    # A location outside a conversation (signup's location step comes first): distances.
+    application.add_handler(
+        MessageHandler((filters.LOCATION | filters.VENUE) & private, meetups_near)
+    )
+    for action, callback in (
+        (Action.MEETUPS_OF, meetups_of_mission),
+        (Action.MEETUP_VIEW, view_meetup),
+        (Action.MEETUP_JOIN, join),
+        (Action.MEETUP_LEAVE, leave),
+        (Action.MEETUP_HOST, host_tool),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

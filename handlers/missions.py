@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
 from handlers.profile import account_or_invite
@@ -326,3 +327,16 @@ async def show_mission(update: Update, context: Context) -> None:
         title=place_name(mission, lang),
         address=address(region, lang),
     )
+
+
+def register(application: Application) -> None:
+    """Step 2: /missions, its pages, "recommended for you" and a mission's card."""
+    application.add_handler(
+        CommandHandler("missions", list_missions, filters=filters.ChatType.PRIVATE)
+    )
+    for action, callback in (
+        (Action.MISSION_LIST, list_page),
+        (Action.MISSION_FOR_YOU, for_you),
+        (Action.MISSION_SHOW, show_mission),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

@@ -14,6 +14,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import (
+    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -22,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
+from bot.services import services_of
 from handlers.profile import account_or_invite
 from storage import errors, moderation
 from storage.db import transaction
@@ -233,3 +235,14 @@ async def block_person(update: Update, context: Context) -> None:
         await query.edit_message_text(
             t(lang, "Blocked. You won't see each other's meetups, and they can't join yours.")
         )
+
+
+def register(application: Application) -> None:
+    """Step 7: the report conversation, /report and /block, moderators' and block buttons."""
+    private = filters.ChatType.PRIVATE
+    timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
+    application.add_handler(report_conversation(timeout))
+    application.add_handler(CommandHandler("report", report_command, filters=private))
+    application.add_handler(CommandHandler("block", block_command, filters=private))
+    for action, callback in ((Action.MODERATE, moderate), (Action.BLOCK, block_person)):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

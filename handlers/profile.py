@@ -11,6 +11,7 @@ import contextlib
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
 from missions.categories import INTERESTS, TIMES_OF_DAY
@@ -221,3 +222,18 @@ async def already_confirmed(update: Update, context: Context) -> None:
         await query.answer(t(lang, "You are already signed up. ✅"))
     else:
         await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
+
+
+def register(application: Application) -> None:
+    """/profile, /language and /deleteme with their buttons (editing is in conversations/)."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("profile", show_profile, filters=private))
+    application.add_handler(CommandHandler("language", choose_language))
+    application.add_handler(CommandHandler("deleteme", ask_delete, filters=private))
+    for action, callback in (
+        (callbacks.pattern(Action.PROFILE, "language"), choose_language),
+        (callbacks.pattern(Action.LANGUAGE), set_language),
+        (callbacks.pattern(Action.DELETE), confirm_delete),
+        (callbacks.pattern(Action.CONFIRM), already_confirmed),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=action))

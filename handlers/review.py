@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
 from bot.services import Services
@@ -222,7 +223,7 @@ async def _show_outcome(
         await _edit(context.bot, card[0], card[1], group_text, None)
 
 
-def _refusal(lang: str, error: errors.EvidenceError) -> str:
+def _refusal(lang: str, error: errors.DomainError) -> str:
     match error:
         case errors.NotAdmin():
             return t(lang, "Only admins can review photos. Nothing was changed.")
@@ -346,3 +347,18 @@ async def list_waiting(update: Update, context: Context) -> None:
         await message.reply_text(
             t(lang, "Decide on these, then send /review again for the next ones.")
         )
+
+
+def register(application: Application) -> None:
+    """Step 6: /review and the card's buttons; admins only, the first decision wins."""
+    application.add_handler(
+        CommandHandler("review", list_waiting, filters=filters.ChatType.PRIVATE)
+    )
+    for action, callback in (
+        (Action.REVIEW_APPROVE, decide),
+        (Action.REVIEW_REASON, decide),
+        (Action.REVIEW_AGAIN, decide),
+        (Action.REVIEW_REJECT, reject_menu),
+        (Action.REVIEW_BACK, back),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

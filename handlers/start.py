@@ -8,6 +8,7 @@ will be routed by that payload.
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from ui import callbacks, keyboards
@@ -100,10 +101,9 @@ async def help_button(update: Update, context: Context) -> None:
         await context.bot.send_message(query.message.chat.id, text)
 
 
-async def unknown_command(update: Update, context: Context) -> None:
-    """Tells the person a command is unknown instead of staying silent."""
-    assert update.effective_message is not None
-    lang = context.lang
-    await update.effective_message.reply_text(
-        t(lang, "I don't know that command. /help lists what I can do.")
+def register(application: Application) -> None:
+    """/help and the greeting's "how does it work?" buttons."""
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(
+        CallbackQueryHandler(help_button, pattern=callbacks.pattern(Action.HELP))
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from telegram import Update
+from telegram.ext import Application, CommandHandler
 
 from bot.context import Context
 from missions.chart import weekly_bars
@@ -120,3 +121,8 @@ async def show_stats(update: Update, context: Context) -> None:
         longer = await figures.report(session, until=now, zone=zone, weeks=CHART_WEEKS)
     await message.reply_text(report_text(lang, report))
     await message.reply_photo(await asyncio.to_thread(chart_png, lang, longer))
+
+
+def register(application: Application) -> None:
+    """/stats; re-checks on the server that the sender is an admin."""
+    application.add_handler(CommandHandler("stats", show_stats))

@@ -23,21 +23,16 @@ from storage import groups
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.models import Mission, Region
+from ui import links
 from ui.i18n import t
 
 log = logging.getLogger(__name__)
 # Groups claimed per transaction: large enough for thousands of groups at 08:00, small
 # enough that a racing scheduler waits briefly on the unique key.
 CHUNK = 200
-MISSION_LINK_PREFIX = "m"
 
 # Today's weather where a provider is wired in; the default reads the setting (or nothing).
 WeatherSource = Callable[[Region, date], str | None]
-
-
-def mission_link(bot_username: str, mission_id: int) -> str:
-    """The deep link that opens the bot privately on a mission (`/start m<id>`)."""
-    return f"https://t.me/{bot_username}?start={MISSION_LINK_PREFIX}{mission_id}"
 
 
 async def post_due(
@@ -129,7 +124,7 @@ def render_post(
         lines.append("")
         if bot_username:
             label = t(lang, "🙋 I'm in: {title}", title=title)
-            link = mission_link(bot_username, item["id"])
+            link = links.mission_link(bot_username, item["id"])
             buttons.append([InlineKeyboardButton(label, url=link)])
     lines.append(t(lang, "Who's up for it today? Tap to see it in a private chat with me."))
     return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None

@@ -180,6 +180,12 @@ class AlreadyCheckedIn(MeetupError):
     code = "already_checked_in"
 
 
+class InvalidCheckin(MeetupError):
+    """A check-in token that is forged, altered or expired (a screenshot forwarded later)."""
+
+    code = "invalid_checkin"
+
+
 # Points and market
 class LedgerError(DomainError):
     code = "ledger"

@@ -18,7 +18,6 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 
-PREFIX = "c"  # deep-link payloads starting with "c" are check-ins
 VERSION = 1
 _LAYOUT = struct.Struct(">BQI")  # version, meeting id, window number
 _MAC_BYTES = 12
@@ -45,16 +44,13 @@ class TokenSigner:
         return int(now.timestamp()) // self.rotation_seconds
 
     def issue(self, meeting_id: int, now: datetime) -> str:
-        """The deep-link payload for this meeting and the current window."""
+        """The token for this meeting and the current window (`ui.links` makes it a link)."""
         body = _LAYOUT.pack(VERSION, meeting_id, self.window(now))
         mac = hmac.new(self._key(), body, hashlib.sha256).digest()[:_MAC_BYTES]
-        return PREFIX + base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+        return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
 
-    def verify(self, payload: str, now: datetime) -> int:
-        """The meeting id a payload checks in to; raises `InvalidToken` otherwise."""
-        if not payload.startswith(PREFIX):
-            raise InvalidToken("not a check-in payload")
-        encoded = payload[len(PREFIX) :]
+    def verify(self, encoded: str, now: datetime) -> int:
+        """The meeting id a token checks in to; raises `InvalidToken` otherwise."""
         try:
             raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (binascii.Error, ValueError) as exc:
@@ -72,10 +68,6 @@ class TokenSigner:
         if window not in (self.window(now), self.window(now) - 1):
             raise InvalidToken("expired")
         return int(meeting_id)
-
-
-def is_checkin_payload(payload: str) -> bool:
-    return payload.startswith(PREFIX) and len(payload) <= 64
 
 
 def new_code() -> str:
