@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from functools import cache
 from pathlib import Path
@@ -61,6 +62,14 @@ def tn(lang: str, singular: str, plural: str, n: int, /, **values: Any) -> str:
     """Plural-aware translation; `n` is also available as `{n}`."""
     text = translations(lang).ngettext(singular, plural, n)
     return text.format(n=n, **values)
+
+
+def localized(lang: str, item: Any, name: str) -> str:
+    """One way to say a bilingual value: `item.<name>_ko` in Korean, else `item.<name>_en`
+    (an attribute of a model or view, or a key of a mapping)."""
+    key = f"{name}_ko" if lang == "ko" else f"{name}_en"
+    value = item[key] if isinstance(item, Mapping) else getattr(item, key)
+    return str(value)
 
 
 _WEEKDAYS = {
