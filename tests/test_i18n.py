@@ -15,7 +15,15 @@ KEYWORDS = {"t": (2,), "tn": (2, 3), "N_": None}
 
 def _msgids_in_code() -> set[str]:
     found: set[str] = set()
-    for folder in ("bot", "handlers", "conversations", "scheduler", "missions", "verification"):
+    for folder in (
+        "bot",
+        "ui",
+        "handlers",
+        "conversations",
+        "scheduler",
+        "missions",
+        "verification",
+    ):
         if not (ROOT / folder).exists():
             continue
         for _file, _line, message, _comments, _ctx in extract_from_dir(
