@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,15 +35,33 @@ from storage.models import EVIDENCE_STATUSES, Evidence, Meeting, Participation, 
 RECEIVED, CHECKING, IN_REVIEW, APPROVED, REJECTED, RETRY = EVIDENCE_STATUSES
 IN_FLIGHT = (RECEIVED, CHECKING, IN_REVIEW)
 APPROVE, REJECT, ASK_AGAIN = "approve", "reject", "again"
+# Why a reviewer may reject a photo: the set of keys (ui/review.py says each in words).
 REASONS = ("blurry", "place", "mission", "duplicate", "other")
 # A photo still "checking" this long after it arrived was claimed by a worker that died.
 STALE_CHECK = timedelta(minutes=10)
+
+
+class RuleSettings(Protocol):
+    """The settings the evidence rules come from (`bot.settings.Settings` has them)."""
+
+    @property
+    def evidence_max_attempts(self) -> int: ...
+
+    @property
+    def evidence_window_hours(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class EvidenceRules:
     max_attempts: int = 3
     window_after: timedelta = timedelta(hours=48)
+
+    @classmethod
+    def from_settings(cls, settings: RuleSettings) -> EvidenceRules:
+        return cls(
+            max_attempts=settings.evidence_max_attempts,
+            window_after=timedelta(hours=settings.evidence_window_hours),
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,15 @@ class Pending:
     meetups: list[meetings.MeetupView]
     in_review: int = 0
     no_tries: int = 0
+
+
+@dataclass(frozen=True)
+class Received:
+    """A photo taken in: the meetup it now counts for, or (several waiting, none picked yet)
+    the meetups to choose from."""
+
+    meetup: meetings.MeetupView | None = None
+    choices: list[meetings.MeetupView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,11 +130,23 @@ class CheckItem:
 
 
 @dataclass(frozen=True)
+class ReviewQueue:
+    """The oldest photos waiting for a decision, and how many wait in all."""
+
+    views: list[ReviewView]
+    total: int
+
+
+@dataclass(frozen=True)
 class Decision:
+    """A press's outcome; `first` is False when another admin had decided already (then
+    `status` and `view` show their decision, and nothing was changed)."""
+
     status: str
     points: int
     balance: int
     view: ReviewView
+    first: bool = True
 
 
 @dataclass
@@ -224,6 +263,37 @@ async def submit(
     except IntegrityError as exc:  # the same file, sent twice at the same moment
         raise SamePhoto from exc
     return evidence
+
+
+async def receive(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    upload: Upload,
+    now: datetime,
+    rules: EvidenceRules,
+    meeting_id: int | None = None,
+) -> Received:
+    """A photo in the private chat: submitted for `meeting_id` (the person's pick), or for the
+    one meetup waiting for it; with several waiting, returns them to choose from.
+
+    Raises `NothingPending` ("in_review", "no_tries" or "no_meetup") when no meetup waits,
+    and whatever `submit` raises.
+    """
+    if meeting_id is None:
+        pending = await pending_meetups(session, user_id, now, rules)
+        if len(pending.meetups) > 1:
+            return Received(choices=pending.meetups)
+        if not pending.meetups:
+            why = (
+                IN_REVIEW if pending.in_review else "no_tries" if pending.no_tries else "no_meetup"
+            )
+            raise NothingPending(why)
+        meeting_id = pending.meetups[0].meeting.id
+    await submit(
+        session, user_id=user_id, meeting_id=meeting_id, upload=upload, now=now, rules=rules
+    )
+    return Received(meetup=await meetings.view(session, meeting_id))
 
 
 # --------------------------------------------------------------------------- checking
@@ -408,17 +478,28 @@ async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int
     )
 
 
-async def require_admin(session: AsyncSession, user_id: int) -> User:
+async def require_admin(session: AsyncSession, user_id: int, reason: str = "") -> User:
+    """The user when they may act as an admin now; else `NotAdmin(reason)` ("review": on a
+    review card, "command": an admin command)."""
     user = await users.acting_admin(session, user_id)
     if user is None:
-        raise NotAdmin
+        raise NotAdmin(reason)
     return user
 
 
-async def waiting_reviews(
-    session: AsyncSession, max_attempts: int, limit: int = 5
-) -> tuple[list[ReviewView], int]:
-    """The oldest photos waiting for a decision, and how many wait in all."""
+async def review_for_admin(
+    session: AsyncSession, admin_id: int, evidence_id: int, max_attempts: int
+) -> ReviewView:
+    """A card's photo, for an admin pressing one of its buttons."""
+    await require_admin(session, admin_id, "review")
+    return await review_view(session, evidence_id, max_attempts)
+
+
+async def review_queue(
+    session: AsyncSession, admin_id: int, max_attempts: int, limit: int = 5
+) -> ReviewQueue:
+    """`/review`: the oldest photos waiting for a decision, and how many wait in all."""
+    await require_admin(session, admin_id, "command")
     total = int(
         await session.scalar(
             select(func.count()).select_from(Evidence).where(Evidence.status == IN_REVIEW)
@@ -428,7 +509,7 @@ async def waiting_reviews(
     ids = await session.scalars(
         select(Evidence.id).where(Evidence.status == IN_REVIEW).order_by(Evidence.id).limit(limit)
     )
-    return [await review_view(session, i, max_attempts) for i in list(ids)], total
+    return ReviewQueue([await review_view(session, i, max_attempts) for i in list(ids)], total)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -447,7 +528,7 @@ async def decide(
     """An admin's decision; the first one wins, approval pays once, the sender is told."""
     if action not in (APPROVE, REJECT, ASK_AGAIN) or (action == REJECT and reason not in REASONS):
         raise ValueError("unknown decision")
-    await require_admin(session, reviewer_id)
+    await require_admin(session, reviewer_id, "review")
     evidence = await session.get(Evidence, evidence_id)
     if evidence is None:
         raise EvidenceNotFound
@@ -488,6 +569,7 @@ async def decide(
         )  # fmt: skip
         balance = await ledger.balance(session, evidence.user_id)
     left = rules.max_attempts - evidence.attempt
+    kind: outbox.NoticeKind
     values: dict[str, Any]
     if action == APPROVE:
         kind, values = "evidence_approved", {"points": points, "balance": balance}
@@ -502,3 +584,26 @@ async def decide(
         values={"meeting_id": evidence.meeting_id, **values}, now=now,
     )  # fmt: skip
     return Decision(status, points, balance, view)
+
+
+async def decide_or_show(
+    session: AsyncSession,
+    *,
+    evidence_id: int,
+    reviewer_id: int,
+    action: str,
+    reason: str | None,
+    now: datetime,
+    rules: EvidenceRules,
+) -> Decision:
+    """An admin's press on a card: their decision when it came first (`decide`), else the
+    decision another admin made, unchanged (`first` False), so the card can show it."""
+    try:
+        async with session.begin_nested():
+            return await decide(
+                session, evidence_id=evidence_id, reviewer_id=reviewer_id, action=action,
+                reason=reason, now=now, rules=rules,
+            )  # fmt: skip
+    except AlreadyDecided:
+        view = await review_view(session, evidence_id, rules.max_attempts)
+        return Decision(view.evidence.status, 0, 0, view, first=False)
