@@ -5,348 +5,155 @@ the photo itself (by file_id), mission, meetup, the sender's trust score and wha
 checks found, with Approve / Reject (then a reason) / Ask again. Every press is re-checked on
 the server: only an admin decides, and only the first decision counts; the card is then edited
 to say who decided. `/review` in a private chat shows an admin the photos still waiting, with
-the same buttons.
+the same buttons. The card itself is drawn by `ui/review.py`.
+
+A refusal (not an admin, checks still running, no tries left, the photo gone) is left to the
+error handler, which answers the press with it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import tzinfo
-from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
-from bot.services import Services
-from handlers.evidence import rules_of
 from storage import errors, evidence
 from storage.db import transaction
-from ui import callbacks, keyboards
+from ui import callbacks
+from ui import review as ui
 from ui.callbacks import Action, InvalidCallback
-from ui.i18n import N_, format_when, t
+from ui.i18n import t
 
-CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 SHOWN = 5  # cards per /review
-
-ICONS = {"ok": "✅", "warn": "⚠️", "unknown": "❔"}
-CHECKS = {
-    "unreadable": N_("Could not read the image: {detail}"),
-    "renamed": N_("A {actual} file named as {named}"),
-    "broken_exif": N_("Broken EXIF: {detail}"),
-    "no_time": N_("No capture time (normal for compressed photos)"),
-    "during": N_("Taken {taken}, during the meetup"),
-    "outside": N_("Taken {taken}, not during the meetup"),
-    "no_gps": N_("No GPS position"),
-    "near": N_("Taken {metres} m from the meeting point"),
-    "far": N_("Taken {metres} m from the meeting point"),
-    "unique": N_("No similar earlier photo"),
-    "near_duplicate": N_("Looks like photo #{of} ({distance}/64 bits apart, {whose})"),
-    "download_failed": N_("Could not download the file: {detail}"),
-    "ai": N_("AI judge: {verdict} — {detail}"),
-    "word_seen": N_("Proof word {word} is visible"),
-    "word_missing": N_("Proof word {word} not found in the photo"),
-    "word_unclear": N_("Proof word {word}: could not tell"),
-    "other_meetup": N_("Shows {word}, the proof word of meetup #{meeting}: an older photo?"),
-    "before_checkin": N_("Taken {taken}, before check-in at {checked_in}"),
+DECISIONS = {
+    Action.REVIEW_APPROVE: evidence.APPROVE,
+    Action.REVIEW_REASON: evidence.REJECT,
+    Action.REVIEW_AGAIN: evidence.ASK_AGAIN,
 }
-VERDICTS = {
-    "yes": N_("shows the mission"),
-    "no": N_("does not show the mission"),
-    "unsure": N_("cannot tell"),
-    "unavailable": N_("no answer"),
-}
-REASON_LABELS = {
-    "blurry": N_("Blurry"),
-    "place": N_("Wrong place"),
-    "mission": N_("Not the mission"),
-    "duplicate": N_("Duplicate"),
-    "other": N_("Other"),
-}
-
-
-def _check_line(lang: str, check: dict[str, Any]) -> str:
-    reason = str(check.get("reason", ""))
-    values = {k: v for k, v in check.items() if k not in ("check", "result", "reason")}
-    if check.get("check") == "ai":
-        verdict = t(lang, VERDICTS[reason]) if reason in VERDICTS else reason
-        values = {"verdict": verdict, "detail": values.get("detail", "")}
-        reason = "ai"
-    if "same_person" in values:
-        values["whose"] = (
-            t(lang, "same person") if values.pop("same_person") else t(lang, "another person")
-        )
-    template = CHECKS.get(reason)
-    try:
-        text = t(lang, template, **values) if template else reason
-    except (KeyError, IndexError):
-        text = reason
-    return f"{ICONS.get(str(check.get('result')), '•')} {text}"
-
-
-def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo) -> str:
-    """The card: who, what, where, and every check with its reason; the decision once made."""
-    item, meetup = view.evidence, view.meetup
-    mission = meetup.mission
-    signals = item.signals or {}
-    lines = [
-        t(
-            lang,
-            "📸 Photo #{id} (try {attempt}/{max})\n👤 {name} · trust {trust}\n🎯 {title} · "
-            "⭐ {points} points\n📍 {place} · {when}\n📝 {rule}",
-            id=item.id,
-            attempt=item.attempt,
-            max=view.max_attempts,
-            name=view.sender_name or "-",
-            trust=round(view.trust_score),
-            title=mission.title_ko if lang == "ko" else mission.title_en,
-            points=mission.points,
-            place=meetup.meeting.place_name,
-            when=format_when(lang, meetup.meeting.starts_at, zone),
-            rule=mission.evidence_rule_ko if lang == "ko" else mission.evidence_rule_en,
-        ),
-        "",
-    ]
-    if view.proof_word:
-        lines.insert(1, t(lang, "🔤 Expected proof word: {word}", word=view.proof_word))
-    for check in signals.get("checks", []):
-        lines.append(_check_line(lang, check))
-    if signals.get("recommendation") == "approve":
-        lines.append(t(lang, "Suggestion: nothing unusual found"))
-    elif signals.get("recommendation"):
-        lines.append(t(lang, "Suggestion: look closely at the ⚠️ lines"))
-    outcome = decision_line(lang, view)
-    if outcome:
-        lines += ["", outcome]
-    text = "\n".join(lines)
-    return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
-
-
-def decision_line(lang: str, view: evidence.ReviewView, by: str | None = None) -> str:
-    """ "Approved by …" once decided; empty while the photo waits."""
-    who = by or view.reviewer_name or t(lang, "an admin")
-    status = view.evidence.status
-    if status == evidence.APPROVED:
-        return t(
-            lang, "✅ Approved by {who}: +{points} points", who=who,
-            points=view.meetup.mission.points,
-        )  # fmt: skip
-    if status == evidence.RETRY:
-        return t(lang, "🔁 {who} asked for a new photo", who=who)
-    if status == evidence.REJECTED:
-        reason = view.decision.reason if view.decision else None
-        label = t(lang, REASON_LABELS[reason]) if reason in REASON_LABELS else "-"
-        return t(lang, "❌ Rejected by {who}: {reason}", who=who, reason=label)
-    return ""
-
-
-def card_buttons(lang: str, view: evidence.ReviewView) -> InlineKeyboardMarkup | None:
-    if view.evidence.status != evidence.IN_REVIEW:
-        return None
-    eid = view.evidence.id
-    rows = [
-        [
-            (t(lang, "✅ Approve"), callbacks.encode(Action.REVIEW_APPROVE, eid)),
-            (t(lang, "❌ Reject"), callbacks.encode(Action.REVIEW_REJECT, eid)),
-        ]
-    ]
-    if view.can_ask_again:
-        rows.append([(t(lang, "🔁 Ask again"), callbacks.encode(Action.REVIEW_AGAIN, eid))])
-    return keyboards.inline(rows)
-
-
-def reason_buttons(lang: str, evidence_id: int) -> InlineKeyboardMarkup:
-    choices = [
-        (t(lang, label), callbacks.encode(Action.REVIEW_REASON, evidence_id, code))
-        for code, label in REASON_LABELS.items()
-    ]
-    back = [(t(lang, "← Back"), callbacks.encode(Action.REVIEW_BACK, evidence_id))]
-    return keyboards.inline([*keyboards.grid(choices, 2), back])
-
-
-async def send_card(
-    bot: Bot, chat_id: int, lang: str, view: evidence.ReviewView, zone: tzinfo
-) -> Message:
-    """Posts the card: the photo (or the original file) by file_id, with the checks below."""
-    text, markup = card_text(lang, view, zone), card_buttons(lang, view)
-    item = view.evidence
-    try:
-        if item.as_document:
-            return await bot.send_document(chat_id, item.file_id, caption=text, reply_markup=markup)
-        return await bot.send_photo(chat_id, item.file_id, caption=text, reply_markup=markup)
-    except BadRequest:
-        # The file can no longer be sent by id (rare): the card still works without it.
-        return await bot.send_message(chat_id, text, reply_markup=markup)
-
-
-async def _edit(bot: Bot, chat_id: int, message_id: int, text: str, markup: Any) -> None:
-    """Edits a card, whether it went out as a photo (caption) or as text."""
-    try:
-        await bot.edit_message_caption(
-            chat_id=chat_id, message_id=message_id, caption=text, reply_markup=markup
-        )
-    except BadRequest as exc:
-        if "not modified" in exc.message.lower():
-            return
-        with contextlib.suppress(BadRequest):
-            await bot.edit_message_text(
-                text, chat_id=chat_id, message_id=message_id, reply_markup=markup
-            )
-
-
-def _rules(svc: Services) -> evidence.EvidenceRules:
-    return rules_of(svc)
-
-
-async def _show_outcome(
-    update: Update, context: Context, view: evidence.ReviewView, by: str | None
-) -> None:
-    """Redraws the pressed card and the group's card with the decision and no buttons."""
-    svc = context.services
-    query = update.callback_query
-    assert query is not None and query.message is not None
-    lang = context.lang
-    group_lang = svc.settings.default_language
-    text = card_text(lang, view, svc.settings.zone)
-    if by:
-        text = text.rsplit("\n\n", 1)[0] + "\n\n" + decision_line(lang, view, by)
-    pressed = (query.message.chat.id, query.message.message_id)
-    await _edit(context.bot, *pressed, text, None)
-    card = (view.evidence.review_chat_id, view.evidence.review_message_id)
-    if card[0] is not None and card[1] is not None and card != pressed:
-        group_text = card_text(group_lang, view, svc.settings.zone)
-        if by:
-            group_text = (
-                group_text.rsplit("\n\n", 1)[0] + "\n\n" + decision_line(group_lang, view, by)
-            )
-        await _edit(context.bot, card[0], card[1], group_text, None)
-
-
-def _refusal(lang: str, error: errors.DomainError) -> str:
-    match error:
-        case errors.NotAdmin():
-            return t(lang, "Only admins can review photos. Nothing was changed.")
-        case errors.AlreadyDecided():
-            return t(lang, "Another admin already decided on this photo. Nothing was changed.")
-        case errors.NotReady():
-            return t(lang, "The checks on this photo are still running. Try again in a moment.")
-        case errors.NoTriesLeft():
-            return t(lang, "The sender has used every try; approve or reject this photo.")
-    return t(lang, "That photo no longer exists.")
 
 
 async def decide(update: Update, context: Context) -> None:
     """Approve, Reject with a reason, or Ask again: the first admin's press wins."""
-    query = update.callback_query
-    assert query is not None and update.effective_user is not None
-    lang = context.lang
-    svc = context.services
-    try:
-        parsed = callbacks.decode(query.data)
-        evidence_id = parsed.int_arg(0)
-    except InvalidCallback:
-        await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
-        return
-    action, reason = {
-        Action.REVIEW_APPROVE: (evidence.APPROVE, None),
-        Action.REVIEW_AGAIN: (evidence.ASK_AGAIN, None),
-        Action.REVIEW_REASON: (evidence.REJECT, parsed.args[-1]),
-    }[parsed.action]
+    query, user, pressed = update.callback_query, update.effective_user, context.pressed
+    assert query is not None and user is not None
+    action = DECISIONS[pressed.action]
+    reason = pressed.args[-1] if action == evidence.REJECT else None
     if action == evidence.REJECT and reason not in evidence.REASONS:
-        await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
+        raise InvalidCallback("unknown reason")
+    evidence_id, svc = pressed.int_arg(0), context.services
+    rules = evidence.EvidenceRules.from_settings(svc.settings)
+    async with transaction(svc.sessions) as session:
+        decision = await evidence.decide_or_show(
+            session, evidence_id=evidence_id, reviewer_id=user.id, action=action,
+            reason=reason, now=svc.clock.now(), rules=rules,
+        )  # fmt: skip
+    if not decision.first:
+        await context.refuse(errors.AlreadyDecided(decision.status))
+        await _show_outcome(update, context, decision.view, None)
         return
-    try:
-        async with transaction(svc.sessions) as session:
-            decision = await evidence.decide(
-                session, evidence_id=evidence_id, reviewer_id=update.effective_user.id,
-                action=action, reason=reason, now=svc.clock.now(), rules=_rules(svc),
-            )  # fmt: skip
-    except errors.DomainError as exc:
-        await query.answer(_refusal(lang, exc), show_alert=True)
-        if isinstance(exc, errors.AlreadyDecided):
-            async with svc.sessions() as session:
-                view = await evidence.review_view(session, evidence_id, _rules(svc).max_attempts)
-            await _show_outcome(update, context, view, None)
-        return
-    done = {
-        evidence.APPROVED: t(lang, "Approved: {points} points paid.", points=decision.points),
-        evidence.REJECTED: t(lang, "Rejected; the sender was asked for a new photo."),
-        evidence.RETRY: t(lang, "The sender was asked for a new photo."),
-    }[decision.status]
-    await query.answer(done)
-    await _show_outcome(update, context, decision.view, update.effective_user.first_name)
-
-
-async def _admin_view(update: Update, context: Context) -> evidence.ReviewView | None:
-    """The pressed card's photo when the presser is an admin and it still waits; else answers."""
-    query = update.callback_query
-    assert query is not None and update.effective_user is not None
-    lang = context.lang
-    svc = context.services
-    try:
-        evidence_id = callbacks.decode(query.data).int_arg(0)
-        async with svc.sessions() as session:
-            await evidence.require_admin(session, update.effective_user.id)
-            view = await evidence.review_view(session, evidence_id, _rules(svc).max_attempts)
-    except InvalidCallback:
-        await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
-        return None
-    except errors.DomainError as exc:
-        await query.answer(_refusal(lang, exc), show_alert=True)
-        return None
-    if view.evidence.status != evidence.IN_REVIEW:
-        await query.answer(_refusal(lang, errors.AlreadyDecided()), show_alert=True)
-        await _show_outcome(update, context, view, None)
-        return None
-    return view
+    await query.answer(ui.decided(context.lang, decision))
+    await _show_outcome(update, context, decision.view, user.first_name)
 
 
 async def reject_menu(update: Update, context: Context) -> None:
     """Reject: the card's buttons become the reasons (nothing is decided yet)."""
-    view = await _admin_view(update, context)
-    query = update.callback_query
-    if view is None or query is None:
-        return
-    await query.answer()
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(reason_buttons(context.lang, view.evidence.id))
+    view = await _waiting(update, context)
+    if view is not None:
+        await _set_buttons(update, ui.reason_buttons(context.lang, view.evidence.id))
 
 
 async def back(update: Update, context: Context) -> None:
     """Back from the reasons to Approve / Reject / Ask again."""
-    view = await _admin_view(update, context)
-    query = update.callback_query
-    if view is None or query is None:
-        return
-    await query.answer()
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(card_buttons(context.lang, view))
+    view = await _waiting(update, context)
+    if view is not None:
+        await _set_buttons(update, ui.card_buttons(context.lang, view))
 
 
 async def list_waiting(update: Update, context: Context) -> None:
     """`/review`: the photos waiting for a decision, as cards in this private chat."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    lang = context.lang
-    svc = context.services
+    lang, svc = context.lang, context.services
     async with svc.sessions() as session:
-        try:
-            await evidence.require_admin(session, user.id)
-        except errors.NotAdmin:
-            await message.reply_text(t(lang, "Sorry, this command is for admins."))
-            return
-        views, total = await evidence.waiting_reviews(session, _rules(svc).max_attempts, SHOWN)
-    if not views:
-        await message.reply_text(t(lang, "No photos are waiting for review. 🎉"))
-        return
-    await message.reply_text(t(lang, "{total} photos are waiting; the oldest first:", total=total))
-    for view in views:
-        await send_card(context.bot, message.chat_id, lang, view, svc.settings.zone)
-    if total > len(views):
-        await message.reply_text(
-            t(lang, "Decide on these, then send /review again for the next ones.")
+        queue = await evidence.review_queue(
+            session, user.id, svc.settings.evidence_max_attempts, SHOWN
         )
+    if not queue.views:
+        await message.reply_text(t(lang, ui.NONE_WAITING))
+        return
+    await message.reply_text(ui.queue_header(lang, queue.total))
+    for view in queue.views:
+        await _send_card(context.bot, message.chat_id, ui.card(lang, view, svc.settings.zone))
+    if queue.total > len(queue.views):
+        await message.reply_text(t(lang, ui.MORE_WAITING))
+
+
+async def _waiting(update: Update, context: Context) -> evidence.ReviewView | None:
+    """The pressed card's photo while it waits for a decision; a decided one is redrawn with
+    its outcome (and None returned)."""
+    assert update.effective_user is not None
+    svc = context.services
+    evidence_id = context.pressed.int_arg(0)
+    async with svc.sessions() as session:
+        view = await evidence.review_for_admin(
+            session, update.effective_user.id, evidence_id, svc.settings.evidence_max_attempts
+        )
+    if view.evidence.status == evidence.IN_REVIEW:
+        return view
+    await context.refuse(errors.AlreadyDecided(view.evidence.status))
+    await _show_outcome(update, context, view, None)
+    return None
+
+
+async def _set_buttons(update: Update, markup: InlineKeyboardMarkup | None) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(markup)
+
+
+async def _show_outcome(
+    update: Update, context: Context, view: evidence.ReviewView, by: str | None
+) -> None:
+    """Redraws the pressed card and the group's card with the decision and no buttons."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    settings = context.services.settings
+    pressed = (query.message.chat.id, query.message.message_id)
+    await _edit(context.bot, *pressed, ui.card_text(context.lang, view, settings.zone, by))
+    card = (view.evidence.review_chat_id, view.evidence.review_message_id)
+    if card[0] is not None and card[1] is not None and card != pressed:
+        text = ui.card_text(settings.default_language, view, settings.zone, by)
+        await _edit(context.bot, card[0], card[1], text)
+
+
+async def _edit(bot: Bot, chat_id: int, message_id: int, text: str) -> None:
+    """Edits a card (and drops its buttons), whether it went out as a photo or as text."""
+    try:
+        await bot.edit_message_caption(
+            chat_id=chat_id, message_id=message_id, caption=text, reply_markup=None
+        )
+    except BadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return
+        with contextlib.suppress(BadRequest):
+            await bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+
+
+async def _send_card(bot: Bot, chat_id: int, card: ui.ReviewCard) -> Message:
+    """Posts a card: the photo (or the original file) by file_id, with the text as caption."""
+    send = bot.send_document if card.as_document else bot.send_photo
+    try:
+        return await send(chat_id, card.file_id, caption=card.text, reply_markup=card.markup)
+    except BadRequest:
+        # The file can no longer be sent by id (rare): the card still works without it.
+        return await bot.send_message(chat_id, card.text, reply_markup=card.markup)
 
 
 def register(application: Application) -> None:
