@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, Update
+from telegram import ChatMember, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     Application,
@@ -23,17 +23,33 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.settings import parse_hhmm
-from handlers.missions import mission_card
 from storage import accounts, errors, groups, missions
 from storage.db import transaction
-from ui import callbacks, keyboards, links
-from ui.callbacks import Action, InvalidCallback
-from ui.i18n import pick_language, t
+from ui import callbacks, links
+from ui import groups as screens
+from ui.callbacks import Action
+from ui.i18n import pick_language
+from ui.missions import card_buttons, invitation, mission_card
 
 log = logging.getLogger(__name__)
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 PRESENT = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED)
+
+
+def _newcomer(update: Update, context: Context, lang: str) -> groups.Newcomer:
+    """The group this update comes from, as its row would be made."""
+    chat, person = update.effective_chat, update.effective_user
+    assert chat is not None
+    svc = context.services
+    return groups.Newcomer(
+        chat.id,
+        chat.title or "",
+        lang,
+        person.id if person else None,
+        svc.clock.now(),
+        svc.settings.default_post_time,
+    )
 
 
 # --------------------------------------------------------------------------- membership
@@ -61,33 +77,16 @@ async def new_members(update: Update, context: Context) -> None:
 
 
 async def _added(update: Update, context: Context) -> None:
-    chat, person = update.effective_chat, update.effective_user
-    assert chat is not None
-    svc = context.services
-    lang = pick_language(person.language_code if person else None, svc.settings.default_language)
-    async with transaction(svc.sessions) as session:
-        fresh = await groups.joined(
-            session,
-            chat.id,
-            chat.title or "",
-            lang,
-            person.id if person else None,
-            svc.clock.now(),
-            svc.settings.default_post_time,
-        )
+    """Introduces the bot once, in the language of whoever added it."""
+    assert update.effective_chat is not None
+    person, settings = update.effective_user, context.services.settings
+    lang = pick_language(person.language_code if person else None, settings.default_language)
+    async with transaction(context.services.sessions) as session:
+        fresh = await groups.joined(session, _newcomer(update, context, lang))
     if fresh:
-        await context.bot.send_message(chat.id, introduction(lang, svc.settings.daily_post_time))
-
-
-def introduction(lang: str, post_time: str) -> str:
-    return t(
-        lang,
-        "Hello! I'm Halsaram (할사람?): every morning I post a small mission to do together "
-        "in your neighbourhood.\n\nGroup admins:\n/setregion — choose the neighbourhood\n"
-        "/settime HH:MM — when to post (now {time})\n/pause, /resume — stop or restart the "
-        "posts",
-        time=post_time,
-    )
+        await context.bot.send_message(
+            update.effective_chat.id, screens.introduction(lang, settings.daily_post_time)
+        )
 
 
 async def migrated(update: Update, context: Context) -> None:
@@ -117,30 +116,8 @@ async def is_group_admin(update: Update, context: Context) -> bool:
 async def _admin_or_refuse(update: Update, context: Context) -> bool:
     if await is_group_admin(update, context):
         return True
-    lang = context.lang
-    text = t(lang, "Sorry, only the group's admins can change my settings here.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
+    await context.refuse(errors.NotAdmin("group"))
     return False
-
-
-async def _ensure(update: Update, context: Context) -> None:
-    """The group's row, for a bot that was added before groups were kept."""
-    chat, person = update.effective_chat, update.effective_user
-    assert chat is not None
-    svc = context.services
-    async with transaction(svc.sessions) as session:
-        await groups.ensure(
-            session,
-            chat.id,
-            chat.title or "",
-            context.lang,
-            person.id if person else None,
-            svc.clock.now(),
-            svc.settings.default_post_time,
-        )
 
 
 async def set_region(update: Update, context: Context) -> None:
@@ -148,108 +125,63 @@ async def set_region(update: Update, context: Context) -> None:
     assert update.effective_message is not None
     if not await _admin_or_refuse(update, context):
         return
-    await _ensure(update, context)
-    lang = context.lang
-    text, markup = await _districts(context, lang)
+    text, markup = await _districts(update, context)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
-async def _districts(context: Context, lang: str) -> tuple[str, keyboards.InlineKeyboardMarkup]:
-    async with context.services.sessions() as session:
-        found = [d for d in await accounts.districts(session) if d.enabled]
-    buttons = [
-        (d.name_ko if lang == "ko" else d.name_en, callbacks.encode(Action.GROUP_DISTRICT, d.code))
-        for d in found
-    ]
-    return t(lang, "Which district is this group in?"), keyboards.inline(keyboards.grid(buttons))
+async def _districts(update: Update, context: Context) -> tuple[str, InlineKeyboardMarkup]:
+    """The district picker (the group's row made if the bot never kept one)."""
+    async with transaction(context.services.sessions) as session:
+        districts = await groups.open_districts(session, _newcomer(update, context, context.lang))
+    return screens.district_picker(context.lang, districts)
 
 
 async def district_chosen(update: Update, context: Context) -> None:
     """A district button: its open dongs."""
-    query = update.callback_query
-    assert query is not None
+    assert update.callback_query is not None
     if not await _admin_or_refuse(update, context):
         return
-    lang = context.lang
-    try:
-        code = callbacks.decode(query.data).args[0]
-    except InvalidCallback:
-        code = ""
+    code = context.pressed.args[0]
     async with context.services.sessions() as session:
         dongs = await accounts.dongs(session, code)
-    await query.answer()
-    if not dongs:
-        await query.edit_message_text(t(lang, "That district is not open yet. Send /setregion."))
-        return
-    buttons = [
-        (r.name_ko if lang == "ko" else r.name_en, callbacks.encode(Action.GROUP_DONG, r.id))
-        for r in dongs
-    ]
-    rows = [
-        *keyboards.grid(buttons, columns=3),
-        [(t(lang, "« Back"), callbacks.encode(Action.GROUP_DONG, "back"))],
-    ]
-    await query.edit_message_text(
-        t(lang, "Which neighbourhood (dong)?"), reply_markup=keyboards.inline(rows)
-    )
+    await update.callback_query.answer()
+    text, markup = screens.dong_picker(context.lang, dongs)
+    await update.callback_query.edit_message_text(text, reply_markup=markup)
 
 
 async def dong_chosen(update: Update, context: Context) -> None:
-    """A dong button: the group is bound to it."""
+    """A dong button: the group is bound to it ("back" shows the districts again).
+
+    A neighbourhood that is not open, or a group never met, is refused by the error handler.
+    """
     query = update.callback_query
     assert query is not None and update.effective_chat is not None
     if not await _admin_or_refuse(update, context):
         return
-    lang = context.lang
-    try:
-        data = callbacks.decode(query.data)
-        if data.args[0] == "back":
-            await query.answer()
-            text, markup = await _districts(context, lang)
-            await query.edit_message_text(text, reply_markup=markup)
-            return
-        region_id = data.int_arg(0)
-    except InvalidCallback:
-        region_id = 0
-    try:
+    if context.pressed.args[0] == "back":
+        text, markup = await _districts(update, context)
+    else:
+        region_id = context.pressed.int_arg(0)
         async with transaction(context.services.sessions) as session:
-            region = await groups.set_region(session, update.effective_chat.id, region_id)
-            group = await groups.require_group(session, update.effective_chat.id)
-    except errors.UnknownGroupRegion:
-        await query.answer(t(lang, "That neighbourhood is not open. Send /setregion again."))
-        return
-    except errors.UnknownGroup:
-        await query.answer(t(lang, "Send /setregion again, please."))
-        return
+            bound = await groups.set_region(session, update.effective_chat.id, region_id)
+        text, markup = screens.region_set(context.lang, bound), None
     await query.answer()
-    name = region.name_ko if lang == "ko" else region.name_en
-    await query.edit_message_text(
-        t(
-            lang,
-            "Done: this group gets a mission in {region} every day at {time}.",
-            region=name,
-            time=f"{group.post_time:%H:%M}",
-        )
-    )
+    await query.edit_message_text(text, reply_markup=markup)
 
 
 async def set_time(update: Update, context: Context) -> None:
     """`/settime HH:MM`: when the daily post goes out (local time)."""
-    message, chat = update.effective_message, update.effective_chat
-    assert message is not None and chat is not None
+    assert update.effective_message is not None
     if not await _admin_or_refuse(update, context):
         return
     lang = context.lang
     when = parse_hhmm("".join(context.args or []))
     if when is None:
-        await message.reply_text(t(lang, "Send the time as /settime HH:MM, e.g. /settime 08:00."))
+        await update.effective_message.reply_text(screens.time_format(lang))
         return
-    await _ensure(update, context)
     async with transaction(context.services.sessions) as session:
-        await groups.set_post_time(session, chat.id, when)
-    await message.reply_text(
-        t(lang, "Done: the daily mission will be posted at {time}.", time=f"{when:%H:%M}")
-    )
+        await groups.set_post_time(session, _newcomer(update, context, lang), when)
+    await update.effective_message.reply_text(screens.time_set(lang, when))
 
 
 async def pause(update: Update, context: Context) -> None:
@@ -263,66 +195,33 @@ async def resume(update: Update, context: Context) -> None:
 
 
 async def _set_active(update: Update, context: Context, *, active: bool) -> None:
-    message, chat = update.effective_message, update.effective_chat
-    assert message is not None and chat is not None
+    assert update.effective_message is not None
     if not await _admin_or_refuse(update, context):
         return
-    await _ensure(update, context)
     async with transaction(context.services.sessions) as session:
-        await groups.set_active(session, chat.id, active)
-    lang = context.lang
-    if active:
-        await message.reply_text(t(lang, "Daily missions are back on. See you in the morning!"))
-    else:
-        await message.reply_text(t(lang, "Daily missions are paused. Send /resume to restart."))
+        await groups.set_active(session, _newcomer(update, context, context.lang), active)
+    await update.effective_message.reply_text(screens.posts_active(context.lang, active))
 
 
 # --------------------------------------------------------------------------- deep link
 
 
 async def mission_link(update: Update, context: Context) -> None:
-    """`/start m<id>`: a daily post's button; the mission's card, or an invitation to sign up."""
+    """`/start m<id>`: a daily post's button; the mission's card, or an invitation to sign up.
+
+    A mission no longer published is refused (`MissionNotFound`) by the error handler.
+    """
     message = update.effective_message
     assert message is not None and update.effective_user is not None
-    lang = context.lang
-    payload = (context.args or [""])[0]
-    mission_id = links.mission_id(payload)
+    mission_id = links.mission_id((context.args or [""])[0])
     async with context.services.sessions() as session:
         user = await accounts.registered_user(session, update.effective_user.id)
-        try:
-            mission = await missions.published_mission(session, mission_id or 0)
-        except errors.MissionNotFound:
-            mission = None
-    if mission is None:
-        await message.reply_text(
-            t(lang, "That mission is no longer available. /missions shows current ones.")
-        )
-        return
+        mission = await missions.published_mission(session, mission_id or 0)
+    lang = context.lang
     if user is None:
-        title = mission.title_ko if lang == "ko" else mission.title_en
-        await message.reply_text(
-            t(
-                lang,
-                'Want to do "{title}" with neighbours? Send /start to sign up first; it takes '
-                "a minute.",
-                title=title,
-            )
-        )
+        await message.reply_text(invitation(lang, mission))
         return
-    await message.reply_text(
-        mission_card(mission, lang),
-        reply_markup=keyboards.inline(
-            [
-                [
-                    (
-                        t(lang, "🙋 Create a meetup"),
-                        callbacks.encode(Action.MEETUP_NEW, mission.id),
-                    ),
-                    (t(lang, "👀 See meetups"), callbacks.encode(Action.MEETUPS_OF, mission.id)),
-                ]
-            ]
-        ),
-    )
+    await message.reply_text(mission_card(lang, mission), reply_markup=card_buttons(lang, mission))
 
 
 def register_deep_link(application: Application) -> None:

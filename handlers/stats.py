@@ -1,8 +1,7 @@
-"""Figures for operators: `/stats` for admins (text and the weekly chart) and the same text
-for `halsaram stats` on the command line.
+"""Figures for operators: `/stats` for admins, the last weeks' figures in words and the
+weekly chart (`ui.stats` words and draws them; `halsaram stats` prints the same text).
 
-The numbers come from `storage/stats.py`; this module only words them and picks the chart's
-series. Nothing about a person is shown: counts, rates and points only.
+Nothing about a person is shown: counts, rates and points only.
 """
 
 from __future__ import annotations
@@ -13,114 +12,29 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import Context
-from missions.chart import weekly_bars
-from storage import errors, evidence
-from storage import stats as figures
-from storage.stats import Figures, Report
-from ui.i18n import t
-
-WEEKS = 4
-CHART_WEEKS = 8
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{round(value * 100)}%"
-
-
-def _minutes(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-def _week_label(start: object) -> str:
-    return f"{start:%m/%d}"
-
-
-def _row(lang: str, label: str, f: Figures) -> str:
-    return t(
-        lang,
-        "{label}: {signups} signups, {held}/{created} meetups held, check-in {checkin}, "
-        "{approved}/{decided} photos approved, {points} P",
-        label=label, signups=f.signups, held=f.meetups_held, created=f.meetups_created,
-        checkin=_percent(f.checkin_rate), approved=f.approved, decided=f.decided,
-        points=f"{f.points_issued:,}",
-    )  # fmt: skip
-
-
-def report_text(lang: str, report: Report) -> str:
-    """The whole report as one message: totals, then per week, then per neighbourhood."""
-    total = report.total()
-    first, last = report.weeks[0], report.weeks[-1]
-    lines = [
-        t(lang, "📊 Figures for the weeks of {first} to {last}", first=f"{first:%Y-%m-%d}",
-          last=f"{last:%Y-%m-%d}"),
-        t(lang, "👋 Signups: {signups} · verified neighbourhoods: {verified}",
-          signups=total.signups, verified=total.verified),
-        t(lang, "🗓 Meetups: {created} created, {held} held, {cancelled} cancelled",
-          created=total.meetups_created, held=total.meetups_held,
-          cancelled=total.meetups_cancelled),
-        t(lang, "✅ Check-in rate: {rate} ({present}/{seats}) · no-shows: {no_shows}",
-          rate=_percent(total.checkin_rate), present=total.checked_in, seats=total.seats,
-          no_shows=total.no_shows),
-        t(lang, "📸 Photos: {photos} sent, {pending} waiting now, median {minutes} min to a "
-          "decision, {rate} approved ({approved}/{decided}), {duplicates} duplicates caught",
-          photos=total.photos, pending=report.pending,
-          minutes=_minutes(total.median_decision_minutes), rate=_percent(total.approval_rate),
-          approved=total.approved, decided=total.decided, duplicates=total.duplicates),
-        t(lang, "⭐ Points: {issued} issued; {outstanding} held by people against {stock} in "
-          "voucher stock ({codes} codes)",
-          issued=f"{total.points_issued:,}", outstanding=f"{report.points_outstanding:,}",
-          stock=f"{report.voucher_value:,}", codes=report.voucher_codes),
-    ]  # fmt: skip
-    if report.liability_gap:
-        lines.append(
-            t(lang, "⚠️ The voucher stock is {gap} points short of what people hold.",
-              gap=f"{report.liability_gap:,}")
-        )  # fmt: skip
-    lines += ["", t(lang, "By week (from Monday):")]
-    lines += [_row(lang, _week_label(w), report.week(w)) for w in report.weeks]
-    lines += ["", t(lang, "By neighbourhood:")]
-    for region_id in report.regions():
-        names = report.region_names.get(region_id or 0)
-        label = (names[0] if lang == "ko" else names[1]) if names else t(lang, "(none)")
-        lines.append(_row(lang, label, report.region(region_id)))
-    return "\n".join(lines)
-
-
-def chart_png(lang: str, report: Report) -> bytes:
-    """The weekly chart: signups, meetups held and photos approved per week."""
-    weeks = report.weeks
-    per_week = [report.week(w) for w in weeks]
-    return weekly_bars(
-        t(lang, "Halsaram weekly figures, {first} to {last}", first=f"{weeks[0]:%Y-%m-%d}",
-          last=f"{weeks[-1]:%Y-%m-%d}"),
-        [_week_label(w) for w in weeks],
-        [
-            (t(lang, "Signups"), [f.signups for f in per_week]),
-            (t(lang, "Meetups held"), [f.meetups_held for f in per_week]),
-            (t(lang, "Photos approved"), [f.approved for f in per_week]),
-        ],
-        t(lang, "Points held {outstanding} · voucher stock {stock}",
-          outstanding=f"{report.points_outstanding:,}", stock=f"{report.voucher_value:,}"),
-    )  # fmt: skip
+from storage import stats
+from ui.stats import CHART_WEEKS, WEEKS, chart_png, report_text
 
 
 async def show_stats(update: Update, context: Context) -> None:
-    """`/stats`: the last four weeks' figures and the eight-week chart, for admins only."""
+    """`/stats`: the last four weeks' figures and the eight-week chart, for admins only.
+
+    Anyone else gets `NotAdmin("command")`, answered by the error handler.
+    """
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    lang = context.lang
-    svc = context.services
-    now, zone = svc.clock.now(), svc.settings.zone
+    svc, lang = context.services, context.lang
     async with svc.sessions() as session:
-        try:
-            await evidence.require_admin(session, user.id)
-        except errors.NotAdmin:
-            await message.reply_text(t(lang, "Sorry, this command is for admins."))
-            return
-        report = await figures.report(session, until=now, zone=zone, weeks=WEEKS)
-        longer = await figures.report(session, until=now, zone=zone, weeks=CHART_WEEKS)
-    await message.reply_text(report_text(lang, report))
-    await message.reply_photo(await asyncio.to_thread(chart_png, lang, longer))
+        figures = await stats.admin_overview(
+            session,
+            user.id,
+            until=svc.clock.now(),
+            zone=svc.settings.zone,
+            weeks=WEEKS,
+            chart_weeks=CHART_WEEKS,
+        )
+    await message.reply_text(report_text(lang, figures.recent))
+    await message.reply_photo(await asyncio.to_thread(chart_png, lang, figures.chart))
 
 
 def register(application: Application) -> None:

@@ -3,7 +3,12 @@ same keys, so recommendations can match interests directly."""
 
 from __future__ import annotations
 
-from ui.i18n import N_
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (`make messages` looks for `N_`); `ui` translates it
+    when it is shown. Defined here so `missions/` needs nothing from the bot."""
+    return message
+
 
 INTERESTS: dict[str, str] = {
     "walking": N_("Walking"),

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+from missions.categories import N_
 from missions.timing import part_of_day, season_of
-from ui.i18n import N_
 from verification.geo import distance_m
 
 REPEAT_DAYS = 7

@@ -15,10 +15,10 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.settings import Settings
-from handlers.stats import CHART_WEEKS, chart_png, report_text
 from storage import stats
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
+from ui.stats import CHART_WEEKS, chart_png, report_text
 
 log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024
@@ -40,10 +40,11 @@ async def send_weekly(
             return False
     lang = settings.default_language
     async with sessions() as session:
-        chart = await stats.report(session, until=until, zone=zone, weeks=CHART_WEEKS)
-        last = await stats.report(session, until=until, zone=zone, weeks=1)
-    png = await asyncio.to_thread(chart_png, lang, chart)
-    caption = report_text(lang, last)
+        figures = await stats.overview(
+            session, until=until, zone=zone, weeks=1, chart_weeks=CHART_WEEKS
+        )
+    png = await asyncio.to_thread(chart_png, lang, figures.chart)
+    caption = report_text(lang, figures.recent)
     if len(caption) > CAPTION_LIMIT:
         caption = caption[: CAPTION_LIMIT - 1] + "…"
     try:

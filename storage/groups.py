@@ -21,13 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from missions.daily import pick_daily
+from storage import accounts, outbox
 from storage import missions as mission_store
-from storage import outbox
+from storage.accounts import District
 from storage.errors import UnknownGroup, UnknownGroupRegion
 from storage.models import DailyMission, GroupChat, Mission, Region, ScheduledSend
 
 DAILY = "daily"
-DAILY_NOTICE = "daily_missions"
+DAILY_NOTICE: outbox.NoticeKind = "daily_missions"
 # Missions posted to a dong within this many days are not picked again while others remain.
 NO_REPEAT_DAYS = 7
 
@@ -37,50 +38,46 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-async def ensure(
-    session: AsyncSession,
-    chat_id: int,
-    title: str,
-    language: str,
-    added_by: int | None,
-    now: datetime,
-    post_time: time,
-) -> tuple[GroupChat, bool]:
+@dataclass(frozen=True)
+class Newcomer:
+    """What a group's row is made of when the bot first meets the group."""
+
+    chat_id: int
+    title: str
+    language: str
+    added_by: int | None
+    now: datetime
+    post_time: time
+
+
+async def ensure(session: AsyncSession, newcomer: Newcomer) -> tuple[GroupChat, bool]:
     """The group's row, made if missing (the bot was added before it kept one); and whether
     it was made."""
-    group = await session.get(GroupChat, chat_id)
+    group = await session.get(GroupChat, newcomer.chat_id)
     if group is not None:
         return group, False
     group = GroupChat(
-        chat_id=chat_id,
-        title=title[:255],
-        language=language,
-        post_time=post_time,
+        chat_id=newcomer.chat_id,
+        title=newcomer.title[:255],
+        language=newcomer.language,
+        post_time=newcomer.post_time,
         active=True,
-        registered_by=added_by,
-        created_at=now,
+        registered_by=newcomer.added_by,
+        created_at=newcomer.now,
     )
     session.add(group)
     await session.flush()
     return group, True
 
 
-async def joined(
-    session: AsyncSession,
-    chat_id: int,
-    title: str,
-    language: str,
-    added_by: int | None,
-    now: datetime,
-    post_time: time,
-) -> bool:
+async def joined(session: AsyncSession, newcomer: Newcomer) -> bool:
     """The bot was added: makes the group or wakes it up; True when that changed anything
     (Telegram announces an addition twice, and only the first should be answered)."""
-    group, made = await ensure(session, chat_id, title, language, added_by, now, post_time)
+    group, made = await ensure(session, newcomer)
     if made:
         return True
     woke = not group.active
-    group.title = title[:255]
+    group.title = newcomer.title[:255]
     group.active = True
     return woke
 
@@ -129,31 +126,42 @@ async def require_group(session: AsyncSession, chat_id: int) -> GroupChat:
     return group
 
 
-async def set_region(session: AsyncSession, chat_id: int, region_id: int) -> Region:
-    """Binds the group to an open neighbourhood; returns it."""
+async def open_districts(session: AsyncSession, newcomer: Newcomer) -> list[District]:
+    """`/setregion`: the districts a group can choose from (the group's row made if missing)."""
+    await ensure(session, newcomer)
+    return [d for d in await accounts.districts(session) if d.enabled]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A group bound to a neighbourhood, and when its daily post goes out."""
+
+    region: Region
+    post_time: time
+
+
+async def set_region(session: AsyncSession, chat_id: int, region_id: int) -> Bound:
+    """Binds the group to an open neighbourhood."""
     region = await session.get(Region, region_id)
     if region is None or not region.enabled:
         raise UnknownGroupRegion
     group = await require_group(session, chat_id)
     group.region_id = region.id
-    return region
+    return Bound(region, group.post_time)
 
 
-async def set_post_time(session: AsyncSession, chat_id: int, post_time: time) -> GroupChat:
-    group = await require_group(session, chat_id)
+async def set_post_time(session: AsyncSession, newcomer: Newcomer, post_time: time) -> GroupChat:
+    """`/settime`: when the daily post goes out (the group's row made if missing)."""
+    group, _ = await ensure(session, newcomer)
     group.post_time = post_time
     return group
 
 
-async def set_active(session: AsyncSession, chat_id: int, active: bool) -> GroupChat:
-    """`/pause` and `/resume`."""
-    group = await require_group(session, chat_id)
+async def set_active(session: AsyncSession, newcomer: Newcomer, active: bool) -> GroupChat:
+    """`/pause` and `/resume` (the group's row made if missing)."""
+    group, _ = await ensure(session, newcomer)
     group.active = active
     return group
-
-
-async def region_of(session: AsyncSession, group: GroupChat) -> Region | None:
-    return await session.get(Region, group.region_id) if group.region_id else None
 
 
 # --------------------------------------------------------------------------- the daily post

@@ -3,24 +3,33 @@
 Browsing is per district (Songpa-gu): every mission's place lies in one dong, but a dong holds
 only a handful, and the whole district is a short walk or bus ride. Review operations re-check
 on the server that the person is an admin, whatever button they pressed.
+
+What a screen shows is read by one call returning a view (`listing`, `recommended_page`,
+`detail`, `drafts_for_review`), so a handler opens one session and hands the view to
+`ui.missions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from missions.draft import POINTS_MAX, POINTS_MIN, MissionDraft
+from missions.recommend import REPEAT_DAYS, Person, Reason, recommend
+from missions.timing import season_of
 from storage import catalogue, users
 from storage.errors import AlreadyReviewed, MissionNotFound, NotAdmin, PointsOutOfRange
 from storage.models import Meeting, Mission, Participation, Region, User
 from verification.geo import contains
 
 PAGE_SIZE = 5
+RECOMMENDED = 15  # ranked missions shown on the "for you" pages, a page at a time
+Decision = Literal["publish", "discard", "points"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,59 @@ async def page_in_district(
     return MissionPage(found[page * per_page : (page + 1) * per_page], page, pages, len(found))
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A page of the missions in the person's district (their dong's, None without one)."""
+
+    region: Region | None
+    page: MissionPage
+
+
+async def listing(
+    session: AsyncSession, user: User, page: int, now: datetime, zone: tzinfo, category: str | None
+) -> Listing:
+    """`/missions`: this season's missions of the person's district, a page at a time."""
+    region = await home_region(session, user)
+    found = await page_in_district(
+        session,
+        region.district_code if region else "",
+        page,
+        season=season_of(now.astimezone(zone).date()),
+        category=category,
+    )
+    return Listing(region, found)
+
+
+@dataclass(frozen=True)
+class RecommendedPage:
+    """A page of the missions ranked for one person, each with its reason."""
+
+    picks: list[tuple[Mission, Reason]]
+    page: int  # 0-based, clamped into range
+    pages: int  # at least 1
+
+
+async def recommended_page(
+    session: AsyncSession, user: User, page: int, now: datetime, zone: tzinfo
+) -> RecommendedPage:
+    """ "Recommended for you": the district's missions ranked for the person at their local
+    time, leaving out what they did within `REPEAT_DAYS`."""
+    region = await home_region(session, user)
+    candidates = await published_in_district(session, region.district_code) if region else []
+    done = await recently_done(session, user.id, now - timedelta(days=REPEAT_DAYS))
+    person = Person(
+        interests=user.interests,
+        preferred_times=user.preferred_times,
+        home_lat=region.center_lat if region else 0.0,
+        home_lon=region.center_lon if region else 0.0,
+    )
+    ranked = recommend(candidates, person, now.astimezone(zone), done, limit=RECOMMENDED)
+    pages = max(1, -(-len(ranked) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = ranked[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    return RecommendedPage([(r.mission, r.reason) for r in shown], page, pages)
+
+
 async def get_mission(session: AsyncSession, mission_id: int) -> Mission:
     """Any mission by id, whatever its status (for admins)."""
     mission = await session.get(Mission, mission_id)
@@ -83,6 +145,20 @@ async def published_mission(session: AsyncSession, mission_id: int) -> Mission:
 
 async def mission_region(session: AsyncSession, mission: Mission) -> Region | None:
     return await catalogue.region(session, mission.region_id) if mission.region_id else None
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A published mission and the dong its place lies in (its address)."""
+
+    mission: Mission
+    region: Region | None
+
+
+async def detail(session: AsyncSession, mission_id: int) -> Detail:
+    """A mission's card; raises `MissionNotFound` unless it is published."""
+    mission = await published_mission(session, mission_id)
+    return Detail(mission, await mission_region(session, mission))
 
 
 async def enabled_regions(session: AsyncSession, district_code: str) -> list[Region]:
@@ -158,18 +234,29 @@ async def save_drafts(
     return saved
 
 
-async def pending_drafts(session: AsyncSession, limit: int) -> tuple[list[Mission], int]:
-    """The oldest drafts waiting for review (up to `limit`) and how many wait in all."""
+@dataclass(frozen=True)
+class Drafts:
+    """The oldest drafts waiting for review and how many wait in all."""
+
+    missions: list[Mission]
+    total: int
+
+
+async def drafts_for_review(session: AsyncSession, admin_id: int, limit: int) -> Drafts:
+    """`/drafts`: up to `limit` drafts, oldest first; raises `NotAdmin("command")` for
+    anyone who may not review."""
+    await require_admin(session, admin_id, "command")
     waiting = Mission.status == "draft"
     total = await session.scalar(select(func.count()).select_from(Mission).where(waiting))
     rows = await session.scalars(select(Mission).where(waiting).order_by(Mission.id).limit(limit))
-    return list(rows), int(total or 0)
+    return Drafts(list(rows), int(total or 0))
 
 
-async def require_admin(session: AsyncSession, user_id: int) -> User:
+async def require_admin(session: AsyncSession, user_id: int, reason: str = "drafts") -> User:
+    """The admin, or `NotAdmin(reason)`: the reason picks the refusal's wording."""
     user = await users.acting_admin(session, user_id)
     if user is None:
-        raise NotAdmin
+        raise NotAdmin(reason)
     return user
 
 
@@ -181,7 +268,7 @@ async def _draft_for_review(session: AsyncSession, mission_id: int, admin_id: in
         select(Mission).where(Mission.id == mission_id).with_for_update()
     )
     if mission is None:
-        raise MissionNotFound
+        raise MissionNotFound("review")
     return mission
 
 
@@ -214,6 +301,37 @@ async def set_points(session: AsyncSession, mission_id: int, admin_id: int, poin
         raise AlreadyReviewed(mission.status)
     mission.points = points
     return mission
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """What a review press left: the mission as it is now, and the refusal when another
+    press had already decided it (then nothing changed)."""
+
+    mission: Mission
+    decision: Decision
+    refused: AlreadyReviewed | None = None
+
+
+async def review(
+    session: AsyncSession,
+    mission_id: int,
+    admin_id: int,
+    decision: Decision,
+    now: datetime,
+    points: int = 0,
+) -> Reviewed:
+    """Publish, discard or re-price (`points`) a mission from its review card."""
+    try:
+        if decision == "publish":
+            mission = await publish(session, mission_id, admin_id, now)
+        elif decision == "discard":
+            mission = await discard(session, mission_id, admin_id)
+        else:
+            mission = await set_points(session, mission_id, admin_id, points)
+    except AlreadyReviewed as refused:
+        return Reviewed(await get_mission(session, mission_id), decision, refused)
+    return Reviewed(mission, decision)
 
 
 async def recently_done(

@@ -15,12 +15,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import users
+from storage.errors import NotAdmin
 from storage.models import (
     Balance,
     Evidence,
@@ -39,6 +41,13 @@ WEEKLY = "weekly_stats"
 ISSUED_KINDS = ("reward", "bonus")
 IN_FLIGHT = ("received", "checking", "in_review")
 Key = tuple[date, int | None]  # (week start, region id)
+
+
+class RegionName(NamedTuple):
+    """A neighbourhood's name in both languages (`ui.i18n.localized` picks one)."""
+
+    name_ko: str
+    name_en: str
 
 
 @dataclass
@@ -95,7 +104,7 @@ class Report:
 
     weeks: list[date]
     cells: dict[Key, Figures]
-    region_names: dict[int, tuple[str, str]]  # id → (Korean, English)
+    region_names: dict[int, RegionName]
     pending: int
     points_outstanding: int
     voucher_codes: int
@@ -126,7 +135,9 @@ class Report:
             "total": self.total().as_json(),
             "by_week": {w.isoformat(): self.week(w).as_json() for w in self.weeks},
             "by_region": {
-                (self.region_names.get(r, ("", ""))[1] if r else "none"): self.region(r).as_json()
+                (
+                    self.region_names.get(r, RegionName("", "")).name_en if r else "none"
+                ): self.region(r).as_json()
                 for r in self.regions()
             },
             "cells": [
@@ -233,6 +244,39 @@ async def report(session: AsyncSession, *, until: datetime, zone: tzinfo, weeks:
     )
 
 
+@dataclass(frozen=True)
+class Overview:
+    """The recent weeks' figures, and the longer run of weeks the chart shows."""
+
+    recent: Report
+    chart: Report
+
+
+async def overview(
+    session: AsyncSession, *, until: datetime, zone: tzinfo, weeks: int, chart_weeks: int
+) -> Overview:
+    """The figures of `weeks` and of `chart_weeks` weeks up to `until`, read together."""
+    return Overview(
+        await report(session, until=until, zone=zone, weeks=weeks),
+        await report(session, until=until, zone=zone, weeks=chart_weeks),
+    )
+
+
+async def admin_overview(
+    session: AsyncSession,
+    admin_id: int,
+    *,
+    until: datetime,
+    zone: tzinfo,
+    weeks: int,
+    chart_weeks: int,
+) -> Overview:
+    """`/stats`: the overview for an admin; anyone else gets `NotAdmin("command")`."""
+    if await users.acting_admin(session, admin_id) is None:
+        raise NotAdmin("command")
+    return await overview(session, until=until, zone=zone, weeks=weeks, chart_weeks=chart_weeks)
+
+
 async def _meetups(session: AsyncSession, between: Any, cell: Any) -> None:
     """Held (finished with anyone checked in) and cancelled meetups, by their start;
     seats and check-ins of the held ones."""
@@ -267,13 +311,13 @@ async def _meetups(session: AsyncSession, between: Any, cell: Any) -> None:
         figures.checked_in += int(present)
 
 
-async def _names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:
+async def _names(session: AsyncSession, ids: set[int]) -> dict[int, RegionName]:
     if not ids:
         return {}
     rows = await session.execute(
         select(Region.id, Region.name_ko, Region.name_en).where(Region.id.in_(ids))
     )
-    return {int(i): (ko, en) for i, ko, en in rows}
+    return {int(i): RegionName(ko, en) for i, ko, en in rows}
 
 
 async def _snapshots(session: AsyncSession) -> dict[str, int]:
