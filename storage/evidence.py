@@ -569,21 +569,25 @@ async def decide(
         )  # fmt: skip
         balance = await ledger.balance(session, evidence.user_id)
     left = rules.max_attempts - evidence.attempt
-    kind: outbox.NoticeKind
-    values: dict[str, Any]
-    if action == APPROVE:
-        kind, values = "evidence_approved", {"points": points, "balance": balance}
-    elif left <= 0:
-        kind, values = "evidence_rejected_final", {"reason": reason}
-    elif action == REJECT:
-        kind, values = "evidence_rejected", {"reason": reason, "left": left}
-    else:
-        kind, values = "evidence_again", {"left": left}
+    kind, values = _outcome_notice(action, reason, left, points, balance)
     await outbox.enqueue(
         session, key=f"evidence_outcome:{evidence_id}", chat_id=evidence.user_id, kind=kind,
         values={"meeting_id": evidence.meeting_id, **values}, now=now,
     )  # fmt: skip
     return Decision(status, points, balance, view)
+
+
+def _outcome_notice(
+    action: str, reason: str | None, left: int, points: int, balance: int
+) -> tuple[outbox.NoticeKind, dict[str, Any]]:
+    """What the sender is told of a decision, with `left` tries to go."""
+    if action == APPROVE:
+        return "evidence_approved", {"points": points, "balance": balance}
+    if left <= 0:
+        return "evidence_rejected_final", {"reason": reason}
+    if action == REJECT:
+        return "evidence_rejected", {"reason": reason, "left": left}
+    return "evidence_again", {"left": left}
 
 
 async def decide_or_show(
