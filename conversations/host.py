@@ -27,15 +27,14 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
-from handlers.meetups import refusal, send_card
-from handlers.profile import account_or_invite
 from storage import errors, meetings
-from storage.accounts import NotRegistered, require_user
 from storage.db import transaction
 from storage.text import clean
 from ui import callbacks, keyboards
+from ui import meetups as ui
 from ui.callbacks import Action
-from ui.i18n import format_when, t
+from ui.i18n import localized
+from ui.refusals import refusal
 
 WHEN, PLACE, SIZE, NOTE, CONFIRM = range(5)
 MESSAGE = 10
@@ -50,100 +49,87 @@ def _data(context: Context) -> dict[str, Any]:
     return context.scratch(KEY)
 
 
-def _reply(update: Update) -> Any:
+async def _say(update: Update, screen: ui.Screen | str) -> None:
+    """Replies in the chat (after a press too: its buttons are closed, the question stays)."""
     assert update.effective_message is not None
-    return update.effective_message.reply_text
+    text, markup = (screen, None) if isinstance(screen, str) else screen
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def _refused(update: Update, context: Context, error: errors.DomainError) -> None:
+    """A refusal as a message: the press that led here is answered already."""
+    await _say(update, refusal(context.lang, error, context.services.settings.zone))
 
 
 def _local_start(now_local: datetime, day: int, at: time) -> datetime:
     return datetime.combine(now_local.date() + timedelta(days=day), at, tzinfo=now_local.tzinfo)
 
 
-async def begin(update: Update, context: Context) -> int:
-    """ "Create a meetup" on a mission: checks the host rules, then asks when."""
-    query = update.callback_query
-    assert query is not None and update.effective_user is not None
-    lang = context.lang
+def _now_local(context: Context) -> datetime:
     svc = context.services
-    try:
-        async with svc.sessions() as session:
-            if await account_or_invite(update, context, session) is None:
-                return END
-            await meetings.ensure_can_host(
-                session, update.effective_user.id, svc.rules, svc.clock.now()
-            )
-    except (errors.MeetupError, NotRegistered) as exc:
-        await query.answer(refusal(lang, exc), show_alert=True)
-        return END
-    await query.answer()
+    return svc.clock.now().astimezone(svc.settings.zone)
+
+
+async def begin(update: Update, context: Context) -> int:
+    """ "Create a meetup" on a mission: checks the host rules, then asks when.
+
+    A refusal (no account, not verified, suspended…) propagates before the press is
+    answered: the error handler answers it, and the conversation does not start.
+    """
+    svc = context.services
+    mission_id = context.pressed.int_arg(0)
+    assert update.callback_query is not None and update.effective_user is not None
+    async with svc.sessions() as session:
+        await meetings.ensure_can_host(
+            session, update.effective_user.id, svc.rules, svc.clock.now()
+        )
+    await update.callback_query.answer()
     assert context.user_data is not None
-    context.user_data[KEY] = {"mission_id": callbacks.decode(query.data).int_arg(0)}
+    context.user_data[KEY] = {"mission_id": mission_id}
     return await ask_when(update, context)
 
 
 async def choose_mission(update: Update, context: Context) -> None:
     """`/host`: offers missions of the neighbourhood to host a meetup for."""
-    lang = context.lang
+    assert update.effective_user is not None
     async with context.services.sessions() as session:
-        user = await account_or_invite(update, context, session)
-        if user is None:
-            return
-        found = await meetings.missions_to_host(session, user.region_id)
-    rows = [
-        [(m.title_ko if lang == "ko" else m.title_en, callbacks.encode(Action.MEETUP_NEW, m.id))]
-        for m in found
-    ]
-    await _reply(update)(
-        t(lang, "Which mission would you like to host a meetup for?"),
-        reply_markup=keyboards.inline(rows),
-    )
+        found = await meetings.missions_to_host(session, update.effective_user.id)
+    await _say(update, ui.missions_to_host(context.lang, found))
 
 
 async def ask_when(update: Update, context: Context) -> int:
-    lang = context.lang
-    svc = context.services
-    now_local = svc.clock.now().astimezone(svc.settings.zone)
-    buttons = []
-    for day in (0, 1):
-        for slot in SLOTS:
-            start = _local_start(now_local, day, slot)
-            if start < now_local + meetings.MIN_LEAD + timedelta(minutes=20):
-                continue
-            label = (t(lang, "Today {time}") if day == 0 else t(lang, "Tomorrow {time}")).format(
-                time=f"{slot:%H:%M}"
-            )
-            buttons.append((label, callbacks.encode(Action.HOST_WHEN, f"d{day}t{slot:%H%M}")))
-    await _reply(update)(
-        t(lang, "When shall we meet? Pick a time, or type one like 19:30 or 내일 07:30."),
-        reply_markup=keyboards.inline(keyboards.grid(buttons[:10], 2)),
-    )
+    """Asks when, with today's and tomorrow's usual slots still far enough ahead."""
+    now_local = _now_local(context)
+    soonest = now_local + meetings.MIN_LEAD + timedelta(minutes=20)
+    slots = [
+        (day, slot)
+        for day in (0, 1)
+        for slot in SLOTS
+        if _local_start(now_local, day, slot) >= soonest
+    ]
+    await _say(update, ui.when_question(context.lang, slots[:10]))
     return WHEN
 
 
 async def when_button(update: Update, context: Context) -> int:
+    """Reads a slot button and moves on to the place."""
     await keyboards.close_buttons(update)
-    value = context.pressed.args[0]
-    match = re.fullmatch(r"d([01])t(\d{2})(\d{2})", value)
+    match = re.fullmatch(r"d([01])t(\d{2})(\d{2})", context.pressed.args[0])
     if match is None:
         return await ask_when(update, context)
-    svc = context.services
-    now_local = svc.clock.now().astimezone(svc.settings.zone)
-    start = _local_start(now_local, int(match[1]), time(int(match[2]), int(match[3])))
+    start = _local_start(_now_local(context), int(match[1]), time(int(match[2]), int(match[3])))
     return await _set_time(update, context, start)
 
 
 async def when_typed(update: Update, context: Context) -> int | None:
-    lang = context.lang
+    """Reads a typed time (today, or tomorrow once today's has passed)."""
     assert update.effective_message is not None and update.effective_message.text is not None
     match = _TYPED.match(update.effective_message.text)
     hour, minute = (int(match[2]), int(match[3] or 0)) if match else (99, 99)
     if match is None or hour > 23 or minute > 59:
-        await _reply(update)(
-            t(lang, "I could not read that time. Type it like 19:30, or pick a button.")
-        )
+        await _say(update, ui.unreadable_time(context.lang))
         return None
-    svc = context.services
-    now_local = svc.clock.now().astimezone(svc.settings.zone)
+    now_local = _now_local(context)
     day = 1 if (match[1] or "").lower() in ("내일", "tomorrow") else 0
     start = _local_start(now_local, day, time(hour, minute))
     if not match[1] and start < now_local + meetings.MIN_LEAD:
@@ -152,81 +138,53 @@ async def when_typed(update: Update, context: Context) -> int | None:
 
 
 async def _set_time(update: Update, context: Context, start: datetime) -> int:
-    lang = context.lang
-    svc = context.services
-    now = svc.clock.now()
-    if start < now + meetings.MIN_LEAD or start > now + meetings.MAX_AHEAD:
-        error = errors.InvalidTime("past" if start < now + meetings.MIN_LEAD else "too_far")
-        await _reply(update)(refusal(lang, error))
+    try:
+        meetings.ensure_start(start, context.services.clock.now())
+    except errors.InvalidTime as exc:
+        await _refused(update, context, exc)
         return await ask_when(update, context)
-    _data(context)["starts_at"] = start.astimezone(svc.settings.zone).isoformat()
+    _data(context)["starts_at"] = start.astimezone(context.services.settings.zone).isoformat()
     return await ask_place(update, context)
 
 
 async def ask_place(update: Update, context: Context) -> int:
-    lang = context.lang
-    svc = context.services
-    user = update.effective_user
-    assert user is not None
-    async with svc.sessions() as session:
-        view = await meetings.hostable_mission(session, _data(context)["mission_id"])
-        account = await require_user(session, user.id)
-        places = await meetings.public_places(session, account.region_id)
-    if view is None:
-        await _reply(update)(refusal(lang, errors.MissionUnavailable()))
+    """Asks where: the mission's place or another public place nearby."""
+    assert update.effective_user is not None
+    async with context.services.sessions() as session:
+        found = await meetings.meeting_places(
+            session, _data(context)["mission_id"], update.effective_user.id
+        )
+    if found.mission is None:
+        await _refused(update, context, errors.MissionUnavailable())
         return END
-    rows = [[("📍 " + (view.place_name_ko if lang == "ko" else view.place_name_en),
-              callbacks.encode(Action.HOST_PLACE, "mission"))]]  # fmt: skip
-    for other in places:
-        if other.place_name_ko != view.place_name_ko:
-            name = other.place_name_ko if lang == "ko" else other.place_name_en
-            rows.append([(name, callbacks.encode(Action.HOST_PLACE, other.id))])
-    await _reply(update)(
-        t(lang, "Where do you meet? The mission's place, or another public place nearby."),
-        reply_markup=keyboards.inline(rows),
-    )
+    await _say(update, ui.place_question(context.lang, found))
     return PLACE
 
 
 async def place_button(update: Update, context: Context) -> int:
+    """Keeps the chosen place and asks how many people."""
     await keyboards.close_buttons(update)
     data = _data(context)
     value = context.pressed.args[0]
     source = data["mission_id"] if value == "mission" else int(value) if value.isdigit() else None
-    lang = context.lang
     async with context.services.sessions() as session:
         mission = await meetings.hostable_mission(session, source)
     if mission is None:
         return await ask_place(update, context)
-    data["place"] = {
-        "name": mission.place_name_ko if lang == "ko" else mission.place_name_en,
-        "lat": mission.place_lat,
-        "lon": mission.place_lon,
-    }
-    buttons = [(str(n), callbacks.encode(Action.HOST_SIZE, n)) for n in range(2, 11)]
-    await _reply(update)(
-        t(lang, "How many people, you included?"),
-        reply_markup=keyboards.inline(keyboards.grid(buttons, 5)),
-    )
+    name = localized(context.lang, mission, "place_name")
+    data["place"] = {"name": name, "lat": mission.place_lat, "lon": mission.place_lon}
+    await _say(update, ui.size_question(context.lang))
     return SIZE
 
 
 async def size_button(update: Update, context: Context) -> int:
+    """Keeps the capacity and asks for a note."""
     await keyboards.close_buttons(update)
-    lang = context.lang
     value = context.pressed.args[0]
     if not value.isdigit() or not 2 <= int(value) <= 10:
         return SIZE
     _data(context)["capacity"] = int(value)
-    await _reply(update)(
-        t(
-            lang,
-            'Anything participants should know? (e.g. "I\'ll wear a red cap") Type it, or skip.',
-        ),
-        reply_markup=keyboards.inline(
-            [[(t(lang, "Skip"), callbacks.encode(Action.HOST_NOTE, "skip"))]]
-        ),
-    )
+    await _say(update, ui.note_question(context.lang))
     return NOTE
 
 
@@ -243,74 +201,67 @@ async def note_skipped(update: Update, context: Context) -> int:
 
 
 async def ask_confirm(update: Update, context: Context) -> int:
-    lang = context.lang
-    svc = context.services
+    """Shows the meetup as it will be and asks to create it."""
     data = _data(context)
-    async with svc.sessions() as session:
+    async with context.services.sessions() as session:
         mission = await meetings.hostable_mission(session, data["mission_id"])
     if mission is None:
-        await _reply(update)(refusal(lang, errors.MissionUnavailable()))
+        await _refused(update, context, errors.MissionUnavailable())
         return END
-    text = t(
-        lang,
-        "Create this meetup?\n\n{title}\n🗓 {when}\n📍 {place}\n👥 {capacity} people\n{note}",
-        title=mission.title_ko if lang == "ko" else mission.title_en,
-        when=format_when(lang, datetime.fromisoformat(data["starts_at"]), svc.settings.zone),
-        place=data["place"]["name"],
-        capacity=data["capacity"],
-        note=data.get("note") or "",
-    ).rstrip()
-    await _reply(update)(
-        text,
-        reply_markup=keyboards.inline([[
-            (t(lang, "Create ✅"), callbacks.encode(Action.HOST_CONFIRM, "yes")),
-            (t(lang, "Cancel"), callbacks.encode(Action.HOST_CONFIRM, "no")),
-        ]]),
-    )  # fmt: skip
+    await _say(update, ui.confirm_question(
+        context.lang, context.services.settings.zone, mission,
+        datetime.fromisoformat(data["starts_at"]), data["place"]["name"], data["capacity"],
+        data.get("note"),
+    ))  # fmt: skip
     return CONFIRM
 
 
 async def confirm(update: Update, context: Context) -> int:
+    """Creates the meetup in one transaction and shows its card with the host tools."""
     await keyboards.close_buttons(update)
-    lang = context.lang
     assert context.user_data is not None and update.effective_user is not None
     data = context.user_data.pop(KEY, {})
     if context.pressed.args[0] != "yes" or not data:
-        await _reply(update)(t(lang, "Okay, no meetup was created."))
+        await _say(update, ui.not_created(context.lang))
         return END
-    svc = context.services
-    place = data["place"]
     try:
-        async with transaction(svc.sessions) as session:
-            meeting = await meetings.create(
-                session,
-                host_id=update.effective_user.id,
-                mission_id=data["mission_id"],
-                starts_at=datetime.fromisoformat(data["starts_at"]),
-                place=meetings.Place(place["name"], place["lat"], place["lon"]),
-                capacity=data["capacity"],
-                note=data.get("note"),
-                rules=svc.rules,
-                now=svc.clock.now(),
-            )
-    except (errors.MeetupError, NotRegistered) as exc:
-        await _reply(update)(refusal(lang, exc))
+        card = await _create(context, update.effective_user.id, data)
+    except errors.DomainError as exc:
+        await _refused(update, context, exc)
         return END
-    await _reply(update)(
-        t(
-            lang,
-            "Your meetup is open! Neighbours can find it in /meetups. Here is its card with "
-            "your host tools:",
-        )
-    )
-    await send_card(update, context, meeting.id)
+    await _say(update, ui.created(context.lang))
+    await _send_card(update, context, card)
     return END
+
+
+async def _create(context: Context, host_id: int, data: dict[str, Any]) -> meetings.Card:
+    svc, place = context.services, data["place"]
+    async with transaction(svc.sessions) as session:
+        meeting = await meetings.create(
+            session, host_id=host_id, mission_id=data["mission_id"],
+            starts_at=datetime.fromisoformat(data["starts_at"]),
+            place=meetings.Place(place["name"], place["lat"], place["lon"]),
+            capacity=data["capacity"], note=data.get("note"), rules=svc.rules, now=svc.clock.now(),
+        )  # fmt: skip
+        return await meetings.card(session, meeting.id, host_id)
+
+
+async def _send_card(update: Update, context: Context, card: meetings.Card) -> None:
+    """The new meetup's venue on a map, then its card with the host's tools."""
+    assert update.effective_chat is not None
+    chat_id, meeting = update.effective_chat.id, card.meetup.meeting
+    await context.bot.send_venue(
+        chat_id, latitude=meeting.place_lat, longitude=meeting.place_lon,
+        title=meeting.place_name, address=ui.title_of(context.lang, card.meetup),
+    )  # fmt: skip
+    text, markup = ui.meetup_card(context.lang, context.services.settings.zone, card)
+    await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def cancel(update: Update, context: Context) -> int:
     assert context.user_data is not None
     context.user_data.pop(KEY, None)
-    await _reply(update)(t(context.lang, "Okay, no meetup was created."))
+    await _say(update, ui.not_created(context.lang))
     return END
 
 
@@ -319,18 +270,18 @@ async def cancel(update: Update, context: Context) -> int:
 
 async def ask_message(update: Update, context: Context) -> int:
     """The card's "message them" button: the next text goes to everyone seated."""
-    query = update.callback_query
-    assert query is not None and context.user_data is not None
-    await query.answer()
-    context.user_data["host_message"] = callbacks.decode(query.data).int_arg(0)
-    await _reply(update)(t(context.lang, "Type the message for your participants (or /cancel)."))
+    meeting_id = context.pressed.int_arg(0)
+    assert update.callback_query is not None and context.user_data is not None
+    await update.callback_query.answer()
+    context.user_data["host_message"] = meeting_id
+    await _say(update, ui.ask_host_message(context.lang))
     return MESSAGE
 
 
 async def send_message(update: Update, context: Context) -> int:
+    """Sends the typed text to everyone seated, through the outbox."""
     assert context.user_data is not None and update.effective_user is not None
     assert update.effective_message is not None
-    lang = context.lang
     svc = context.services
     meeting_id = context.user_data.pop("host_message", None)
     if meeting_id is None:
@@ -341,17 +292,17 @@ async def send_message(update: Update, context: Context) -> int:
                 session, int(meeting_id), update.effective_user.id,
                 update.effective_message.text or "", svc.clock.now(),
             )  # fmt: skip
-    except errors.MeetupError as exc:
-        await _reply(update)(refusal(lang, exc))
+    except errors.DomainError as exc:
+        await _refused(update, context, exc)
         return END
-    await _reply(update)(t(lang, "Sent to {n} participants.", n=count))
+    await _say(update, ui.host_message_sent(context.lang, count))
     return END
 
 
 async def cancel_message(update: Update, context: Context) -> int:
     assert context.user_data is not None
     context.user_data.pop("host_message", None)
-    await _reply(update)(t(context.lang, "Okay, nothing was sent."))
+    await _say(update, ui.nothing_sent(context.lang))
     return END
 
 

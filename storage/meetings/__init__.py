@@ -1,0 +1,120 @@
+"""Meetups (steps 3 and 4): create, join (seat or waitlist), leave, host tools, check-in,
+reminders, closing.
+
+Four rooms, one public API (`from storage import meetings; meetings.join(…)`):
+- `queries`: what cards, lists and maps show (read models returning view dataclasses);
+- `seats`: hosting, joining, leaving, the waitlist and the host's tools;
+- `checkin`: the check-in window, the host's QR token, attendance;
+- `timers`: reminders and finishing meetups, run by the scheduler.
+`base` holds the statuses, the rules and the row lock every seat decision takes (its
+docstring explains the locking). Refusals are typed errors in `storage.errors`.
+"""
+
+from storage.meetings.base import (
+    ACTIVE,
+    JOINED,
+    LEFT,
+    MAX_AHEAD,
+    MIN_LEAD,
+    WAITLISTED,
+    Place,
+    Rules,
+    participation,
+)
+from storage.meetings.checkin import (
+    CheckedIn,
+    CheckinSheet,
+    check_in,
+    check_in_with,
+    checkin_sheet,
+    checkin_window,
+    open_checkin,
+)
+from storage.meetings.queries import (
+    Attendee,
+    Card,
+    MeetingPlaces,
+    MeetupView,
+    Neighbourhood,
+    Roster,
+    Standing,
+    Venue,
+    attendees,
+    card,
+    hostable_mission,
+    meeting_places,
+    missions_to_host,
+    my_meetups,
+    neighbourhood,
+    open_meetups,
+    public_places,
+    roster,
+    standing,
+    venue,
+    view,
+    views,
+)
+from storage.meetings.seats import (
+    Seat,
+    cancel,
+    close_joining,
+    create,
+    ensure_can_host,
+    ensure_start,
+    join,
+    leave,
+    message_participants,
+)
+from storage.meetings.timers import finish_due, queue_reminders
+
+__all__ = [
+    "ACTIVE",
+    "JOINED",
+    "LEFT",
+    "MAX_AHEAD",
+    "MIN_LEAD",
+    "WAITLISTED",
+    "Attendee",
+    "Card",
+    "CheckedIn",
+    "CheckinSheet",
+    "MeetingPlaces",
+    "MeetupView",
+    "Neighbourhood",
+    "Place",
+    "Roster",
+    "Rules",
+    "Seat",
+    "Standing",
+    "Venue",
+    "attendees",
+    "cancel",
+    "card",
+    "check_in",
+    "check_in_with",
+    "checkin_sheet",
+    "checkin_window",
+    "close_joining",
+    "create",
+    "ensure_can_host",
+    "ensure_start",
+    "finish_due",
+    "hostable_mission",
+    "join",
+    "leave",
+    "meeting_places",
+    "message_participants",
+    "missions_to_host",
+    "my_meetups",
+    "neighbourhood",
+    "open_checkin",
+    "open_meetups",
+    "participation",
+    "public_places",
+    "queue_reminders",
+    "roster",
+    "standing",
+    "venue",
+    "view",
+    "views",
+]

@@ -1,0 +1,280 @@
+"""What meetup cards, lists and maps show: read models returning view dataclasses.
+
+Each read answers one screen in one call, so a handler opens one session and hands the
+result to a `ui/` renderer. A change (join, leave, closing joining) reads its card in its own
+transaction, before the commit: the card then shows exactly what that change left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import moderation, regions
+from storage.accounts import require_user
+from storage.errors import MeetupNotFound, NotHost
+from storage.meetings.base import ACTIVE, JOINED, WAITLISTED, participation
+from storage.models import Meeting, Mission, Participation, Region, User
+
+
+@dataclass(frozen=True)
+class MeetupView:
+    meeting: Meeting
+    mission: Mission
+    seated: int
+    waitlisted: int
+    host_name: str
+
+    @property
+    def seats_left(self) -> int:
+        return max(0, self.meeting.capacity - self.seated)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one person stands in a meetup: seated, waitlisted, left or not in it (None)."""
+
+    user_id: int
+    status: str | None
+    checked_in: bool = False
+
+
+@dataclass(frozen=True)
+class Card:
+    """A meetup's card as one person sees it: its buttons depend on where they stand."""
+
+    meetup: MeetupView
+    me: Standing
+
+
+@dataclass(frozen=True)
+class Attendee:
+    user_id: int
+    name: str
+    status: str
+    checked_in: bool
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The host's list of the people holding a place."""
+
+    meetup: MeetupView
+    people: list[Attendee]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The open meetups of the person's neighbourhood (the region None when they have none)."""
+
+    home: Region | None
+    meetups: list[MeetupView]
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A meetup and the neighbourhood it is in (None for a meetup of no neighbourhood)."""
+
+    meetup: MeetupView
+    home: Region | None
+
+
+def _counted(status: str) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(Participation)
+        .where(Participation.meeting_id == Meeting.id, Participation.status == status)
+        .correlate(Meeting)
+        .scalar_subquery()
+    )
+
+
+async def views(session: AsyncSession, meeting_ids: Sequence[int]) -> list[MeetupView]:
+    """Meetups as cards show them, in the order asked; ids not found are left out.
+
+    One statement for all of them (meeting, mission, host name, seat counts): a card is
+    redrawn after every join and leave, and a list shows up to ten.
+    """
+    if not meeting_ids:
+        return []
+    rows = await session.execute(
+        select(
+            Meeting,
+            Mission,
+            func.coalesce(User.display_name, ""),
+            _counted(JOINED),
+            _counted(WAITLISTED),
+        )
+        .join(Mission, Mission.id == Meeting.mission_id)
+        .outerjoin(User, User.id == Meeting.host_id)
+        .where(Meeting.id.in_(meeting_ids))
+    )
+    found = {
+        meeting.id: MeetupView(meeting, mission, int(seated), int(waiting), host_name)
+        for meeting, mission, host_name, seated, waiting in rows
+    }
+    return [found[i] for i in meeting_ids if i in found]
+
+
+async def view(session: AsyncSession, meeting_id: int) -> MeetupView:
+    found = await views(session, [meeting_id])
+    if not found:
+        raise MeetupNotFound
+    return found[0]
+
+
+async def standing(session: AsyncSession, meeting_id: int, user_id: int) -> Standing:
+    mine = await participation(session, meeting_id, user_id)
+    if mine is None:
+        return Standing(user_id, None)
+    return Standing(user_id, mine.status, mine.checked_in_at is not None)
+
+
+async def card(session: AsyncSession, meeting_id: int, user_id: int) -> Card:
+    """The meetup as its card shows it, and where this person stands in it."""
+    meetup = await view(session, meeting_id)
+    return Card(meetup, await standing(session, meeting_id, user_id))
+
+
+async def open_meetups(
+    session: AsyncSession,
+    region_id: int | None,
+    now: datetime,
+    *,
+    mission_id: int | None = None,
+    viewer_id: int | None = None,
+    limit: int = 10,
+) -> list[MeetupView]:
+    """Open meetups that have not started, soonest first (in a region, or for a mission),
+    without those hosted by someone on either side of a block with the viewer."""
+    query = select(Meeting.id).where(Meeting.status == "open", Meeting.starts_at > now)
+    if viewer_id is not None:
+        hidden = await moderation.blocked_ids(session, viewer_id)
+        if hidden:
+            query = query.where(Meeting.host_id.not_in(hidden))
+    if mission_id is not None:
+        query = query.where(Meeting.mission_id == mission_id)
+    elif region_id is not None:
+        query = query.where(Meeting.region_id == region_id)
+    ids = list(await session.scalars(query.order_by(Meeting.starts_at).limit(limit)))
+    return await views(session, ids)
+
+
+async def neighbourhood(
+    session: AsyncSession, user_id: int, now: datetime, *, limit: int = 10
+) -> Neighbourhood:
+    """The open meetups a registered person may join near home (`NotRegistered` otherwise)."""
+    user = await require_user(session, user_id)
+    home = await regions.region(session, user.region_id) if user.region_id else None
+    found = await open_meetups(session, user.region_id, now, viewer_id=user.id, limit=limit)
+    return Neighbourhood(home, found)
+
+
+async def my_meetups(session: AsyncSession, user_id: int, now: datetime) -> list[MeetupView]:
+    """Meetups the person hosts or holds a place in that have not finished, soonest first
+    (`NotRegistered` without an account)."""
+    await require_user(session, user_id)
+    ids = await session.scalars(
+        select(Meeting.id)
+        .join(Participation, Participation.meeting_id == Meeting.id)
+        .where(
+            Participation.user_id == user_id,
+            Participation.status.in_(ACTIVE),
+            Meeting.status == "open",
+            Meeting.ends_at > now,
+        )
+        .order_by(Meeting.starts_at)
+    )
+    return await views(session, list(ids))
+
+
+async def attendees(session: AsyncSession, meeting_id: int) -> list[Attendee]:
+    rows = await session.execute(
+        select(Participation, User.display_name)
+        .join(User, User.id == Participation.user_id)
+        .where(Participation.meeting_id == meeting_id, Participation.status.in_(ACTIVE))
+        .order_by(Participation.status, Participation.joined_at, Participation.id)
+    )
+    return [Attendee(p.user_id, name, p.status, p.checked_in_at is not None) for p, name in rows]
+
+
+async def roster(session: AsyncSession, meeting_id: int, host_id: int) -> Roster:
+    """Who holds a place, for the host only (`NotHost` for anyone else)."""
+    meetup = await view(session, meeting_id)
+    if meetup.meeting.host_id != host_id:
+        raise NotHost
+    return Roster(meetup, await attendees(session, meeting_id))
+
+
+async def venue(session: AsyncSession, meeting_id: int) -> Venue:
+    meetup = await view(session, meeting_id)
+    home = await regions.region(session, meetup.meeting.region_id or 0)
+    return Venue(meetup, home)
+
+
+# --------------------------------------------------------------------------- hosting choices
+
+
+@dataclass(frozen=True)
+class MeetingPlaces:
+    """Where a meetup for `mission` may meet: its own place, or another public place near
+    the host (one per name). `mission` is None when it can no longer be hosted."""
+
+    mission: Mission | None
+    others: list[Mission]
+
+
+async def _published(session: AsyncSession, region_id: int | None, limit: int) -> list[Mission]:
+    query = select(Mission).where(Mission.status == "published")
+    if region_id is not None:
+        query = query.where((Mission.region_id == region_id) | (Mission.region_id.is_(None)))
+    rows = await session.scalars(query.order_by(Mission.points.desc(), Mission.id).limit(limit))
+    found = list(rows)
+    if not found and region_id is not None:
+        return await _published(session, None, limit)
+    return found
+
+
+async def missions_to_host(session: AsyncSession, user_id: int, limit: int = 6) -> list[Mission]:
+    """Published missions for the person's neighbourhood (or anywhere open), most points
+    first (`NotRegistered` without an account)."""
+    user = await require_user(session, user_id)
+    return await _published(session, user.region_id, limit)
+
+
+async def public_places(
+    session: AsyncSession, region_id: int | None, limit: int = 5
+) -> list[Mission]:
+    """Public places to meet at: those of published missions near the person, one per name."""
+    query = select(Mission).where(Mission.status == "published")
+    if region_id is not None:
+        query = query.where(Mission.region_id == region_id)
+    seen: set[str] = set()
+    found: list[Mission] = []
+    for mission in await session.scalars(query.order_by(Mission.id)):
+        if mission.place_name_ko not in seen:
+            seen.add(mission.place_name_ko)
+            found.append(mission)
+    return found[:limit]
+
+
+async def hostable_mission(session: AsyncSession, mission_id: int | None) -> Mission | None:
+    """A published mission to host a meetup for (or to meet at its place); None otherwise."""
+    mission = await session.get(Mission, mission_id) if mission_id else None
+    return mission if mission is not None and mission.status == "published" else None
+
+
+async def meeting_places(session: AsyncSession, mission_id: int, user_id: int) -> MeetingPlaces:
+    """The places a host may pick for a meetup of this mission (`NotRegistered` without an
+    account)."""
+    mission = await hostable_mission(session, mission_id)
+    host = await require_user(session, user_id)
+    nearby = await public_places(session, host.region_id)
+    if mission is None:
+        return MeetingPlaces(None, [])
+    others = [m for m in nearby if m.place_name_ko != mission.place_name_ko]
+    return MeetingPlaces(mission, others)

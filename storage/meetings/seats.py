@@ -1,0 +1,298 @@
+"""Seats: hosting a meetup, joining it (a seat, or a waitlist place when full), leaving it
+(the first on the waitlist moves up), and the host's tools (close joining, cancel, message).
+
+Every seat decision takes the meeting row's lock first (`base.locked`), then counts; the
+people a change concerns hear of it through the outbox, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import moderation, outbox
+from storage.accounts import require_user
+from storage.errors import (
+    AlreadyIn,
+    Blocked,
+    HostLimit,
+    HostNotAllowed,
+    InvalidTime,
+    JoiningClosed,
+    LowTrust,
+    MeetupNotOpen,
+    MissionUnavailable,
+    NotParticipant,
+    NotVerified,
+    OwnMeetup,
+    TimeConflict,
+)
+from storage.meetings.base import (
+    ACTIVE,
+    JOINED,
+    LEFT,
+    MAX_AHEAD,
+    MIN_LEAD,
+    WAITLISTED,
+    Place,
+    Rules,
+    count,
+    ensure_not_suspended,
+    ensure_open,
+    hosted,
+    locked,
+    participation,
+)
+from storage.models import Meeting, Mission, Participation, User
+from storage.text import clean
+from verification.checkin import new_code
+
+
+@dataclass(frozen=True)
+class Seat:
+    status: str  # joined | waitlisted
+    position: int  # 1-based place in the waitlist; 0 when seated
+    meeting: Meeting
+
+
+async def _conflicts(
+    session: AsyncSession, user_id: int, starts_at: datetime, ends_at: datetime, skip: int | None
+) -> bool:
+    """True when the person already holds a place in a meetup overlapping this time."""
+    query = (
+        select(Meeting.id)
+        .join(Participation, Participation.meeting_id == Meeting.id)
+        .where(
+            Participation.user_id == user_id,
+            Participation.status.in_(ACTIVE),
+            Meeting.status == "open",
+            Meeting.starts_at < ends_at,
+            Meeting.ends_at > starts_at,
+        )
+    )
+    if skip is not None:
+        query = query.where(Meeting.id != skip)
+    return (await session.scalar(query.limit(1))) is not None
+
+
+# --------------------------------------------------------------------------- hosting
+
+
+async def ensure_can_host(session: AsyncSession, user_id: int, rules: Rules, now: datetime) -> User:
+    """Checks the host rules before the person spends time filling in a meetup."""
+    host = await require_user(session, user_id)
+    ensure_not_suspended(host, now)
+    if rules.host_requires_verified and host.region_verified_at is None:
+        raise HostNotAllowed("unverified")
+    if host.trust_score < rules.host_min_trust:
+        raise HostNotAllowed("trust")
+    hosted_today = await session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .where(Meeting.host_id == user_id, Meeting.created_at > now - timedelta(days=1))
+    )
+    if (hosted_today or 0) >= rules.host_max_per_day:
+        raise HostLimit
+    return host
+
+
+def ensure_start(starts_at: datetime, now: datetime) -> None:
+    """A meetup starts at least `MIN_LEAD` from now and at most `MAX_AHEAD`."""
+    if starts_at < now + MIN_LEAD:
+        raise InvalidTime("past")
+    if starts_at > now + MAX_AHEAD:
+        raise InvalidTime("too_far")
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    host_id: int,
+    mission_id: int,
+    starts_at: datetime,
+    place: Place,
+    capacity: int,
+    note: str | None,
+    rules: Rules,
+    now: datetime,
+) -> Meeting:
+    """Creates a meetup with its host seated; refuses hosts the rules do not allow."""
+    host = await ensure_can_host(session, host_id, rules, now)
+    mission = await session.get(Mission, mission_id)
+    if mission is None or mission.status != "published":
+        raise MissionUnavailable
+    ensure_start(starts_at, now)
+    if not 2 <= capacity <= 10:
+        raise ValueError("capacity must be 2-10")
+    ends_at = starts_at + timedelta(minutes=mission.duration_min)
+    if await _conflicts(session, host_id, starts_at, ends_at, None):
+        raise TimeConflict
+    code = new_code()
+    while await session.scalar(select(Meeting.id).where(Meeting.checkin_code == code)):
+        code = new_code()
+    meeting = Meeting(
+        mission_id=mission.id,
+        host_id=host_id,
+        region_id=host.region_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place_name=place.name[:120],
+        place_lat=place.lat,
+        place_lon=place.lon,
+        capacity=capacity,
+        note=clean(note, 500) or None,
+        checkin_code=code,
+        created_at=now,
+    )
+    session.add(meeting)
+    await session.flush()
+    session.add(Participation(meeting_id=meeting.id, user_id=host_id, status=JOINED, joined_at=now))
+    await session.flush()
+    return meeting
+
+
+# --------------------------------------------------------------------------- joining
+
+
+async def join(
+    session: AsyncSession, meeting_id: int, user_id: int, rules: Rules, now: datetime
+) -> Seat:
+    """Takes a seat, or a waitlist place when full; the host hears about it."""
+    user = await require_user(session, user_id)
+    ensure_not_suspended(user, now)
+    meeting = await locked(session, meeting_id)
+    ensure_open(meeting, now)
+    if meeting.host_id == user_id:
+        raise OwnMeetup
+    if await moderation.blocked_between(session, meeting.host_id, user_id):
+        raise Blocked
+    if meeting.joining_closed:
+        raise JoiningClosed
+    existing = await participation(session, meeting_id, user_id)
+    if existing is not None and existing.status in ACTIVE:
+        raise AlreadyIn(existing.status)
+    if rules.join_requires_verified and user.region_verified_at is None:
+        raise NotVerified
+    if user.trust_score < rules.join_min_trust:
+        raise LowTrust
+    if await _conflicts(session, user_id, meeting.starts_at, meeting.ends_at, meeting_id):
+        raise TimeConflict
+    seated = await count(session, meeting_id, JOINED)
+    status = JOINED if seated < meeting.capacity else WAITLISTED
+    if existing is None:
+        existing = Participation(meeting_id=meeting_id, user_id=user_id, joined_at=now)
+        session.add(existing)
+    existing.status, existing.joined_at, existing.left_at = status, now, None
+    await session.flush()
+    position = 0 if status == JOINED else await count(session, meeting_id, WAITLISTED)
+    await outbox.enqueue(
+        session,
+        key=f"join:{existing.id}:{int(now.timestamp())}",
+        chat_id=meeting.host_id,
+        kind="meetup_joined" if status == JOINED else "meetup_waitlisted",
+        values={"meeting_id": meeting_id, "name": user.display_name,
+                "seated": seated + (status == JOINED), "capacity": meeting.capacity},
+        now=now,
+    )  # fmt: skip
+    return Seat(status, position, meeting)
+
+
+async def leave(session: AsyncSession, meeting_id: int, user_id: int, now: datetime) -> int | None:
+    """Gives up a seat or waitlist place; the first on the waitlist moves up and is told.
+
+    Returns the id of the person who got the seat, if anyone did.
+    """
+    meeting = await locked(session, meeting_id)
+    if meeting.status != "open":
+        raise MeetupNotOpen(meeting.status)
+    if meeting.host_id == user_id:
+        raise OwnMeetup  # a host cancels instead
+    mine = await participation(session, meeting_id, user_id)
+    if mine is None or mine.status not in ACTIVE:
+        raise NotParticipant
+    was_seated = mine.status == JOINED
+    mine.status, mine.left_at = LEFT, now
+    user = await session.get(User, user_id)
+    await outbox.enqueue(
+        session,
+        key=f"leave:{mine.id}:{int(now.timestamp())}",
+        chat_id=meeting.host_id,
+        kind="meetup_left",
+        values={"meeting_id": meeting_id, "name": user.display_name if user else ""},
+        now=now,
+    )
+    if not was_seated or meeting.starts_at <= now:
+        return None
+    first = await session.scalar(
+        select(Participation)
+        .where(Participation.meeting_id == meeting_id, Participation.status == WAITLISTED)
+        .order_by(Participation.joined_at, Participation.id)
+        .limit(1)
+    )
+    if first is None:
+        return None
+    first.status = JOINED
+    await outbox.enqueue(
+        session,
+        key=f"promoted:{first.id}:{int(now.timestamp())}",
+        chat_id=first.user_id,
+        kind="meetup_promoted",
+        values={"meeting_id": meeting_id},
+        now=now,
+    )
+    return first.user_id
+
+
+# --------------------------------------------------------------------------- host tools
+
+
+async def _notify_all(
+    session: AsyncSession, meeting: Meeting, kind: outbox.NoticeKind, key: str, now: datetime,
+    values: dict[str, object] | None = None, statuses: Sequence[str] = ACTIVE,
+) -> int:  # fmt: skip
+    rows = await session.scalars(
+        select(Participation.user_id).where(
+            Participation.meeting_id == meeting.id,
+            Participation.status.in_(statuses),
+            Participation.user_id != meeting.host_id,
+        )
+    )
+    sent = 0
+    for user_id in rows:
+        sent += await outbox.enqueue(
+            session, key=f"{key}:{user_id}", chat_id=user_id, kind=kind,
+            values={"meeting_id": meeting.id, **(values or {})}, now=now,
+        )  # fmt: skip
+    return sent
+
+
+async def cancel(session: AsyncSession, meeting_id: int, host_id: int, now: datetime) -> int:
+    """Cancels the meetup; everyone holding a place is told. Returns how many were told."""
+    meeting = await hosted(session, meeting_id, host_id)
+    if meeting.status != "open":
+        raise MeetupNotOpen(meeting.status)
+    meeting.status = "cancelled"
+    return await _notify_all(session, meeting, "meetup_cancelled", f"cancel:{meeting_id}", now)
+
+
+async def close_joining(session: AsyncSession, meeting_id: int, host_id: int) -> None:
+    meeting = await hosted(session, meeting_id, host_id)
+    meeting.joining_closed = True
+
+
+async def message_participants(
+    session: AsyncSession, meeting_id: int, host_id: int, text: str, now: datetime
+) -> int:
+    """Sends the host's words to everyone seated; returns how many will get them."""
+    meeting = await hosted(session, meeting_id, host_id)
+    if meeting.status != "open":
+        raise MeetupNotOpen(meeting.status)
+    key = f"hostmsg:{meeting_id}:{int(now.timestamp() * 1000)}"
+    words = clean(text, 3000)
+    return await _notify_all(
+        session, meeting, "host_message", key, now, {"text": words}, statuses=(JOINED,)
+    )

@@ -1,0 +1,340 @@
+"""Meetups as people see them (steps 3 and 4): cards, lists, the host's tools, the check-in
+QR caption and the hosting conversation's questions.
+
+Pure functions of a language, a time zone and `storage.meetings`' view dataclasses; they
+return text, or text and an inline keyboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time, tzinfo
+
+from telegram import InlineKeyboardMarkup
+
+from storage import meetings
+from storage.models import Mission
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import format_distance, format_when, localized, t
+from verification import geo
+
+MAX_LISTED = 8
+
+Screen = tuple[str, InlineKeyboardMarkup | None]
+
+
+def title_of(lang: str, view: meetings.MeetupView) -> str:
+    return localized(lang, view.mission, "title")
+
+
+# --------------------------------------------------------------------------- the card
+
+
+def card_text(lang: str, zone: tzinfo, view: meetings.MeetupView) -> str:
+    meeting = view.meeting
+    text = t(
+        lang,
+        "{title}\n🗓 {when}\n📍 {place}\n👥 {seated}/{capacity} seats taken, {waiting} waiting\n"
+        "Host: {host}\n⭐ {points} points for the mission",
+        title=title_of(lang, view),
+        when=format_when(lang, meeting.starts_at, zone),
+        place=meeting.place_name,
+        seated=view.seated,
+        capacity=meeting.capacity,
+        waiting=view.waitlisted,
+        host=view.host_name,
+        points=view.mission.points,
+    )
+    if meeting.note:
+        text += "\n" + t(lang, "Note from the host: {note}", note=meeting.note)
+    if meeting.status == "cancelled":
+        text += "\n" + t(lang, "❌ Cancelled")
+    elif meeting.joining_closed:
+        text += "\n" + t(lang, "🔒 Joining closed")
+    return text
+
+
+def _host_tools(lang: str, meeting_id: int) -> list[list[keyboards.Button]]:
+    def tool(label: str, name: str) -> keyboards.Button:
+        return t(lang, label), callbacks.encode(Action.MEETUP_HOST, meeting_id, name)
+
+    return [
+        [tool("📷 Check-in QR", "qr")],
+        [tool("👥 Participants", "list"), tool("✉️ Message them", "msg")],
+        [tool("🔒 Close joining", "close"), tool("❌ Cancel meetup", "cancel")],
+    ]
+
+
+def card_markup(lang: str, card: meetings.Card) -> InlineKeyboardMarkup | None:
+    """The buttons that fit the person: the host's tools, Leave, or Join (the waitlist)."""
+    meeting, me = card.meetup.meeting, card.me
+    if meeting.status != "open":
+        return None
+    mid = meeting.id
+    venue_map = [(t(lang, "🗺 Map"), callbacks.encode(Action.MEETUP_MAP, mid))]
+    if me.user_id == meeting.host_id:
+        return keyboards.inline([*_host_tools(lang, mid), venue_map])
+    if me.status in meetings.ACTIVE:
+        leave = [(t(lang, "Leave"), callbacks.encode(Action.MEETUP_LEAVE, mid))]
+        return keyboards.inline([leave, venue_map])
+    label = t(lang, "Join") if card.meetup.seats_left else t(lang, "Join the waitlist")
+    return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))], venue_map])
+
+
+def meetup_card(lang: str, zone: tzinfo, card: meetings.Card) -> Screen:
+    """The meetup's card with the buttons that fit the person looking at it."""
+    return card_text(lang, zone, card.meetup), card_markup(lang, card)
+
+
+def joined(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:
+    if seat.status == meetings.JOINED:
+        return t(
+            lang,
+            "You're in! See you on {when} at {place}. I'll remind you before it starts.",
+            when=format_when(lang, seat.meeting.starts_at, zone),
+            place=seat.meeting.place_name,
+        )
+    return t(
+        lang,
+        "It's full, so you are number {n} on the waitlist. I'll tell you if a seat opens up.",
+        n=seat.position,
+    )
+
+
+def left(lang: str) -> str:
+    return t(lang, "You left the meetup.")
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def _listing(
+    lang: str,
+    zone: tzinfo,
+    views: Sequence[meetings.MeetupView],
+    empty: str,
+    near: tuple[float, float] | None = None,
+    hint: str | None = None,
+) -> Screen:
+    if not views:
+        return empty, None
+    lines = [t(lang, "Open meetups, soonest first:"), ""]
+    rows = []
+    for view in views[:MAX_LISTED]:
+        when = format_when(lang, view.meeting.starts_at, zone)
+        seats = (
+            t(lang, "{left} seats left", left=view.seats_left)
+            if view.seats_left
+            else t(lang, "full, waitlist open")
+        )
+        far = ""
+        if near is not None:
+            metres = geo.distance_m(*near, view.meeting.place_lat, view.meeting.place_lon)
+            far = ", " + format_distance(lang, metres)
+        title, place = title_of(lang, view), view.meeting.place_name
+        lines.append(f"• {title} — {when}, {place} ({seats}{far})")
+        rows.append(
+            [(f"{when} · {title}"[:60], callbacks.encode(Action.MEETUP_VIEW, view.meeting.id))]
+        )
+    if hint:
+        lines += ["", hint]
+    return "\n".join(lines), keyboards.inline(rows)
+
+
+def nothing_near(lang: str) -> str:
+    return t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!")
+
+
+def neighbourhood_list(
+    lang: str, zone: tzinfo, views: Sequence[meetings.MeetupView], near: tuple[float, float] | None
+) -> Screen:
+    """`/meetups`: with a shared location, each with its distance; without, a hint to share."""
+    hint = None
+    if near is None:
+        hint = t(lang, "Share your location (📎 → Location) to see how far each meetup is.")
+    return _listing(lang, zone, views, nothing_near(lang), near=near, hint=hint)
+
+
+def my_list(lang: str, zone: tzinfo, views: Sequence[meetings.MeetupView]) -> Screen:
+    empty = t(lang, "You have no upcoming meetups. /meetups shows open ones.")
+    return _listing(lang, zone, views, empty)
+
+
+def mission_list(lang: str, zone: tzinfo, views: Sequence[meetings.MeetupView]) -> Screen:
+    empty = t(lang, "No open meetups for this mission yet. Host one!")
+    return _listing(lang, zone, views, empty)
+
+
+# --------------------------------------------------------------------------- host tools
+
+
+def roster_text(lang: str, roster: meetings.Roster) -> str:
+    lines = [t(lang, 'Participants of "{title}":', title=title_of(lang, roster.meetup))]
+    for person in roster.people:
+        waiting = person.status == meetings.WAITLISTED
+        mark = "✅" if person.checked_in else ("⏳" if waiting else "•")
+        suffix = t(lang, " (waitlist)") if waiting else ""
+        lines.append(f"{mark} {person.name}{suffix}")
+    return "\n".join(lines)
+
+
+def joining_closed(lang: str) -> str:
+    return t(lang, "Joining is closed. People already in keep their seats.")
+
+
+def cancel_question(lang: str, meeting_id: int) -> Screen:
+    yes = callbacks.encode(Action.MEETUP_HOST, meeting_id, "cancelyes")
+    return (
+        t(lang, "Cancel this meetup? Everyone who joined will be told."),
+        keyboards.inline([[(t(lang, "Yes, cancel it"), yes)]]),
+    )
+
+
+def cancelled(lang: str, told: int) -> str:
+    return t(lang, "Cancelled. {n} people were told.", n=told)
+
+
+def host_message_sent(lang: str, count: int) -> str:
+    return t(lang, "Sent to {n} participants.", n=count)
+
+
+# --------------------------------------------------------------------------- check-in
+
+
+def proof_word_note(lang: str, word: str | None) -> str:
+    """The ask to show the one-time word in the photo, as a paragraph to append (or "")."""
+    if not word:
+        return ""
+    return "\n\n" + t(
+        lang,
+        "🔤 Your proof word: {word}\nWrite it on paper or show it on a phone screen so it can "
+        "be read in your photo. It works for this meetup only.",
+        word=word,
+    )
+
+
+def checkin_caption(lang: str, sheet: meetings.CheckinSheet, rotation_seconds: int) -> Screen:
+    """The caption and the "fresh QR" button under the host's check-in QR."""
+    minutes = max(1, rotation_seconds // 60)
+    caption = t(
+        lang,
+        "Check-in for \"{title}\": participants scan this with their phone camera. If "
+        "scanning does not work, they type /checkin {code}. The QR changes every {minutes} "
+        "minutes; press the button for a fresh one.",
+        title=title_of(lang, sheet.meetup), code=sheet.code, minutes=minutes,
+    ) + proof_word_note(lang, sheet.proof_word)  # fmt: skip
+    fresh = callbacks.encode(Action.MEETUP_HOST, sheet.meetup.meeting.id, "qr")
+    return caption, keyboards.inline([[(t(lang, "🔄 Fresh QR"), fresh)]])
+
+
+def checked_in(lang: str, done: meetings.CheckedIn) -> str:
+    return t(
+        lang,
+        'Checked in to "{title}". ✅ Enjoy! Afterwards, send a photo of the mission here '
+        "as proof: {rule}",
+        title=title_of(lang, done.meetup),
+        rule=localized(lang, done.meetup.mission, "evidence_rule"),
+    ) + proof_word_note(lang, done.proof_word)
+
+
+# --------------------------------------------------------------------------- hosting
+
+
+def missions_to_host(lang: str, found: Sequence[Mission]) -> Screen:
+    rows = [
+        [(localized(lang, m, "title"), callbacks.encode(Action.MEETUP_NEW, m.id))] for m in found
+    ]
+    return t(lang, "Which mission would you like to host a meetup for?"), keyboards.inline(rows)
+
+
+def when_question(lang: str, slots: Sequence[tuple[int, time]]) -> Screen:
+    """The time question with a button per (day offset, local time) slot still ahead."""
+    buttons = []
+    for day, slot in slots:
+        label = t(lang, "Today {time}") if day == 0 else t(lang, "Tomorrow {time}")
+        value = f"d{day}t{slot:%H%M}"
+        buttons.append(
+            (label.format(time=f"{slot:%H:%M}"), callbacks.encode(Action.HOST_WHEN, value))
+        )
+    return (
+        t(lang, "When shall we meet? Pick a time, or type one like 19:30 or 내일 07:30."),
+        keyboards.inline(keyboards.grid(buttons, 2)),
+    )
+
+
+def unreadable_time(lang: str) -> str:
+    return t(lang, "I could not read that time. Type it like 19:30, or pick a button.")
+
+
+def place_question(lang: str, places: meetings.MeetingPlaces) -> Screen:
+    assert places.mission is not None
+    here = "📍 " + localized(lang, places.mission, "place_name")
+    rows = [[(here, callbacks.encode(Action.HOST_PLACE, "mission"))]]
+    for other in places.others:
+        rows.append(
+            [(localized(lang, other, "place_name"), callbacks.encode(Action.HOST_PLACE, other.id))]
+        )
+    return (
+        t(lang, "Where do you meet? The mission's place, or another public place nearby."),
+        keyboards.inline(rows),
+    )
+
+
+def size_question(lang: str) -> Screen:
+    buttons = [(str(n), callbacks.encode(Action.HOST_SIZE, n)) for n in range(2, 11)]
+    return t(lang, "How many people, you included?"), keyboards.inline(keyboards.grid(buttons, 5))
+
+
+def note_question(lang: str) -> Screen:
+    return (
+        t(
+            lang,
+            'Anything participants should know? (e.g. "I\'ll wear a red cap") Type it, or skip.',
+        ),
+        keyboards.inline([[(t(lang, "Skip"), callbacks.encode(Action.HOST_NOTE, "skip"))]]),
+    )
+
+
+def confirm_question(
+    lang: str,
+    zone: tzinfo,
+    mission: Mission,
+    starts_at: datetime,
+    place: str,
+    capacity: int,
+    note: str | None,
+) -> Screen:
+    text = t(
+        lang,
+        "Create this meetup?\n\n{title}\n🗓 {when}\n📍 {place}\n👥 {capacity} people\n{note}",
+        title=localized(lang, mission, "title"),
+        when=format_when(lang, starts_at, zone),
+        place=place,
+        capacity=capacity,
+        note=note or "",
+    ).rstrip()
+    return text, keyboards.inline([[
+        (t(lang, "Create ✅"), callbacks.encode(Action.HOST_CONFIRM, "yes")),
+        (t(lang, "Cancel"), callbacks.encode(Action.HOST_CONFIRM, "no")),
+    ]])  # fmt: skip
+
+
+def created(lang: str) -> str:
+    return t(
+        lang,
+        "Your meetup is open! Neighbours can find it in /meetups. Here is its card with "
+        "your host tools:",
+    )
+
+
+def not_created(lang: str) -> str:
+    return t(lang, "Okay, no meetup was created.")
+
+
+def ask_host_message(lang: str) -> str:
+    return t(lang, "Type the message for your participants (or /cancel).")
+
+
+def nothing_sent(lang: str) -> str:
+    return t(lang, "Okay, nothing was sent.")
