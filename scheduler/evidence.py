@@ -126,6 +126,7 @@ async def _download(bot: Bot, file_id: str) -> bytes:
 async def _check(
     bot: Bot, sessions: SessionFactory, settings: Settings, checker: Checker, evidence_id: int
 ) -> int:
+    """Checks one claimed photo and queues it for review; 0 when it went back to the queue."""
     async with sessions() as session:
         item = await evidence.check_item(session, evidence_id)
     signals: list[photos.Signal] = []
@@ -139,33 +140,65 @@ async def _check(
         async with transaction(sessions) as session:
             await evidence.release(session, evidence_id)
         return 0
-    report = photos.PhotoReport(error="not downloaded")
-    key = None
+    report, key = photos.PhotoReport(error="not downloaded"), None
     if data is not None:
-        try:
-            key = await checker.store.put(data)
-        except Exception as exc:
-            raise StoreUnavailable from exc
-        report = await asyncio.to_thread(photos.inspect, data)
-        signals += photos.meetup_signals(
-            report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,
-            zone=settings.zone, expected=item.named_format,
-        )  # fmt: skip
-        early = photos.checkin_signal(report, item.checked_in_at, settings.zone)
-        if early is not None:
-            signals.append(early)
+        key, report = await _store_and_inspect(checker, data)
+        signals += _meetup_signals(report, item, settings)
     if report.phash is not None:
         signals.append(await _duplicates(sessions, checker, item, report.phash))
     verdict = None
     if data is not None and report.error is None and checker.judge is not None:
         verdict = await _judge(checker.judge, data, item)
-        result = {"yes": "ok", "no": "warn"}.get(verdict.verdict, "unknown")
-        signals.append(photos.Signal("ai", result, verdict.verdict, {"detail": verdict.reason}))
-        word = await _proof_word(sessions, item, verdict)
-        if word is not None:
-            signals.append(word)
+        signals += await _judge_signals(sessions, item, verdict)
+    outcome = _result(report, key, signals, verdict, settings)
+    async with transaction(sessions) as session:
+        recorded = await evidence.record_checks(session, evidence_id, outcome)
+    if report.phash is not None:
+        checker.index.add(evidence_id, hash_int(report.phash))
+    return int(recorded)
+
+
+async def _store_and_inspect(checker: Checker, data: bytes) -> tuple[str, photos.PhotoReport]:
+    """Keeps the bytes (a failing store stops here), then reads the image."""
+    try:
+        key = await checker.store.put(data)
+    except Exception as exc:
+        raise StoreUnavailable from exc
+    return key, await asyncio.to_thread(photos.inspect, data)
+
+
+def _meetup_signals(
+    report: photos.PhotoReport, item: evidence.CheckItem, settings: Settings
+) -> list[photos.Signal]:
+    """Time, place and format against the meetup, and a capture before check-in."""
+    signals = photos.meetup_signals(
+        report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,
+        zone=settings.zone, expected=item.named_format,
+    )  # fmt: skip
+    early = photos.checkin_signal(report, item.checked_in_at, settings.zone)
+    return [*signals, early] if early is not None else list(signals)
+
+
+async def _judge_signals(
+    sessions: SessionFactory, item: evidence.CheckItem, verdict: ai_judge.Judgement
+) -> list[photos.Signal]:
+    """The AI judge's verdict, and the proof word against what it read."""
+    result = {"yes": "ok", "no": "warn"}.get(verdict.verdict, "unknown")
+    signals = [photos.Signal("ai", result, verdict.verdict, {"detail": verdict.reason})]
+    word = await _proof_word(sessions, item, verdict)
+    return [*signals, word] if word is not None else signals
+
+
+def _result(
+    report: photos.PhotoReport,
+    key: str | None,
+    signals: list[photos.Signal],
+    verdict: ai_judge.Judgement | None,
+    settings: Settings,
+) -> evidence.CheckResult:
+    """What the checks found, as stored: every signal, and "look closely" on any warning."""
     flags = sorted({s.check for s in signals if s.result == "warn"})
-    outcome = evidence.CheckResult(
+    return evidence.CheckResult(
         storage_key=key,
         phash=report.phash,
         taken_at=photos.taken_at_utc(report, settings.zone),
@@ -179,11 +212,6 @@ async def _check(
         ai_verdict=verdict.verdict if verdict else None,
         ai_reason=verdict.reason if verdict else None,
     )
-    async with transaction(sessions) as session:
-        recorded = await evidence.record_checks(session, evidence_id, outcome)
-    if report.phash is not None:
-        checker.index.add(evidence_id, hash_int(report.phash))
-    return int(recorded)
 
 
 async def _duplicates(
