@@ -3,6 +3,10 @@
 An account exists once signup is confirmed (`registered_at`), in one transaction; nothing is
 half-created. Deleting an account wipes personal data but keeps the row as an anonymous
 reference, so ledger entries and reviews stay consistent for balances and audits.
+
+`require_user` is the one way an operation asks for an account: without one it raises
+`NotRegistered`, which `ui.refusals` turns into the invitation to sign up. The profile card's
+read model is `storage.profiles`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.errors import AlreadyRegistered, NotRegistered, PhoneTaken, UnknownRegion
 from storage.models import Region, User
 from storage.text import clean
+from verification import geo
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,18 @@ class Registration:
     preferred_times: Sequence[str]
 
 
+@dataclass(frozen=True)
+class ProfileChange:
+    """One edited part of a profile; the fields left None stay as they are."""
+
+    phone_hash: str | None = None
+    phone_masked: str | None = None
+    region_id: int | None = None
+    region_verified: bool = False
+    interests: Sequence[str] | None = None
+    preferred_times: Sequence[str] | None = None
+
+
 async def registered_user(session: AsyncSession, user_id: int) -> User | None:
     user = await session.get(User, user_id)
     if user is None or user.registered_at is None or user.deleted_at is not None:
@@ -48,10 +65,11 @@ async def registered_user(session: AsyncSession, user_id: int) -> User | None:
     return user
 
 
-async def require_user(session: AsyncSession, user_id: int) -> User:
+async def require_user(session: AsyncSession, user_id: int, reason: str = "") -> User:
+    """The person's account; raises `NotRegistered` (the invitation to sign up) without one."""
     user = await registered_user(session, user_id)
     if user is None:
-        raise NotRegistered
+        raise NotRegistered(reason)
     return user
 
 
@@ -69,6 +87,14 @@ async def districts(session: AsyncSession) -> list[District]:
     return sorted(found.values(), key=lambda d: (not d.enabled, d.name_ko))
 
 
+async def open_district(session: AsyncSession, code: str) -> District:
+    """A district open for signup; raises `UnknownRegion("district")` for any other."""
+    district = next((d for d in await districts(session) if d.code == code), None)
+    if district is None or not district.enabled:
+        raise UnknownRegion("district")
+    return district
+
+
 async def dongs(session: AsyncSession, district_code: str) -> list[Region]:
     """The open neighbourhoods of a district, by Korean name."""
     rows = await session.scalars(
@@ -79,11 +105,20 @@ async def dongs(session: AsyncSession, district_code: str) -> list[Region]:
     return list(rows)
 
 
-async def open_region(session: AsyncSession, region_id: int) -> Region:
+async def open_region(session: AsyncSession, region_id: int, reason: str = "") -> Region:
+    """A neighbourhood open for signup; raises `UnknownRegion(reason)` for any other."""
     region = await session.get(Region, region_id)
     if region is None or not region.enabled:
-        raise UnknownRegion
+        raise UnknownRegion(reason)
     return region
+
+
+async def distance_outside(
+    session: AsyncSession, region_id: int, latitude: float, longitude: float
+) -> float:
+    """How far a shared location lies outside the neighbourhood's boundary (0 inside)."""
+    region = await open_region(session, region_id)
+    return geo.distance_to_area_m(region.boundary, latitude, longitude)
 
 
 async def phone_in_use(session: AsyncSession, phone_hash: str, user_id: int) -> bool:
@@ -94,14 +129,21 @@ async def phone_in_use(session: AsyncSession, phone_hash: str, user_id: int) -> 
     return other is not None
 
 
+async def check_phone_free(session: AsyncSession, phone_hash: str, user_id: int) -> None:
+    """Raises `PhoneTaken` when another account holds this number (one account per number)."""
+    if await phone_in_use(session, phone_hash, user_id):
+        raise PhoneTaken
+
+
 async def register(session: AsyncSession, data: Registration, now: datetime) -> User:
-    """Creates the account from a confirmed signup; raises on a double confirm or a taken number."""
-    await open_region(session, data.region_id)
+    """Creates the account from a confirmed signup; raises on a double confirm, a taken number
+    or a neighbourhood closed since it was chosen."""
+    await open_region(session, data.region_id, "gone")
     user = await session.get(User, data.user_id)
     if user is not None and user.registered_at is not None and user.deleted_at is None:
         raise AlreadyRegistered
     if await phone_in_use(session, data.phone_hash, data.user_id):
-        raise PhoneTaken
+        raise PhoneTaken("confirm")
     if user is None:
         user = User(id=data.user_id, created_at=now)
         session.add(user)
@@ -119,7 +161,7 @@ async def register(session: AsyncSession, data: Registration, now: datetime) -> 
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent signup took the number first
-        raise PhoneTaken from exc
+        raise PhoneTaken("confirm") from exc
     return user
 
 
@@ -130,48 +172,34 @@ async def set_language(session: AsyncSession, user_id: int, language: str) -> No
         user.language = language
 
 
-async def update_region(
-    session: AsyncSession, user_id: int, region_id: int, verified: bool, now: datetime
+async def change_profile(
+    session: AsyncSession, user_id: int, change: ProfileChange, now: datetime
 ) -> User:
+    """Stores an edited part of an account: the phone (one account per number), the
+    neighbourhood (still open, verified or not) or the preferences."""
     user = await require_user(session, user_id)
-    await open_region(session, region_id)
-    user.region_id = region_id
-    user.region_verified_at = now if verified else None
-    return user
-
-
-async def update_phone(
-    session: AsyncSession, user_id: int, phone_hash: str, phone_masked: str
-) -> User:
-    user = await require_user(session, user_id)
-    if await phone_in_use(session, phone_hash, user_id):
-        raise PhoneTaken
-    user.phone_hash, user.phone_masked = phone_hash, phone_masked
+    if change.phone_hash is not None:
+        if await phone_in_use(session, change.phone_hash, user_id):
+            raise PhoneTaken("edit")
+        user.phone_hash, user.phone_masked = change.phone_hash, change.phone_masked
+    if change.region_id is not None:
+        await open_region(session, change.region_id, "gone")
+        user.region_id = change.region_id
+        user.region_verified_at = now if change.region_verified else None
+    if change.interests is not None:
+        user.interests = list(change.interests)
+    if change.preferred_times is not None:
+        user.preferred_times = list(change.preferred_times)
     try:
         await session.flush()
-    except IntegrityError as exc:
-        raise PhoneTaken from exc
-    return user
-
-
-async def update_preferences(
-    session: AsyncSession,
-    user_id: int,
-    *,
-    interests: Sequence[str] | None = None,
-    preferred_times: Sequence[str] | None = None,
-) -> User:
-    user = await require_user(session, user_id)
-    if interests is not None:
-        user.interests = list(interests)
-    if preferred_times is not None:
-        user.preferred_times = list(preferred_times)
+    except IntegrityError as exc:  # a concurrent signup took the number first
+        raise PhoneTaken("edit") from exc
     return user
 
 
 async def delete_account(session: AsyncSession, user_id: int, now: datetime) -> None:
     """Wipes personal data; the row stays as an anonymous reference for ledger and reviews."""
-    user = await require_user(session, user_id)
+    user = await require_user(session, user_id, "delete")
     user.display_name = ""
     user.phone_hash = None
     user.phone_masked = None

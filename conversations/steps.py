@@ -1,0 +1,289 @@
+"""The steps signup and profile editing share: own phone number, district → dong → location
+check, interests, times, and the answers to everything off the path.
+
+`Steps(key)` binds them to one conversation's answers (`user_data[key]`, persisted with the
+conversation). A step that only moves within the shared part (a district chosen, "« Back",
+a toggle) is a handler either conversation puts in its table as it is; a step whose outcome
+the conversation decides (a number kept, a location verified, Done pressed) returns whether
+to move on, and the conversation asks its next question. The texts are in `ui.signup`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from telegram import Message, Update
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, ConversationHandler
+
+from bot.context import Context
+from missions.categories import INTERESTS, TIMES_OF_DAY
+from storage import accounts, errors
+from ui import callbacks, keyboards
+from ui import signup as screens
+from ui.callbacks import Action
+from ui.i18n import localized
+from ui.refusals import refusal
+from verification import phone
+
+# Conversation states, shared so both tables read alike (signup's numbers are persisted).
+TERMS, PHONE, DISTRICT, DONG, LOCATION, PICK_INTERESTS, PICK_TIMES, CONFIRM = range(8)
+END = ConversationHandler.END
+
+
+def message_of(update: Update) -> Message:
+    message = update.effective_message
+    assert message is not None
+    return message
+
+
+async def show(update: Update, screen: screens.Screen) -> None:
+    """Sends a screen (text and markup) in the person's chat."""
+    text, markup = screen
+    await message_of(update).reply_text(text, reply_markup=markup)
+
+
+async def tell_refusal(
+    update: Update, context: Context, refused: errors.DomainError, close: bool = False
+) -> None:
+    """A refusal as a message in the chat (the press, if any, is answered already); `close`
+    also takes away a share-contact keyboard."""
+    text = refusal(context.lang, refused, context.services.settings.zone)
+    await show(update, (text, screens.CLOSE if close else None))
+
+
+def button(callback: Any, action: str, *first_args: str) -> CallbackQueryHandler:
+    """Routes presses of `action` (only those values of its first argument, if given)."""
+    return CallbackQueryHandler(callback, pattern=callbacks.pattern(action, *first_args))
+
+
+def other_button(callback: Any) -> CallbackQueryHandler:
+    """Every press but the greeting's "how does it work?" buttons, which the conversations
+    let through to `handlers.start` (registered after them) so they work mid-signup."""
+    help_press = callbacks.pattern(Action.HELP)[1:]
+    return CallbackQueryHandler(callback, pattern=f"^(?!{help_press})")
+
+
+async def wrong_button(update: Update, context: Context) -> None:
+    """A button from another step or a forged one: the conversation stays where it is."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        callbacks.decode(query.data)
+    except callbacks.InvalidCallback:
+        await context.stale_button()
+        return
+    await query.answer(screens.earlier_step(context.lang))
+
+
+class Steps:
+    """The shared steps over the answers kept in `user_data[key]`."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def answers(self, context: Context) -> dict[str, Any]:
+        """The answers so far (created empty on first use)."""
+        return context.scratch(self.key)
+
+    def reset(self, context: Context, **answers: Any) -> None:
+        """Starts the answers afresh (with `answers` already known)."""
+        assert context.user_data is not None
+        context.user_data[self.key] = dict(answers)
+
+    def forget(self, context: Context) -> None:
+        """Drops the answers (the conversation ended)."""
+        assert context.user_data is not None
+        context.user_data.pop(self.key, None)
+
+    # ----------------------------------------------------------------------- phone
+
+    async def ask_phone(self, update: Update, context: Context) -> int:
+        """Asks for the own number, with the share-contact button."""
+        self.answers(context)["step"] = PHONE
+        await show(update, screens.phone_question(context.lang))
+        return PHONE
+
+    async def take_contact(self, update: Update, context: Context) -> bool:
+        """Keeps the sender's own number, shared with the button, unless another account
+        holds it; returns whether it was kept."""
+        contact, user = message_of(update).contact, update.effective_user
+        assert contact is not None and user is not None
+        if contact.user_id != user.id:
+            await show(update, screens.not_own_number(context.lang))
+            return False
+        hashed = phone.protected_hash(context.services.settings.secret(), contact.phone_number)
+        try:
+            async with context.services.sessions() as session:
+                await accounts.check_phone_free(session, hashed, user.id)
+        except errors.PhoneTaken as taken:
+            await tell_refusal(update, context, taken, close=True)
+            return False
+        answers = self.answers(context)
+        answers["phone_hash"], answers["phone_masked"] = hashed, phone.masked(contact.phone_number)
+        await show(update, screens.phone_saved(context.lang, answers["phone_masked"]))
+        return True
+
+    # ----------------------------------------------------------------------- neighbourhood
+
+    async def ask_district(self, update: Update, context: Context) -> int:
+        """Asks for the district; those not open yet say "coming soon"."""
+        self.answers(context)["step"] = DISTRICT
+        async with context.services.sessions() as session:
+            found = await accounts.districts(session)
+        await show(update, screens.district_picker(context.lang, found))
+        return DISTRICT
+
+    async def district_chosen(self, update: Update, context: Context) -> int | None:
+        """An open district shows its neighbourhoods; one not open yet says so."""
+        try:
+            async with context.services.sessions() as session:
+                district = await accounts.open_district(session, context.pressed.args[0])
+                dongs = await accounts.dongs(session, district.code)
+        except errors.UnknownRegion as closed:
+            await context.refuse(closed)
+            return None
+        await keyboards.close_buttons(update)
+        answers = self.answers(context)
+        answers["district"], answers["step"] = district.code, DONG
+        await show(update, screens.dong_picker(context.lang, dongs))
+        return DONG
+
+    async def back_to_districts(self, update: Update, context: Context) -> int:
+        """ "« Back" under the neighbourhoods, or "choose another neighbourhood"."""
+        await keyboards.close_buttons(update)
+        return await self.ask_district(update, context)
+
+    async def dong_chosen(self, update: Update, context: Context) -> int | None:
+        """An open neighbourhood moves on to the location check."""
+        value = context.pressed.args[0]
+        region_id = int(value) if value.isdigit() else 0  # no region has id 0: refused below
+        try:
+            async with context.services.sessions() as session:
+                region = await accounts.open_region(session, region_id)
+        except errors.UnknownRegion as closed:
+            await context.refuse(closed, alert=False)
+            return None
+        await keyboards.close_buttons(update)
+        answers = self.answers(context)
+        answers["region_id"], answers["dong_name"] = (
+            region.id,
+            localized(context.lang, region, "name"),
+        )
+        return await self.ask_location(update, context)
+
+    async def ask_location(self, update: Update, context: Context) -> int:
+        """Asks for a location to verify the neighbourhood, or to skip or choose again."""
+        answers = self.answers(context)
+        answers["step"] = LOCATION
+        for screen in screens.location_question(context.lang, answers.get("dong_name", "")):
+            await show(update, screen)
+        return LOCATION
+
+    async def check_location(self, update: Update, context: Context) -> bool:
+        """Checks a shared location (plain, live or venue) against the neighbourhood's
+        boundary; returns whether it is inside (verified)."""
+        message = message_of(update)
+        location = message.venue.location if message.venue else message.location
+        assert location is not None
+        answers = self.answers(context)
+        dong = answers.get("dong_name", "")
+        async with context.services.sessions() as session:
+            metres = await accounts.distance_outside(
+                session, int(answers["region_id"]), location.latitude, location.longitude
+            )
+        if metres > 0:
+            await show(update, screens.outside(context.lang, metres, dong))
+            return False
+        answers["verified"] = True
+        await show(update, screens.verified(context.lang, dong))
+        return True
+
+    async def repick(self, update: Update, context: Context) -> int:
+        """ "Choose another neighbourhood" at the location step."""
+        await keyboards.close_buttons(update)
+        await show(update, screens.choose_again(context.lang))
+        return await self.ask_district(update, context)
+
+    async def skip_location(self, update: Update, context: Context) -> None:
+        """ "Skip for now": the neighbourhood is kept unverified."""
+        await keyboards.close_buttons(update)
+        self.answers(context)["verified"] = False
+        await show(update, screens.skipped(context.lang))
+
+    # ----------------------------------------------------------------------- preferences
+
+    async def ask_interests(self, update: Update, context: Context) -> int:
+        """Asks for interests, the current ones ticked."""
+        answers = self.answers(context)
+        answers["step"] = PICK_INTERESTS
+        chosen = answers.setdefault("interests", [])
+        await show(update, screens.interests_question(context.lang, chosen))
+        return PICK_INTERESTS
+
+    async def ask_times(self, update: Update, context: Context) -> int:
+        """Asks for the usual times, the current ones ticked."""
+        answers = self.answers(context)
+        answers["step"] = PICK_TIMES
+        chosen = answers.setdefault("times", [])
+        await show(update, screens.times_question(context.lang, chosen))
+        return PICK_TIMES
+
+    async def toggle_interest(self, update: Update, context: Context) -> None:
+        """Ticks or unticks an interest in place."""
+        await self._toggle(update, context, INTERESTS, "interests", Action.INTEREST)
+
+    async def toggle_time(self, update: Update, context: Context) -> None:
+        """Ticks or unticks a time of day in place."""
+        await self._toggle(update, context, TIMES_OF_DAY, "times", Action.TIME)
+
+    async def _toggle(
+        self, update: Update, context: Context, options: dict[str, str], field: str, action: str
+    ) -> None:
+        query = update.callback_query
+        assert query is not None
+        value = context.pressed.args[0]
+        if value not in options:
+            await context.stale_button()
+            return
+        chosen: list[str] = self.answers(context).setdefault(field, [])
+        if value in chosen:
+            chosen.remove(value)
+        else:
+            chosen.append(value)
+        await query.answer()
+        # The same markup again (a double tap): Telegram refuses "not modified".
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(
+                screens.choices(context.lang, options, chosen, action)
+            )
+
+    async def done_choosing(self, update: Update, context: Context, field: str) -> bool:
+        """Done under interests or times: moves on only with something chosen."""
+        if not self.answers(context).get(field):
+            assert update.callback_query is not None
+            await update.callback_query.answer(screens.choose_one(context.lang), show_alert=True)
+            return False
+        await keyboards.close_buttons(update)
+        return True
+
+    # ----------------------------------------------------------------------- off the path
+
+    async def use_the_buttons(self, update: Update, context: Context) -> None:
+        """Text, a photo or a sticker where a button is expected: explain and ask again."""
+        step = self.answers(context).get("step")
+        if step == PHONE:
+            await show(update, screens.use_contact_button(context.lang))
+        elif step == LOCATION:
+            await show(update, screens.use_location_button(context.lang))
+        else:
+            await show(update, screens.use_buttons_above(context.lang))
+
+    async def timed_out(self, update: Update, context: Context) -> None:
+        """Runs when the conversation was idle too long; PTB ends it afterwards."""
+        self.forget(context)
+        chat = update.effective_chat
+        if chat is not None:
+            text, markup = screens.timed_out(context.lang)
+            await context.bot.send_message(chat.id, text, reply_markup=markup)

@@ -1,0 +1,141 @@
+"""The account on screen: the profile card with its edit buttons, the language menu and the
+questions and answers of deleting an account.
+
+Pure functions of a language and `storage.profiles.ProfileView`; they never read the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardMarkup
+
+from missions.categories import INTERESTS, TIMES_OF_DAY
+from storage.profiles import ProfileView
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import N_, SUPPORTED, localized, t
+
+LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
+EDITABLE = ("phone", "region", "interests", "times")  # the card's buttons the edit flow owns
+TRUST_PARTS = {
+    "ratings": N_("{n} ratings {points}"),
+    "no_shows": N_("{n} no-shows {points}"),
+    "approved": N_("{n} approved missions {points}"),
+    "rejected": N_("{n} rejected photos {points}"),
+    "reports": N_("{n} upheld reports {points}"),
+}
+BADGE_LABELS = {
+    "first_mission": N_("🏅 First mission"),
+    "ten_meetups": N_("🎉 10 meetups"),
+    "five_categories": N_("🌈 Five kinds of missions"),
+    "first_host": N_("🧭 First meetup hosted"),
+}
+
+
+def verified_label(lang: str, verified: bool) -> str:
+    return t(lang, "verified ✅") if verified else t(lang, "not verified yet")
+
+
+def interest_names(lang: str, keys: Sequence[str]) -> str:
+    return ", ".join(t(lang, INTERESTS[k]) for k in keys if k in INTERESTS)
+
+
+def time_names(lang: str, keys: Sequence[str]) -> str:
+    return ", ".join(t(lang, TIMES_OF_DAY[k]) for k in keys if k in TIMES_OF_DAY)
+
+
+def profile_card(lang: str, view: ProfileView) -> tuple[str, InlineKeyboardMarkup]:
+    """The profile as a person sees it, with a button for each part they can change."""
+    text = t(
+        lang,
+        "Your profile\n\nName: {name}\nPhone: {phone}\nNeighbourhood: {dong} ({verified})\n"
+        "Interests: {interests}\nTimes: {times}\nTrust score: {trust}\nLevel: {level}\n"
+        "Language: {language}",
+        name=view.display_name,
+        phone=view.phone_masked or "-",
+        dong=localized(lang, view, "dong") if view.dong_ko is not None else "-",
+        verified=verified_label(lang, view.verified),
+        interests=interest_names(lang, view.interests) or "-",
+        times=time_names(lang, view.preferred_times) or "-",
+        trust=f"{view.trust_score:.0f}",
+        level=view.level,
+        language=LANGUAGE_NAMES.get(view.language, view.language),
+    )
+    why = [
+        t(lang, TRUST_PARTS[p.key], n=p.count, points=f"{p.points:+.0f}") for p in view.trust_parts
+    ]
+    text += "\n" + t(
+        lang,
+        "Why this trust score: {parts}",
+        parts="; ".join(why) if why else t(lang, "everyone starts at 50"),
+    )
+    if view.badges:
+        badges = ", ".join(t(lang, BADGE_LABELS[b]) for b in view.badges)
+        text += "\n" + t(lang, "Badges: {badges}", badges=badges)
+    return text, _edit_buttons(lang)
+
+
+def _edit_buttons(lang: str) -> InlineKeyboardMarkup:
+    edit = Action.PROFILE
+    return keyboards.inline(
+        [
+            [
+                (t(lang, "Neighbourhood"), callbacks.encode(edit, "region")),
+                (t(lang, "Phone"), callbacks.encode(edit, "phone")),
+            ],
+            [
+                (t(lang, "Interests"), callbacks.encode(edit, "interests")),
+                (t(lang, "Times"), callbacks.encode(edit, "times")),
+            ],
+            [(t(lang, "Language"), callbacks.encode(edit, "language"))],
+        ]
+    )
+
+
+def saved(lang: str) -> str:
+    """Said after an edit, right before the card again."""
+    return t(lang, "Saved. ✅")
+
+
+# --------------------------------------------------------------------------- language
+
+
+def language_menu(lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    markup = keyboards.inline(
+        [[(LANGUAGE_NAMES[code], callbacks.encode(Action.LANGUAGE, code)) for code in SUPPORTED]]
+    )
+    return t(lang, "Choose your language:"), markup
+
+
+def language_set(lang: str) -> str:
+    """In the newly chosen language."""
+    return t(lang, "Language set to English.")
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+def delete_question(lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    text = t(
+        lang,
+        "Delete your account? Your phone number, neighbourhood, interests and name are "
+        "erased. Points and vouchers you have are lost; past reviews stay anonymous.",
+    )
+    markup = keyboards.inline(
+        [
+            [
+                (t(lang, "Yes, delete my account"), callbacks.encode(Action.DELETE, "yes")),
+                (t(lang, "No, keep it"), callbacks.encode(Action.DELETE, "no")),
+            ]
+        ]
+    )
+    return text, markup
+
+
+def kept(lang: str) -> str:
+    return t(lang, "Good, nothing was deleted.")
+
+
+def deleted(lang: str) -> str:
+    return t(lang, "Your account and personal data were deleted. Thank you for joining us.")
