@@ -6,6 +6,9 @@ serialises writers with BEGIN IMMEDIATE), debit the points through the ledger (r
 they would go below zero), and tie the code to that ledger entry (unique). Anything failing
 rolls the whole exchange back: no charge without a code, no code without a charge. The ledger
 reference comes from the confirm button, so a double tap returns the same code, charged once.
+
+Also the read models of `/points` (balance, level, a page of history) and `/market` (shelves
+and balance), each read in one session.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger, users
+from storage import ledger, progress, users
+from storage.accounts import require_user
 from storage.errors import (
     AlreadyRefunded,
     ItemUnavailable,
@@ -43,6 +47,42 @@ class Purchase:
     code: str
     balance_after: int
     new: bool  # False when this was a replay of the same confirm (a double tap)
+
+
+@dataclass(frozen=True)
+class Storefront:
+    """What `/market` shows one person: the shelves and their balance."""
+
+    shelves: list[Shelf]
+    balance: int
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An item pressed in the market, and what the person can spend."""
+
+    item: MarketItem
+    balance: int
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    amount: int
+    kind: str  # ledger.REWARD, EXCHANGE, …
+    at: datetime
+    code: str | None  # the voucher code this entry bought, if any
+
+
+@dataclass(frozen=True)
+class PointsPage:
+    """One page of `/points`: balance, level, and history lines newest first."""
+
+    balance: int
+    earned: int  # points ever earned, which the level is based on
+    level: int
+    page: int
+    lines: list[HistoryLine]
+    older: bool  # more entries beyond this page
 
 
 @dataclass(frozen=True)
@@ -81,10 +121,42 @@ async def item(session: AsyncSession, item_id: int) -> MarketItem:
     return found
 
 
+async def storefront(session: AsyncSession, user_id: int) -> Storefront:
+    """`/market` for this person (admins also see items out of stock); raises `NotRegistered`
+    for someone without an account."""
+    user = await require_user(session, user_id)
+    found = await shelves(session, include_empty=user.is_admin)
+    return Storefront(found, await ledger.balance(session, user_id))
+
+
+async def offer(session: AsyncSession, user_id: int, item_id: int) -> Offer:
+    """An item and the person's balance, for the confirm card (`ItemUnavailable` if gone)."""
+    return Offer(await item(session, item_id), await ledger.balance(session, user_id))
+
+
+async def points(session: AsyncSession, user_id: int, *, page: int, size: int) -> PointsPage:
+    """A page of `/points` (page 0 is the newest); raises `NotRegistered` without an account."""
+    await require_user(session, user_id)
+    balance = await ledger.balance(session, user_id)
+    earned = await ledger.lifetime_earned(session, user_id)
+    entries = await ledger.history(session, user_id, limit=size + 1, offset=page * size)
+    shown = entries[:size]
+    codes = await issued_codes(session, [e.id for e in shown])
+    lines = [HistoryLine(e.amount, e.kind, e.created_at, codes.get(e.id)) for e in shown]
+    level = progress.level_for(earned)
+    return PointsPage(balance, earned, level, page, lines, older=len(entries) > size)
+
+
 async def exchange(
     session: AsyncSession, *, user_id: int, item_id: int, request: str, now: datetime
 ) -> Purchase:
-    """Spends points on one code. `request` identifies the confirm press (idempotency)."""
+    """Spends points on one code. `request` identifies the confirm press (idempotency).
+
+    Taps racing on one confirm card resolve here: each takes the person's account lock first,
+    so the later one waits for the earlier to commit and then finds its purchase, the same
+    code, returned with `new=False`. A reference clash (`ReferenceConflict`) cannot happen
+    between them.
+    """
     reference = f"exchange:{user_id}:{request}"
     await ledger.lock_account(session, user_id, now)
     replay = await session.scalar(select(LedgerEntry).where(LedgerEntry.reference == reference))
@@ -121,7 +193,12 @@ async def exchange(
 
 
 async def refund(session: AsyncSession, code: str, admin_id: int, now: datetime) -> int:
-    """Returns a bad code's points once; the code is taken out of use. Returns the points."""
+    """Returns a bad code's points once; the code is taken out of use. Returns the points.
+
+    Raises `NotRegistered` for someone without an account and `NotAdmin` for anyone else
+    who is not an admin.
+    """
+    await require_user(session, admin_id)
     if await users.acting_admin(session, admin_id) is None:
         raise NotAdmin
     voucher = await session.scalar(
@@ -140,11 +217,6 @@ async def refund(session: AsyncSession, code: str, admin_id: int, now: datetime)
     )  # fmt: skip
     voucher.refunded_at = now
     return -charge.amount
-
-
-def mask(code: str) -> str:
-    """How a code appears in history: enough to recognise it, not enough to use it."""
-    return code[:4] + "*" * max(0, len(code) - 8) + code[-4:] if len(code) > 8 else "****"
 
 
 async def issued_codes(session: AsyncSession, entry_ids: Sequence[int]) -> dict[int, str]:
