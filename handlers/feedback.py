@@ -2,7 +2,7 @@
 
 Stateless buttons: each carries the meeting, the person rated and the stars, so a restart or
 an old message still works, and the database's unique (meeting, rater, rated) makes a second
-rating impossible.
+rating impossible. Refusals come from storage and read from `ui/refusals.py`.
 """
 
 from __future__ import annotations
@@ -16,106 +16,64 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot.context import Context
 from storage import errors, feedback
 from storage.db import transaction
-from ui import callbacks, keyboards
-from ui.callbacks import Action
-from ui.i18n import N_, t
-
-TAG_LABELS = {
-    "on_time": N_("On time"),
-    "friendly": N_("Friendly"),
-    "helpful": N_("Helpful"),
-    "late": N_("Late"),
-    "rude": N_("Rude"),
-}
-
-
-def _tags_markup(lang: str, feedback_id: int, chosen: list[str]) -> keyboards.InlineKeyboardMarkup:
-    buttons = [
-        (("✅ " if tag in chosen else "") + t(lang, label),
-         callbacks.encode(Action.FEEDBACK_TAG, feedback_id, tag))
-        for tag, label in TAG_LABELS.items()
-    ]  # fmt: skip
-    return keyboards.inline(keyboards.grid(buttons, 3))
+from ui import callbacks
+from ui import feedback as ui
+from ui.callbacks import Action, InvalidCallback
+from ui.i18n import t
 
 
 async def start_rating(update: Update, context: Context) -> None:
-    """ "Rate the others": one message per attendee, with stars."""
-    query = update.callback_query
-    assert (
-        query is not None
-        and update.effective_user is not None
-        and update.effective_chat is not None
-    )
-    lang = context.lang
-    meeting_id = callbacks.decode(query.data).int_arg(0)
-    try:
-        async with context.services.sessions() as session:
-            people = await feedback.to_rate(session, meeting_id, update.effective_user.id)
-    except errors.FeedbackError:
-        await query.answer(t(lang, "Only people who checked in can rate, once the meetup is over."),
-                           show_alert=True)  # fmt: skip
-        return
+    """ "Rate the others": one message per attendee, with stars (a refusal, e.g. not checked
+    in, is answered by the error handler)."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    assert query is not None and user is not None and chat is not None
+    meeting_id = context.pressed.int_arg(0)
+    async with context.services.sessions() as session:
+        people = await feedback.to_rate(session, meeting_id, user.id)
     await query.answer()
     if not people:
-        await context.bot.send_message(
-            update.effective_chat.id, t(lang, "You have rated everyone. Thank you!")
-        )
-        return
-    for person in people:
-        stars = [
-            ("★" * n, callbacks.encode(Action.FEEDBACK_STARS, meeting_id, person.user_id, n))
-            for n in range(1, 6)
-        ]
-        await context.bot.send_message(
-            update.effective_chat.id,
-            t(lang, "How was meeting {name}?", name=person.name),
-            reply_markup=keyboards.inline([stars]),
-        )
+        await context.bot.send_message(chat.id, t(context.lang, ui.ALL_RATED))
+    for text, markup in ui.rating_requests(context.lang, meeting_id, people):
+        await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
 async def stars(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and update.effective_user is not None
-    lang = context.lang
+    """Stars for one attendee, once; the message then offers tags."""
+    query, user, pressed = update.callback_query, update.effective_user, context.pressed
+    assert query is not None and user is not None
+    meeting_id, ratee_id, count = pressed.int_arg(0), pressed.int_arg(1), pressed.int_arg(2)
+    if count not in feedback.STARS:
+        raise InvalidCallback("stars")
     svc = context.services
-    parsed = callbacks.decode(query.data)
-    meeting_id, ratee_id, count = parsed.int_arg(0), parsed.int_arg(1), parsed.int_arg(2)
     try:
         async with transaction(svc.sessions) as session:
             rating = await feedback.rate(
-                session, meeting_id, update.effective_user.id, ratee_id, count, svc.clock.now()
+                session, meeting_id, user.id, ratee_id, count, svc.clock.now()
             )
-    except errors.AlreadyRated:
-        await query.answer(t(lang, "You already rated this person for this meetup."))
+    except errors.FeedbackError as refused:  # rated already, or an outdated button
+        await context.refuse(refused, alert=False)
         return
-    except (errors.FeedbackError, ValueError):
-        await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
-        return
-    await query.answer(t(lang, "Thank you!"))
+    await query.answer(t(context.lang, "Thank you!"))
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
-            t(lang, "You gave {stars}. Anything else? (optional)", stars="★" * count),
-            reply_markup=_tags_markup(lang, rating.id, []),
+            ui.rated(context.lang, count), reply_markup=ui.tags(context.lang, rating.id, [])
         )
 
 
 async def tag(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and update.effective_user is not None
-    lang = context.lang
-    parsed = callbacks.decode(query.data)
+    """A tag on one's own rating, toggled."""
+    query, user, pressed = update.callback_query, update.effective_user, context.pressed
+    assert query is not None and user is not None
+    rating_id, chosen = pressed.int_arg(0), pressed.args[1]
     try:
         async with transaction(context.services.sessions) as session:
-            rating = await feedback.toggle_tag(
-                session, parsed.int_arg(0), update.effective_user.id, parsed.args[1]
-            )
-            chosen, rating_id = list(rating.tags), rating.id
-    except errors.FeedbackError:
-        await query.answer(t(lang, "This button no longer works. Send /start to begin again."))
+            rating = await feedback.toggle_tag(session, rating_id, user.id, chosen)
+    except errors.FeedbackError as refused:  # not one's own rating: an outdated button
+        await context.refuse(refused, alert=False)
         return
     await query.answer()
     with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(_tags_markup(lang, rating_id, chosen))
+        await query.edit_message_reply_markup(ui.tags(context.lang, rating.id, rating.tags))
 
 
 def register(application: Application) -> None:

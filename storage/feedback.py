@@ -18,6 +18,7 @@ from storage.errors import AlreadyRated, NotAttended, NotOver
 from storage.models import Feedback, Meeting, Participation, User
 
 TAGS = ("on_time", "friendly", "helpful", "late", "rude")
+STARS = range(1, 6)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ async def _present(session: AsyncSession, meeting_id: int) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
-async def _finished(session: AsyncSession, meeting_id: int) -> Meeting:
+async def _finished(session: AsyncSession, meeting_id: int, reason: str = "") -> Meeting:
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None or meeting.status != "finished":
-        raise NotOver
+        raise NotOver(reason)
     return meeting
 
 
@@ -62,12 +63,17 @@ async def to_rate(session: AsyncSession, meeting_id: int, rater_id: int) -> list
 async def rate(
     session: AsyncSession, meeting_id: int, rater_id: int, ratee_id: int, stars: int, now: datetime
 ) -> Feedback:
-    if not 1 <= stars <= 5:
+    """One attendee's stars for another, once (`AlreadyRated` after); the ratee's trust moves.
+
+    The stars button names the meetup and the person, so a refusal about them means the button
+    is forged or outdated (reason "rating").
+    """
+    if stars not in STARS:
         raise ValueError("1-5 stars")
-    await _finished(session, meeting_id)
+    await _finished(session, meeting_id, "rating")
     present = await _present(session, meeting_id)
     if rater_id not in present or ratee_id not in present or rater_id == ratee_id:
-        raise NotAttended
+        raise NotAttended("rating")
     feedback = Feedback(
         meeting_id=meeting_id, from_user_id=rater_id, to_user_id=ratee_id, rating=stars,
         tags=[], created_at=now,
@@ -86,13 +92,7 @@ async def toggle_tag(session: AsyncSession, feedback_id: int, rater_id: int, tag
     """Adds or removes a tag on one's own rating."""
     feedback = await session.get(Feedback, feedback_id)
     if feedback is None or feedback.from_user_id != rater_id or tag not in TAGS:
-        raise NotAttended
+        raise NotAttended("rating")
     tags = list(feedback.tags)
     feedback.tags = [t for t in tags if t != tag] if tag in tags else [*tags, tag]
     return feedback
-
-
-async def pending_requests(session: AsyncSession, meeting_id: int) -> list[int]:
-    """Attendees who have someone to rate (at least two checked in)."""
-    present = await _present(session, meeting_id)
-    return list(present) if len(present) >= 2 else []

@@ -1,0 +1,52 @@
+"""Feedback after a meetup (step 7) as text and buttons: stars for each attendee, then tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardMarkup
+
+from storage.feedback import STARS, Person
+from ui import callbacks, keyboards
+from ui.callbacks import Action
+from ui.i18n import N_, t
+
+# The optional tags on a rating (storage.feedback.TAGS).
+TAG_LABELS = {
+    "on_time": N_("On time"),
+    "friendly": N_("Friendly"),
+    "helpful": N_("Helpful"),
+    "late": N_("Late"),
+    "rude": N_("Rude"),
+}
+ALL_RATED = N_("You have rated everyone. Thank you!")
+
+
+def rating_requests(
+    lang: str, meeting_id: int, people: Sequence[Person]
+) -> list[tuple[str, InlineKeyboardMarkup]]:
+    """One message per attendee still to rate, each with a row of one to five stars."""
+    return [
+        (t(lang, "How was meeting {name}?", name=person.name), _stars(meeting_id, person))
+        for person in people
+    ]
+
+
+def _stars(meeting_id: int, person: Person) -> InlineKeyboardMarkup:
+    action = Action.FEEDBACK_STARS
+    row = [("★" * n, callbacks.encode(action, meeting_id, person.user_id, n)) for n in STARS]
+    return keyboards.inline([row])
+
+
+def rated(lang: str, stars: int) -> str:
+    return t(lang, "You gave {stars}. Anything else? (optional)", stars="★" * stars)
+
+
+def tags(lang: str, feedback_id: int, chosen: Sequence[str]) -> InlineKeyboardMarkup:
+    """The tags of one's rating, the chosen ones ticked; a press toggles one."""
+    buttons = [
+        (("✅ " if tag in chosen else "") + t(lang, label),
+         callbacks.encode(Action.FEEDBACK_TAG, feedback_id, tag))
+        for tag, label in TAG_LABELS.items()
+    ]  # fmt: skip
+    return keyboards.inline(keyboards.grid(buttons, 3))
