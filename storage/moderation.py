@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -10,17 +11,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, trust, users
 from storage.accounts import require_user
-from storage.errors import AlreadyHandled, ModerationError, NotAdmin, NotMet
+from storage.errors import AlreadyHandled, NotAdmin, NotMet, ReportNotFound
 from storage.models import Participation, Report, User, UserBlock
 from storage.text import clean
 
 REASONS = ("harassment", "no_show", "unsafe", "spam", "other")
 ACTIONS = ("warn", "suspend", "dismiss")
 SUSPENSION = timedelta(days=7)
+RECENT = timedelta(days=30)  # how far back `/report` and `/block` offer people met
 
 
-async def met(session: AsyncSession, user_id: int, since: datetime) -> list[tuple[int, str, int]]:
-    """People who held a place in a meetup with `user_id` since then: (id, name, meeting)."""
+@dataclass(frozen=True)
+class Met:
+    """Someone met at a meetup, and the (latest) meetup where."""
+
+    user_id: int
+    name: str
+    meeting_id: int
+
+
+async def met(session: AsyncSession, user_id: int, now: datetime) -> list[Met]:
+    """The people who held a place in a meetup with this person in the last 30 days, newest
+    first; raises `NotRegistered` for someone without an account."""
+    await require_user(session, user_id)
+    since = now - RECENT
     mine = select(Participation.meeting_id).where(Participation.user_id == user_id)
     rows = await session.execute(
         select(Participation.user_id, User.display_name, Participation.meeting_id)
@@ -32,9 +46,9 @@ async def met(session: AsyncSession, user_id: int, since: datetime) -> list[tupl
         )
         .order_by(Participation.id.desc())
     )
-    seen: dict[int, tuple[int, str, int]] = {}
+    seen: dict[int, Met] = {}
     for other, name, meeting_id in rows:
-        seen.setdefault(other, (other, name, meeting_id))
+        seen.setdefault(other, Met(other, name, meeting_id))
     return list(seen.values())
 
 
@@ -100,7 +114,7 @@ async def decide(
     )
     report = await session.get(Report, report_id)
     if report is None:
-        raise ModerationError("no such report")
+        raise ReportNotFound
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AlreadyHandled(report.action)
     await session.refresh(report)
@@ -125,7 +139,7 @@ async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: da
     button cannot block arbitrary ids.
     """
     if blocker_id == blocked_id:
-        raise NotMet
+        raise NotMet("block")
     mine = select(Participation.meeting_id).where(Participation.user_id == blocker_id)
     shared = await session.scalar(
         select(Participation.id)
@@ -133,7 +147,7 @@ async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: da
         .limit(1)
     )
     if shared is None:
-        raise NotMet
+        raise NotMet("block")
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
