@@ -27,7 +27,7 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.shared_budget import SharedBuckets
 from bot.transport import BudgetRateLimiter, SendBudget
-from conversations import host, signup
+from conversations import host, profile_edit, report, signup
 from handlers import (
     admin_missions,
     errors,
@@ -125,8 +125,10 @@ def register_handlers(application: Application) -> None:
     # Deep links arrive as `/start <payload>`: before signup, which owns /start.
     meetups.register_deep_link(application)
     groups.register_deep_link(application)
-    # Signup catches every button press while it runs: before any feature with buttons.
+    # Signup, then profile editing: each catches every button press while it runs, so they
+    # come before any feature with buttons.
     signup.register(application)
+    profile_edit.register(application)
     start.register(application)
     profile.register(application)
     missions.register(application)
@@ -135,6 +137,8 @@ def register_handlers(application: Application) -> None:
     host.register(application)
     meetups.register(application)
     market.register(application)
+    # /report and its conversation, then the moderators' buttons and /block.
+    report.register(application)
     moderation.register(application)
     feedback.register(application)
     # Photos after every conversation, so a photo one of them waits for goes there.

@@ -22,7 +22,7 @@ class DomainError(Exception):
 
 
 class NotAdmin(DomainError):
-    """Only an admin (granted, not deleted, not banned) may do this."""
+    """Only an admin (granted, not deleted) may do this."""
 
     code = "not_admin"
 
@@ -181,7 +181,9 @@ class AlreadyCheckedIn(MeetupError):
 
 
 class InvalidCheckin(MeetupError):
-    """A check-in token that is forged, altered or expired (a screenshot forwarded later)."""
+    """What was presented to check in is not valid. reason: "token" (a QR token forged,
+    altered or expired: a screenshot forwarded later), "malformed_code" (a typed code of the
+    wrong shape) or "unknown_code" (no meetup has that code)."""
 
     code = "invalid_checkin"
 
@@ -285,10 +287,15 @@ class FeedbackError(DomainError):
 
 
 class NotAttended(FeedbackError):
+    """Only people who checked in rate and are rated. reason: "rating" when a rating's own
+    button names someone (or a rating) it cannot be about: a forged or outdated button."""
+
     code = "not_attended"
 
 
 class NotOver(FeedbackError):
+    """Ratings open once the meetup is over. reason: "rating" as for `NotAttended`."""
+
     code = "not_over"
 
 
@@ -301,9 +308,16 @@ class ModerationError(DomainError):
 
 
 class NotMet(ModerationError):
-    """Reports and blocks are about people one has met at a meetup."""
+    """Reports and blocks are about people one has met at a meetup. reason: "block" for a
+    block button naming someone never met (forged or outdated)."""
 
     code = "not_met"
+
+
+class ReportNotFound(ModerationError):
+    """No such report (a forged or corrupt moderator's button)."""
+
+    code = "report_not_found"
 
 
 class AlreadyHandled(ModerationError):

@@ -12,15 +12,31 @@ from typing import Any
 
 from storage import errors
 from ui.i18n import N_, t
+from ui.moderation import NOBODY_MET, action_label
 
 FALLBACK = N_("Sorry, something went wrong on my side. Please try again in a moment.")
 STALE_BUTTON = N_("This button no longer works. Send /start to begin again.")
+MISSION_GONE = N_("That mission is no longer available. /missions shows current ones.")
+ATTENDEES_RATE = N_("Only people who checked in can rate, once the meetup is over.")
 
 TABLE: dict[str, str] = {
     # Accounts
+    "not_registered:delete": N_("There is no account to delete."),
     "not_registered": N_(
         "You need an account for this. Send /start to sign up; it takes a minute."
     ),
+    "already_registered": N_("You are already signed up. ✅"),
+    "phone_taken:confirm": N_(
+        "This number was just used for another account. Please share another one."
+    ),
+    "phone_taken:edit": N_("This number already belongs to another account. Nothing was changed."),
+    "phone_taken": N_(
+        "This number already belongs to another account. One account per number: "
+        "if it is yours, delete the other account with /deleteme there first."
+    ),
+    "unknown_region:district": N_("Halsaram is not open in that district yet. Coming soon!"),
+    "unknown_region:gone": N_("That neighbourhood is no longer available. Please choose again."),
+    "unknown_region": N_("That neighbourhood is not available."),
     # Meetups (hosting, joining, host tools, check-in)
     "host_not_allowed:unverified": N_(
         "To host, verify your neighbourhood first: /profile → Neighbourhood."
@@ -28,7 +44,7 @@ TABLE: dict[str, str] = {
     "host_not_allowed": N_(
         "Your trust score is too low to host for now. Join a few meetups first."
     ),
-    "mission_unavailable": N_("That mission is no longer available. /missions shows current ones."),
+    "mission_unavailable": MISSION_GONE,
     "invalid_time:too_far": N_("Meetups can be planned up to two weeks ahead."),
     "invalid_time": N_(
         "That time is too soon or has passed. Pick a time at least 10 minutes ahead."
@@ -60,6 +76,10 @@ TABLE: dict[str, str] = {
     "checkin_closed:early": N_("Check-in has not opened yet; it opens shortly before the start."),
     "checkin_closed": N_("Check-in for this meetup has closed."),
     "already_checked_in": N_("You are already checked in. ✅"),
+    "invalid_checkin:malformed_code": N_(
+        "Type /checkin followed by the 6-character code under the host's QR, e.g. /checkin AB3XYZ."
+    ),
+    "invalid_checkin:unknown_code": N_("No meetup has that code. Check it and try again."),
     "invalid_checkin": N_(
         "This check-in code has expired or is not valid. Ask the host to show a fresh QR "
         "code, or type /checkin followed by the 6-character code under it."
@@ -70,7 +90,47 @@ TABLE: dict[str, str] = {
     "not_ready": N_("The checks on this photo are still running. Try again in a moment."),
     "no_tries_left": N_("The sender has used every try; approve or reject this photo."),
     "evidence_not_found": N_("That photo no longer exists."),
+    # Evidence intake (a photo sent as proof)
+    "nothing_pending:approved": N_("Your photo for that meetup is already approved. 🎉"),
+    "nothing_pending:in_review": N_(
+        "Your photo is already being checked. I'll tell you the result here."
+    ),
+    "nothing_pending:no_tries": N_("You have used every try to send a photo for that meetup."),
+    "nothing_pending:no_meetup": N_(
+        "No mission is waiting for a photo from you. Photos count as proof for meetups you "
+        "checked in to: find one with /meetups."
+    ),
+    "nothing_pending": N_("That meetup is not waiting for a photo from you."),
+    "same_photo": N_("You sent this exact photo before. Please send a new one."),
+    # Missions and the review of generated drafts (admins)
+    "mission_not_found:review": STALE_BUTTON,  # a review card's forged or outdated mission
+    "mission_not_found": MISSION_GONE,
+    "not_admin:drafts": N_("Sorry, only admins can review missions."),
+    "already_reviewed": N_("This mission was already reviewed."),
+    "points_out_of_range": STALE_BUTTON,  # only a forged points button asks for that
+    # Neighbourhood groups (their admins, asked of Telegram)
+    "not_admin:group": N_("Sorry, only the group's admins can change my settings here."),
+    "unknown_group_region": N_("That neighbourhood is not open. Send /setregion again."),
+    "unknown_group": N_("Send /setregion again, please."),
+    # Points and the market
+    "item_unavailable": N_("That item is no longer available."),
+    "out_of_stock": N_("Sold out just now; nothing was charged."),
+    "insufficient_points": N_("Not enough points for this; nothing was charged."),
+    "unknown_code": N_("No issued code matches that."),
+    "already_refunded": N_("That code was already refunded."),
+    # Feedback after a meetup (a rating's own buttons: "rating")
+    "not_attended:rating": STALE_BUTTON,
+    "not_over:rating": STALE_BUTTON,
+    "not_attended": ATTENDEES_RATE,
+    "not_over": ATTENDEES_RATE,
+    "already_rated": N_("You already rated this person for this meetup."),
+    # Reports, moderators and blocks
+    "not_met:block": STALE_BUTTON,  # a block button naming someone never met
+    "not_met": NOBODY_MET,
+    "report_not_found": STALE_BUTTON,  # only a forged moderator's button names none
+    "already_handled": N_("Already handled: {action}."),
     # Admins, anywhere else
+    "not_admin:command": N_("Sorry, this command is for admins."),
     "not_admin": N_("Only admins can do that."),
 }
 
@@ -78,10 +138,12 @@ TABLE: dict[str, str] = {
 def refusal(lang: str, error: errors.DomainError, zone: tzinfo) -> str:
     """The polite sentence for `error`, with its values (a date shown in `zone`)."""
     msgid = TABLE.get(f"{error.code}:{error.reason}") or TABLE.get(error.code) or FALLBACK
-    return t(lang, msgid, **_values(error, zone))
+    return t(lang, msgid, **_values(lang, error, zone))
 
 
-def _values(error: errors.DomainError, zone: tzinfo) -> dict[str, Any]:
+def _values(lang: str, error: errors.DomainError, zone: tzinfo) -> dict[str, Any]:
     if isinstance(error, errors.Suspended):
         return {"until": error.until.astimezone(zone).strftime("%Y-%m-%d %H:%M")}
+    if isinstance(error, errors.AlreadyHandled):
+        return {"action": action_label(lang, error.action)}
     return {}
