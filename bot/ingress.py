@@ -103,10 +103,6 @@ class Inbox:
                 await self.application.update_queue.put(update)
         return len(new)
 
-    async def mark_done(self, update: Update) -> None:
-        async with transaction(self.sessions) as session:
-            await inbox.mark_done(session, update.update_id, self.clock.now())
-
     async def replay_unfinished(self) -> int:
         """Queues updates that were stored but not handled before the last stop."""
         async with self.sessions() as session:

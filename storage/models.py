@@ -92,7 +92,6 @@ class User(Base):
     __table_args__ = (
         CheckConstraint(_in("language", LANGUAGES), name="language"),
         CheckConstraint("trust_score >= 0 AND trust_score <= 100", name="trust_range"),
-        CheckConstraint("level >= 1", name="level_positive"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -107,10 +106,8 @@ class User(Base):
     interests: Mapped[list[str]] = mapped_column(default=list)
     preferred_times: Mapped[list[str]] = mapped_column(default=list)
     trust_score: Mapped[float] = mapped_column(Float, default=50.0)
-    level: Mapped[int] = mapped_column(Integer, default=1)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False)
-    banned: Mapped[bool] = mapped_column(Boolean, default=False)
     terms_accepted_at: Mapped[datetime | None]
     registered_at: Mapped[datetime | None]
     # A moderator's suspension: no joining or hosting until then.
@@ -346,7 +343,6 @@ class Feedback(Base):
     to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     rating: Mapped[int] = mapped_column(Integer)
     tags: Mapped[list[str]] = mapped_column(default=list)
-    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 

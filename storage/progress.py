@@ -13,7 +13,6 @@ from storage.models import Badge, Evidence, Meeting, Mission, Participation
 
 # Points ever earned needed for each level, from level 1.
 LEVEL_THRESHOLDS = (0, 300, 1000, 2500, 5000, 10000)
-BADGES = ("first_mission", "ten_meetups", "five_categories", "first_host")
 
 
 def level_for(earned: int) -> int:

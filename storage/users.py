@@ -24,8 +24,8 @@ async def grant_admin(session: AsyncSession, user_id: int, clock: Clock) -> bool
 
 
 async def acting_admin(session: AsyncSession, user_id: int) -> User | None:
-    """The user when they may act as an admin now: granted, not deleted, not banned."""
+    """The user when they may act as an admin now: granted and not deleted."""
     user = await session.get(User, user_id)
-    if user is None or not user.is_admin or user.deleted_at is not None or user.banned:
+    if user is None or not user.is_admin or user.deleted_at is not None:
         return None
     return user

@@ -58,12 +58,6 @@ def t(lang: str, message: str, /, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-def tn(lang: str, singular: str, plural: str, n: int, /, **values: Any) -> str:
-    """Plural-aware translation; `n` is also available as `{n}`."""
-    text = translations(lang).ngettext(singular, plural, n)
-    return text.format(n=n, **values)
-
-
 def localized(lang: str, item: Any, name: str) -> str:
     """One way to say a bilingual value: `item.<name>_ko` in Korean, else `item.<name>_en`
     (an attribute of a model or view, or a key of a mapping)."""
