@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.services import Services, services_of
-from storage.errors import DomainError
+from storage.errors import DomainError, NotRegistered
 from ui.callbacks import Callback, decode
 from ui.i18n import SUPPORTED, pick_language, t
 from ui.refusals import STALE_BUTTON, refusal
@@ -82,6 +82,18 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         Telegram accepts one answer per query, so a handler that refuses has not answered yet.
         """
         text = refusal(self.lang, error, self.services.settings.zone)
+        update = self._update
+        if (
+            isinstance(error, NotRegistered)
+            and update is not None
+            and update.callback_query is not None
+            and update.effective_message is not None
+        ):
+            # The invitation to sign up is a message even after a press: it names /start,
+            # which the person can tap there (an alert's text cannot be tapped).
+            await update.callback_query.answer()
+            await update.effective_message.reply_text(text)
+            return
         await self._say(text, alert=alert)
 
     async def stale_button(self) -> None:

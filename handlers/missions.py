@@ -14,9 +14,8 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
-from handlers.profile import account_or_invite
 from missions.categories import INTERESTS
-from storage import errors, missions
+from storage import accounts, errors, missions
 from ui import callbacks
 from ui import missions as screens
 from ui.callbacks import Action, InvalidCallback
@@ -55,9 +54,7 @@ async def for_you(update: Update, context: Context) -> None:
         return
     svc = context.services
     async with svc.sessions() as session:
-        user = await account_or_invite(update, context, session)
-        if user is None:
-            return
+        user = await accounts.require_user(session, _person(update))
         ranked = await missions.recommended_page(
             session, user, page, svc.clock.now(), svc.settings.zone
         )
@@ -70,8 +67,7 @@ async def show_mission(update: Update, context: Context) -> None:
     try:
         mission_id = context.pressed.int_arg(0)
         async with context.services.sessions() as session:
-            if await account_or_invite(update, context, session) is None:
-                return
+            await accounts.require_user(session, _person(update))
             found = await missions.detail(session, mission_id)
     except InvalidCallback:
         await _stale_list(update, context)
@@ -98,12 +94,10 @@ async def show_mission(update: Update, context: Context) -> None:
 async def _listing(
     update: Update, context: Context, category: str, page: int
 ) -> tuple[str, InlineKeyboardMarkup] | None:
-    """The list message for a page and filter; None (after an invitation) without an account."""
+    """The list message for a page and filter (`NotRegistered` without an account)."""
     svc = context.services
     async with svc.sessions() as session:
-        user = await account_or_invite(update, context, session)
-        if user is None:
-            return None
+        user = await accounts.require_user(session, _person(update))
         listing = await missions.listing(
             session,
             user,
@@ -140,3 +134,8 @@ def register(application: Application) -> None:
         (Action.MISSION_SHOW, show_mission),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))
+
+
+def _person(update: Update) -> int:
+    assert update.effective_user is not None
+    return update.effective_user.id
