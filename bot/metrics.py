@@ -4,13 +4,11 @@ database at scrape time (so every process reports the shared truth)."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
 from telegram import Update
 
-from storage import inbox, outbox
 from storage.clock import Clock
 from storage.db import SessionFactory
-from storage.models import Evidence, LedgerEntry, OutboxMessage
+from storage.metrics import figures
 
 REGISTRY = CollectorRegistry()
 UPDATES = Counter("halsaram_updates_total", "Updates handled, by kind", ["type"], registry=REGISTRY)
@@ -59,37 +57,15 @@ def observe_update(update: object, seconds: float) -> None:
 
 async def refresh(sessions: SessionFactory, clock: Clock) -> None:
     """Reads the backlogs from the database into the gauges."""
-    now = clock.now()
     async with sessions() as session:
-        waiting, age = await inbox.backlog(session, now)
-        INBOX_BACKLOG.set(waiting)
-        INBOX_AGE.set(age)
-        queued, outbox_age = await outbox.backlog(session, now)
-        OUTBOX_BACKLOG.set(queued)
-        OUTBOX_AGE.set(outbox_age)
-        pending = OutboxMessage.status.in_(("pending", "sending"))
-        throttled = await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(pending, OutboxMessage.last_error == "429")
-        )
-        OUTBOX_THROTTLED.set(throttled or 0)
-        VERIFY_QUEUE.set(
-            await session.scalar(
-                select(func.count())
-                .select_from(Evidence)
-                .where(Evidence.status.in_(("received", "checking")))
-            )
-            or 0
-        )
-        POINTS_PAID.set(
-            await session.scalar(
-                select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                    LedgerEntry.kind == "reward"
-                )
-            )
-            or 0
-        )
+        found = await figures(session, clock.now())
+    INBOX_BACKLOG.set(found.inbox_waiting)
+    INBOX_AGE.set(found.inbox_oldest_seconds)
+    OUTBOX_BACKLOG.set(found.outbox_waiting)
+    OUTBOX_AGE.set(found.outbox_oldest_seconds)
+    OUTBOX_THROTTLED.set(found.outbox_throttled)
+    VERIFY_QUEUE.set(found.verification_queue)
+    POINTS_PAID.set(found.points_paid)
 
 
 def exposition() -> bytes:

@@ -13,7 +13,6 @@ import hmac
 import json
 import logging
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,6 +22,7 @@ from telegram import Update
 from bot import metrics
 from bot.ingress import Inbox
 from storage import inbox
+from storage.db import ping
 from storage.outbox import backlog as outbox_backlog
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def create_http_app(box: Inbox, secret: str | None) -> Starlette:
         now = box.clock.now()
         try:
             async with box.sessions() as session:
-                await session.execute(text("SELECT 1"))
+                await ping(session)
                 waiting, inbox_age = await inbox.backlog(session, now)
                 queued, outbox_age = await outbox_backlog(session, now)
         except Exception as exc:  # any failure here means "not healthy", with the reason

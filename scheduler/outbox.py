@@ -2,7 +2,7 @@
 
 Claiming is a guarded UPDATE, so several workers (or a restart) never send one row twice.
 Chats are served concurrently, each chat's notices in order, all under the bot's one send
-budget (`scheduler/ratelimit.py`): a chat that must wait long is deferred rather than waited
+budget (`bot/transport.py`): a chat that must wait long is deferred rather than waited
 for. A 429 puts the row (and the rest of that chat's batch) back until `retry_after` has passed
 without counting an attempt; a network error counts an attempt and backs off; 403 (the person
 blocked the bot, or the bot left a group) gives up and marks them so; a group upgraded to a
@@ -25,20 +25,17 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from bot.transport import NO_RETRY, budget_of, maybe_delivered
-from scheduler import daily
-from storage import groups, meetings
+from storage import delivery, meetings
 from storage import outbox as rows
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
-from storage.models import User
-from ui.notices import buttons, render
+from storage.outbox import NoticeKind
+from ui.notices import buttons, daily_post, render
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -78,7 +75,7 @@ async def dispatch_once(
     if not claimed:
         return 0
     async with sessions() as session:
-        languages = await _languages(session, list(by_chat), default_language)
+        languages = await delivery.languages(session, list(by_chat), default_language)
     gate = asyncio.Semaphore(CONCURRENCY)
     sender = _Sender(bot, sessions, clock, zone, languages)
 
@@ -125,9 +122,8 @@ class _Sender:
         wait = self.budget.chat_wait(row.chat_id) if self.budget is not None else 0.0
         if wait > MAX_INLINE_WAIT:
             raise _Deferred(wait, "paced")
-        payload = dict(row.payload)
-        kind = str(payload.pop("kind"))
-        text, markup = await self._render(row.chat_id, kind, payload)
+        kind, values = row.notice()
+        text, markup = await self._render(row.chat_id, kind, values)
         # With a rate limiter, a 429 comes back here (to defer the row) instead of a retry.
         limited = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
         extra: dict[str, Any] = {"rate_limit_args": NO_RETRY} if limited else {}
@@ -140,18 +136,11 @@ class _Sender:
             raise _Deferred(seconds + 0.5, "429") from exc
         except ChatMigrated as exc:
             async with transaction(self.sessions) as session:
-                await groups.migrated(session, row.chat_id, exc.new_chat_id)
-                await rows.retarget(session, row.id, exc.new_chat_id, now)
+                await delivery.moved(session, row.id, row.chat_id, exc.new_chat_id, now)
             return 0
         except Forbidden as exc:
             async with transaction(self.sessions) as session:
-                await rows.mark_failed(session, row.id, f"403: {exc.message}")
-                if row.chat_id < 0:
-                    await groups.left(session, row.chat_id)
-                else:
-                    await session.execute(
-                        update(User).where(User.id == row.chat_id).values(blocked_bot=True)
-                    )
+                await delivery.forbidden(session, row.id, row.chat_id, f"403: {exc.message}")
             return 0
         except BadRequest as exc:
             # The request itself is wrong (chat gone, text refused): retrying cannot help.
@@ -175,17 +164,19 @@ class _Sender:
             await rows.mark_sent(session, row.id, message.message_id)
         return 1
 
-    async def _render(self, chat_id: int, kind: str, payload: dict[str, Any]) -> tuple[str, Any]:
+    async def _render(
+        self, chat_id: int, kind: NoticeKind, values: dict[str, Any]
+    ) -> tuple[str, Any]:
         """The text in the recipient's language (looked up for the whole batch)."""
         lang = self.languages[chat_id]
-        if kind == groups.DAILY_NOTICE:
-            return daily.render_post(lang, payload, _username(self.bot))
-        meeting_id = payload.get("meeting_id")
+        if kind == "daily_missions":
+            return daily_post(lang, values, _username(self.bot))
+        meeting_id = values.get("meeting_id")
         meetup = None
         if meeting_id:
             async with self.sessions() as session:
                 meetup = await meetings.view(session, int(meeting_id))
-        return render(kind, lang, payload, meetup, self.zone), buttons(kind, lang, payload)
+        return render(kind, lang, values, meetup, self.zone), buttons(kind, lang, values)
 
 
 def _username(bot: Bot) -> str | None:
@@ -194,22 +185,3 @@ def _username(bot: Bot) -> str | None:
         return bot.username
     except RuntimeError:
         return None
-
-
-async def _languages(
-    session: AsyncSession, chat_ids: list[int], default_language: str
-) -> dict[int, str]:
-    """Each chat's language: a registered person's, a group's, else the default."""
-    found = {chat_id: default_language for chat_id in chat_ids}
-    people = [c for c in chat_ids if c > 0]
-    if people:
-        rows = await session.execute(
-            select(User.id, User.language).where(
-                User.id.in_(people), User.registered_at.is_not(None)
-            )
-        )
-        found.update((user_id, language) for user_id, language in rows)
-    chats = [c for c in chat_ids if c < 0]
-    if chats:
-        found.update(await groups.languages(session, chats))
-    return found

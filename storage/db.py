@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -90,3 +90,8 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
             options["isolation_level"] = WRITE_ISOLATION  # not the readers' autocommit
         await session.connection(execution_options=options)
         yield session
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip to the database (the health check); raises when it cannot answer."""
+    await session.execute(text("SELECT 1"))

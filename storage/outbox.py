@@ -1,16 +1,21 @@
 """The outbox: messages to people other than the one in front, written in the same transaction
 as the change they announce, and sent later by the dispatcher (`scheduler/outbox.py`).
 
-A row holds a notice *kind* and its values, not text: the dispatcher renders it in the
-recipient's language at send time. `dedupe_key` is unique, so writing the same notice twice
-(a retried transaction, two schedulers, a reminder after a restart) sends it once.
+A row holds a notice *kind* (one of `NoticeKind`, the stored string) and its values, not
+text: the dispatcher renders it in the recipient's language at send time (`ui/notices.py`).
+`dedupe_key` is unique, so writing the same notice twice (a retried transaction, two
+schedulers, a reminder after a restart) sends it once.
+
+Claiming is a guarded UPDATE (`... WHERE` the row is still due), on SQLite and PostgreSQL
+alike, so two workers never take one row; the outcome of each send is recorded here, and what
+it teaches about the recipient (blocked, moved) in `storage/delivery.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +25,32 @@ from storage.models import OutboxMessage
 from storage.types import as_utc
 
 NOTICE = "notice"
+
+# Every kind of notice a row may hold. The values are stored in `payload["kind"]`: renaming one
+# leaves the rows already queued unreadable.
+NoticeKind = Literal[
+    "meetup_joined",
+    "meetup_waitlisted",
+    "meetup_left",
+    "meetup_promoted",
+    "meetup_cancelled",
+    "host_message",
+    "checked_in",
+    "meetup_reminder",
+    "feedback_request",
+    "report_filed",
+    "warned",
+    "suspended",
+    "evidence_request",
+    "evidence_approved",
+    "evidence_rejected",
+    "evidence_again",
+    "evidence_delayed",
+    "evidence_rejected_final",
+    "daily_missions",  # a group's daily mission post (storage/groups.py)
+]
+NOTICE_KINDS: frozenset[NoticeKind] = frozenset(get_args(NoticeKind))
+
 MAX_ATTEMPTS = 6
 # A row left "sending" this long was claimed by a worker that died; it is tried again.
 STALE_CLAIM = timedelta(minutes=5)
@@ -30,7 +61,7 @@ async def enqueue(
     *,
     key: str,
     chat_id: int,
-    kind: str,
+    kind: NoticeKind,
     values: dict[str, Any],
     now: datetime,
     not_before: datetime | None = None,
@@ -59,12 +90,24 @@ async def enqueue(
     return result.first() is not None
 
 
+def notice_kind(value: object) -> NoticeKind:
+    """The kind a stored row holds; an unknown one raises KeyError (a bug, not a person's doing)."""
+    if value not in NOTICE_KINDS:
+        raise KeyError(value)
+    return cast(NoticeKind, value)
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
     chat_id: int
     payload: dict[str, Any]
     attempts: int
+
+    def notice(self) -> tuple[NoticeKind, dict[str, Any]]:
+        """The notice's kind and the values it is rendered with."""
+        values = dict(self.payload)
+        return notice_kind(values.pop("kind")), values
 
 
 async def claim(
@@ -145,17 +188,29 @@ async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
     )
 
 
+_WAITING = OutboxMessage.status.in_(("pending", "sending"))
+
+
 async def backlog(session: AsyncSession, now: datetime) -> tuple[int, float]:
     """How many notices wait, and the age in seconds of the oldest (0 when none)."""
-    waiting = OutboxMessage.status.in_(("pending", "sending"))
     count, oldest = (
         await session.execute(
-            select(func.count(), func.min(OutboxMessage.created_at)).where(waiting)
+            select(func.count(), func.min(OutboxMessage.created_at)).where(_WAITING)
         )
     ).one()
     if not count or oldest is None:
         return 0, 0.0
     return int(count), max(0.0, (now - as_utc(oldest)).total_seconds())
+
+
+async def throttled(session: AsyncSession) -> int:
+    """How many waiting notices were last refused with 429 (Telegram asked to slow down)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(_WAITING, OutboxMessage.last_error == "429")
+    )
+    return int(found or 0)
 
 
 async def release_claims(session: AsyncSession, worker: str) -> int:

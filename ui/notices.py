@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.moderation import REASON_LABELS
 from storage.meetings import MeetupView
-from ui import callbacks, keyboards
+from storage.outbox import NoticeKind
+from ui import callbacks, keyboards, links
 from ui.callbacks import Action
-from ui.i18n import N_, format_when, t
+from ui.i18n import N_, format_when, localized, t
 
-MESSAGES = {
+# The text of each kind of notice (storage.outbox.NoticeKind); a group's daily post has its own
+# renderer below (`daily_post`).
+MESSAGES: dict[NoticeKind, str] = {
     "meetup_joined": N_('{name} joined your meetup "{title}" ({seated}/{capacity} seats taken).'),
     "meetup_waitlisted": N_('{name} is on the waitlist of your meetup "{title}".'),
     "meetup_left": N_('{name} left your meetup "{title}".'),
@@ -77,7 +80,7 @@ REJECT_REASONS = {
 
 
 # Notices that carry a button: (label msgid, callback action, the value that is its argument).
-BUTTONS: dict[str, list[tuple[str, str, str]]] = {
+BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
     "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
     "report_filed": [
         (N_("Warn"), Action.MODERATE, "report_id:warn"),
@@ -87,7 +90,7 @@ BUTTONS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def buttons(kind: str, lang: str, values: dict[str, Any]) -> InlineKeyboardMarkup | None:
+def buttons(kind: NoticeKind, lang: str, values: dict[str, Any]) -> InlineKeyboardMarkup | None:
     """The notice's buttons, if it has any (one per row)."""
     spec = BUTTONS.get(kind)
     if not spec:
@@ -101,7 +104,7 @@ def buttons(kind: str, lang: str, values: dict[str, Any]) -> InlineKeyboardMarku
 
 
 def render(
-    kind: str, lang: str, values: dict[str, Any], meetup: MeetupView | None, zone: tzinfo
+    kind: NoticeKind, lang: str, values: dict[str, Any], meetup: MeetupView | None, zone: tzinfo
 ) -> str:
     """The text of one notice; an unknown kind raises KeyError (a bug, not a person's doing)."""
     fields: dict[str, Any] = dict(values)
@@ -119,3 +122,32 @@ def render(
         label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
         fields["reason"] = t(lang, label)
     return t(lang, MESSAGES[kind], **fields)
+
+
+def daily_post(
+    lang: str, values: dict[str, Any], bot_username: str | None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A group's daily mission post (kind "daily_missions", storage.groups.notice_values): its
+    text and one deep-link button per mission (none until the bot knows its @username)."""
+    region = localized(lang, values, "region")
+    lines = [t(lang, "☀️ Today's mission in {region}!", region=region), ""]
+    rows = []
+    for item in values["missions"]:
+        title = localized(lang, item, "title")
+        lines.append(
+            t(
+                lang,
+                "🎯 {title}\n📍 {place} · 🏆 {points} P · ⏱ {duration} min",
+                title=title,
+                place=localized(lang, item, "place"),
+                points=item["points"],
+                duration=item["duration"],
+            )
+        )
+        lines.append("")
+        if bot_username:
+            label = t(lang, "🙋 I'm in: {title}", title=title)
+            link = links.mission_link(bot_username, item["id"])
+            rows.append([InlineKeyboardButton(label, url=link)])
+    lines.append(t(lang, "Who's up for it today? Tap to see it in a private chat with me."))
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
