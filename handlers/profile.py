@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
@@ -20,26 +19,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import Context
 from storage import accounts, errors, profiles
 from storage.db import transaction
-from storage.models import User
 from ui import callbacks
 from ui import profile as screens
 from ui.callbacks import Action
 from ui.i18n import SUPPORTED
 from ui.refusals import refusal
-
-
-async def account_or_invite(update: Update, context: Context, session: AsyncSession) -> User | None:
-    """Kept for the features not yet on `accounts.require_user`: the person's account, or
-    None after telling them how to sign up (a press is answered, the invitation is a message).
-    """
-    assert update.effective_user is not None and update.effective_message is not None
-    user = await accounts.registered_user(session, update.effective_user.id)
-    if user is None:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        text = refusal(context.lang, errors.NotRegistered(), context.services.settings.zone)
-        await update.effective_message.reply_text(text)
-    return user
 
 
 async def show_profile(update: Update, context: Context) -> None:
