@@ -231,7 +231,7 @@ async def generate_missions(settings: Settings, args: argparse.Namespace) -> str
 
 async def show_stats(settings: Settings, args: argparse.Namespace) -> str:
     """The operators' figures up to now, as text (English) or JSON; optionally the chart."""
-    from handlers.stats import chart_png, report_text
+    from ui.stats import chart_png, report_text
     from storage import stats
 
     if not 1 <= args.weeks <= 52:
