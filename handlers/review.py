@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 
-from telegram import Bot, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
+from bot.sending import send_review_card
 from storage import errors, evidence
 from storage.db import transaction
 from ui import callbacks
@@ -86,7 +87,7 @@ async def list_waiting(update: Update, context: Context) -> None:
         return
     await message.reply_text(ui.queue_header(lang, queue.total))
     for view in queue.views:
-        await _send_card(context.bot, message.chat_id, ui.card(lang, view, svc.settings.zone))
+        await send_review_card(context.bot, message.chat_id, ui.card(lang, view, svc.settings.zone))
     if queue.total > len(queue.views):
         await message.reply_text(t(lang, ui.MORE_WAITING))
 
@@ -144,16 +145,6 @@ async def _edit(bot: Bot, chat_id: int, message_id: int, text: str) -> None:
             await bot.edit_message_text(
                 text, chat_id=chat_id, message_id=message_id, reply_markup=None
             )
-
-
-async def _send_card(bot: Bot, chat_id: int, card: ui.ReviewCard) -> Message:
-    """Posts a card: the photo (or the original file) by file_id, with the text as caption."""
-    send = bot.send_document if card.as_document else bot.send_photo
-    try:
-        return await send(chat_id, card.file_id, caption=card.text, reply_markup=card.markup)
-    except BadRequest:
-        # The file can no longer be sent by id (rare): the card still works without it.
-        return await bot.send_message(chat_id, card.text, reply_markup=card.markup)
 
 
 def register(application: Application) -> None:

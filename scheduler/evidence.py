@@ -15,9 +15,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Bot, Message
+from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
+from bot.sending import send_review_card
 from bot.settings import Settings
 from storage import evidence, proof_words
 from storage.clock import Clock
@@ -272,7 +273,7 @@ async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> 
                 continue
             view = await evidence.review_view(session, evidence_id, settings.evidence_max_attempts)
         try:
-            message = await _send_card(bot, chat_id, review.card(lang, view, settings.zone))
+            message = await send_review_card(bot, chat_id, review.card(lang, view, settings.zone))
         except TelegramError as exc:
             log.warning("review card for evidence %s not posted: %s", evidence_id, exc)
             async with transaction(sessions) as session:
@@ -282,13 +283,3 @@ async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> 
             await evidence.card_posted(session, evidence_id, message.message_id)
         posted += 1
     return posted
-
-
-async def _send_card(bot: Bot, chat_id: int, card: review.ReviewCard) -> Message:
-    """The photo (or the original file) by file_id, with the card's text as its caption."""
-    send = bot.send_document if card.as_document else bot.send_photo
-    try:
-        return await send(chat_id, card.file_id, caption=card.text, reply_markup=card.markup)
-    except BadRequest:
-        # The file can no longer be sent by id (rare): the card still works without it.
-        return await bot.send_message(chat_id, card.text, reply_markup=card.markup)
