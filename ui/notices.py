@@ -7,12 +7,13 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.moderation import REASON_LABELS
 from storage.meetings import MeetupView
 from storage.outbox import NoticeKind
 from ui import callbacks, keyboards, links
 from ui.callbacks import Action
 from ui.i18n import N_, format_when, localized, t
+from ui.moderation import REASON_LABELS
+from ui.review import rejection_told
 
 # The text of each kind of notice (storage.outbox.NoticeKind); a group's daily post has its own
 # renderer below (`daily_post`).
@@ -69,16 +70,6 @@ MESSAGES: dict[NoticeKind, str] = {
     ),
 }
 
-# Why a photo was rejected, as the reviewer's buttons say it (storage.evidence.REASONS).
-REJECT_REASONS = {
-    "blurry": N_("the photo is blurry"),
-    "place": N_("it was not taken at the meetup's place"),
-    "mission": N_("it does not show the mission"),
-    "duplicate": N_("it is a copy of an earlier photo"),
-    "other": N_("it does not meet the mission's evidence rule"),
-}
-
-
 # Notices that carry a button: (label msgid, callback action, the value that is its argument).
 BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
     "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
@@ -114,10 +105,9 @@ def render(
         fields["when"] = format_when(lang, meetup.meeting.starts_at, zone)
         fields["place"] = meetup.meeting.place_name
     # (The msgid is looked up first: a string literal inside t(...) would be extracted.)
-    reason = str(fields.get("reason"))
-    if kind.startswith("evidence_") and reason in REJECT_REASONS:
-        label = REJECT_REASONS[reason]
-        fields["reason"] = t(lang, label)
+    told = rejection_told(lang, fields.get("reason"))  # why a photo was rejected
+    if kind.startswith("evidence_") and told is not None:
+        fields["reason"] = told
     if kind == "report_filed":
         label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
         fields["reason"] = t(lang, label)
