@@ -59,19 +59,24 @@ async def on_error(update: object, context: Context) -> None:
         type(error).__name__,
         exc_info=error if not isinstance(error, TelegramError) else None,
     )
-    if not isinstance(update, Update) or isinstance(error, Forbidden):
-        return
-    if error is not None and maybe_delivered(error):
-        # Telegram carried the call out and only its answer was late: the person saw the
-        # reply, and the state behind it is committed, so an apology would be a false alarm.
-        return
+    if isinstance(update, Update) and _owes_an_apology(error):
+        await _apologise(update, context)
+
+
+def _owes_an_apology(error: BaseException | None) -> bool:
+    # A blocked bot cannot write; and when Telegram carried the call out and only its answer
+    # was late, the person saw the reply and the state behind it is committed.
+    return not isinstance(error, Forbidden) and not (error is not None and maybe_delivered(error))
+
+
+async def _apologise(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None:
         return
     try:
         await context.bot.send_message(chat.id, t(context.lang, FALLBACK))
     except TelegramError:
-        log.warning("could not send the apology for update %s", update_id)
+        log.warning("could not send the apology for update %s", update.update_id)
 
 
 def register(application: Application) -> None:

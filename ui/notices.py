@@ -101,7 +101,7 @@ def render(
     fields: dict[str, Any] = dict(values)
     if meetup is not None:
         mission = meetup.mission
-        fields["title"] = mission.title_ko if lang == "ko" else mission.title_en
+        fields["title"] = localized(lang, mission, "title")
         fields["when"] = format_when(lang, meetup.meeting.starts_at, zone)
         fields["place"] = meetup.meeting.place_name
     # (The msgid is looked up first: a string literal inside t(...) would be extracted.)
