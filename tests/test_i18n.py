@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 from ui.i18n import LOCALES_DIR, pick_language, t
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {"t": (2,), "tn": (2, 3), "N_": None}
+KEYWORDS = {"t": (2,), "N_": None}
 
 
 def _msgids_in_code() -> set[str]:

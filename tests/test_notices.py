@@ -1,0 +1,16 @@
+"""Every kind of notice storage can queue has its text in ui/notices.py, in both languages."""
+
+from __future__ import annotations
+
+from storage.outbox import NOTICE_KINDS
+from ui.i18n import t
+from ui.notices import MESSAGES
+
+# A group's daily post is drawn by its own renderer (ui.notices.daily_post).
+OWN_RENDERER = {"daily_missions"}
+
+
+def test_every_notice_kind_has_a_text_in_korean_and_english() -> None:
+    assert set(MESSAGES) | OWN_RENDERER == set(NOTICE_KINDS)
+    for kind, msgid in MESSAGES.items():
+        assert t("ko", msgid) != t("en", msgid), f"{kind} has no Korean text"
