@@ -1,0 +1,388 @@
+"""The people side: creating people and acting as them in a chat with the bot.
+
+What tests and the web chat call to be a person: send text (a command gets its entity), press
+inline and reply-keyboard buttons, share a contact, location or place, send a photo or a
+document, forward a message, block and unblock the bot. Each action becomes the update Telegram
+would send, if the bot is there to receive it (group privacy mode included).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sandbox.api_chats import ChatsApi
+from sandbox.api_files import FilesApi
+from sandbox.errors import SandboxError
+from sandbox.formatting import detect_entities
+from sandbox.media import NotAnImage
+from sandbox.records import ChatRecord, MessageRecord, UserRecord, location_object
+from sandbox.spec import MAX_CAPTION, MAX_TEXT
+
+# Seokchon Lake, the default place a person "shares" from a location button.
+DEFAULT_LOCATION = (37.5096, 127.1027)
+
+
+class People(FilesApi, ChatsApi):
+    """People and what they do in their chats."""
+
+    def add_user(
+        self,
+        first_name: str,
+        *,
+        language_code: str = "ko",
+        username: str | None = None,
+        user_id: int | None = None,
+        phone_number: str | None = None,
+        last_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Creates a person and returns their User object."""
+        if user_id is None:
+            while self._next_user_id in self.users:
+                self._next_user_id += 1
+            user_id = self._next_user_id
+            self._next_user_id += 1
+        if user_id in self.users or user_id == self.bot_user["id"] or user_id <= 0:
+            raise SandboxError(f"user id {user_id} is taken or invalid")
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if last_name:
+            user["last_name"] = last_name
+        if username:
+            user["username"] = username
+        user["language_code"] = language_code
+        phone = phone_number or f"+8210{user_id % 100_000_000:08d}"
+        self.users[user_id] = UserRecord(user, phone)
+        self._changed()
+        return copy.deepcopy(user)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every person, as User objects with a `blocked` flag."""
+        return [{**copy.deepcopy(r.user), "blocked": r.blocked} for r in self.users.values()]
+
+    def _user(self, user_id: int) -> UserRecord:
+        record = self.users.get(user_id)
+        if record is None:
+            raise SandboxError(f"no user {user_id}")
+        return record
+
+    def _private_chat(self, user_id: int) -> ChatRecord:
+        chat = self.chats.get(user_id)
+        if chat is None:
+            user = self._user(user_id).user
+            raw = {"id": user_id, "type": "private", "first_name": user["first_name"]}
+            for key in ("last_name", "username"):
+                if key in user:
+                    raw[key] = user[key]
+            chat = self.chats[user_id] = ChatRecord(raw, members=[user_id])
+        return chat
+
+    def _chat_of_person(self, user_id: int, chat_id: int | None) -> ChatRecord:
+        record = self._user(user_id)
+        if chat_id is None or chat_id == user_id:
+            chat = self._private_chat(user_id)
+            if record.blocked:
+                # Writing to a blocked bot goes through "Restart", which unblocks it.
+                self.unblock_bot(user_id)
+            return chat
+        group = self.chats.get(chat_id)
+        if group is None or group.is_private:
+            raise SandboxError(f"no group {chat_id}")
+        if user_id not in group.members:
+            raise SandboxError(f"user {user_id} is not a member of {chat_id}")
+        return group
+
+    async def send_text(
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        *,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person sends text (a command such as `/start payload` gets its entity)."""
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise SandboxError("text must be 1-4096 characters")
+        content: dict[str, Any] = {"text": text}
+        entities = detect_entities(text)
+        if entities:
+            content["entities"] = entities
+        return self._post_user_message(user_id, chat_id, content, reply_to_message_id)
+
+    async def forward_message(
+        self, user_id: int, from_chat_id: int, message_id: int, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A person forwards a message they can see to a chat (their chat with the bot by
+        default). As in Telegram, the copy keeps its inline keyboard, so its buttons can be
+        pressed there, and carries `forward_origin`; protected content cannot be forwarded."""
+        source = self.chats.get(from_chat_id)
+        if source is None:
+            raise SandboxError(f"no chat {from_chat_id}")
+        if not source.is_private and user_id not in source.members:
+            raise SandboxError(f"user {user_id} is not a member of {from_chat_id}")
+        if source.is_private and source.id != user_id:
+            raise SandboxError("that private chat is not this person's")
+        record = source.messages.get(message_id)
+        if record is None or record.deleted:
+            raise SandboxError("message to forward not found")
+        original = record.message
+        if original.get("has_protected_content"):
+            raise SandboxError("this message is protected and cannot be forwarded")
+        keep = ("text", "entities", "caption", "caption_entities", "photo", "document",
+                "location", "venue", "contact", "reply_markup")  # fmt: skip
+        content = {k: copy.deepcopy(v) for k, v in original.items() if k in keep}
+        author = original.get("from", {})
+        content["forward_origin"] = (
+            {"type": "user", "sender_user": copy.deepcopy(author), "date": original["date"]}
+            if source.is_private or author
+            else {"type": "hidden_user", "sender_user_name": "?", "date": original["date"]}
+        )
+        return self._post_user_message(user_id, chat_id, content)
+
+    async def press_button(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        callback_data: str,
+        *,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """A person presses an inline button; returns the CallbackQuery sent to the bot.
+
+        `force=True` forges a press (a button that is not there, an old message) to test
+        that the bot re-checks what a callback asks for.
+        """
+        self._user(user_id)
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise SandboxError(f"no chat {chat_id}")
+        record = chat.messages.get(message_id)
+        if not force:
+            self._check_press(user_id, chat, record, callback_data)
+        query: dict[str, Any] = {
+            "id": str(4_000_000_000_000_000 + self._next_counter()),
+            "from": copy.deepcopy(self.users[user_id].user),
+            "chat_instance": str(abs(chat.id) * 7919 % 10**15),
+            "data": callback_data,
+        }
+        if record is not None and not record.deleted:
+            query["message"] = copy.deepcopy(record.message)
+        self._queries[query["id"]] = {
+            "user_id": user_id,
+            "chat_id": chat.id,
+            "message_id": message_id,
+            "answered": False,
+        }
+        if self._bot_is_in(chat):
+            self._enqueue("callback_query", query)
+        self._changed()
+        return copy.deepcopy(query)
+
+    def _check_press(
+        self, user_id: int, chat: ChatRecord, record: MessageRecord | None, data: str
+    ) -> None:
+        if record is None or record.deleted:
+            raise SandboxError("no such message")
+        if chat.is_private and chat.id != user_id:
+            raise SandboxError("that message is in someone else's private chat")
+        if not chat.is_private and user_id not in chat.members:
+            raise SandboxError("not a member of that group")
+        rows = record.message.get("reply_markup", {}).get("inline_keyboard", [])
+        if not any(b.get("callback_data") == data for row in rows for b in row):
+            raise SandboxError("that message has no button with this callback_data")
+
+    async def press_reply_button(
+        self, user_id: int, text: str, chat_id: int | None = None, *, force: bool = False
+    ) -> dict[str, Any]:
+        """A person presses a reply-keyboard button (contact and location buttons share)."""
+        chat = self._chat_of_person(user_id, chat_id)
+        keyboard = chat.reply_keyboard
+        button = _find_reply_button(keyboard, text) if keyboard else None
+        if button is None and not force:
+            raise SandboxError(f"no reply keyboard button {text!r}")
+        if keyboard and keyboard.get("one_time_keyboard"):
+            chat.reply_keyboard = None
+        if button and button.get("request_contact"):
+            return await self.share_contact(user_id, chat_id=chat_id)
+        if button and button.get("request_location"):
+            return await self.share_location(user_id, *DEFAULT_LOCATION, chat_id=chat_id)
+        return await self.send_text(user_id, text, chat_id)
+
+    def reply_keyboard(self, chat_id: int) -> dict[str, Any] | None:
+        """The reply keyboard shown under a chat's input field, if any."""
+        chat = self.chats.get(chat_id)
+        return copy.deepcopy(chat.reply_keyboard) if chat else None
+
+    async def share_contact(
+        self,
+        user_id: int,
+        *,
+        own: bool = True,
+        phone_number: str | None = None,
+        first_name: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person shares their own contact, or (own=False) someone else's card."""
+        record = self._user(user_id)
+        if own:
+            contact: dict[str, Any] = {
+                "phone_number": phone_number or record.phone_number,
+                "first_name": record.user["first_name"],
+                "user_id": user_id,
+            }
+            if "last_name" in record.user:
+                contact["last_name"] = record.user["last_name"]
+        else:
+            contact = {
+                "phone_number": phone_number or "+821099990000",
+                "first_name": first_name or "친구",
+            }
+        return self._post_user_message(user_id, chat_id, {"contact": contact})
+
+    async def share_location(
+        self,
+        user_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        live_period: int | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person shares a location (live when live_period is given)."""
+        location = location_object(latitude, longitude)
+        if live_period is not None:
+            location["live_period"] = live_period
+        return self._post_user_message(user_id, chat_id, {"location": location})
+
+    async def send_venue(
+        self,
+        user_id: int,
+        latitude: float,
+        longitude: float,
+        title: str,
+        address: str,
+        *,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person shares a place."""
+        location = location_object(latitude, longitude)
+        venue = {"location": location, "title": title, "address": address}
+        return self._post_user_message(user_id, chat_id, {"venue": venue, "location": location})
+
+    async def send_photo(
+        self, user_id: int, data: bytes, caption: str | None = None, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A person sends a compressed photo: several JPEG sizes, EXIF removed."""
+        self._chat_of_person(user_id, chat_id)
+        try:
+            photo = self._store_photo(data)
+        except NotAnImage as exc:
+            raise SandboxError("not an image") from exc
+        return self._post_user_message(user_id, chat_id, {"photo": photo, **_user_caption(caption)})
+
+    async def send_document(
+        self,
+        user_id: int,
+        data: bytes,
+        filename: str,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person sends a file as a document: the bytes are kept exactly."""
+        self._chat_of_person(user_id, chat_id)
+        document = self._store_document(data, filename, mime_type)
+        content = {"document": document, **_user_caption(caption)}
+        return self._post_user_message(user_id, chat_id, content)
+
+    def _post_user_message(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        content: dict[str, Any],
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        chat = self._chat_of_person(user_id, chat_id)
+        message = self._new_message(chat, self.users[user_id].user, content)
+        if reply_to_message_id is not None:
+            target = chat.messages.get(reply_to_message_id)
+            if target is None or target.deleted:
+                raise SandboxError("message to reply to not found")
+            quoted = copy.deepcopy(target.message)
+            quoted.pop("reply_to_message", None)
+            message["reply_to_message"] = quoted
+        self._store(chat, MessageRecord(message))
+        if self._bot_receives(chat, message):
+            self._enqueue("message", message)
+        return copy.deepcopy(message)
+
+    def _bot_is_in(self, chat: ChatRecord) -> bool:
+        if chat.is_private:
+            return not self.users[chat.id].blocked
+        return chat.bot_status in ("member", "administrator")
+
+    def _bot_receives(self, chat: ChatRecord, message: dict[str, Any]) -> bool:
+        """Group privacy mode: a bot that is not an admin sees commands, replies, mentions."""
+        if not self._bot_is_in(chat):
+            return False
+        if chat.is_private or not self.group_privacy or chat.bot_status == "administrator":
+            return True
+        reply = message.get("reply_to_message", {})
+        if reply.get("from", {}).get("id") == self.bot_user["id"]:
+            return True
+        if any(k in message for k in ("new_chat_members", "left_chat_member")):
+            return True
+        text = message.get("text", "")
+        me = f"@{self.bot_user['username']}".lower()
+        for entity in message.get("entities", []):
+            word = _entity_text(text, entity).lower()
+            if entity["type"] == "bot_command" and ("@" not in word or word.endswith(me)):
+                return True
+            if entity["type"] == "mention" and word == me:
+                return True
+        return False
+
+    def block_bot(self, user_id: int) -> None:
+        """A person blocks the bot: my_chat_member (kicked); later sends get 403."""
+        record = self._user(user_id)
+        chat = self._private_chat(user_id)
+        if record.blocked:
+            return
+        self._set_bot_status(chat, record.user, "kicked")
+        record.blocked = True
+
+    def unblock_bot(self, user_id: int) -> None:
+        """A person unblocks the bot: my_chat_member (member)."""
+        record = self._user(user_id)
+        chat = self._private_chat(user_id)
+        if not record.blocked:
+            return
+        record.blocked = False
+        self._set_bot_status(chat, record.user, "member")
+
+
+def _user_caption(caption: str | None) -> dict[str, Any]:
+    if not caption:
+        return {}
+    if len(caption) > MAX_CAPTION:
+        raise SandboxError("caption must be at most 1024 characters")
+    out: dict[str, Any] = {"caption": caption}
+    entities = detect_entities(caption)
+    if entities:
+        out["caption_entities"] = entities
+    return out
+
+
+def _find_reply_button(keyboard: dict[str, Any], text: str) -> dict[str, Any] | None:
+    for row in keyboard.get("keyboard", []):
+        for button in row:
+            button = {"text": button} if isinstance(button, str) else button
+            if button.get("text") == text:
+                return dict(button)
+    return None
+
+
+def _entity_text(text: str, entity: dict[str, Any]) -> str:
+    encoded = text.encode("utf-16-le")
+    start, length = entity["offset"] * 2, entity["length"] * 2
+    return encoded[start : start + length].decode("utf-16-le")

@@ -1,0 +1,95 @@
+"""The people side, groups: creating groups, joining them, adding and removing the bot."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from sandbox.errors import SandboxError
+from sandbox.people import People
+from sandbox.records import ChatRecord, MessageRecord
+
+
+class Groups(People):
+    """Groups and supergroups, and the bot's place in them."""
+
+    def create_group(
+        self,
+        title: str,
+        member_ids: Iterable[int],
+        admin_ids: Iterable[int] = (),
+        *,
+        supergroup: bool = True,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """Creates a group (the bot is not in it yet) and returns its Chat object."""
+        members = list(dict.fromkeys(member_ids))
+        admins = list(dict.fromkeys(admin_ids))
+        for uid in [*members, *admins]:
+            self._user(uid)
+        members += [a for a in admins if a not in members]
+        if not members:
+            raise SandboxError("a group needs at least one member")
+        n = self._next_group
+        self._next_group += 1
+        chat_id = -(1_000_000_000_000 + n) if supergroup else -(4_000_000_000 + n)
+        raw: dict[str, Any] = {
+            "id": chat_id,
+            "type": "supergroup" if supergroup else "group",
+            "title": title,
+        }
+        if username:
+            raw["username"] = username
+        owner = admins[0] if admins else members[0]
+        self.chats[chat_id] = ChatRecord(
+            raw, members=members, admins=admins, owner_id=owner, bot_status="left"
+        )
+        self._changed()
+        return copy.deepcopy(raw)
+
+    def add_member(self, chat_id: int, user_id: int, *, admin: bool = False) -> dict[str, Any]:
+        """A person joins a group; returns the new_chat_members service message."""
+        chat = self._group(chat_id)
+        user = self._user(user_id).user
+        if user_id not in chat.members:
+            chat.members.append(user_id)
+        if admin and user_id not in chat.admins:
+            chat.admins.append(user_id)
+        message = self._new_message(chat, user, {"new_chat_members": [copy.deepcopy(user)]})
+        self._store(chat, MessageRecord(message))
+        if self._bot_receives(chat, message):
+            self._enqueue("message", message)
+        return copy.deepcopy(message)
+
+    async def add_bot_to_group(
+        self, user_id: int, chat_id: int, *, as_admin: bool = False
+    ) -> dict[str, Any]:
+        """A member adds the bot: my_chat_member plus a new_chat_members message."""
+        chat = self._group(chat_id)
+        user = self._user(user_id).user
+        if user_id not in chat.members:
+            raise SandboxError("only a member can add the bot")
+        if as_admin and user_id not in chat.admins:
+            raise SandboxError("only an admin can add the bot as admin")
+        if chat.bot_status in ("member", "administrator"):
+            raise SandboxError("the bot is already in this group")
+        self._set_bot_status(chat, user, "administrator" if as_admin else "member")
+        content = {"new_chat_members": [copy.deepcopy(self.bot_user)]}
+        message = self._new_message(chat, user, content)
+        self._store(chat, MessageRecord(message))
+        self._enqueue("message", message)
+        return copy.deepcopy(message)
+
+    async def remove_bot_from_group(self, user_id: int, chat_id: int) -> None:
+        """An admin removes the bot from a group (my_chat_member: kicked)."""
+        chat = self._group(chat_id)
+        if user_id not in chat.admins and user_id != chat.owner_id:
+            raise SandboxError("only an admin can remove the bot")
+        self._set_bot_status(chat, self._user(user_id).user, "kicked")
+
+    def _group(self, chat_id: int) -> ChatRecord:
+        chat = self.chats.get(chat_id)
+        if chat is None or chat.is_private:
+            raise SandboxError(f"no group {chat_id}")
+        return chat

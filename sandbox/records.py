@@ -1,0 +1,102 @@
+"""The world's records: people, chats with their messages, stored files, the webhook.
+
+Plain dataclasses that the emulator keeps in memory and writes to its state file
+(`to_json`/`from_json`); Telegram objects inside them are kept as the JSON dicts the Bot API
+sends.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class UserRecord:
+    user: dict[str, Any]
+    phone_number: str
+    blocked: bool = False
+
+
+@dataclass
+class MessageRecord:
+    message: dict[str, Any]
+    edit_history: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+    # A reply keyboard (or its removal) the bot sent with this message; Telegram's Message
+    # object does not carry it, the person's screen does.
+    reply_keyboard: dict[str, Any] | None = None
+
+
+@dataclass
+class ChatRecord:
+    chat: dict[str, Any]
+    members: list[int] = field(default_factory=list)
+    admins: list[int] = field(default_factory=list)
+    owner_id: int | None = None
+    bot_status: str = "member"
+    messages: dict[int, MessageRecord] = field(default_factory=dict)
+    next_message_id: int = 1
+    version: int = 0
+    reply_keyboard: dict[str, Any] | None = None
+    chat_action: str | None = None
+    chat_action_until: float = 0.0
+
+    @property
+    def id(self) -> int:
+        return int(self.chat["id"])
+
+    @property
+    def is_private(self) -> bool:
+        return bool(self.chat["type"] == "private")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready copy (message ids become list order)."""
+        out = asdict(self)
+        out["messages"] = [asdict(m) for m in self.messages.values()]
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ChatRecord:
+        """Rebuilds a chat saved by `to_json`."""
+        messages = [MessageRecord(**m) for m in raw.pop("messages")]
+        chat = cls(**raw)
+        chat.messages = {int(m.message["message_id"]): m for m in messages}
+        return chat
+
+
+@dataclass
+class FileRecord:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    kind: str  # "photo" or "document"
+    data: bytes
+    meta: dict[str, Any]  # the PhotoSize or Document object
+    photo_set: list[str] = field(default_factory=list)  # every size of the same photo
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready copy with the bytes in base64."""
+        out = asdict(self)
+        out["data"] = base64.b64encode(self.data).decode()
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> FileRecord:
+        """Rebuilds a file saved by `to_json`."""
+        return cls(**{**raw, "data": base64.b64decode(raw["data"])})
+
+
+@dataclass
+class WebhookState:
+    url: str = ""
+    secret_token: str | None = None
+    max_connections: int = 40
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+
+def location_object(latitude: float, longitude: float) -> dict[str, Any]:
+    """A Location object (both sides send them: sendLocation, sendVenue, people sharing)."""
+    return {"latitude": float(latitude), "longitude": float(longitude)}
