@@ -231,8 +231,8 @@ async def generate_missions(settings: Settings, args: argparse.Namespace) -> str
 
 async def show_stats(settings: Settings, args: argparse.Namespace) -> str:
     """The operators' figures up to now, as text (English) or JSON; optionally the chart."""
-    from ui.stats import chart_png, report_text
     from storage import stats
+    from ui.stats import chart_png, report_text
 
     if not 1 <= args.weeks <= 52:
         raise ValueError("--weeks must be between 1 and 52")
