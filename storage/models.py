@@ -174,7 +174,6 @@ class Meeting(Base):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     starts_at: Mapped[datetime] = mapped_column(index=True)
     place_name: Mapped[str] = mapped_column(String(120))
-    place_address: Mapped[str] = mapped_column(String(200), default="")
     place_lat: Mapped[float] = mapped_column(Float)
     place_lon: Mapped[float] = mapped_column(Float)
     capacity: Mapped[int] = mapped_column(Integer)

@@ -1,7 +1,8 @@
-"""drop unused columns: users.level, users.banned, feedback.comment
+"""drop unused columns: users.level, users.banned, feedback.comment, meetings.place_address
 
 A level is computed from the points ever earned (storage/progress.py), a suspension is
-`users.suspended_until`; `banned` was never set and `feedback.comment` never written.
+`users.suspended_until`; `banned` was never set, and `feedback.comment` and
+`meetings.place_address` were never written (a venue's address line is the mission's title).
 
 Revision ID: 0005
 Revises: 0004
@@ -27,9 +28,17 @@ def upgrade() -> None:
         batch_op.drop_column("banned")
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.drop_column("comment")
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.drop_column("place_address")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("place_address", sa.String(200), server_default="", nullable=False)
+        )
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.alter_column("place_address", server_default=None)
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.add_column(sa.Column("comment", sa.Text(), nullable=True))
     # Existing rows get the models' old defaults; the server defaults then go, as before.
