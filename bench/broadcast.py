@@ -49,6 +49,7 @@ from tests.databases import (
     migrated,
     pg_unreachable_reason,
 )
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = 5_000
@@ -97,14 +98,6 @@ async def dispatch(db_url: str, api_url: str, rate: float) -> None:
 
 
 # --------------------------------------------------------------------------- the run
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

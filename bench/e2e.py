@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from bot.settings import SANDBOX_TOKEN
-from tests.e2e.processes import bot_env, free_port, running
+from tests.e2e.processes import bot_env, running
+from tests.servers import free_port
 
 PEOPLE, ROUNDS = 200, 3
 

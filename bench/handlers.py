@@ -39,9 +39,8 @@ from storage.clock import FrozenClock
 from storage.db import create_engine, session_factory, transaction
 from storage.models import Mission, Region, User
 from storage.seed import seed_all
-from tests.conftest import make_settings
 from tests.databases import fresh_pg_database, migrated
-from tests.harness import BotHarness, RecordingRequest
+from tests.harness import BotHarness, RecordingRequest, make_settings
 from ui import callbacks
 from ui.callbacks import Action
 

@@ -21,8 +21,7 @@ from sandbox.emulator import FloodLimits
 from storage import migrate
 from storage.clock import FrozenClock
 from storage.db import create_engine, session_factory
-from tests.conftest import make_settings
-from tests.harness import BotHarness
+from tests.harness import BotHarness, make_settings
 
 TARGET_PER_S = 1000.0
 UPDATES = 2000

@@ -1,17 +1,22 @@
-"""Fixtures shared by every test: databases on both backends, a clock, the bot harness."""
+"""Fixtures shared by the tests: databases on both backends, a clock, the bot harness, the
+evidence scene, a moto S3 server, the fake AI judge, and the sandbox as its own process."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.settings import SANDBOX_TOKEN, Settings
+from bot.settings import SANDBOX_TOKEN
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
+from storage.files import S3Config
 from storage.seed import seed_all
 from tests.databases import (
     delete_all_sql,
@@ -21,9 +26,10 @@ from tests.databases import (
     migrated,
     pg_unreachable_reason,
 )
-from tests.harness import BotHarness
-
-SEOUL = ZoneInfo("Asia/Seoul")
+from tests.e2e.processes import People, running
+from tests.harness import BotHarness, make_settings
+from tests.people import SEOUL, Scene, evidence_scene
+from tests.servers import FakeJudge, free_port, judge_app, local_server
 
 
 @pytest.fixture(scope="session")
@@ -74,18 +80,6 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=SEOUL))
 
 
-def make_settings(**overrides: object) -> Settings:
-    """Settings that ignore the machine's environment and `.env`."""
-    values: dict[str, object] = {
-        "telegram_token": SANDBOX_TOKEN,
-        "secret_key": "test-secret",
-        # Tests act much faster than people; the flood-control test sets its own limit.
-        "flood_max_updates": 1000,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
-
-
 @pytest.fixture
 async def seeded(sessions: SessionFactory, clock: FrozenClock) -> None:
     """Seoul neighbourhoods (Songpa-gu open) and the demo catalogue."""
@@ -101,3 +95,52 @@ async def bot(
     await harness.start()
     yield harness
     await harness.stop()
+
+
+@pytest.fixture
+async def scene(bot: BotHarness, tmp_path: Path) -> Scene:
+    """A meetup in progress with a checked-in guest, and an admin group with the bot in it."""
+    return await evidence_scene(bot, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[S3Config]:
+    """A moto S3 server on a free port (real HTTP, not mocks of boto3), with one bucket."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    config = S3Config(
+        bucket="halsaram-test", prefix="evidence/", endpoint_url=f"http://127.0.0.1:{port}",
+        region="us-east-1", access_key_id="test", secret_access_key="test",
+    )  # fmt: skip
+    boto3.client(
+        "s3", endpoint_url=config.endpoint_url, region_name=config.region,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    ).create_bucket(Bucket=config.bucket)  # fmt: skip
+    yield config
+    server.stop()
+
+
+@pytest.fixture
+async def fake_judge() -> AsyncIterator[tuple[FakeJudge, str]]:
+    """A local OpenAI-compatible server on a free port; yields it and its base URL."""
+    fake = FakeJudge()
+    async with local_server(judge_app(fake)) as base:
+        yield fake, f"{base}/v1"
+        fake.release.set()  # a request held back to test the timeout may now finish
+
+
+@pytest.fixture
+def sandbox_url(tmp_path: Path) -> Iterator[str]:
+    """The sandbox (`python -m sandbox.server`) as its own process on a free port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "sandbox.server", "--port", str(port), "--token", SANDBOX_TOKEN]
+    with running(args, {}, f"{url}/healthz", tmp_path / "sandbox.log"):
+        yield url
+
+
+@pytest.fixture
+def people(sandbox_url: str) -> People:
+    """People acting over HTTP against the sandbox process."""
+    return People(sandbox_url)

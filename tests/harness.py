@@ -34,6 +34,18 @@ from storage.clock import FrozenClock
 from storage.db import SessionFactory
 
 
+def make_settings(**overrides: object) -> Settings:
+    """Settings that ignore the machine's environment and `.env`."""
+    values: dict[str, object] = {
+        "telegram_token": SANDBOX_TOKEN,
+        "secret_key": "test-secret",
+        # Tests act much faster than people; the flood-control test sets its own limit.
+        "flood_max_updates": 1000,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
 class ApiSpecViolation(AssertionError):
     """The bot made a call Telegram would refuse (checked against api.json)."""
 

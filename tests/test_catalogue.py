@@ -11,8 +11,7 @@ from storage import catalogue
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.models import Mission
 from tests.harness import BotHarness
-from tests.test_missions import AUTUMN_POINTS, points_in
-from tests.test_signup import Person, sign_up
+from tests.people import AUTUMN_POINTS, Person, points_in, sign_up
 
 pytestmark = pytest.mark.usefixtures("seeded")
 

@@ -5,8 +5,7 @@ the ledger and the sender is told; rejection asks for a new photo within a numbe
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,130 +15,33 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from bot.services import SERVICES_KEY
-from scheduler.evidence import CHECKER_KEY, check_once, checker_for
-from storage import ledger, meetings
+from scheduler.evidence import CHECKER_KEY
+from storage import meetings
 from storage.db import transaction
 from storage.files import LocalFileStore, S3Config, S3FileStore
-from storage.models import Evidence, LedgerEntry, Review
-from storage.users import grant_admin
+from storage.models import LedgerEntry, Review
 from tests import photo_corpus as corpus
 from tests.harness import BotHarness, buttons
-from tests.test_meetups import RULES, Neighbour, _meetup, _mission
-from tests.test_photo_checks import moto_s3  # noqa: F401 (a fixture)
+from tests.people import (
+    Neighbour,
+    Scene,
+    action_data,
+    balance_of,
+    bystander_with_a_card,
+    check_in_guest,
+    configure,
+    evidence_rows,
+    meetup_moment,
+    new_admin,
+    new_meetup,
+    review_card,
+    run_checks,
+    send_photo,
+)
 from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
-
-
-@dataclasses.dataclass
-class Scene:
-    bot: BotHarness
-    host: Neighbour
-    guest: Neighbour
-    admin: Neighbour
-    group_id: int
-    meeting_id: int
-    points: int
-
-
-async def _configure(bot: BotHarness, **settings: Any) -> None:
-    svc = bot.app.bot_data[SERVICES_KEY]
-    bot.app.bot_data[SERVICES_KEY] = dataclasses.replace(
-        svc, settings=svc.settings.model_copy(update=settings)
-    )
-    bot.app.bot_data.pop(CHECKER_KEY, None)
-
-
-async def _admin(bot: BotHarness, name: str) -> Neighbour:
-    person = await Neighbour(bot, name, lang="en").register()
-    async with transaction(bot.sessions) as s:
-        await grant_admin(s, person.id, bot.clock)
-    return person
-
-
-async def _checked_in(bot: BotHarness, person: Neighbour, meeting_id: int) -> None:
-    async with transaction(bot.sessions) as s:
-        await meetings.join(s, meeting_id, person.id, RULES, bot.clock.now())
-    async with transaction(bot.sessions) as s:
-        await meetings.check_in(s, meeting_id, person.id, RULES, bot.clock.now())
-
-
-async def admin_group(bot: BotHarness, tmp_path: Path) -> tuple[Neighbour, int]:
-    """Admin Kim and the admin group with the bot in it, photos stored under `tmp_path`."""
-    admin = await _admin(bot, "Admin Kim")
-    group = bot.emulator.create_group("Halsaram admins", [admin.id], admin_ids=[admin.id])
-    await bot.emulator.add_bot_to_group(admin.id, group["id"], as_admin=True)
-    await bot.deliver()
-    # The admin group reads cards in the default language; English keeps these asserts readable.
-    await _configure(bot, admin_chat_id=group["id"], data_dir=tmp_path, default_language="en")
-    return admin, group["id"]
-
-
-async def bystander_with_a_card(scene: Scene, seed: int) -> Neighbour:
-    """A registered member of the admin group who is not an admin, once a photo's review card
-    is in the group."""
-    bystander = await Neighbour(scene.bot, "Bystander", lang="en").register()
-    scene.bot.emulator.add_member(scene.group_id, bystander.id)
-    await scene.bot.deliver()
-    await _send_photo(scene.bot, scene.guest, corpus.plain_jpeg(seed))
-    await run_checks(scene.bot)
-    return bystander
-
-
-@pytest.fixture
-async def scene(bot: BotHarness, tmp_path: Path) -> Scene:
-    """A meetup in progress with a checked-in guest, and an admin group with the bot in it."""
-    host = await Neighbour(bot, "지훈").register()
-    guest = await Neighbour(bot, "Mina", lang="en").register()
-    admin, group_id = await admin_group(bot, tmp_path)
-    meeting_id = await _meetup(bot, host, hours=1)
-    bot.clock.advance(timedelta(minutes=55))  # check-in opens 15 minutes before the start
-    await _checked_in(bot, guest, meeting_id)
-    bot.clock.advance(timedelta(minutes=10))  # the meetup is under way
-    mission = await _mission(bot.sessions)
-    return Scene(bot, host, guest, admin, group_id, meeting_id, mission.points)
-
-
-async def run_checks(bot: BotHarness) -> int:
-    """The verification job, once (in production it runs every few seconds)."""
-    svc = bot.app.bot_data[SERVICES_KEY]
-    checker = checker_for(bot.app.bot_data, svc.settings)
-    return await check_once(bot.app.bot, bot.sessions, bot.clock, svc.settings, checker)
-
-
-def _meetup_moment(bot: BotHarness) -> datetime:
-    return bot.clock.now().astimezone(corpus_zone()).replace(tzinfo=None)
-
-
-def corpus_zone() -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Seoul")
-
-
-async def _send_photo(bot: BotHarness, person: Neighbour, data: bytes) -> list[dict[str, Any]]:
-    return await bot.act(person.id, bot.emulator.send_photo(person.id, data))
-
-
-def _card(bot: BotHarness, chat_id: int) -> dict[str, Any]:
-    return [m for m in bot.bot_messages(chat_id) if "photo" in m or "document" in m][-1]
-
-
-def _data(message: dict[str, Any], action: str) -> str:
-    found = [d for _, d in buttons(message) if d.startswith(callbacks.VERSION + action + ":")]
-    assert found, buttons(message)
-    return found[0]
-
-
-async def _evidence(bot: BotHarness) -> list[Evidence]:
-    async with bot.sessions() as s:
-        return list(await s.scalars(select(Evidence).order_by(Evidence.id)))
-
-
-async def _balance(bot: BotHarness, user_id: int) -> int:
-    async with bot.sessions() as s:
-        return await ledger.balance(s, user_id)
 
 
 # --------------------------------------------------------------------------- the happy path
@@ -149,18 +51,18 @@ async def test_photo_job_card_approve_points_and_message(scene: Scene) -> None:
     bot, guest, admin = scene.bot, scene.guest, scene.admin
     # The original as a document keeps EXIF: taken at the lake, during the meetup.
     original = corpus.camera_jpeg(
-        21, orientation=6, taken=_meetup_moment(bot), gps=corpus.SEOKCHON_LAKE
+        21, orientation=6, taken=meetup_moment(bot), gps=corpus.SEOKCHON_LAKE
     )
     [reply] = await bot.act(
         guest.id, bot.emulator.send_document(guest.id, original, "IMG_2041.JPG", "image/jpeg")
     )
     assert reply["text"].startswith('Got it! Your photo for "Walk once round Seokchon Lake"')
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert row.status == "received" and row.as_document and row.attempt == 1
     assert not bot.calls("getFile")  # the handler downloads nothing
 
     assert await run_checks(bot) == 1
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert row.status == "in_review" and row.phash and row.storage_key
     assert row.exif_lat == pytest.approx(corpus.SEOKCHON_LAKE[0], abs=1e-4)
     checks = {c["check"]: c["reason"] for c in (row.signals or {})["checks"]}
@@ -169,64 +71,64 @@ async def test_photo_job_card_approve_points_and_message(scene: Scene) -> None:
     stored = Path(bot.app.bot_data[SERVICES_KEY].settings.data_dir) / "photos"
     assert LocalFileStore(stored).path(row.storage_key).read_bytes() == original
 
-    card = _card(bot, scene.group_id)
+    card = review_card(bot, scene.group_id)
     assert card["document"]["file_id"] == row.file_id
     caption = card["caption"]
     assert "Mina" in caption and "trust 50" in caption and "석촌호수" in caption
     assert "during the meetup" in caption and "m from the meeting point" in caption
     assert [label for label, _ in buttons(card)] == ["✅ Approve", "❌ Reject", "🔁 Ask again"]
 
-    await bot.press(admin.user, card, _data(card, Action.REVIEW_APPROVE))
+    await bot.press(admin.user, card, action_data(card, Action.REVIEW_APPROVE))
     assert bot.calls("answerCallbackQuery")[-1].params["text"].startswith("Approved")
-    card = _card(bot, scene.group_id)
+    card = review_card(bot, scene.group_id)
     assert "✅ Approved by Admin Kim" in card["caption"] and not buttons(card)
-    assert await _balance(bot, guest.id) == scene.points
+    assert await balance_of(bot, guest.id) == scene.points
     await bot.run_outbox()
     told = bot.bot_messages(guest.id)[-1]["text"]
     assert told.startswith('Your photo for "Walk once round Seokchon Lake" was approved')
     assert f"+{scene.points} points" in told
 
     # Another photo for the same meetup: already approved, nothing is waiting.
-    [again] = await _send_photo(bot, guest, corpus.plain_jpeg(22))
+    [again] = await send_photo(bot, guest, corpus.plain_jpeg(22))
     assert "No mission is waiting for a photo" in again["text"]
 
 
 async def test_reject_then_ask_again_then_approve(scene: Scene) -> None:
     bot, guest, admin = scene.bot, scene.guest, scene.admin
-    await _send_photo(bot, guest, corpus.plain_jpeg(31))
+    await send_photo(bot, guest, corpus.plain_jpeg(31))
     await run_checks(bot)
-    card = _card(bot, scene.group_id)
-    await bot.press(admin.user, card, _data(card, Action.REVIEW_REJECT))
-    card = _card(bot, scene.group_id)
+    card = review_card(bot, scene.group_id)
+    await bot.press(admin.user, card, action_data(card, Action.REVIEW_REJECT))
+    card = review_card(bot, scene.group_id)
     labels = [label for label, _ in buttons(card)]
     assert labels == ["Blurry", "Wrong place", "Not the mission", "Duplicate", "Other", "← Back"]
     await bot.press(
         admin.user, card, callbacks.encode(Action.REVIEW_REASON, card_id(card), "blurry")
     )
-    card = _card(bot, scene.group_id)
+    card = review_card(bot, scene.group_id)
     assert "❌ Rejected by Admin Kim: Blurry" in card["caption"] and not buttons(card)
     await bot.run_outbox()
     told = bot.bot_messages(guest.id)[-1]["text"]
     assert "was not accepted: the photo is blurry" in told and "(2 tries left)" in told
 
-    [reply] = await _send_photo(bot, guest, corpus.plain_jpeg(32))
+    [reply] = await send_photo(bot, guest, corpus.plain_jpeg(32))
     assert reply["text"].startswith("Got it!")
     await run_checks(bot)
-    second = _card(bot, scene.group_id)
+    second = review_card(bot, scene.group_id)
     assert "try 2/3" in second["caption"]
-    await bot.press(admin.user, second, _data(second, Action.REVIEW_AGAIN))
-    assert "🔁 Admin Kim asked for a new photo" in _card(bot, scene.group_id)["caption"]
+    await bot.press(admin.user, second, action_data(second, Action.REVIEW_AGAIN))
+    assert "🔁 Admin Kim asked for a new photo" in review_card(bot, scene.group_id)["caption"]
     await bot.run_outbox()
     assert "asks for another photo" in bot.bot_messages(guest.id)[-1]["text"]
 
-    await _send_photo(bot, guest, corpus.plain_jpeg(33))
+    await send_photo(bot, guest, corpus.plain_jpeg(33))
     await run_checks(bot)
-    third = _card(bot, scene.group_id)
+    third = review_card(bot, scene.group_id)
     assert "try 3/3" in third["caption"]
     assert [label for label, _ in buttons(third)] == ["✅ Approve", "❌ Reject"]  # last try
-    await bot.press(admin.user, third, _data(third, Action.REVIEW_APPROVE))
-    assert [e.status for e in await _evidence(bot)] == ["rejected", "retry", "approved"]
-    assert await _balance(bot, guest.id) == scene.points
+    await bot.press(admin.user, third, action_data(third, Action.REVIEW_APPROVE))
+    assert [e.status for e in await evidence_rows(bot)] == ["rejected", "retry", "approved"]
+    assert await balance_of(bot, guest.id) == scene.points
     async with bot.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Review)) == 3
 
@@ -242,13 +144,13 @@ async def test_two_admins_pressing_at_once_give_one_decision_and_one_payment(
     scene: Scene,
 ) -> None:
     bot, guest, first = scene.bot, scene.guest, scene.admin
-    second = await _admin(bot, "Admin Lee")
+    second = await new_admin(bot, "Admin Lee")
     bot.emulator.add_member(scene.group_id, second.id, admin=True)
     await bot.deliver()
-    await _send_photo(bot, guest, corpus.plain_jpeg(41))
+    await send_photo(bot, guest, corpus.plain_jpeg(41))
     await run_checks(bot)
-    card = _card(bot, scene.group_id)
-    approve = _data(card, Action.REVIEW_APPROVE)
+    card = review_card(bot, scene.group_id)
+    approve = action_data(card, Action.REVIEW_APPROVE)
     reject = callbacks.encode(Action.REVIEW_REASON, card_id(card), "other")
     await bot.emulator.press_button(first.id, scene.group_id, card["message_id"], approve)
     await bot.emulator.press_button(
@@ -259,13 +161,13 @@ async def test_two_admins_pressing_at_once_give_one_decision_and_one_payment(
     assert len(presses) == 2
     await asyncio.gather(*(bot.app.process_update(u) for u in presses))
 
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     async with bot.sessions() as s:
         reviews = list(await s.scalars(select(Review)))
         entries = list(await s.scalars(select(LedgerEntry)))
     assert len(reviews) == 1 and row.status == reviews[0].decision
     paid = scene.points if row.status == "approved" else 0
-    assert sum(e.amount for e in entries) == paid == await _balance(bot, guest.id)
+    assert sum(e.amount for e in entries) == paid == await balance_of(bot, guest.id)
     answers = [c.params.get("text", "") for c in bot.calls("answerCallbackQuery")[-2:]]
     assert any("already decided" in a for a in answers)
     await bot.run_outbox()
@@ -280,18 +182,18 @@ async def test_two_admins_pressing_at_once_give_one_decision_and_one_payment(
 async def test_a_non_admin_press_changes_nothing(scene: Scene) -> None:
     bot, guest = scene.bot, scene.guest
     bystander = await bystander_with_a_card(scene, 51)
-    card = _card(bot, scene.group_id)
+    card = review_card(bot, scene.group_id)
     for action in (Action.REVIEW_APPROVE, Action.REVIEW_REJECT, Action.REVIEW_AGAIN):
-        await bot.press(bystander.user, card, _data(card, action))
+        await bot.press(bystander.user, card, action_data(card, action))
         assert (
             "Only admins can review photos" in bot.calls("answerCallbackQuery")[-1].params["text"]
         )
     # A forged reject with a reason, too.
     await bystander.press_data(card, callbacks.encode(Action.REVIEW_REASON, card_id(card), "other"))
     assert "Only admins" in bot.calls("answerCallbackQuery")[-1].params["text"]
-    [row] = await _evidence(bot)
-    assert row.status == "in_review" and await _balance(bot, guest.id) == 0
-    assert buttons(_card(bot, scene.group_id))  # the card still has its buttons
+    [row] = await evidence_rows(bot)
+    assert row.status == "in_review" and await balance_of(bot, guest.id) == 0
+    assert buttons(review_card(bot, scene.group_id))  # the card still has its buttons
 
 
 async def test_review_command_shows_waiting_photos_to_admins_only(scene: Scene) -> None:
@@ -300,17 +202,17 @@ async def test_review_command_shows_waiting_photos_to_admins_only(scene: Scene) 
     assert reply["text"] == "Sorry, this command is for admins."
     [none] = await admin.say("/review")
     assert none["text"] == "No photos are waiting for review. 🎉"
-    await _send_photo(bot, guest, corpus.plain_jpeg(61))
+    await send_photo(bot, guest, corpus.plain_jpeg(61))
     await run_checks(bot)
     answers = await admin.say("/review")
     assert answers[0]["text"] == "1 photos are waiting; the oldest first:"
     private_card = answers[1]
     assert "photo" in private_card and "Mina" in private_card["caption"]
-    await bot.press(admin.user, private_card, _data(private_card, Action.REVIEW_APPROVE))
+    await bot.press(admin.user, private_card, action_data(private_card, Action.REVIEW_APPROVE))
     # Both the private card and the group's card now say who decided.
-    assert "Approved by Admin Kim" in _card(bot, admin.id)["caption"]
-    assert "Approved by Admin Kim" in _card(bot, scene.group_id)["caption"]
-    assert await _balance(bot, guest.id) == scene.points
+    assert "Approved by Admin Kim" in review_card(bot, admin.id)["caption"]
+    assert "Approved by Admin Kim" in review_card(bot, scene.group_id)["caption"]
+    assert await balance_of(bot, guest.id) == scene.points
 
 
 # --------------------------------------------------------------------------- intake
@@ -319,7 +221,7 @@ async def test_review_command_shows_waiting_photos_to_admins_only(scene: Scene) 
 async def test_photos_that_cannot_count_each_get_a_clear_answer(scene: Scene) -> None:
     bot, guest = scene.bot, scene.guest
     stranger = await Neighbour(bot, "Stranger", lang="en").register()
-    [reply] = await _send_photo(bot, stranger, corpus.plain_jpeg(71))
+    [reply] = await send_photo(bot, stranger, corpus.plain_jpeg(71))
     assert "No mission is waiting for a photo from you" in reply["text"]
 
     text_file = b"just some notes"
@@ -352,50 +254,50 @@ async def test_photos_that_cannot_count_each_get_a_clear_answer(scene: Scene) ->
         await bot.app.process_update(Update.de_json(update, bot.app.bot))
     albums = [m for m in bot.bot_messages(guest.id) if "not an album" in m.get("text", "")]
     assert len(albums) == 1
-    assert await _evidence(bot) == []
+    assert await evidence_rows(bot) == []
 
 
 async def test_two_pending_meetups_ask_which_one(scene: Scene) -> None:
     bot, guest, host = scene.bot, scene.guest, scene.host
-    other = await _meetup(bot, host, hours=1, key="olympic-park-lone-tree")
+    other = await new_meetup(bot, host, hours=1, key="olympic-park-lone-tree")
     bot.clock.advance(timedelta(minutes=50))
-    await _checked_in(bot, guest, other)
+    await check_in_guest(bot, guest, other)
     bot.clock.advance(timedelta(minutes=15))
-    [question] = await _send_photo(bot, guest, corpus.plain_jpeg(81))
+    [question] = await send_photo(bot, guest, corpus.plain_jpeg(81))
     assert question["text"] == "Which meetup is this photo for?"
     assert len(buttons(question)) == 2
     await bot.press(guest.user, question, callbacks.encode(Action.EVIDENCE_MEETUP, other))
     assert bot.bot_messages(guest.id)[-1]["text"].startswith("Got it!")
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert row.meeting_id == other and row.status == "received"
     # The other meetup still waits for its photo: no question this time.
-    [reply] = await _send_photo(bot, guest, corpus.plain_jpeg(82))
+    [reply] = await send_photo(bot, guest, corpus.plain_jpeg(82))
     assert reply["text"].startswith("Got it!")
-    assert {e.meeting_id for e in await _evidence(bot)} == {other, scene.meeting_id}
+    assert {e.meeting_id for e in await evidence_rows(bot)} == {other, scene.meeting_id}
 
 
 async def test_a_second_photo_while_the_first_is_checked_waits(scene: Scene) -> None:
     bot, guest = scene.bot, scene.guest
-    await _send_photo(bot, guest, corpus.plain_jpeg(91))
-    [reply] = await _send_photo(bot, guest, corpus.plain_jpeg(92))
+    await send_photo(bot, guest, corpus.plain_jpeg(91))
+    [reply] = await send_photo(bot, guest, corpus.plain_jpeg(92))
     assert "already being checked" in reply["text"]
-    assert len(await _evidence(bot)) == 1
+    assert len(await evidence_rows(bot)) == 1
 
 
 async def test_a_copy_of_someone_elses_photo_is_flagged_not_rejected(scene: Scene) -> None:
     bot, guest, host = scene.bot, scene.guest, scene.host
     await _checked_in_host(bot, host, scene.meeting_id)
     picture = corpus.camera_jpeg(95)
-    await _send_photo(bot, guest, picture)
+    await send_photo(bot, guest, picture)
     await run_checks(bot)
-    await _send_photo(bot, host, picture)
+    await send_photo(bot, host, picture)
     await run_checks(bot)
-    first, copy = await _evidence(bot)
+    first, copy = await evidence_rows(bot)
     checks = {c["check"]: c for c in (copy.signals or {})["checks"]}
     assert checks["duplicate"]["reason"] == "near_duplicate"
     assert checks["duplicate"]["of"] == first.id and not checks["duplicate"]["same_person"]
     assert copy.status == "in_review" and "duplicate" in copy.flags
-    assert f"Looks like photo #{first.id}" in _card(bot, scene.group_id)["caption"]
+    assert f"Looks like photo #{first.id}" in review_card(bot, scene.group_id)["caption"]
 
 
 async def _checked_in_host(bot: BotHarness, host: Neighbour, meeting_id: int) -> None:
@@ -412,23 +314,25 @@ async def test_a_broken_file_reaches_the_reviewer_with_a_reason(scene: Scene) ->
         bot.emulator.send_document(guest.id, corpus.truncated_jpeg(), "cut.jpg", "image/jpeg"),
     )
     await run_checks(bot)
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert row.status == "in_review" and row.phash is None
-    assert "Could not read the image: truncated image" in _card(bot, scene.group_id)["caption"]
+    assert (
+        "Could not read the image: truncated image" in review_card(bot, scene.group_id)["caption"]
+    )
 
 
 async def test_photos_are_stored_in_s3_when_a_bucket_is_set(
     scene: Scene,
-    moto_s3: S3Config,  # noqa: F811
+    moto_s3: S3Config,
 ) -> None:
     bot, guest = scene.bot, scene.guest
-    await _configure(
+    await configure(
         bot, s3_bucket=moto_s3.bucket, s3_endpoint_url=moto_s3.endpoint_url,
         s3_region=moto_s3.region, s3_access_key_id="test", s3_secret_access_key=SecretStr("test"),
     )  # fmt: skip
-    await _send_photo(bot, guest, corpus.plain_jpeg(99))
+    await send_photo(bot, guest, corpus.plain_jpeg(99))
     await run_checks(bot)
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert row.storage_key is not None
     store = bot.app.bot_data[CHECKER_KEY].store
     assert isinstance(store, S3FileStore)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -22,14 +21,12 @@ from storage import outbox
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.models import GroupChat, OutboxMessage, Region, ScheduledSend
-from tests.conftest import make_settings
-from tests.harness import BotHarness, buttons
-from tests.test_meetups import Neighbour
+from tests.harness import BotHarness, buttons, make_settings
+from tests.people import SEOUL, Neighbour
 from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
-SEOUL = ZoneInfo("Asia/Seoul")
 
 
 def seoul(hour: int, minute: int = 0, day: int = 25) -> datetime:

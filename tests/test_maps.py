@@ -16,7 +16,7 @@ from missions import map as drawing
 from storage import meetings
 from storage.models import Region
 from tests.harness import BotHarness, buttons
-from tests.test_meetups import Neighbour, _card, _meetup
+from tests.people import Neighbour, meetup_card, new_meetup
 
 pytestmark = pytest.mark.usefixtures("seeded")
 PLACES = ("seokchon-lake-loop", "olympic-park-lone-tree", "songridan-cafe")
@@ -46,7 +46,7 @@ async def test_map_pins_match_the_listed_meetups(bot: BotHarness) -> None:
     viewer = await Neighbour(bot, "Mina", lang="en").register()
     for hours, key in zip((5, 3, 4), PLACES, strict=True):
         host = await Neighbour(bot, f"host-{key}").register()
-        await _meetup(bot, host, hours=hours, key=key)
+        await new_meetup(bot, host, hours=hours, key=key)
     [reply] = await viewer.say("/map")
     assert "photo" in reply
     lines = reply["caption"].splitlines()
@@ -76,8 +76,8 @@ async def test_map_pins_match_the_listed_meetups(bot: BotHarness) -> None:
 async def test_a_meetup_card_shows_its_venue_on_the_map(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "Mina", lang="en").register()
-    meeting_id = await _meetup(bot, host, key="songridan-cafe")
-    card = await _card(bot, guest, meeting_id)
+    meeting_id = await new_meetup(bot, host, key="songridan-cafe")
+    card = await meetup_card(bot, guest, meeting_id)
     assert [label for label, _ in buttons(card)] == ["Join", "🗺 Map"]
     await bot.press(guest.user, card, buttons(card)[1][1])
     sent: dict[str, Any] = bot.bot_messages(guest.id)[-1]

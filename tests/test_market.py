@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
 
 from storage import errors, ledger, market
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
-from storage.models import LedgerEntry, User, VoucherCode
+from storage.models import User
 from tests.harness import BotHarness, buttons
-from tests.test_meetups import Neighbour
-from tests.test_signup import data_of
+from tests.people import Neighbour, assert_money_is_sound, data_of, stock_codes
 from ui import callbacks
 from ui.callbacks import Action
 
@@ -24,39 +22,15 @@ CSV = "item,name_ko,name_en,cost,code\n" + "".join(
 )
 
 
-async def _stock(sessions: SessionFactory, text: str = CSV) -> market.LoadResult:
-    async with transaction(sessions) as s:
-        return await market.load_csv(s, text)
-
-
 async def _pay(sessions: SessionFactory, clock: FrozenClock, user_id: int, amount: int) -> None:
     async with transaction(sessions) as s:
         await ledger.post(s, user_id=user_id, amount=amount, kind=ledger.REWARD,
                           reference=f"test:{user_id}:{amount}", now=clock.now())  # fmt: skip
 
 
-async def _assert_money_is_sound(sessions: SessionFactory) -> None:
-    """No balance off its entries, no charge without exactly one code, no code twice."""
-    async with sessions() as s:
-        assert await ledger.invariant_violations(s) == []
-        charges = (
-            await s.scalars(select(LedgerEntry.id).where(LedgerEntry.kind == ledger.EXCHANGE))
-        ).all()
-        tied = (
-            await s.scalars(
-                select(VoucherCode.ledger_entry_id).where(VoucherCode.ledger_entry_id.is_not(None))
-            )
-        ).all()
-        assert sorted(charges) == sorted(t for t in tied if t is not None)
-        issued = await s.scalar(
-            select(func.count()).select_from(VoucherCode).where(VoucherCode.issued_to.is_not(None))
-        )
-        assert issued == len(tied)
-
-
 async def test_loading_codes_refuses_duplicates(sessions: SessionFactory) -> None:
-    first = await _stock(sessions)
-    again = await _stock(sessions, CSV + "coffee,아메리카노,Americano,500,CAFE-9999-AMER\n")
+    first = await stock_codes(sessions, CSV)
+    again = await stock_codes(sessions, CSV + "coffee,아메리카노,Americano,500,CAFE-9999-AMER\n")
     assert (first.added, first.duplicates) == (3, [])
     assert again.added == 1 and len(again.duplicates) == 3
     async with sessions() as s:
@@ -65,7 +39,7 @@ async def test_loading_codes_refuses_duplicates(sessions: SessionFactory) -> Non
 
 
 async def test_exchange_in_chat_gives_one_protected_code(bot: BotHarness) -> None:
-    await _stock(bot.sessions)
+    await stock_codes(bot.sessions, CSV)
     minji = await Neighbour(bot, "민지").register()
     await _pay(bot.sessions, bot.clock, minji.id, 1200)
     [listing] = await minji.say("/market")
@@ -80,11 +54,11 @@ async def test_exchange_in_chat_gives_one_protected_code(bot: BotHarness) -> Non
     assert history["text"].startswith("내 포인트: 700")
     assert "-500 · 교환 (CAFE******AMER)" in history["text"]
     assert "CAFE-0000-AMER" not in history["text"]
-    await _assert_money_is_sound(bot.sessions)
+    await assert_money_is_sound(bot.sessions)
 
 
 async def test_refusals_charge_nothing(bot: BotHarness) -> None:
-    await _stock(
+    await stock_codes(
         bot.sessions, "item,name_ko,name_en,cost,code\ncake,케이크,Cake,900,CAKE-0001-XXXX\n"
     )
     poor = await Neighbour(bot, "민지").register()
@@ -112,7 +86,7 @@ async def test_refusals_charge_nothing(bot: BotHarness) -> None:
     async with bot.sessions() as s:
         assert await ledger.balance(s, rich.id) == 1100
         assert await ledger.balance(s, poor.id) == 1300
-    await _assert_money_is_sound(bot.sessions)
+    await assert_money_is_sound(bot.sessions)
 
 
 def confirm_item_id(data: str) -> int:
@@ -123,7 +97,7 @@ async def test_64_buyers_for_the_last_10_codes(
     sessions: SessionFactory, clock: FrozenClock
 ) -> None:
     codes = "".join(f"tea,녹차,Green tea,100,TEA-{n:04d}-GREEN\n" for n in range(10))
-    await _stock(sessions, "item,name_ko,name_en,cost,code\n" + codes)
+    await stock_codes(sessions, "item,name_ko,name_en,cost,code\n" + codes)
     async with transaction(sessions) as s:
         s.add_all(User(id=7000 + i, created_at=clock.now(), interests=[], preferred_times=[])
                   for i in range(64))  # fmt: skip
@@ -148,13 +122,13 @@ async def test_64_buyers_for_the_last_10_codes(
     sold = [r for r in results if r.startswith("TEA-")]
     assert len(sold) == len(set(sold)) == 10
     assert results.count("poor") + results.count("sold out") == 54
-    await _assert_money_is_sound(sessions)
+    await assert_money_is_sound(sessions)
 
 
 async def test_one_person_tapping_twenty_times_at_once(
     sessions: SessionFactory, clock: FrozenClock
 ) -> None:
-    await _stock(sessions)
+    await stock_codes(sessions, CSV)
     async with transaction(sessions) as s:
         s.add(User(id=8000, created_at=clock.now(), interests=[], preferred_times=[]))
     await _pay(sessions, clock, 8000, 1000)
@@ -177,11 +151,11 @@ async def test_one_person_tapping_twenty_times_at_once(
     assert len(set(results)) == 1 and results[0].startswith("CAFE-")
     async with sessions() as s:
         assert await ledger.balance(s, 8000) == 500
-    await _assert_money_is_sound(sessions)
+    await assert_money_is_sound(sessions)
 
 
 async def test_an_admin_refunds_a_bad_code_once(bot: BotHarness) -> None:
-    await _stock(bot.sessions)
+    await stock_codes(bot.sessions, CSV)
     buyer = await Neighbour(bot, "민지").register()
     admin = await Neighbour(bot, "관리자").register()
     async with transaction(bot.sessions) as s:
@@ -200,7 +174,7 @@ async def test_an_admin_refunds_a_bad_code_once(bot: BotHarness) -> None:
         assert await ledger.balance(s, buyer.id) == 500
         [shelf] = await market.shelves(s)
         assert shelf.stock == 2  # the bad code is out of use
-    await _assert_money_is_sound(bot.sessions)
+    await assert_money_is_sound(bot.sessions)
 
 
 async def test_operators_load_codes_from_the_command_line(

@@ -4,119 +4,21 @@ included), host tools, reminders, closing, and check-in by signed rotating QR or
 from __future__ import annotations
 
 import asyncio
-import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import zxingcpp
-from PIL import Image
 from sqlalchemy import func, select
 
-from storage import accounts, meetings
+from storage import meetings
 from storage.db import SessionFactory, transaction
-from storage.models import Meeting, Mission, OutboxMessage, Participation, Region, User
+from storage.models import Meeting, OutboxMessage, Participation, Region, User
 from tests.harness import BotHarness, buttons
-from tests.test_signup import data_of
+from tests.people import RULES, Neighbour, data_of, decode_qr, meetup_card, new_meetup, seat_counts
 from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
-RULES = meetings.Rules()
-
-
-class Neighbour:
-    """A registered person of 잠실동 with a private chat open with the bot."""
-
-    def __init__(self, bot: BotHarness, name: str, *, lang: str = "ko", verified: bool = True):
-        self.bot = bot
-        self.name = name
-        self.user = bot.user(name, language_code=lang)
-        self.id: int = self.user["id"]
-        self.lang = lang
-        self.verified = verified
-
-    async def register(self) -> Neighbour:
-        async with transaction(self.bot.sessions) as s:
-            region = await s.scalar(select(Region).where(Region.name_ko == "잠실동"))
-            assert region is not None
-            await accounts.register(
-                s,
-                accounts.Registration(
-                    user_id=self.id, language=self.lang, display_name=self.name,
-                    phone_hash=f"hash-{self.id}", phone_masked="010-****-0000",
-                    region_id=region.id, region_verified=self.verified,
-                    interests=["walking"], preferred_times=["evening"],
-                ),
-                self.bot.clock.now(),
-            )  # fmt: skip
-        # A bot may only write to people who have written to it first.
-        await self.bot.send(self.user, "/help")
-        return self
-
-    async def say(self, text: str) -> list[dict[str, Any]]:
-        return await self.bot.send(self.user, text)
-
-    async def press(self, message: dict[str, Any], label: str) -> list[dict[str, Any]]:
-        return await self.bot.press(self.user, message, data_of(message, label))
-
-    async def press_data(self, message: dict[str, Any], data: str) -> list[dict[str, Any]]:
-        await self.bot.emulator.press_button(
-            self.id, message["chat"]["id"], message["message_id"], data, force=True
-        )
-        await self.bot.deliver()
-        return self.bot.bot_messages(self.id)
-
-    def inbox(self) -> list[str]:
-        return [m.get("text") or m.get("caption") or "" for m in self.bot.bot_messages(self.id)]
-
-    def alert(self) -> str:
-        return str(self.bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
-
-
-async def _mission(sessions: SessionFactory, key: str = "seokchon-lake-loop") -> Mission:
-    async with sessions() as s:
-        mission = await s.scalar(select(Mission).where(Mission.key == key))
-        assert mission is not None
-        return mission
-
-
-async def _meetup(
-    bot: BotHarness,
-    host: Neighbour,
-    *,
-    hours: float = 3,
-    capacity: int = 4,
-    key: str = "seokchon-lake-loop",
-) -> int:
-    mission = await _mission(bot.sessions, key)
-    async with transaction(bot.sessions) as s:
-        meeting = await meetings.create(
-            s, host_id=host.id, mission_id=mission.id,
-            starts_at=bot.clock.now() + timedelta(hours=hours),
-            place=meetings.Place("석촌호수", mission.place_lat, mission.place_lon),
-            capacity=capacity, note=None, rules=RULES, now=bot.clock.now(),
-        )  # fmt: skip
-        return meeting.id
-
-
-async def _card(bot: BotHarness, person: Neighbour, meeting_id: int) -> dict[str, Any]:
-    """Opens a meetup's card the way /meetups' buttons do; returns the card message."""
-    listing = (await person.say("/meetups"))[-1]
-    data = callbacks.encode(Action.MEETUP_VIEW, meeting_id)
-    assert data in [d for _, d in buttons(listing)]
-    await bot.press(person.user, listing, data)
-    return bot.bot_messages(person.id)[-1]
-
-
-async def _seated(sessions: SessionFactory, meeting_id: int) -> dict[str, int]:
-    async with sessions() as s:
-        rows = await s.execute(
-            select(Participation.status, func.count())
-            .where(Participation.meeting_id == meeting_id)
-            .group_by(Participation.status)
-        )
-        return {status: count for status, count in rows}
 
 
 # --------------------------------------------------------------------------- hosting
@@ -176,8 +78,8 @@ async def test_an_unverified_host_is_told_how_to_become_one(bot: BotHarness) -> 
 async def test_join_takes_a_seat_and_the_host_hears_of_it(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "James", lang="en").register()
-    meeting_id = await _meetup(bot, host)
-    card = await _card(bot, guest, meeting_id)
+    meeting_id = await new_meetup(bot, host)
+    card = await meetup_card(bot, guest, meeting_id)
     assert "1/4 seats taken" in card["text"]
     await guest.press(card, "Join")
     assert guest.inbox()[-1].startswith("You're in! See you on Wed 25 Nov 12:00")
@@ -196,11 +98,11 @@ async def test_joins_that_make_no_sense_are_refused_with_a_reason(bot: BotHarnes
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
     stranger = await Neighbour(bot, "수아", verified=False).register()
-    first = await _meetup(bot, host, hours=3)
+    first = await new_meetup(bot, host, hours=3)
     other_host = await Neighbour(bot, "도윤").register()
-    same_time = await _meetup(bot, other_host, hours=3, key="ogeum-park-badminton")
+    same_time = await new_meetup(bot, other_host, hours=3, key="ogeum-park-badminton")
     join = callbacks.encode(Action.MEETUP_JOIN, first)
-    card = await _card(bot, guest, first)
+    card = await meetup_card(bot, guest, first)
     await guest.press_data(card, join)
     await guest.press_data(card, join)
     assert guest.alert() == "이미 참여한 모임이에요."
@@ -218,7 +120,7 @@ async def test_joins_that_make_no_sense_are_refused_with_a_reason(bot: BotHarnes
     newcomer = await Neighbour(bot, "하준").register()
     await newcomer.press_data(card, join)
     assert newcomer.alert() == "이미 시작한 모임이에요."
-    assert await _seated(bot.sessions, first) == {"joined": 2}
+    assert await seat_counts(bot.sessions, first) == {"joined": 2}
 
 
 async def test_full_means_waitlist_and_leaving_promotes_the_first(bot: BotHarness) -> None:
@@ -226,14 +128,14 @@ async def test_full_means_waitlist_and_leaving_promotes_the_first(bot: BotHarnes
     seated = await Neighbour(bot, "민지").register()
     first_wait = await Neighbour(bot, "서연").register()
     second_wait = await Neighbour(bot, "하준").register()
-    meeting_id = await _meetup(bot, host, capacity=2)
+    meeting_id = await new_meetup(bot, host, capacity=2)
     for person in (seated, first_wait, second_wait):
-        card = await _card(bot, person, meeting_id)
+        card = await meetup_card(bot, person, meeting_id)
         await person.press(card, "참여하기" if person is seated else "대기 명단에 올리기")
     assert second_wait.inbox()[-1].startswith("자리가 다 찼어요. 대기 2번이에요.")
-    card = await _card(bot, seated, meeting_id)
+    card = await meetup_card(bot, seated, meeting_id)
     await seated.press(card, "나가기")
-    assert await _seated(bot.sessions, meeting_id) == {"joined": 2, "waitlisted": 1, "left": 1}
+    assert await seat_counts(bot.sessions, meeting_id) == {"joined": 2, "waitlisted": 1, "left": 1}
     await bot.run_outbox()
     assert first_wait.inbox()[-1].startswith("자리가 났어요!")
     assert host.inbox()[-1] == '민지님이 "석촌호수 한 바퀴 걷기" 모임에서 나갔어요.'
@@ -244,7 +146,7 @@ async def test_fifty_people_press_join_on_the_last_seat_at_once(
     bot: BotHarness, sessions: SessionFactory
 ) -> None:
     host = await Neighbour(bot, "지훈").register()
-    meeting_id = await _meetup(bot, host, capacity=2)  # the host holds one seat: one left
+    meeting_id = await new_meetup(bot, host, capacity=2)  # the host holds one seat: one left
     now = bot.clock.now()
     async with sessions() as s:
         jamsil = await s.scalar(select(Region.id).where(Region.name_ko == "잠실동"))
@@ -261,7 +163,7 @@ async def test_fifty_people_press_join_on_the_last_seat_at_once(
 
     results = await asyncio.gather(*(press_join(900_000 + i) for i in range(50)))
     assert sorted(results).count("joined") == 1 and results.count("waitlisted") == 49
-    assert await _seated(sessions, meeting_id) == {"joined": 2, "waitlisted": 49}
+    assert await seat_counts(sessions, meeting_id) == {"joined": 2, "waitlisted": 49}
 
 
 # --------------------------------------------------------------------------- host tools
@@ -271,9 +173,9 @@ async def test_host_tools(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
     late = await Neighbour(bot, "서연").register()
-    meeting_id = await _meetup(bot, host)
-    await guest.press(await _card(bot, guest, meeting_id), "참여하기")
-    card = await _card(bot, host, meeting_id)
+    meeting_id = await new_meetup(bot, host)
+    await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
+    card = await meetup_card(bot, host, meeting_id)
     await host.press(card, "👥 참가자")
     assert host.inbox()[-1].splitlines()[1:] == ["• 지훈", "• 민지"]
     await host.press(card, "✉️ 메시지 보내기")
@@ -296,29 +198,21 @@ async def test_host_tools(bot: BotHarness) -> None:
 # --------------------------------------------------------------------------- check-in
 
 
-def _decode_qr(bot: BotHarness, message: dict[str, Any]) -> str:
-    largest = max(message["photo"], key=lambda size: size["width"])
-    record = bot.emulator.file_by_id(largest["file_id"])
-    assert record is not None
-    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(record.data)))
-    return str(found.text)
-
-
 async def test_scanning_the_hosts_qr_checks_people_in_once(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
     waiting = await Neighbour(bot, "서연").register()
     outsider = await Neighbour(bot, "하준").register()
-    meeting_id = await _meetup(bot, host, hours=1, capacity=2)
-    await guest.press(await _card(bot, guest, meeting_id), "참여하기")
-    await waiting.press(await _card(bot, waiting, meeting_id), "대기 명단에 올리기")
-    card = await _card(bot, host, meeting_id)
+    meeting_id = await new_meetup(bot, host, hours=1, capacity=2)
+    await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
+    await waiting.press(await meetup_card(bot, waiting, meeting_id), "대기 명단에 올리기")
+    card = await meetup_card(bot, host, meeting_id)
     await host.press(card, "📷 체크인 QR")
     assert host.alert().startswith("아직 체크인 시간이 아니에요")
     bot.clock.advance(timedelta(minutes=50))  # 10 minutes before the start
     await host.press(card, "📷 체크인 QR")
     qr = bot.bot_messages(host.id)[-1]
-    link = _decode_qr(bot, qr)
+    link = decode_qr(bot, qr)
     assert link.startswith("https://t.me/halsaram_bot?start=c")
     payload = link.split("start=", 1)[1]
     assert len(payload) <= 64
@@ -350,11 +244,11 @@ async def test_scanning_the_hosts_qr_checks_people_in_once(bot: BotHarness) -> N
 async def test_an_old_qr_stops_working_and_the_typed_code_helps(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
-    meeting_id = await _meetup(bot, host, hours=1)
-    await guest.press(await _card(bot, guest, meeting_id), "참여하기")
+    meeting_id = await new_meetup(bot, host, hours=1)
+    await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     bot.clock.advance(timedelta(minutes=55))
-    await host.press(await _card(bot, host, meeting_id), "📷 체크인 QR")
-    payload = _decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
+    await host.press(await meetup_card(bot, host, meeting_id), "📷 체크인 QR")
+    payload = decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
     bot.clock.advance(timedelta(minutes=7))  # beyond the current and the previous window
     [expired] = await guest.say(f"/start {payload}")
     assert "만료" in expired["text"] and "/checkin" in expired["text"]
@@ -370,8 +264,8 @@ async def test_an_old_qr_stops_working_and_the_typed_code_helps(bot: BotHarness)
 async def test_check_in_closes_after_the_window(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
-    meeting_id = await _meetup(bot, host, hours=1)
-    await guest.press(await _card(bot, guest, meeting_id), "참여하기")
+    meeting_id = await new_meetup(bot, host, hours=1)
+    await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     async with bot.sessions() as s:
         code = (await s.get(Meeting, meeting_id)).checkin_code  # type: ignore[union-attr]
     bot.clock.advance(timedelta(hours=1, minutes=31))
@@ -386,9 +280,9 @@ async def test_reminders_go_out_once_and_the_meetup_closes(bot: BotHarness) -> N
     host = await Neighbour(bot, "지훈").register()
     came = await Neighbour(bot, "민지").register()
     missed = await Neighbour(bot, "서연").register()
-    meeting_id = await _meetup(bot, host, hours=3)
+    meeting_id = await new_meetup(bot, host, hours=3)
     for person in (came, missed):
-        await person.press(await _card(bot, person, meeting_id), "참여하기")
+        await person.press(await meetup_card(bot, person, meeting_id), "참여하기")
     await bot.run_outbox()
     bot.clock.advance(timedelta(hours=1, minutes=5))  # 1 h 55 min before the start
     for _ in range(2):  # a restart or a second scheduler repeats the job
@@ -423,9 +317,9 @@ async def test_reminders_go_out_once_and_the_meetup_closes(bot: BotHarness) -> N
 async def test_a_person_who_blocked_the_bot_does_not_stall_the_outbox(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
-    meeting_id = await _meetup(bot, host)
+    meeting_id = await new_meetup(bot, host)
     bot.emulator.block_bot(host.id)
-    await guest.press(await _card(bot, guest, meeting_id), "참여하기")
+    await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     assert await bot.run_outbox() == 0
     async with bot.sessions() as s:
         row = await s.scalar(select(OutboxMessage))
@@ -436,7 +330,7 @@ async def test_a_person_who_blocked_the_bot_does_not_stall_the_outbox(bot: BotHa
 async def test_a_shared_location_lists_meetups_with_their_distance(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "민지").register()
-    await _meetup(bot, host, key="ogeum-park-badminton")
+    await new_meetup(bot, host, key="ogeum-park-badminton")
     [listing] = await guest.say("/meetups")
     assert "위치를 공유" in listing["text"]
     near_lake = await bot.act(guest.id, bot.emulator.share_location(guest.id, 37.5096, 127.1027))

@@ -4,35 +4,23 @@ publish, re-price or discard them from cards in the admin group, and nobody else
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
-from missions import rules
 from missions.categories import INTERESTS
 from missions.draft import POINTS_MAX, POINTS_MIN
-from missions.rules import Conditions
-from storage import missions
 from storage.db import SessionFactory, transaction
 from storage.models import Mission, Region
 from storage.users import grant_admin
 from tests.harness import BotHarness, buttons
-from tests.test_signup import Person, data_of, sign_up
+from tests.people import Person, data_of, sign_up, store_drafts
 from ui.i18n import t
 from verification import geo
 
 pytestmark = pytest.mark.usefixtures("seeded")
-DAY = date(2026, 11, 25)
-
-
-async def store_drafts(sessions: SessionFactory, count: int, now: Any) -> list[Mission]:
-    async with transaction(sessions) as s:
-        regions = await missions.enabled_regions(s, "11710")
-        drafts = rules.generate(Conditions(DAY), count, seed="review")
-        return await missions.save_drafts(s, drafts, regions, now)
 
 
 async def status_of(sessions: SessionFactory, mission_id: int) -> tuple[str, int]:

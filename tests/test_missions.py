@@ -3,7 +3,6 @@ with its place on a map, and "recommended for you" with its reason."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -13,19 +12,11 @@ from sqlalchemy import select
 from storage.db import SessionFactory, transaction
 from storage.models import Meeting, Mission, Participation
 from tests.harness import BotHarness, buttons
-from tests.test_signup import Person, data_of, sign_up
+from tests.people import AUTUMN_POINTS, Person, data_of, points_in, sign_up
 from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
-
-# The demo catalogue in autumn (the test clock: Wednesday 25 November 2026, 09:00 in Seoul);
-# the rose garden is a spring and summer mission.
-AUTUMN_POINTS = [200, 150, 130, 120, 100, 90, 80, 70, 60]
-
-
-def points_in(text: str) -> list[int]:
-    return [int(p) for p in re.findall(r"🏆 (\d+) P", text)]
 
 
 def latest(bot: BotHarness, message: dict[str, Any]) -> dict[str, Any]:

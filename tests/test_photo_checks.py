@@ -1,42 +1,31 @@
 """Step 5, the checks: a corpus of camera JPEGs the tests make (rotated, GPS, no EXIF, broken
 EXIF, truncated, PNG named .jpg, a decompression bomb), the near-duplicate index against brute
 force, `halsaram inspect-photo`, photo storage on local disk and on a moto S3 server, and the
-AI judge against a local fake OpenAI-compatible server (yes / no / malformed / timeout)."""
+AI judge against a local fake OpenAI-compatible server (yes / no / malformed / timeout). The
+`moto_s3` and `fake_judge` fixtures live in tests/conftest.py."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import random
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import boto3
 import imagehash
 import pytest
-from moto.server import ThreadedMotoServer
 from PIL import Image
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from storage.files import LocalFileStore, S3Config, S3FileStore, content_key
 from tests import photo_corpus as corpus
-from tests.servers import local_server
+from tests.people import SEOUL
+from tests.servers import FakeJudge
 from verification import ai_judge, photos
 from verification.duplicates import DuplicateIndex
 
 ROOT = Path(__file__).resolve().parents[1]
-SEOUL = ZoneInfo("Asia/Seoul")
 STARTS = datetime(2026, 11, 25, 12, 0, tzinfo=SEOUL)
 ENDS = STARTS + timedelta(minutes=40)
 LAKE = corpus.SEOKCHON_LAKE
@@ -208,30 +197,6 @@ async def test_local_store_is_content_addressed(tmp_path: Path) -> None:
         await store.get("../../etc/passwd")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[S3Config]:
-    """A moto S3 server on a free port (real HTTP, not mocks of boto3), with one bucket."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    config = S3Config(
-        bucket="halsaram-test", prefix="evidence/", endpoint_url=f"http://127.0.0.1:{port}",
-        region="us-east-1", access_key_id="test", secret_access_key="test",
-    )  # fmt: skip
-    boto3.client(
-        "s3", endpoint_url=config.endpoint_url, region_name=config.region,
-        aws_access_key_id="test", aws_secret_access_key="test",
-    ).create_bucket(Bucket=config.bucket)  # fmt: skip
-    yield config
-    server.stop()
-
-
 async def test_s3_store_on_a_moto_server(moto_s3: S3Config) -> None:
     store = S3FileStore(moto_s3)
     data = corpus.camera_jpeg(11, gps=LAKE)
@@ -245,54 +210,6 @@ async def test_s3_store_on_a_moto_server(moto_s3: S3Config) -> None:
 
 
 # --------------------------------------------------------------------------- AI judge
-
-
-@dataclass
-class FakeJudge:
-    """What the fake OpenAI-compatible server answers next, and what it was asked."""
-
-    mode: str = "yes"  # yes | no | malformed | slow | error
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    # Extra fields of the next answers (the proof-word fields, say).
-    extra: dict[str, Any] = field(default_factory=dict)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def _response(text: str) -> dict[str, Any]:
-    return {
-        "id": "resp_1", "object": "response", "created_at": 1_790_000_000,
-        "model": "fake-model", "status": "completed", "parallel_tool_calls": False,
-        "tool_choice": "auto", "tools": [],
-        "output": [{
-            "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-            "content": [{"type": "output_text", "text": text, "annotations": []}],
-        }],
-    }  # fmt: skip
-
-
-def _judge_app(fake: FakeJudge) -> Starlette:
-    async def responses(request: Request) -> Response:
-        fake.requests.append(await request.json())
-        if fake.mode == "slow":
-            await fake.release.wait()
-        if fake.mode == "error":
-            return JSONResponse({"error": {"message": "overloaded", "type": "server"}}, 500)
-        if fake.mode == "malformed":
-            return JSONResponse(_response('{"verdict": "yes", "rea'))
-        reason = "A lake path is visible." if fake.mode == "yes" else "It shows a desk indoors."
-        answer = {"verdict": fake.mode, "reason": reason, **fake.extra}
-        return JSONResponse(_response(json.dumps(answer)))
-
-    return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])
-
-
-@pytest.fixture
-async def fake_judge() -> AsyncIterator[tuple[FakeJudge, str]]:
-    """A local OpenAI-compatible server on a free port; yields it and its base URL."""
-    fake = FakeJudge()
-    async with local_server(_judge_app(fake)) as base:
-        yield fake, f"{base}/v1"
-        fake.release.set()  # a request held back to test the timeout may now finish
 
 
 @pytest.mark.parametrize(

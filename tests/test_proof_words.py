@@ -17,18 +17,19 @@ from storage.db import transaction
 from storage.models import Evidence, Participation
 from tests import photo_corpus as corpus
 from tests.harness import BotHarness
-from tests.test_evidence import (
+from tests.people import (
+    RULES,
+    Neighbour,
     Scene,
-    _card,
-    _configure,
-    _evidence,
-    _meetup_moment,
-    _send_photo,
+    configure,
+    evidence_rows,
+    meetup_moment,
+    new_meetup,
+    review_card,
     run_checks,
-    scene,  # noqa: F401 (a fixture)
+    send_photo,
 )
-from tests.test_meetups import RULES, Neighbour, _meetup
-from tests.test_photo_checks import FakeJudge, fake_judge  # noqa: F401 (a fixture)
+from tests.servers import FakeJudge
 from verification import proof_words
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -83,7 +84,7 @@ def test_what_the_judge_read_is_compared_with_the_word() -> None:
 async def test_check_in_gives_a_word_the_reply_and_the_admin_card_show(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "Mina", lang="en").register()
-    meeting_id = await _meetup(bot, host, hours=1)
+    meeting_id = await new_meetup(bot, host, hours=1)
     async with transaction(bot.sessions) as s:
         await meetings.join(s, meeting_id, guest.id, RULES, bot.clock.now())
         code = (await meetings.view(s, meeting_id)).meeting.checkin_code
@@ -96,17 +97,17 @@ async def test_check_in_gives_a_word_the_reply_and_the_admin_card_show(bot: BotH
 
 
 async def test_the_admin_card_and_the_ai_judge_get_the_word(
-    scene: Scene,  # noqa: F811
-    fake_judge: tuple[FakeJudge, str],  # noqa: F811
+    scene: Scene,
+    fake_judge: tuple[FakeJudge, str],
 ) -> None:
     bot, guest = scene.bot, scene.guest
     fake, url = fake_judge
     word = await _word(bot, scene.meeting_id, guest.id)
     fake.extra = {"word_visible": "yes", "visible_text": word.upper()}
-    await _configure(
+    await configure(
         bot, openai_api_key=SecretStr("test-key"), openai_base_url=url, openai_model="fake-model"
     )
-    await _send_photo(bot, guest, corpus.plain_jpeg(111))
+    await send_photo(bot, guest, corpus.plain_jpeg(111))
     assert await run_checks(bot) == 1
 
     [request] = fake.requests
@@ -115,58 +116,59 @@ async def test_the_admin_card_and_the_ai_judge_get_the_word(
     assert '"proof_word"' in request["instructions"]
     schema = request["text"]["format"]["schema"]
     assert set(schema["required"]) >= {"word_visible", "visible_text"}
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert _checks(row)["proof_word"]["reason"] == "word_seen" and "proof_word" not in row.flags
-    caption = _card(bot, scene.group_id)["caption"]
+    caption = review_card(bot, scene.group_id)["caption"]
     assert f"🔤 Expected proof word: {word}" in caption
     assert f"✅ Proof word {word} is visible" in caption
 
 
 async def test_a_photo_showing_another_meetups_word_is_flagged(
-    scene: Scene,  # noqa: F811
-    fake_judge: tuple[FakeJudge, str],  # noqa: F811
+    scene: Scene,
+    fake_judge: tuple[FakeJudge, str],
 ) -> None:
     bot, guest = scene.bot, scene.guest
     fake, url = fake_judge
     # Another meetup, checked in now: its host holds a Korean word, the guest an English one.
     other_host = await Neighbour(bot, "서연").register()
-    other = await _meetup(bot, other_host, hours=0.25, key="olympic-park-lone-tree")
+    other = await new_meetup(bot, other_host, hours=0.25, key="olympic-park-lone-tree")
     async with transaction(bot.sessions) as s:
         await meetings.open_checkin(s, other, other_host.id, RULES, bot.clock.now())
     elsewhere = await _word(bot, other, other_host.id)
     fake.mode = "yes"
     fake.extra = {"word_visible": "no", "visible_text": f"{elsewhere}입니다"}
-    await _configure(
+    await configure(
         bot, openai_api_key=SecretStr("test-key"), openai_base_url=url, openai_model="fake-model"
     )
-    await _send_photo(bot, guest, corpus.plain_jpeg(112))
+    await send_photo(bot, guest, corpus.plain_jpeg(112))
     await run_checks(bot)
 
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     check = _checks(row)["proof_word"]
     assert (check["result"], check["reason"]) == ("warn", "other_meetup")
     assert (check["word"], check["meeting"]) == (elsewhere, other)
     assert "proof_word" in row.flags and row.status == "in_review"  # flagged, not rejected
-    caption = _card(bot, scene.group_id)["caption"]
+    caption = review_card(bot, scene.group_id)["caption"]
     assert f"⚠️ Shows {elsewhere}, the proof word of meetup #{other}" in caption
     assert "look closely" in caption
 
 
-async def test_a_photo_taken_before_check_in_is_flagged(scene: Scene) -> None:  # noqa: F811
+async def test_a_photo_taken_before_check_in_is_flagged(scene: Scene) -> None:
     bot, guest = scene.bot, scene.guest
     async with bot.sessions() as s:
         checked_in = await s.scalar(
             select(Participation.checked_in_at).where(Participation.user_id == guest.id)
         )
     assert checked_in is not None
-    earlier = _meetup_moment(bot) - timedelta(hours=3)
+    earlier = meetup_moment(bot) - timedelta(hours=3)
     original = corpus.camera_jpeg(113, taken=earlier, gps=corpus.SEOKCHON_LAKE)
     await bot.act(
         guest.id, bot.emulator.send_document(guest.id, original, "IMG_1.JPG", "image/jpeg")
     )
     await run_checks(bot)
-    [row] = await _evidence(bot)
+    [row] = await evidence_rows(bot)
     assert _checks(row)["checkin"]["reason"] == "before_checkin" and "checkin" in row.flags
     assert (
-        f"Taken {earlier:%Y-%m-%d %H:%M}, before check-in" in _card(bot, scene.group_id)["caption"]
+        f"Taken {earlier:%Y-%m-%d %H:%M}, before check-in"
+        in review_card(bot, scene.group_id)["caption"]
     )

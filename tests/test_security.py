@@ -29,9 +29,15 @@ from storage.models import (
     VoucherCode,
 )
 from tests.harness import BotHarness, buttons
-from tests.test_evidence import Scene, _data, bystander_with_a_card, scene  # noqa: F401
-from tests.test_meetups import Neighbour, _card, _meetup
-from tests.test_mission_review import store_drafts
+from tests.people import (
+    Neighbour,
+    Scene,
+    action_data,
+    bystander_with_a_card,
+    meetup_card,
+    new_meetup,
+    store_drafts,
+)
 from ui import callbacks
 from ui.callbacks import Action
 
@@ -92,8 +98,8 @@ def _forgeries(meeting_id: int, other_id: int) -> list[str]:
 async def test_fuzzed_and_forged_buttons_change_nothing(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     stranger = await Neighbour(bot, "수아").register()
-    meeting_id = await _meetup(bot, host)
-    card = await _card(bot, stranger, meeting_id)
+    meeting_id = await new_meetup(bot, host)
+    card = await meetup_card(bot, stranger, meeting_id)
     # The stranger may join (a real button); everything else below must do nothing.
     before = await _state(bot.sessions)
     junk = samples(st.text(max_size=60).filter(lambda s: 0 < len(s.encode()) <= 64), 150)
@@ -177,7 +183,7 @@ async def _decisions(sessions: SessionFactory) -> dict[str, Any]:
 
 
 async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
-    scene: Scene,  # noqa: F811 — the fixture imported above
+    scene: Scene,
 ) -> None:
     """Telegram keeps a card's buttons on a forwarded copy, and anyone may press them there:
     a member of the admin group who is not an admin, and an admin too (the decision belongs on
@@ -210,12 +216,12 @@ async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
         assert not [m for m in bot.bot_messages(person.id) if APOLOGY_EN in (m.get("text") or "")]
     # The same buttons on the group's own card work for the admin.
     review = next(c for c in cards if "photo" in c or "document" in c)
-    await bot.press(admin.user, review, _data(review, Action.REVIEW_APPROVE))
+    await bot.press(admin.user, review, action_data(review, Action.REVIEW_APPROVE))
     assert (await _decisions(bot.sessions))["evidence"] != before["evidence"]
 
 
 async def test_every_admin_command_from_someone_who_is_not_an_admin(
-    scene: Scene,  # noqa: F811
+    scene: Scene,
 ) -> None:
     bot = scene.bot
     bystander = await bystander_with_a_card(scene, 62)

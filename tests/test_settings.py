@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from bot.settings import SettingsError, load_settings
-from tests.conftest import make_settings
+from tests.harness import make_settings
 
 
 def test_defaults_run_offline_against_telegram_urls() -> None:

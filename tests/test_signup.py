@@ -4,7 +4,6 @@ profile edits, language, account deletion, and every way a person can go off the
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,82 +11,14 @@ from sqlalchemy import func, select, text
 from storage.db import SessionFactory, transaction
 from storage.models import ConversationState, LedgerEntry, Region, User
 from tests.harness import BotHarness, buttons
+from tests.people import SEOKCHON_LAKE, Person, data_of, sign_up, walk_to_location
 from ui import callbacks
 from ui.callbacks import Action
 from verification import geo
 
-SEOKCHON_LAKE = (37.5096, 127.1027)  # 잠실동, Songpa-gu
 GANGNAM_STATION = (37.4979, 127.0276)  # Gangnam-gu
-PHONE = "+82 10-2345-6789"
 
 pytestmark = pytest.mark.usefixtures("seeded")
-
-
-def data_of(message: dict[str, Any], label: str) -> str:
-    """The callback data of the button labelled `label` (exact, or with a ✅ prefix)."""
-    for text_, data in buttons(message):
-        if text_ in (label, f"✅ {label}"):
-            return data
-    raise AssertionError(f"no button {label!r} in {[b for b, _ in buttons(message)]}")
-
-
-class Person:
-    """A person in their private chat with the bot."""
-
-    def __init__(self, bot: BotHarness, name: str = "민지", lang: str = "ko", phone: str = PHONE):
-        self.bot = bot
-        self.user = bot.user(name, language_code=lang, phone_number=phone)
-        self.id: int = self.user["id"]
-        self.last: list[dict[str, Any]] = []
-
-    async def say(self, text_: str) -> list[dict[str, Any]]:
-        self.last = await self.bot.send(self.user, text_)
-        return self.last
-
-    async def press(
-        self, label: str, message: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        # Like a person: the newest message that still shows buttons (edits applied).
-        target = message or next(m for m in reversed(self.bot.bot_messages(self.id)) if buttons(m))
-        self.last = await self.bot.press(self.user, target, data_of(target, label))
-        return self.last
-
-    async def contact(self, *, own: bool = True) -> list[dict[str, Any]]:
-        action = self.bot.emulator.share_contact(self.id, own=own)
-        self.last = await self.bot.act(self.id, action)
-        return self.last
-
-    async def location(self, lat: float, lon: float, **kw: Any) -> list[dict[str, Any]]:
-        self.last = await self.bot.act(
-            self.id, self.bot.emulator.share_location(self.id, lat, lon, **kw)
-        )
-        return self.last
-
-    def answers(self) -> list[str]:
-        """Texts of the small notices shown on button presses (answerCallbackQuery)."""
-        return [c.params.get("text", "") for c in self.bot.calls("answerCallbackQuery")]
-
-
-async def walk_to_location(p: Person) -> None:
-    await p.say("/start")
-    await p.press("동의합니다")
-    await p.contact()
-    await p.press("송파구")
-    await p.press("잠실동")
-
-
-async def sign_up(p: Person, *, verify: bool = True) -> list[dict[str, Any]]:
-    await walk_to_location(p)
-    if verify:
-        await p.location(*SEOKCHON_LAKE)
-    else:
-        await p.press("나중에 할게요")
-    await p.press("걷기")
-    await p.press("배드민턴")
-    await p.press("완료")
-    await p.press("저녁")
-    await p.press("완료")
-    return await p.press("확인 ✅")
 
 
 async def user_row(sessions: SessionFactory, user_id: int) -> User | None:

@@ -17,10 +17,8 @@ from storage import evidence, meetings, stats
 from storage.db import transaction
 from storage.market import load_csv
 from storage.users import grant_admin
-from tests.conftest import SEOUL
 from tests.harness import BotHarness
-from tests.test_evidence import _configure
-from tests.test_meetups import RULES, Neighbour, _meetup
+from tests.people import RULES, SEOUL, Neighbour, configure, new_meetup
 
 pytestmark = pytest.mark.usefixtures("seeded")
 VOUCHERS = """item,name_ko,name_en,cost,code
@@ -58,8 +56,8 @@ async def _fortnight(bot: BotHarness) -> Neighbour:
     host = await Neighbour(bot, "지훈").register()
     came = await Neighbour(bot, "민지").register()
     absent = await Neighbour(bot, "서연").register()
-    held = await _meetup(bot, host, hours=1)
-    dropped = await _meetup(bot, host, hours=3, key="olympic-park-lone-tree")
+    held = await new_meetup(bot, host, hours=1)
+    dropped = await new_meetup(bot, host, hours=3, key="olympic-park-lone-tree")
     async with transaction(bot.sessions) as s:
         await meetings.cancel(s, dropped, host.id, bot.clock.now())
         for person in (came, absent):
@@ -160,7 +158,7 @@ async def test_the_weekly_chart_goes_to_the_admin_group_once(bot: BotHarness) ->
     group = bot.emulator.create_group("Halsaram admins", [admin.id], admin_ids=[admin.id])
     await bot.emulator.add_bot_to_group(admin.id, group["id"], as_admin=True)
     await bot.deliver()
-    await _configure(bot, admin_chat_id=group["id"], default_language="en")
+    await configure(bot, admin_chat_id=group["id"], default_language="en")
     settings = bot.app.bot_data["services"].settings
     bot.clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=SEOUL))  # Monday: last week is over
     assert await send_weekly(bot.app.bot, bot.sessions, bot.clock, settings, WORKER)

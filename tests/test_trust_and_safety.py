@@ -12,10 +12,8 @@ from sqlalchemy import func, select
 from storage import errors, meetings
 from storage.db import transaction
 from storage.models import Badge, Feedback, Report, User
-from tests.conftest import make_settings
-from tests.harness import BotHarness, buttons
-from tests.test_meetups import RULES, Neighbour, _card, _meetup
-from tests.test_signup import data_of
+from tests.harness import BotHarness, buttons, make_settings
+from tests.people import RULES, Neighbour, data_of, meetup_card, new_meetup
 from ui import callbacks
 from ui.callbacks import Action
 
@@ -24,9 +22,9 @@ pytestmark = pytest.mark.usefixtures("seeded")
 
 async def _finished_meetup(bot: BotHarness, host: Neighbour, *guests: Neighbour) -> int:
     """A meetup all of them attended, now over (the meetup clock closed it)."""
-    meeting_id = await _meetup(bot, host, hours=1)
+    meeting_id = await new_meetup(bot, host, hours=1)
     for guest in guests:
-        await guest.press(await _card(bot, guest, meeting_id), "참여하기")
+        await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     bot.clock.advance(timedelta(minutes=55))
     async with transaction(bot.sessions) as s:
         await meetings.open_checkin(s, meeting_id, host.id, RULES, bot.clock.now())
@@ -78,9 +76,9 @@ async def test_someone_who_did_not_come_cannot_rate_and_loses_trust(bot: BotHarn
     host = await Neighbour(bot, "지훈").register()
     came = await Neighbour(bot, "민지").register()
     missed = await Neighbour(bot, "서연").register()
-    meeting_id = await _meetup(bot, host, hours=1)
+    meeting_id = await new_meetup(bot, host, hours=1)
     for person in (came, missed):
-        await person.press(await _card(bot, person, meeting_id), "참여하기")
+        await person.press(await meetup_card(bot, person, meeting_id), "참여하기")
     bot.clock.advance(timedelta(minutes=55))
     async with transaction(bot.sessions) as s:
         await meetings.open_checkin(s, meeting_id, host.id, RULES, bot.clock.now())
@@ -128,7 +126,7 @@ async def test_a_report_reaches_moderators_and_a_suspension_stops_joining(bot: B
     await bot.run_outbox()
     assert "7일 동안 정지" in host.inbox()[-1]
     other = await Neighbour(bot, "도윤").register()
-    meeting_id = await _meetup(bot, other, hours=5, key="ogeum-park-badminton")
+    meeting_id = await new_meetup(bot, other, hours=5, key="ogeum-park-badminton")
     await host.press_data(
         bot.bot_messages(host.id)[-1], callbacks.encode(Action.MEETUP_JOIN, meeting_id)
     )
@@ -145,7 +143,7 @@ async def test_a_block_hides_meetups_both_ways(bot: BotHarness) -> None:
     [pick] = await guest.say("/block")
     await guest.press(pick, "지훈")
     assert "차단했어요" in bot.emulator.transcript(guest.id)[-1]["text"]
-    meeting_id = await _meetup(bot, host, hours=6, key="ogeum-park-badminton")
+    meeting_id = await new_meetup(bot, host, hours=6, key="ogeum-park-badminton")
     [listing] = await guest.say("/meetups")
     assert callbacks.encode(Action.MEETUP_VIEW, meeting_id) not in [d for _, d in buttons(listing)]
     await guest.press_data(listing, callbacks.encode(Action.MEETUP_JOIN, meeting_id))
@@ -176,9 +174,9 @@ async def test_flood_control_drops_updates_with_one_notice(bot: BotHarness) -> N
 async def test_hosting_is_capped_per_day(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈").register()
     for n in range(RULES.host_max_per_day):
-        await _meetup(bot, host, hours=3 + n * 2)
+        await new_meetup(bot, host, hours=3 + n * 2)
     with pytest.raises(errors.HostLimit):
-        await _meetup(bot, host, hours=20)
+        await new_meetup(bot, host, hours=20)
 
 
 async def test_a_low_trust_score_cannot_join(bot: BotHarness) -> None:
@@ -188,7 +186,7 @@ async def test_a_low_trust_score_cannot_join(bot: BotHarness) -> None:
         user = await s.get(User, doubtful.id)
         assert user is not None
         user.trust_score = RULES.join_min_trust - 1
-    meeting_id = await _meetup(bot, host)
+    meeting_id = await new_meetup(bot, host)
     await doubtful.press_data(
         bot.bot_messages(doubtful.id)[-1], callbacks.encode(Action.MEETUP_JOIN, meeting_id)
     )

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.processes import People, bot_env, free_port, running, wait_for
+from tests.e2e.processes import People, bot_env, running, wait_for
+from tests.servers import free_port
 
 BOT = [sys.executable, "-m", "bot.cli", "run"]
 

@@ -16,8 +16,7 @@ import zxingcpp
 from PIL import Image
 
 from tests.e2e.processes import ROOT, People, bot_env, running
-
-SEOKCHON_LAKE = (37.5096, 127.1027)
+from tests.people import SEOKCHON_LAKE
 
 
 def test_host_two_guests_and_qr_check_in(people: People, sandbox_url: str, tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.e2e.processes import ROOT, People, bot_env, running
-
-SEOKCHON_LAKE = (37.5096, 127.1027)
+from tests.people import SEOKCHON_LAKE
 
 
 def test_three_people_sign_up(people: People, sandbox_url: str, tmp_path: Path) -> None:

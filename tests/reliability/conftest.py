@@ -1,6 +1,3 @@
 """Reliability under faults. The bounded tests here run in `make test`; the heavy variants,
-marked `reliability`, restart shared services or run long, so `make reliability` runs them."""
-
-from __future__ import annotations
-
-from tests.e2e.conftest import people, sandbox_url  # noqa: F401 — shared fixtures
+marked `reliability`, restart shared services or run long, so `make reliability` runs them.
+The `sandbox_url` and `people` fixtures come from tests/conftest.py."""

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SANDBOX_TOKEN
-from tests.e2e.processes import People, bot_env, free_port, running
+from tests.e2e.processes import People, bot_env, running
+from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 

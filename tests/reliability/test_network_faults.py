@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from storage.models import OutboxMessage
 from tests.harness import BotHarness
-from tests.test_meetups import Neighbour, _card, _meetup, _seated
+from tests.people import Neighbour, meetup_card, new_meetup, seat_counts
 
 pytestmark = pytest.mark.usefixtures("seeded")
 APOLOGY = "Sorry, something went wrong"
@@ -31,8 +31,8 @@ async def _a_guest_joined(bot: BotHarness) -> tuple[Neighbour, int]:
     how many messages they had before it."""
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "James", lang="en").register()
-    meeting_id = await _meetup(bot, host)
-    await guest.press(await _card(bot, guest, meeting_id), "Join")
+    meeting_id = await new_meetup(bot, host)
+    await guest.press(await meetup_card(bot, guest, meeting_id), "Join")
     return host, len(host.inbox())
 
 
@@ -41,8 +41,8 @@ async def test_a_reply_whose_answer_was_lost_is_seen_once_and_the_seat_taken_onc
 ) -> None:
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "James", lang="en").register()
-    meeting_id = await _meetup(bot, host)
-    card = await _card(bot, guest, meeting_id)
+    meeting_id = await new_meetup(bot, host)
+    card = await meetup_card(bot, guest, meeting_id)
     bot.emulator.faults.lose_responses["sendMessage"] = 1
     await guest.press(card, "Join")
     said = guest.inbox()
@@ -52,7 +52,7 @@ async def test_a_reply_whose_answer_was_lost_is_seen_once_and_the_seat_taken_onc
     await guest.press_data(card, card["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
     assert guest.inbox() == said
     assert "already" in guest.alert()
-    assert await _seated(bot.sessions, meeting_id) == {"joined": 2}
+    assert await seat_counts(bot.sessions, meeting_id) == {"joined": 2}
 
 
 async def test_a_notice_whose_answer_was_lost_is_not_sent_again(bot: BotHarness) -> None:

@@ -14,9 +14,19 @@ from storage import ledger
 from storage.models import InboxUpdate, Participation, VoucherCode
 from tests import photo_corpus as corpus
 from tests.harness import BotHarness, buttons
-from tests.test_evidence import _balance, _data, _mission, admin_group, run_checks
-from tests.test_market import _assert_money_is_sound, _stock
-from tests.test_meetups import Neighbour, _card, _decode_qr, _meetup
+from tests.people import (
+    Neighbour,
+    action_data,
+    admin_group,
+    assert_money_is_sound,
+    balance_of,
+    decode_qr,
+    find_mission,
+    meetup_card,
+    new_meetup,
+    run_checks,
+    stock_codes,
+)
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -29,18 +39,18 @@ def _repeated(texts: list[str]) -> list[str]:
 
 
 async def test_every_update_twice_ends_as_if_once(bot: BotHarness, tmp_path: Path) -> None:
-    await _stock(bot.sessions, CSV)
+    await stock_codes(bot.sessions, CSV)
     host = await Neighbour(bot, "지훈").register()
     guest = await Neighbour(bot, "Mina", lang="en").register()
     admin, group_id = await admin_group(bot, tmp_path)
-    meeting_id = await _meetup(bot, host, hours=1)
-    points = (await _mission(bot.sessions)).points
+    meeting_id = await new_meetup(bot, host, hours=1)
+    points = (await find_mission(bot.sessions)).points
     bot.deliveries = 2
 
-    await guest.press(await _card(bot, guest, meeting_id), "Join")
+    await guest.press(await meetup_card(bot, guest, meeting_id), "Join")
     bot.clock.advance(timedelta(minutes=55))
-    await host.press(await _card(bot, host, meeting_id), "📷 체크인 QR")
-    payload = _decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
+    await host.press(await meetup_card(bot, host, meeting_id), "📷 체크인 QR")
+    payload = decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
     [checked_in] = await guest.say(f"/start {payload}")
     assert checked_in["text"].startswith("Checked in to")
     bot.clock.advance(timedelta(minutes=10))
@@ -48,16 +58,16 @@ async def test_every_update_twice_ends_as_if_once(bot: BotHarness, tmp_path: Pat
     assert got_it["text"].startswith("Got it!")
     assert await run_checks(bot) == 1
     card = [m for m in bot.bot_messages(group_id) if "photo" in m][-1]
-    await bot.press(admin.user, card, _data(card, Action.REVIEW_APPROVE))
-    assert await _balance(bot, guest.id) == points
+    await bot.press(admin.user, card, action_data(card, Action.REVIEW_APPROVE))
+    assert await balance_of(bot, guest.id) == points
     await bot.run_outbox()
     [listing] = await guest.say("/market")
     [confirm] = await guest.press(listing, "Americano · 50P")
     [code] = await guest.press(confirm, buttons(confirm)[0][0])
     assert "CAFE-0001-AMER" in code["text"]
 
-    assert await _balance(bot, guest.id) == points - 50
-    await _assert_money_is_sound(bot.sessions)
+    assert await balance_of(bot, guest.id) == points - 50
+    await assert_money_is_sound(bot.sessions)
     async with bot.sessions() as s:
         entries = await ledger.history(s, guest.id, limit=10)
         seated = await s.scalar(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,14 +22,9 @@ from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 from sandbox.emulator import Emulator, FloodLimits
 from sandbox.server import create_app
+from tests.servers import free_port
 
 TOKEN = "123456:SERVER-TEST"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def serve(app: Starlette) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
