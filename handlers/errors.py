@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from telegram import Update
@@ -41,17 +40,20 @@ async def unknown_command(update: Update, context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Answers refusals and bad buttons; logs failures without personal data and apologises."""
     error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(update, Update) and isinstance(error, InvalidCallback | DomainError):
         # A forged or corrupt press (data that matched an action's prefix but not its
-        # arguments), or a refusal a handler let through: one answer for all, here.
-        with contextlib.suppress(TelegramError):
+        # arguments), or a refusal a handler let through: one answer for all, here. If that
+        # answer fails it is logged; an apology would only repeat the trouble.
+        try:
             if isinstance(error, DomainError):
                 await context.refuse(error)
             else:
                 await context.stale_button()
+        except TelegramError as failed:
+            log.error("update %s failed: %s", update_id, type(failed).__name__)
         return
     metrics.ERRORS.inc()
-    update_id = update.update_id if isinstance(update, Update) else None
     # Only the type and the update id: messages, names and phone numbers stay out of logs.
     log.error(
         "update %s failed: %s",
