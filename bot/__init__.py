@@ -1,4 +1,5 @@
-"""Assembly: settings, the Application, the CLI, i18n and the callback codec."""
+"""Assembly: settings, services and the one Context, the Application, the transport (send
+budget), ingress, the CLI."""
 
 import os
 
