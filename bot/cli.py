@@ -34,7 +34,13 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from bot.logs import configure as configure_logging
-from bot.settings import SANDBOX_TOKEN, Settings, SettingsError, load_settings
+from bot.settings import (
+    SANDBOX_TOKEN,
+    Settings,
+    SettingsError,
+    load_settings,
+    webhook_url_problem,
+)
 from missions.timing import WEATHERS
 from storage import migrate
 from storage.clock import SystemClock
@@ -108,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "run":
             webhook = None if args.polling else (args.webhook or settings.webhook_url)
+            if args.webhook and (
+                problem := webhook_url_problem(args.webhook, settings.local_sandbox_host)
+            ):
+                raise SettingsError(f"--webhook: {problem}")
             return run(settings, webhook, with_worker=not args.no_worker)
         if args.command == "worker":
             return worker(settings)
@@ -308,6 +318,8 @@ def _sandbox_if_offline(settings: Settings) -> Iterator[Settings]:
     command = [
         sys.executable, "-m", "sandbox.server", "--host", host, "--port", str(port),
         "--token", SANDBOX_TOKEN, "--state-file", str(settings.data_dir / "sandbox.json"),
+        # Only this bot talks to it: a webhook on its host may be http:// (as the settings allow).
+        "--local-http-webhooks",
     ]  # fmt: skip
     process = subprocess.Popen(command)
     try:

@@ -11,16 +11,19 @@ import hmac
 import re
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "HALSARAM_"
 TELEGRAM_API_URL = "https://api.telegram.org"
 # The offline sandbox accepts this token; it is not a secret and reaches no real bot.
 SANDBOX_TOKEN = "123456:SANDBOX-TOKEN"
+# Telegram posts to a webhook only over HTTPS and only on these ports (Bot API, setWebhook).
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class SettingsError(Exception):
@@ -126,9 +129,11 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_url")
     @classmethod
-    def _webhook_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be the full public URL Telegram posts to (https://...)")
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Declared after the token, the API URL and the sandbox host, so they are in info.data.
+        problem = webhook_url_problem(value, _local_sandbox_host(info.data)) if value else None
+        if problem:
+            raise ValueError(problem)
         return value or None
 
     @field_validator("webhook_secret")
@@ -184,6 +189,17 @@ class Settings(BaseSettings):
         return self.telegram_token is None
 
     @property
+    def local_sandbox_host(self) -> str | None:
+        """The sandbox's host when the bot talks to the local sandbox, not to Telegram."""
+        return _local_sandbox_host(
+            {
+                "telegram_token": self.telegram_token,
+                "telegram_api_url": self.telegram_api_url,
+                "sandbox_host": self.sandbox_host,
+            }
+        )
+
+    @property
     def district_codes(self) -> tuple[str, ...]:
         """Districts open for signup (Songpa-gu, 11710, by default); others are "coming soon"."""
         return tuple(self.enabled_districts.split(","))
@@ -236,6 +252,39 @@ def parse_hhmm(text: str) -> time | None:
     """`08:00` or `8:00` as a time of day; None for anything else."""
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
     return time(int(match[1]), int(match[2])) if match else None
+
+
+def webhook_url_problem(url: str, local_host: str | None = None) -> str | None:
+    """Why Telegram's setWebhook would refuse `url` (None: it would not): Telegram posts only
+    over HTTPS, on port 443, 80, 88 or 8443. The one exception is the local sandbox: a URL on
+    `local_host` (the sandbox's host, given only while the bot talks to the sandbox) may be
+    `http://` on any port, as the sandbox started with `--local-http-webhooks` accepts."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "must be the full public URL Telegram posts to (https://host[:port]/...)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be the full public URL Telegram posts to (https://host[:port]/...)"
+    if local_host and parts.hostname == local_host.lower():
+        return None
+    if parts.scheme != "https":
+        return "must start with https:// (Telegram posts updates over HTTPS only)"
+    if (port or 443) not in WEBHOOK_PORTS:
+        return "must use port 443, 80, 88 or 8443 (the only ports Telegram posts updates to)"
+    return None
+
+
+def _local_sandbox_host(values: dict[str, Any]) -> str | None:
+    """The sandbox host while the bot talks to the local sandbox: no token (offline, `halsaram
+    run` starts it there) or a token with an API URL on the sandbox host (the tests)."""
+    host = str(values.get("sandbox_host") or "")
+    if not host:
+        return None
+    if values.get("telegram_token") is None:
+        return host
+    api = urlsplit(str(values.get("telegram_api_url") or TELEGRAM_API_URL))
+    return host if api.hostname == host.lower() else None
 
 
 def load_settings(**overrides: object) -> Settings:

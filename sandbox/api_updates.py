@@ -11,6 +11,7 @@ import contextlib
 import copy
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,6 +28,11 @@ CONFLICT_POLLING = (
     "make sure that only one bot instance is running"
 )
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Telegram's own checks and wording (tdlib/telegram-bot-api, WebhookActor.cpp).
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+NEED_HTTPS = "bad webhook: An HTTPS URL must be provided for webhook"
+BAD_PORT = "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+_LOOPBACK = ("localhost", "::1")
 
 
 class UpdatesApi(World):
@@ -74,8 +80,8 @@ class UpdatesApi(World):
 
     async def _set_webhook(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
         url = str(p.get("url", ""))
-        if url and not re.match(r"https?://[^/\s]+", url):
-            raise bad("bad webhook: An HTTPS URL must be provided for webhook")
+        if url and (refusal := self._webhook_refusal(url)):
+            raise bad(refusal)
         secret = p.get("secret_token")
         if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
             raise bad("secret token contains unallowed characters")
@@ -93,6 +99,23 @@ class UpdatesApi(World):
         self._wake_updates()
         self._ensure_pusher()
         return True
+
+    def _webhook_refusal(self, url: str) -> str | None:
+        """Telegram's 400 for a webhook URL it will not post to: not https://, or a port other
+        than 443, 80, 88 and 8443. With `local_http_webhooks`, a loopback host is exempt."""
+        if not re.match(r"https?://[^/\s]+", url):
+            return NEED_HTTPS
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            return BAD_PORT
+        host = parts.hostname or ""
+        if self.local_http_webhooks and (host in _LOOPBACK or host.startswith("127.")):
+            return None
+        if parts.scheme != "https":
+            return NEED_HTTPS
+        return None if (port or 443) in WEBHOOK_PORTS else BAD_PORT
 
     async def _delete_webhook(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
         if p.get("drop_pending_updates"):

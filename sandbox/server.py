@@ -505,6 +505,11 @@ def _parser() -> argparse.ArgumentParser:
         "--no-flood-limits", action="store_true", help="answer every send, never 429"
     )
     parser.add_argument(
+        "--local-http-webhooks",
+        action="store_true",
+        help="let setWebhook take http:// and any port on a loopback host (Telegram refuses both)",
+    )
+    parser.add_argument(
         "--overall-per-second",
         type=float,
         default=FloodLimits.overall_per_second,
@@ -521,7 +526,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     state_file = Path(args.state_file) if args.state_file else None
     emulator = Emulator(
-        args.token, bot_username=args.bot_username, limits=limits, state_file=state_file
+        args.token,
+        bot_username=args.bot_username,
+        limits=limits,
+        state_file=state_file,
+        local_http_webhooks=args.local_http_webhooks,
     )
     base = f"http://{args.host}:{args.port}"
     # The token is not printed: the bot gets it from its own settings.

@@ -70,6 +70,7 @@ class World:
         webhook_retry_delay: float = 1.0,
         webhook_max_delay: float = 60.0,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
+        local_http_webhooks: bool = False,
     ) -> None:
         self.token = token
         prefix = token.split(":", 1)[0]
@@ -87,6 +88,9 @@ class World:
         self._retry_delay = webhook_retry_delay
         self._max_delay = webhook_max_delay
         self._webhook_transport = webhook_transport
+        # Off (as Telegram): setWebhook takes only https:// on 443, 80, 88 or 8443. On (tests,
+        # the offline `halsaram run`): a loopback URL may be http:// on any port.
+        self.local_http_webhooks = local_http_webhooks
 
         self.users: dict[int, UserRecord] = {}
         self.chats: dict[int, ChatRecord] = {}

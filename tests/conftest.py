@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -130,13 +131,27 @@ async def fake_judge() -> AsyncIterator[tuple[FakeJudge, str]]:
         fake.release.set()  # a request held back to test the timeout may now finish
 
 
-@pytest.fixture
-def sandbox_url(tmp_path: Path) -> Iterator[str]:
-    """The sandbox (`python -m sandbox.server`) as its own process on a free port."""
+@contextmanager
+def _sandbox_process(tmp_path: Path, *options: str) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "sandbox.server", "--port", str(port), "--token", SANDBOX_TOKEN]
-    with running(args, {}, f"{url}/healthz", tmp_path / "sandbox.log"):
+    with running([*args, *options], {}, f"{url}/healthz", tmp_path / "sandbox.log"):
+        yield url
+
+
+@pytest.fixture
+def sandbox_url(tmp_path: Path) -> Iterator[str]:
+    """The sandbox (`python -m sandbox.server`) as its own process on a free port."""
+    with _sandbox_process(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def local_webhook_sandbox_url(tmp_path: Path) -> Iterator[str]:
+    """The same, with the test flag that lets setWebhook take an http:// loopback URL (a bot's
+    webhook on a free local port); Telegram, and the sandbox by default, refuse one."""
+    with _sandbox_process(tmp_path, "--local-http-webhooks") as url:
         yield url
 
 

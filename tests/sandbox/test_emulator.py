@@ -221,7 +221,8 @@ async def test_updates_parse_with_python_telegram_bot(emu: Emulator) -> None:
 # ---------------------------------------------------------------------- webhooks
 
 
-async def test_get_updates_with_webhook_set_is_409(emu: Emulator) -> None:
+async def test_get_updates_with_webhook_set_is_409() -> None:
+    emu = Emulator(TOKEN, limits=NO_LIMITS, local_http_webhooks=True)  # an http:// loopback hook
     assert await ok(emu, "setWebhook", url="http://127.0.0.1:9/hook") is True
     status, body = await call(emu, "getUpdates")
     assert status == 409
@@ -274,6 +275,62 @@ async def test_webhook_pushes_in_order_with_secret_and_retries_after_500() -> No
     # The first update is delivered again after the 500, and order is kept.
     assert texts == ["첫째", "첫째", "둘째"]
     assert {secret for secret, _ in received} == {"s3cret_-"}
+
+
+NEED_HTTPS = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+BAD_PORT = "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+
+
+@pytest.mark.parametrize(
+    ("url", "description"),
+    [
+        ("http://bot.example/hook", NEED_HTTPS),
+        ("http://bot.example:8443/hook", NEED_HTTPS),
+        ("ftp://bot.example/hook", NEED_HTTPS),
+        ("https://bot.example:8080/hook", BAD_PORT),
+        ("https://bot.example:444", BAD_PORT),
+        # Strict by default: a loopback hook is refused too, as Telegram does.
+        ("http://127.0.0.1:9/hook", NEED_HTTPS),
+        ("https://127.0.0.1:9/hook", BAD_PORT),
+    ],
+)
+async def test_set_webhook_refuses_what_telegram_refuses(
+    emu: Emulator, url: str, description: str
+) -> None:
+    status, body = await call(emu, "setWebhook", url=url)
+    assert (status, body["description"]) == (400, description)
+    assert (await ok(emu, "getWebhookInfo"))["url"] == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bot.example/hook",
+        "https://bot.example:443/hook",
+        "https://bot.example:80",
+        "https://bot.example:88",
+        "https://bot.example:8443/telegram/webhook",
+    ],
+)
+async def test_set_webhook_takes_https_on_telegrams_ports(emu: Emulator, url: str) -> None:
+    assert await ok(emu, "setWebhook", url=url) is True
+    assert (await ok(emu, "getWebhookInfo"))["url"] == url
+    await emu.stop()
+
+
+async def test_the_test_flag_lets_only_loopback_hooks_use_http_and_any_port() -> None:
+    emu = Emulator(TOKEN, limits=NO_LIMITS, local_http_webhooks=True)
+    for url in ("http://127.0.0.1:50123/hook", "http://localhost:9", "http://[::1]:9/hook"):
+        assert await ok(emu, "setWebhook", url=url) is True
+    for url, description in (
+        ("http://bot.example:50123/hook", NEED_HTTPS),
+        ("https://bot.example:50123/hook", BAD_PORT),
+    ):
+        assert await call(emu, "setWebhook", url=url) == (
+            400,
+            {"ok": False, "error_code": 400, "description": description},
+        )
+    await emu.stop()
 
 
 async def test_webhook_rejects_a_bad_secret(emu: Emulator) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -40,13 +41,26 @@ async def serve(app: Starlette) -> tuple[str, uvicorn.Server, asyncio.Task[None]
     return f"http://127.0.0.1:{port}", server, task
 
 
-@pytest.fixture
-async def sandbox() -> AsyncIterator[tuple[str, Emulator]]:
-    emu = Emulator(TOKEN, limits=FloodLimits(enabled=False), webhook_retry_delay=0.05)
+@asynccontextmanager
+async def _served(**options: Any) -> AsyncIterator[tuple[str, Emulator]]:
+    emu = Emulator(TOKEN, limits=FloodLimits(enabled=False), webhook_retry_delay=0.05, **options)
     url, server, task = await serve(create_app(emu))
     yield url, emu
     server.should_exit = True
     await task
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[tuple[str, Emulator]]:
+    async with _served() as served:
+        yield served
+
+
+@pytest.fixture
+async def local_webhook_sandbox() -> AsyncIterator[tuple[str, Emulator]]:
+    """The sandbox with the test flag that lets setWebhook take an http:// loopback URL."""
+    async with _served(local_http_webhooks=True) as served:
+        yield served
 
 
 def png(size: tuple[int, int] = (400, 400)) -> bytes:
@@ -173,8 +187,10 @@ async def test_raw_http_shapes(sandbox: tuple[str, Emulator]) -> None:
         assert (await client.get("/healthz")).status_code == 200
 
 
-async def test_webhook_over_http_with_secret(sandbox: tuple[str, Emulator]) -> None:
-    url, emu = sandbox
+async def test_webhook_over_http_with_secret(
+    local_webhook_sandbox: tuple[str, Emulator],
+) -> None:
+    url, emu = local_webhook_sandbox
     received: list[dict[str, Any]] = []
 
     async def hook(request: Request) -> Response:
