@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, BaseUpdateProcessor
 
 from bot import metrics
@@ -31,6 +31,8 @@ from storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25
+# While another process takes this token's updates: first wait, and the longest.
+CONFLICT_BACKOFF = (5.0, 60.0)
 
 
 def ordering_key(update: object) -> int:
@@ -125,6 +127,7 @@ async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> N
     bot = box.application.bot
     offset = await box.resume_offset()
     backoff = 1.0
+    conflict = _ConflictBackoff()
     while not stop.is_set():
         request = asyncio.ensure_future(bot.get_updates(
             offset=offset, timeout=LONG_POLL_SECONDS, read_timeout=LONG_POLL_SECONDS + 10,
@@ -148,17 +151,57 @@ async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> N
                 stop, wait.total_seconds() if isinstance(wait, timedelta) else wait
             )
             continue
+        except Conflict as exc:
+            # Nothing was handed over and the offset stays: no update is confirmed or lost.
+            await _sleep_or_stop(stop, conflict.failed(exc))
+            continue
         except (TimedOut, NetworkError) as exc:
             log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
             await _sleep_or_stop(stop, backoff)
             backoff = min(backoff * 2, 30.0)
             continue
         backoff = 1.0
+        conflict.passed()
         if not updates:
             continue
         await box.accept(list(updates))
         # Telegram forgets updates below the offset we send next; they are stored by now.
         offset = updates[-1].update_id + 1
+
+
+class _ConflictBackoff:
+    """409 Conflict on getUpdates: another process takes this token's updates.
+
+    Telegram lets one getUpdates wait per token and ends the older with "Conflict: terminated
+    by other getUpdates request; make sure that only one bot instance is running", or refuses
+    polling while a webhook is set ("can't use getUpdates method while webhook is active").
+    Not a crash: said once per episode (what it means, what to do), then retried with a
+    growing wait, so this process takes over when the other one stops.
+    """
+
+    def __init__(self) -> None:
+        self.wait = 0.0
+
+    def failed(self, exc: Conflict) -> float:
+        first, longest = CONFLICT_BACKOFF
+        if not self.wait:
+            self.wait = first
+            log.error(
+                "getUpdates refused: %s. Only one process may take updates per token: another "
+                "bot process polls with this token or set a webhook for it. Stop that one (a "
+                "laptop or a test run wants its own bot from @BotFather). Retrying every "
+                "%.0f-%.0f s; no update is confirmed or lost meanwhile.",
+                exc.message, first, longest,
+            )  # fmt: skip
+        else:
+            self.wait = min(self.wait * 2, longest)
+            log.debug("getUpdates still in conflict; retrying in %.0f s", self.wait)
+        return self.wait
+
+    def passed(self) -> None:
+        if self.wait:
+            log.info("getUpdates works again (the other process stopped): taking updates")
+        self.wait = 0.0
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

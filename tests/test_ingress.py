@@ -4,15 +4,17 @@ after a crash, per-person ordering with cross-person concurrency, health and met
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from sqlalchemy import select
 from telegram import Update
+from telegram.error import Conflict
 
-from bot import metrics
+from bot import ingress, metrics
 from bot.ingress import Inbox, PerUserProcessor
 from bot.webhook import PATH, SECRET_HEADER, create_http_app
 from storage import inbox
@@ -157,3 +159,56 @@ async def test_health_and_metrics_move_with_traffic(
     )
     assert float(line.split()[-1]) == before + 3
     assert "halsaram_handler_seconds_count" in scraped and "halsaram_outbox_backlog 0.0" in scraped
+
+
+class _Shared:
+    """A bot whose token another process polls with for a while (409 Conflict), then not."""
+
+    def __init__(self, conflicts: int, stop: asyncio.Event) -> None:
+        self.conflicts = conflicts
+        self.stop = stop
+        self.offsets: list[int | None] = []
+        self.accepted: list[int] = []
+        self.application = self
+        self.bot = self
+
+    async def resume_offset(self) -> int | None:
+        return 41
+
+    async def get_updates(self, *, offset: int | None, **_: Any) -> tuple[Update, ...]:
+        self.offsets.append(offset)
+        if len(self.offsets) <= self.conflicts:
+            raise Conflict(
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running"
+            )
+        if self.accepted:
+            self.stop.set()
+            return ()
+        return (Update(41), Update(42))
+
+    async def accept(self, updates: list[Update]) -> int:
+        self.accepted += [u.update_id for u in updates]
+        return len(updates)
+
+
+async def test_another_poller_means_waiting_growing_to_a_minute_never_a_crash(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    waits: list[float] = []
+
+    async def sleep(_stop: asyncio.Event, seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(ingress, "_sleep_or_stop", sleep)
+    stop = asyncio.Event()
+    shared = _Shared(conflicts=6, stop=stop)
+    with caplog.at_level(logging.DEBUG, logger="bot.ingress"):
+        await ingress.poll(cast(Inbox, shared), stop, ["message"])
+    assert waits == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    # Nothing confirmed while shut out; then the held updates, then the offset moves on.
+    assert shared.offsets == [41] * 7 + [43]
+    assert shared.accepted == [41, 42]
+    said = [r for r in caplog.records if "one process may take updates" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.ERROR
+    assert "works again" in caplog.text
