@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot import metrics
@@ -53,6 +53,9 @@ async def on_error(update: object, context: Context) -> None:
         except TelegramError as failed:
             log.error("update %s failed: %s", update_id, type(failed).__name__)
         return
+    if _not_modified(error):
+        log.debug("update %s: the edit changed nothing (message is not modified)", update_id)
+        return
     metrics.ERRORS.inc()
     # Only the type and the update id: messages, names and phone numbers stay out of logs.
     log.error(
@@ -63,6 +66,19 @@ async def on_error(update: object, context: Context) -> None:
     )
     if isinstance(update, Update) and _owes_an_apology(error):
         await _apologise(update, context)
+
+
+def _not_modified(error: BaseException | None) -> bool:
+    """An edit to what the message shows already: a double tap, nothing failed.
+
+    The Bot API refuses an edit that changes nothing with 400 "Bad Request: message is not
+    modified: specified new message content and reply markup are exactly the same as a current
+    content and reply markup of the message" (editMessageText, editMessageCaption,
+    editMessageReplyMarkup). The Bot API docs list no error texts; the method underneath,
+    https://core.telegram.org/method/messages.editMessage, lists 400 MESSAGE_NOT_MODIFIED.
+    The person sees what they asked for: no failure, no apology, one rule here for all edits.
+    """
+    return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
 
 
 def _owes_an_apology(error: BaseException | None) -> bool:
