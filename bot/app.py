@@ -5,14 +5,19 @@ The order of registration matters where noted; everything the bot reacts to is v
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from telegram import (
     BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     Update,
 )
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -50,7 +55,7 @@ from scheduler import jobs
 from storage import inbox
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
-from ui.commands import COMMANDS
+from ui.commands import Audience, commands_for
 from ui.i18n import SUPPORTED, t
 
 
@@ -157,15 +162,31 @@ async def _post_init(application: Application) -> None:
 
 
 async def publish_commands(application: Application) -> None:
-    bot = application.bot
+    """The menu per scope (`ui.commands` says who sees what) and language: private chats,
+    group members, group admins, and the admin group when there is one. Telegram shows each
+    person the most specific scope set, so each list is whole (the admins' includes the
+    members' commands; the admin group's is its own)."""
+    A = Audience
+    menus: list[tuple[BotCommandScope, tuple[Audience, ...]]] = [
+        (BotCommandScopeAllPrivateChats(), (A.PRIVATE,)),
+        (BotCommandScopeAllGroupChats(), (A.GROUP,)),
+        (BotCommandScopeAllChatAdministrators(), (A.GROUP, A.GROUP_ADMIN)),
+    ]
+    admin_chat = application.bot_data[SERVICES_KEY].settings.admin_chat_id
+    if admin_chat is not None:
+        menus.append((BotCommandScopeChat(admin_chat), (A.ADMIN_GROUP,)))
     for lang in SUPPORTED:
         # An empty language_code is the fallback for every language without its own list.
         code = None if lang == "ko" else lang
-        private = [BotCommand(c.name, t(lang, c.description)) for c in COMMANDS]
-        groups = [
-            BotCommand(c.name, t(lang, c.description)) for c in COMMANDS if not c.private_only
-        ]
-        await bot.set_my_commands(
-            private, scope=BotCommandScopeAllPrivateChats(), language_code=code
-        )
-        await bot.set_my_commands(groups, scope=BotCommandScopeAllGroupChats(), language_code=code)
+        for scope, audiences in menus:
+            listed = [BotCommand(c.name, t(lang, c.description)) for c in commands_for(*audiences)]
+            try:
+                await application.bot.set_my_commands(listed, scope=scope, language_code=code)
+            except (BadRequest, Forbidden) as exc:
+                # The admin group's id is wrong, or the bot is not in it yet: its menu waits
+                # for the next start; nothing else depends on it.
+                if not isinstance(scope, BotCommandScopeChat):
+                    raise
+                logging.getLogger(__name__).warning(
+                    "no command menu for the admin group %s: %s", admin_chat, exc.message
+                )

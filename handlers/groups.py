@@ -85,7 +85,8 @@ async def _added(update: Update, context: Context) -> None:
         fresh = await groups.joined(session, _newcomer(update, context, lang))
     if fresh:
         await context.bot.send_message(
-            update.effective_chat.id, screens.introduction(lang, settings.daily_post_time)
+            update.effective_chat.id,
+            screens.introduction(lang, settings.daily_post_time, context.bot.username),
         )
 
 

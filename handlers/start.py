@@ -7,7 +7,8 @@ The texts are in `ui.greetings`.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import ChatMember, Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
@@ -17,10 +18,35 @@ from ui.greetings import TOPICS, help_text, help_topic
 
 
 async def help_command(update: Update, context: Context) -> None:
-    """Lists the commands that work in this kind of chat."""
-    assert update.effective_message is not None and update.effective_chat is not None
-    private = update.effective_chat.type == "private"
-    await update.effective_message.reply_text(help_text(context.lang, private))
+    """Lists the commands that work in this kind of chat, as its command menu does: in a
+    group written `/name@bot`, with the admin commands for one of its admins (asked of
+    Telegram), and the review commands in the admin group."""
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    if chat.type == ChatType.PRIVATE:
+        await message.reply_text(help_text(context.lang, True))
+        return
+    admin_group = chat.id == context.services.settings.admin_chat_id
+    text = help_text(
+        context.lang,
+        False,
+        group_admin=not admin_group and await _group_admin(update, context),
+        admin_group=admin_group,
+        bot_username=context.bot.username,
+    )
+    await message.reply_text(text)
+
+
+async def _group_admin(update: Update, context: Context) -> bool:
+    """Whether the sender is an admin of this group now (an anonymous admin posts as it)."""
+    chat, person, message = update.effective_chat, update.effective_user, update.effective_message
+    assert chat is not None
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id == chat.id
+    if person is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, person.id)
+    return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
 async def help_button(update: Update, context: Context) -> None:

@@ -18,6 +18,18 @@ from sandbox.spec import load_spec
 from sandbox.world import Handler, World
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+# setMyCommands: "A two-letter ISO 639-1 language code" (or none).
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+# BotCommandScope types and the fields that name their chat or person (Bot API, BotCommandScope).
+_SCOPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "all_private_chats": (),
+    "all_group_chats": (),
+    "all_chat_administrators": (),
+    "chat": ("chat_id",),
+    "chat_administrators": ("chat_id",),
+    "chat_member": ("chat_id", "user_id"),
+}
 
 
 class ChatsApi(World):
@@ -44,22 +56,80 @@ class ChatsApi(World):
                 raise bad("BOT_COMMAND_INVALID")
             if not 1 <= len(command["description"]) <= 256:
                 raise bad("command description must be 1-256 characters")
-        self.commands[_scope_key(p)] = copy.deepcopy(commands)
+        key = self._command_key(p)
+        if commands:
+            self.commands[key] = copy.deepcopy(commands)
+        else:  # an empty list is no list: the next scope down applies again
+            self.commands.pop(key, None)
         return True
 
     async def _get_my_commands(self, p: dict[str, Any], f: dict[str, Any]) -> list[Any]:
-        return copy.deepcopy(self.commands.get(_scope_key(p), []))
+        # The exact scope and language asked for, never a fallback (Bot API, getMyCommands).
+        return copy.deepcopy(self.commands.get(self._command_key(p), []))
 
     async def _delete_my_commands(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
-        self.commands.pop(_scope_key(p), None)
+        self.commands.pop(self._command_key(p), None)
         return True
 
     def my_commands(
         self, scope: dict[str, Any] | None = None, language_code: str = ""
     ) -> list[dict[str, Any]]:
-        """The commands the bot set for a scope and language (what a person's menu shows)."""
+        """The commands the bot set for exactly this scope and language (as getMyCommands)."""
         key = _scope_key({"scope": scope, "language_code": language_code})
         return copy.deepcopy(self.commands.get(key, []))
+
+    def menu_commands(self, user_id: int, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The command menu `user_id` sees in a chat (their private chat when `chat_id` is None),
+        resolved as the Bot API's "Determining list of commands" says: the most specific scope
+        set wins, each first with the person's language, then without one."""
+        user = self.users[user_id].user
+        lang = str(user.get("language_code") or "")[:2].lower()
+        scopes: list[dict[str, Any]]
+        if chat_id is None or chat_id == user_id:  # the menu shows before the first message
+            scopes = [{"type": "chat", "chat_id": user_id}, {"type": "all_private_chats"}]
+        else:
+            chat = self._find_chat(chat_id)
+            admin = user_id == chat.owner_id or user_id in chat.admins
+            mine = {"chat_id": chat.id, "user_id": user_id}
+            scopes = [
+                {"type": "chat_member", **mine},
+                *([{"type": "chat_administrators", "chat_id": chat.id}] if admin else []),
+                {"type": "chat", "chat_id": chat.id},
+                *([{"type": "all_chat_administrators"}] if admin else []),
+                {"type": "all_group_chats"},
+            ]
+        for scope in [*scopes, {"type": "default"}]:
+            for code in (lang, ""):
+                found = self.commands.get(_scope_key({"scope": scope, "language_code": code}))
+                if found is not None:
+                    return copy.deepcopy(found)
+        return []
+
+    def _command_key(self, p: dict[str, Any]) -> str:
+        """The scope and language a set/get/deleteMyCommands call names, checked as Telegram
+        checks them (tdlib/telegram-bot-api `Client::get_bot_command_scope`)."""
+        code = p.get("language_code") or ""
+        if code and not _LANGUAGE_CODE.fullmatch(code):
+            raise bad("invalid language code specified")
+        scope = dict(p.get("scope") or {"type": "default"})
+        kind = scope.get("type")
+        if kind not in _SCOPE_FIELDS:
+            raise bad("unsupported bot command scope type specified")
+        fields = _SCOPE_FIELDS[kind]
+        if "chat_id" in fields:
+            if scope.get("chat_id") in (None, ""):
+                raise bad("chat_id is empty")
+            chat = self._find_chat(scope["chat_id"])
+            if kind != "chat" and chat.is_private:
+                raise bad("chat not found")  # administrators and members exist in groups only
+            scope["chat_id"] = chat.id
+        if "user_id" in fields:
+            user_id = int(scope.get("user_id") or 0)
+            if user_id not in self.users:
+                raise bad("user not found")
+            scope["user_id"] = user_id
+        named = {k: scope[k] for k in ("type", *fields)}
+        return _scope_key({"scope": named, "language_code": code})
 
     async def _set_chat_menu_button(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
         key = str(p.get("chat_id", "default"))

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardMarkup
 
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.commands import COMMANDS
+from ui.commands import Audience, Command, commands_for, invocation
 from ui.i18n import t
 
 HOW = "how"  # the greeting's "How does it work?" button
@@ -42,13 +42,37 @@ def greeting_keyboard(lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def help_text(lang: str, private: bool) -> str:
-    """The commands that work in this kind of chat (a group sees fewer)."""
+def help_text(
+    lang: str,
+    private: bool,
+    *,
+    group_admin: bool = False,
+    admin_group: bool = False,
+    bot_username: str | None = None,
+) -> str:
+    """The commands that work in this kind of chat (a group sees fewer), as its menu lists
+    them: in a group each written `/name@bot`, and for a group's admin its admin commands too;
+    the admin group (`admin_group`) sees the review commands instead."""
+    if private:
+        return _listing(lang, commands_for(Audience.PRIVATE), None)
+    if admin_group:
+        return _listing(lang, commands_for(Audience.ADMIN_GROUP), bot_username)
+    text = _listing(lang, commands_for(Audience.GROUP), bot_username)
+    if not group_admin:
+        return text
+    extra = [c for c in commands_for(Audience.GROUP_ADMIN) if Audience.GROUP not in c.audiences]
+    admin = [_line(lang, c, bot_username) for c in extra]
+    return "\n".join([text, "", t(lang, "Group admins:"), *admin])
+
+
+def _listing(lang: str, commands: tuple[Command, ...], bot_username: str | None) -> str:
     lines = [t(lang, "Here is what I can do:"), ""]
-    for command in COMMANDS:
-        if private or not command.private_only:
-            lines.append(f"/{command.name} — {t(lang, command.description)}")
+    lines.extend(_line(lang, c, bot_username) for c in commands)
     return "\n".join(lines)
+
+
+def _line(lang: str, command: Command, bot_username: str | None) -> str:
+    return f"{invocation(command.name, bot_username)} — {t(lang, command.description)}"
 
 
 def how_it_works(lang: str) -> str:

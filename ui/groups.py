@@ -12,11 +12,17 @@ from storage.groups import Bound
 from storage.models import Region
 from ui import callbacks, keyboards
 from ui.callbacks import Action
+from ui.commands import addressed
 from ui.i18n import localized, t
 
 
-def introduction(lang: str, post_time: str) -> str:
-    """The bot's first words in a group it was added to."""
+def introduction(lang: str, post_time: str, bot_username: str | None = None) -> str:
+    """The bot's first words in a group it was added to; with `bot_username` its commands are
+    written `/setregion@bot`, so they reach this bot where several bots share the group."""
+    return addressed(_introduction(lang, post_time), bot_username)
+
+
+def _introduction(lang: str, post_time: str) -> str:
     return t(
         lang,
         "Hello! I'm Halsaram (할사람?): every morning I post a small mission to do together "
