@@ -82,7 +82,11 @@ def build_application(
         .token(settings.token())
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_file_url)
-        .defaults(Defaults(tzinfo=settings.zone))
+        # In groups `reply_text` quotes the command (PTB's do_quote), and Telegram refuses a
+        # reply to a message that is gone (a cleanup bot deleted it) with 400 "message to be
+        # replied not found" unless allow_sending_without_reply (Bot API, ReplyParameters):
+        # every reply is sent anyway, unquoted (PTB puts it into each ReplyParameters).
+        .defaults(Defaults(tzinfo=settings.zone, allow_sending_without_reply=True))
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         # Our own ingress feeds the update queue (bot.ingress); PTB's Updater is not used.

@@ -127,7 +127,7 @@ class MessagesApi(FilesApi, ChatsApi):
     def _post_bot_message(
         self, chat: ChatRecord, content: dict[str, Any], p: dict[str, Any]
     ) -> dict[str, Any]:
-        reply_to = self._reply_target(chat, p.get("reply_parameters"))
+        reply_to = self._reply_target(chat, _reply_parameters(p))
         markup = p.get("reply_markup")
         self._flood.take(self.limits, chat)
         message = self._new_message(chat, self.bot_user, content)
@@ -154,7 +154,9 @@ class MessagesApi(FilesApi, ChatsApi):
             target_chat = self._find_chat(reply["chat_id"])
         record = target_chat.messages.get(int(reply["message_id"]))
         if record is None or record.deleted:
-            if reply.get("allow_sending_without_reply"):
+            # A deleted (or never sent) original: Telegram refuses the send unless
+            # allow_sending_without_reply, which only counts in the same chat (ReplyParameters).
+            if reply.get("allow_sending_without_reply") and target_chat is chat:
                 return None
             raise bad("message to be replied not found")
         quoted = copy.deepcopy(record.message)
@@ -273,6 +275,20 @@ class MessagesApi(FilesApi, ChatsApi):
             if answer["callback_query_id"] == callback_query_id:
                 return answer
         return None
+
+
+def _reply_parameters(p: dict[str, Any]) -> dict[str, Any] | None:
+    """The reply a send asks for: `reply_parameters`, or else the pre-7.0 top-level
+    `reply_to_message_id` and `allow_sending_without_reply` (Telegram still reads them)."""
+    if "reply_parameters" in p:
+        reply = p["reply_parameters"]
+        return reply if isinstance(reply, dict) else None
+    if not p.get("reply_to_message_id"):
+        return None
+    return {
+        "message_id": p["reply_to_message_id"],
+        "allow_sending_without_reply": bool(p.get("allow_sending_without_reply")),
+    }
 
 
 def _same_content(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -2,8 +2,8 @@
 
 What tests and the web chat call to be a person: send text (a command gets its entity), press
 inline and reply-keyboard buttons, share a contact, location or place, send a photo or a
-document, forward a message, block and unblock the bot. Each action becomes the update Telegram
-would send, if the bot is there to receive it (group privacy mode included).
+document, forward or delete a message, block and unblock the bot. Each action becomes the
+update Telegram would send, if the bot is there to receive it (group privacy mode included).
 """
 
 from __future__ import annotations
@@ -137,6 +137,22 @@ class People(FilesApi, ChatsApi):
             else {"type": "hidden_user", "sender_user_name": "?", "date": original["date"]}
         )
         return self._post_user_message(user_id, chat_id, content)
+
+    async def delete_message(self, user_id: int, chat_id: int, message_id: int) -> None:
+        """A person deletes a message for everyone: their own anywhere, any message in their
+        private chat with the bot, anyone's in a group they administer (as cleanup bots and
+        moderators do). Telegram tells the bot nothing; a later reply to it is refused
+        unless sent with allow_sending_without_reply (sandbox/api_messages.py)."""
+        chat = self._chat_of_person(user_id, chat_id)
+        record = chat.messages.get(message_id)
+        if record is None or record.deleted:
+            raise SandboxError("message to delete not found")
+        own = record.message.get("from", {}).get("id") == user_id
+        may = own or chat.is_private or user_id in chat.admins or user_id == chat.owner_id
+        if not may:
+            raise SandboxError("only an admin can delete other people's messages")
+        record.deleted = True
+        self._touch(chat)
 
     async def press_button(
         self,
@@ -311,9 +327,15 @@ class People(FilesApi, ChatsApi):
             quoted = copy.deepcopy(target.message)
             quoted.pop("reply_to_message", None)
             message["reply_to_message"] = quoted
-        self._store(chat, MessageRecord(message))
+        record = MessageRecord(message)
+        self._store(chat, record)
         if self._bot_receives(chat, message):
             self._enqueue("message", message)
+        if chat.cleanup_commands and _is_command(message):
+            # A cleanup bot in the group deletes the command as it arrives, after Telegram has
+            # queued the update: the bot sees the command, but the message is gone.
+            record.deleted = True
+            self._touch(chat)
         return copy.deepcopy(message)
 
     def _bot_is_in(self, chat: ChatRecord) -> bool:
@@ -371,6 +393,11 @@ def _user_caption(caption: str | None) -> dict[str, Any]:
     if entities:
         out["caption_entities"] = entities
     return out
+
+
+def _is_command(message: dict[str, Any]) -> bool:
+    entities = message.get("entities", [])
+    return any(e["type"] == "bot_command" and e["offset"] == 0 for e in entities)
 
 
 def _find_reply_button(keyboard: dict[str, Any], text: str) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""The people side, groups: creating groups, joining them, adding and removing the bot."""
+"""The people side, groups: creating groups, joining them, adding and removing the bot, a
+cleanup bot that deletes commands."""
 
 from __future__ import annotations
 
@@ -87,6 +88,14 @@ class Groups(People):
         if user_id not in chat.admins and user_id != chat.owner_id:
             raise SandboxError("only an admin can remove the bot")
         self._set_bot_status(chat, self._user(user_id).user, "kicked")
+
+    def set_cleanup_bot(self, chat_id: int, *, commands: bool = True) -> None:
+        """Another bot in the group deletes every command as it arrives (groups run such
+        bots to keep the chat clean); the bot still gets the update, but the command it would
+        reply to is gone by the time it answers."""
+        chat = self._group(chat_id)
+        chat.cleanup_commands = commands
+        self._changed()
 
     def _group(self, chat_id: int) -> ChatRecord:
         chat = self.chats.get(chat_id)

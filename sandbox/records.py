@@ -42,6 +42,8 @@ class ChatRecord:
     reply_keyboard: dict[str, Any] | None = None
     chat_action: str | None = None
     chat_action_until: float = 0.0
+    # A cleanup bot runs in the group: commands are deleted as they arrive (set_cleanup_bot).
+    cleanup_commands: bool = False
 
     @property
     def id(self) -> int:

@@ -227,8 +227,10 @@ class _UserApi:
             ("POST", "/groups/{chat_id:sint}/members", self.add_member),
             ("POST", "/groups/{chat_id:sint}/bot", self.add_bot),
             ("POST", "/groups/{chat_id:sint}/bot/remove", self.remove_bot),
+            ("POST", "/groups/{chat_id:sint}/cleanup", self.cleanup_bot),
             ("GET", "/chats/{chat_id:sint}/transcript", self.transcript),
             ("POST", "/chats/{chat_id:sint}/messages", self.send_text),
+            ("POST", "/chats/{chat_id:sint}/messages/{message_id:int}/delete", self.delete),
             ("POST", "/chats/{chat_id:sint}/callback", self.press_button),
             ("POST", "/chats/{chat_id:sint}/reply_button", self.press_reply_button),
             ("POST", "/chats/{chat_id:sint}/contact", self.share_contact),
@@ -361,6 +363,20 @@ class _UserApi:
         data = await self._json(request)
         await self.emu.remove_bot_from_group(
             self._need(data, "user_id", int), self._chat_id(request)
+        )
+        return True
+
+    async def cleanup_bot(self, request: Request) -> Any:
+        data = await self._json(request)
+        self.emu.set_cleanup_bot(self._chat_id(request), commands=bool(data.get("commands", True)))
+        return True
+
+    async def delete(self, request: Request) -> Any:
+        data = await self._json(request)
+        await self.emu.delete_message(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            int(request.path_params["message_id"]),
         )
         return True
 

@@ -59,11 +59,29 @@ def load_spec() -> Spec:
     """Loads the bundled api.json once."""
     text = resources.files("sandbox").joinpath("data/api.json").read_text(encoding="utf-8")
     data = json.loads(text)
-    methods = {name: _fields(m.get("fields", [])) for name, m in data["methods"].items()}
+    methods = {
+        name: _with_legacy_reply(_fields(m.get("fields", [])))
+        for name, m in data["methods"].items()
+    }
     types = {name: _fields(t.get("fields", [])) for name, t in data["types"].items()}
     subtypes = {name: tuple(t["subtypes"]) for name, t in data["types"].items() if "subtypes" in t}
     returns = {name: tuple(m.get("returns", [])) for name, m in data["methods"].items()}
     return Spec(data["version"], methods, types, subtypes, returns)
+
+
+# Bot API 7.0 replaced `reply_to_message_id` and `allow_sending_without_reply` by
+# `reply_parameters` and dropped them from the docs, but Telegram still reads them when
+# `reply_parameters` is absent (tdlib/telegram-bot-api, Client.cpp `get_reply_parameters`).
+LEGACY_REPLY_FIELDS = (
+    Field("reply_to_message_id", ("Integer",), False),
+    Field("allow_sending_without_reply", ("Boolean",), False),
+)
+
+
+def _with_legacy_reply(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    if any(f.name == "reply_parameters" for f in fields):
+        return fields + LEGACY_REPLY_FIELDS
+    return fields
 
 
 def is_object_type(type_name: str) -> bool:
