@@ -35,6 +35,7 @@ from bot.transport import BudgetRateLimiter, SendBudget
 from conversations import host, profile_edit, report, signup
 from handlers import (
     admin_missions,
+    blocking,
     errors,
     evidence,
     feedback,
@@ -127,6 +128,9 @@ def _inbox_marker(sessions: SessionFactory, clock: Clock) -> Callable[[Update], 
 def register_handlers(application: Application) -> None:
     """Includes every feature, in order: earlier groups run first, and inside group 0 the
     first handler that matches an update wins, so the order below is the routing."""
+    # Group -3 first and never stops an update: a person blocking the bot (my_chat_member in
+    # their private chat) is marked, and unblocking or writing again clears the mark.
+    blocking.register(application)
     # Groups -2 and -1 run before every feature and may stop an update: flood control
     # first, then admin buttons pressed on a forwarded copy of a card.
     flood.register(application)

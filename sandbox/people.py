@@ -379,8 +379,9 @@ class People(FilesApi, ChatsApi):
         chat = self._private_chat(user_id)
         if not record.blocked:
             return
-        record.blocked = False
+        # The update's old status is read from the flag ("kicked"): it changes after.
         self._set_bot_status(chat, record.user, "member")
+        record.blocked = False
 
 
 def _user_caption(caption: str | None) -> dict[str, Any]:

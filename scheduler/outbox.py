@@ -5,7 +5,8 @@ Chats are served concurrently, each chat's notices in order, all under the bot's
 budget (`bot/transport.py`): a chat that must wait long is deferred rather than waited
 for. A 429 puts the row (and the rest of that chat's batch) back until `retry_after` has passed
 without counting an attempt; a network error counts an attempt and backs off; 403 (the person
-blocked the bot, or the bot left a group) gives up and marks them so; a group upgraded to a
+blocked the bot, or the bot left a group) gives up and marks them so, and rows to a person so
+marked are skipped without a send until they unblock or write again; a group upgraded to a
 supergroup moves and its row follows. Every delivery is recorded with its `message_id` at once.
 A send whose answer timed out (the request reached Telegram) is recorded as sent without a
 `message_id` and not repeated: Telegram has almost surely shown it, and a notice twice is worse
@@ -69,6 +70,8 @@ async def dispatch_once(
     """Sends every due notice once; returns how many were delivered."""
     async with transaction(sessions) as session:
         claimed = await rows.claim(session, worker, clock.now(), limit=batch, stale=stale)
+        # A person who blocked the bot would only answer 403: their rows are skipped, not tried.
+        claimed = await delivery.skip_blocked(session, claimed)
     by_chat: dict[int, list[rows.Claimed]] = {}
     for row in claimed:
         by_chat.setdefault(row.chat_id, []).append(row)

@@ -48,7 +48,8 @@ EVIDENCE_STATUSES = ("received", "checking", "in_review", "approved", "rejected"
 REVIEW_DECISIONS = ("approved", "rejected")
 LEDGER_KINDS = ("reward", "exchange", "refund", "adjustment", "bonus")
 REPORT_STATUSES = ("open", "dismissed", "actioned")
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+# skipped: never tried, the recipient had blocked the bot (storage/delivery.py).
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 INBOX_STATUSES = ("pending", "done", "failed")
 
 

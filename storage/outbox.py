@@ -13,6 +13,7 @@ it teaches about the recipient (blocked, moved) in `storage/delivery.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast, get_args
@@ -185,6 +186,15 @@ async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
         .values(status="failed", last_error=error[:500])
+    )
+
+
+async def mark_skipped(session: AsyncSession, row_ids: Sequence[int], reason: str) -> None:
+    """Not tried, and not to be (the recipient blocked the bot): kept with the reason."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(row_ids))
+        .values(status="skipped", last_error=reason)
     )
 
 

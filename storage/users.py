@@ -1,7 +1,9 @@
-"""Users: created on first contact, granted admin rights by an operator."""
+"""Users: created on first contact, granted admin rights by an operator, marked while they
+have blocked the bot."""
 
 from __future__ import annotations
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import Clock
@@ -29,3 +31,19 @@ async def acting_admin(session: AsyncSession, user_id: int) -> User | None:
     if user is None or not user.is_admin or user.deleted_at is not None:
         return None
     return user
+
+
+async def blocked_the_bot(session: AsyncSession, user_id: int) -> None:
+    """The person blocked the bot (Telegram's my_chat_member "kicked" in their private chat, or
+    a 403 on a send): no notices go to them until they are back."""
+    await session.execute(update(User).where(User.id == user_id).values(blocked_bot=True))
+
+
+async def back_in_touch(session: AsyncSession, user_id: int) -> bool:
+    """The person unblocked the bot or wrote to it: notices reach them again. Returns whether
+    they had been marked; a read first, so the common case (never blocked) writes nothing."""
+    marked = await session.scalar(select(User.blocked_bot).where(User.id == user_id))
+    if not marked:
+        return False
+    await session.execute(update(User).where(User.id == user_id).values(blocked_bot=False))
+    return True
