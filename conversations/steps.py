@@ -10,9 +10,11 @@ to move on, and the conversation asks its next question. The texts are in `ui.si
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.context import Context
@@ -251,11 +253,11 @@ class Steps:
         else:
             chosen.append(value)
         await query.answer()
-        # The same markup again (a double tap): Telegram refuses "not modified", which the
-        # error handler ignores.
-        await query.edit_message_reply_markup(
-            screens.choices(context.lang, options, chosen, action)
-        )
+        # The same markup again (a double tap): Telegram refuses "not modified".
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(
+                screens.choices(context.lang, options, chosen, action)
+            )
 
     async def done_choosing(self, update: Update, context: Context, field: str) -> bool:
         """Done under interests or times: moves on only with something chosen."""

@@ -8,7 +8,10 @@ someone who is not an admin changes nothing and gets a polite answer.
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
@@ -70,11 +73,12 @@ async def review(update: Update, context: Context) -> None:
             points,
         )
     await query.answer(screens.review_notice(lang, reviewed, svc.settings.zone))
-    # The same text already (a double tap): "not modified", which the error handler ignores.
-    await query.edit_message_text(
-        screens.review_card(lang, reviewed.mission),
-        reply_markup=screens.review_buttons(lang, reviewed.mission),
-    )
+    # The same text already (a double tap): nothing to change.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(
+            screens.review_card(lang, reviewed.mission),
+            reply_markup=screens.review_buttons(lang, reviewed.mission),
+        )
 
 
 def register(application: Application) -> None:

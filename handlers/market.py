@@ -49,7 +49,8 @@ async def points_page(update: Update, context: Context) -> None:
     assert query is not None
     text, markup = await _points(update, context, min(context.pressed.int_arg(0), LAST_PAGE))
     await query.answer()
-    await query.edit_message_text(text, reply_markup=markup)  # a double tap: "not modified"
+    with contextlib.suppress(BadRequest):  # "not modified" on a double tap
+        await query.edit_message_text(text, reply_markup=markup)
 
 
 async def show_market(update: Update, context: Context) -> None:

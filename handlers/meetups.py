@@ -64,9 +64,10 @@ async def _redraw(update: Update, context: Context, card: meetings.Card) -> None
     """Redraws the pressed card so its numbers and buttons are current."""
     assert update.callback_query is not None
     text, markup = ui.meetup_card(context.lang, context.services.settings.zone, card)
-    # The same text and buttons again (a double tap) is refused as "not modified", which the
-    # error handler ignores.
-    await update.callback_query.edit_message_text(text, reply_markup=markup)
+    # The change is committed and answered: a refused redraw ("not modified" on a double tap,
+    # or a message that can no longer be edited) must not become an apology.
+    with contextlib.suppress(BadRequest):
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
 
 
 # --------------------------------------------------------------------------- lists

@@ -7,7 +7,10 @@ meetups ("create a meetup", "see meetups"), which `handlers.meetups` answers.
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
@@ -110,9 +113,9 @@ async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup) -> None
     query = update.callback_query
     assert query is not None
     await query.answer()
-    # Pressing the filter already shown changes nothing: "not modified" is the error
-    # handler's to ignore (handlers/errors.py).
-    await query.edit_message_text(text, reply_markup=markup)
+    # Pressing the filter already shown changes nothing; Telegram then says "not modified".
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(text, reply_markup=markup)
 
 
 async def _stale_list(update: Update, context: Context) -> None:

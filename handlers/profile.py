@@ -10,7 +10,10 @@ An operation that needs an account calls `storage.accounts.require_user`, whose
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
@@ -53,8 +56,9 @@ async def set_language(update: Update, context: Context) -> None:
         await accounts.set_language(session, update.effective_user.id, choice)
     context.remember_language(choice)
     await query.answer()
-    # The same text already (a double tap): "not modified", which the error handler ignores.
-    await query.edit_message_text(screens.language_set(choice))
+    # The same text already (a double tap).
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(screens.language_set(choice))
 
 
 async def ask_delete(update: Update, context: Context) -> None:
