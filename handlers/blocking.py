@@ -29,11 +29,24 @@ async def private_update(update: Update, context: Context) -> None:
     if chat is None or person is None or chat.type != ChatType.PRIVATE or chat.id != person.id:
         return
     change = update.my_chat_member
+    if change is None:
+        await _back_if_marked(context, person.id)
+        return
     async with transaction(context.services.sessions) as session:
-        if change is not None and change.new_chat_member.status == ChatMember.BANNED:
+        if change.new_chat_member.status == ChatMember.BANNED:
             await users.blocked_the_bot(session, person.id)
         else:
             await users.back_in_touch(session, person.id)
+
+
+async def _back_if_marked(context: Context, user_id: int) -> None:
+    # Most people never blocked the bot: a reading session (no write lock on SQLite, autocommit
+    # on PostgreSQL), and one idempotent UPDATE only for the rare person a 403 marked whose
+    # unblock the bot never saw.
+    async with context.services.sessions() as session:
+        if await users.has_blocked_the_bot(session, user_id):
+            await users.back_in_touch(session, user_id)
+            await session.commit()
 
 
 def register(application: Application) -> None:

@@ -39,6 +39,10 @@ async def blocked_the_bot(session: AsyncSession, user_id: int) -> None:
     await session.execute(update(User).where(User.id == user_id).values(blocked_bot=True))
 
 
+async def has_blocked_the_bot(session: AsyncSession, user_id: int) -> bool:
+    return bool(await session.scalar(select(User.blocked_bot).where(User.id == user_id)))
+
+
 async def back_in_touch(session: AsyncSession, user_id: int) -> bool:
     """The person unblocked the bot or wrote to it: notices reach them again. Returns whether
     they had been marked; a read first, so the common case (never blocked) writes nothing."""
