@@ -17,7 +17,7 @@ from telegram import (
     BotCommandScopeChat,
     Update,
 )
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -29,7 +29,7 @@ from bot.context import CONTEXT_TYPES
 from bot.ingress import PerUserProcessor
 from bot.persistence import DatabasePersistence
 from bot.services import SERVICES_KEY, Services
-from bot.settings import Settings
+from bot.settings import Settings, follow_admin_chat
 from bot.shared_budget import SharedBuckets
 from bot.transport import BudgetRateLimiter, SendBudget
 from conversations import host, profile_edit, report, signup
@@ -186,10 +186,25 @@ async def publish_commands(application: Application) -> None:
     for lang in SUPPORTED:
         # An empty language_code is the fallback for every language without its own list.
         code = None if lang == "ko" else lang
-        for scope, audiences in menus:
+        for index, (scope, audiences) in enumerate(menus):
             listed = [BotCommand(c.name, t(lang, c.description)) for c in commands_for(*audiences)]
             try:
                 await application.bot.set_my_commands(listed, scope=scope, language_code=code)
+            except ChatMigrated as exc:
+                # The admin group is now a supergroup: followed (and the operator told), and
+                # its menu set under the new id.
+                settings = application.bot_data[SERVICES_KEY].settings
+                if not follow_admin_chat(settings, admin_chat or 0, exc.new_chat_id):
+                    raise
+                admin_chat = exc.new_chat_id
+                scope = BotCommandScopeChat(admin_chat)
+                menus[index] = (scope, audiences)
+                try:
+                    await application.bot.set_my_commands(listed, scope=scope, language_code=code)
+                except (BadRequest, Forbidden) as again:
+                    logging.getLogger(__name__).warning(
+                        "no command menu for the admin group %s: %s", admin_chat, again.message
+                    )
             except (BadRequest, Forbidden) as exc:
                 # The admin group's id is wrong, or the bot is not in it yet: its menu waits
                 # for the next start; nothing else depends on it.

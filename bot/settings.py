@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 from datetime import time, timedelta
 from pathlib import Path
@@ -296,3 +297,24 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "?"
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{PREFIX}{field.upper()}: {message}") from None
+
+
+def follow_admin_chat(settings: Settings, old_id: int, new_id: int) -> bool:
+    """The admin group was a basic group and Telegram upgraded it to a supergroup under a new
+    id: this process follows it (review cards, reports, /drafts and figures go to the new id
+    from now on) and the operator is told, loudly, to change the setting. Returns whether the
+    admin group was the one that moved.
+
+    Nothing is stored: after a restart the old id is configured again, and the first call to
+    it (the command menu at start-up, a review card) answers Telegram's 400 with the new id
+    and is followed the same way, until `HALSARAM_ADMIN_CHAT_ID` is updated.
+    """
+    if settings.admin_chat_id != old_id or old_id == new_id:
+        return False
+    settings.admin_chat_id = new_id
+    logging.getLogger(__name__).error(
+        "the admin group %s was upgraded to a supergroup: following it to %s for now; "
+        "set HALSARAM_ADMIN_CHAT_ID=%s and restart",
+        old_id, new_id, new_id,
+    )  # fmt: skip
+    return True

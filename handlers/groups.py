@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.settings import parse_hhmm
+from bot.settings import follow_admin_chat, parse_hhmm
 from storage import accounts, errors, groups, missions
 from storage.db import transaction
 from ui import callbacks, links
@@ -91,12 +91,24 @@ async def _added(update: Update, context: Context) -> None:
 
 
 async def migrated(update: Update, context: Context) -> None:
-    """The group became a supergroup with a new id: its settings move with it."""
+    """The group became a supergroup with a new id: its settings move with it.
+
+    Both service messages (`migrate_to_chat_id` in the old chat, `migrate_from_chat_id` in the
+    new one) carry the move; whichever comes first does it, in any order with my_chat_member.
+    """
     message = update.effective_message
-    if message is None or message.migrate_to_chat_id is None:
+    if message is None:
         return
-    async with transaction(context.services.sessions) as session:
-        await groups.migrated(session, message.chat.id, message.migrate_to_chat_id)
+    if message.migrate_to_chat_id is not None:
+        old_id, new_id = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old_id, new_id = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    svc = context.services
+    follow_admin_chat(svc.settings, old_id, new_id)
+    async with transaction(svc.sessions) as session:
+        await groups.migrated(session, old_id, new_id, svc.clock.now())
 
 
 # --------------------------------------------------------------------------- admin commands

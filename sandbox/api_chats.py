@@ -18,6 +18,8 @@ from sandbox.spec import load_spec
 from sandbox.world import Handler, World
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+# What Telegram answers for a basic group that became a supergroup (with migrate_to_chat_id).
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 # setMyCommands: "A two-letter ISO 639-1 language code" (or none).
 _LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 # BotCommandScope types and the fields that name their chat or person (Bot API, BotCommandScope).
@@ -259,6 +261,10 @@ class ChatsApi(World):
             if key in self.users:
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             raise bad("chat not found")
+        if found.migrated_to is not None:
+            # A basic group upgraded to a supergroup: every call naming the old id is refused
+            # with the new id in `parameters` (Bot API `ResponseParameters.migrate_to_chat_id`).
+            raise ApiError(400, UPGRADED, {"migrate_to_chat_id": found.migrated_to})
         return found
 
     def _chat_for_send(self, chat_id: int | str) -> ChatRecord:

@@ -32,7 +32,7 @@ from sandbox.api_updates import CONFLICT_POLLING, CONFLICT_WEBHOOK, UpdatesApi
 from sandbox.errors import ApiError, SandboxError
 from sandbox.limits import SENDING_METHODS, FloodLimits, NetworkFaults, ResponseLost, Unreachable
 from sandbox.people import DEFAULT_LOCATION
-from sandbox.people_groups import Groups
+from sandbox.people_groups import UPGRADE_ORDERS, Groups, UpgradeOrder
 from sandbox.people_reading import Reading
 from sandbox.records import ChatRecord, FileRecord, MessageRecord, UserRecord, WebhookState
 from sandbox.spec import MAX_TEXT, load_spec, validate_call
@@ -48,6 +48,7 @@ __all__ = [
     "NOT_MODIFIED",
     "SENDING_METHODS",
     "UPDATE_TYPES",
+    "UPGRADE_ORDERS",
     "ApiError",
     "ChatRecord",
     "Emulator",
@@ -59,6 +60,7 @@ __all__ = [
     "ResponseLost",
     "SandboxError",
     "Unreachable",
+    "UpgradeOrder",
     "UserRecord",
     "WebhookState",
 ]

@@ -87,6 +87,8 @@ class People(FilesApi, ChatsApi):
         group = self.chats.get(chat_id)
         if group is None or group.is_private:
             raise SandboxError(f"no group {chat_id}")
+        if group.migrated_to is not None:
+            raise SandboxError(f"group {chat_id} is now the supergroup {group.migrated_to}")
         if user_id not in group.members:
             raise SandboxError(f"user {user_id} is not a member of {chat_id}")
         return group

@@ -44,6 +44,8 @@ class ChatRecord:
     chat_action_until: float = 0.0
     # A cleanup bot runs in the group: commands are deleted as they arrive (set_cleanup_bot).
     cleanup_commands: bool = False
+    # A basic group upgraded to a supergroup: the new chat's id (the old one answers 400).
+    migrated_to: int | None = None
 
     @property
     def id(self) -> int:

@@ -228,6 +228,7 @@ class _UserApi:
             ("POST", "/groups/{chat_id:sint}/bot", self.add_bot),
             ("POST", "/groups/{chat_id:sint}/bot/remove", self.remove_bot),
             ("POST", "/groups/{chat_id:sint}/cleanup", self.cleanup_bot),
+            ("POST", "/groups/{chat_id:sint}/upgrade", self.upgrade_group),
             ("GET", "/chats/{chat_id:sint}/transcript", self.transcript),
             ("POST", "/chats/{chat_id:sint}/messages", self.send_text),
             ("POST", "/chats/{chat_id:sint}/messages/{message_id:int}/delete", self.delete),
@@ -370,6 +371,14 @@ class _UserApi:
         data = await self._json(request)
         self.emu.set_cleanup_bot(self._chat_id(request), commands=bool(data.get("commands", True)))
         return True
+
+    async def upgrade_group(self, request: Request) -> Any:
+        data = await self._json(request)
+        return await self.emu.upgrade_group(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            order=data.get("order", "member_first"),
+        )
 
     async def delete(self, request: Request) -> Any:
         data = await self._json(request)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 
 from bot.sending import send_review_card
-from bot.settings import Settings
+from bot.settings import Settings, follow_admin_chat
 from storage import evidence, proof_words
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
@@ -274,6 +274,13 @@ async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> 
             view = await evidence.review_view(session, evidence_id, settings.evidence_max_attempts)
         try:
             message = await send_review_card(bot, chat_id, review.card(lang, view, settings.zone))
+        except ChatMigrated as exc:
+            # The admin group became a supergroup: follow it (and tell the operator); the
+            # card goes to the new id on the next run instead of failing there forever.
+            follow_admin_chat(settings, chat_id, exc.new_chat_id)
+            async with transaction(sessions) as session:
+                await evidence.card_posted(session, evidence_id, None)
+            break
         except TelegramError as exc:
             log.warning("review card for evidence %s not posted: %s", evidence_id, exc)
             async with transaction(sessions) as session:

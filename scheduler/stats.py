@@ -12,9 +12,9 @@ import logging
 from datetime import timedelta
 
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import ChatMigrated, TelegramError
 
-from bot.settings import Settings
+from bot.settings import Settings, follow_admin_chat
 from storage import stats
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
@@ -51,6 +51,8 @@ async def send_weekly(
         await bot.send_photo(chat_id, png, caption=caption)
     except TelegramError as exc:
         log.warning("weekly figures for %s not sent: %s", slot, exc)
+        if isinstance(exc, ChatMigrated):  # the admin group became a supergroup: follow it
+            follow_admin_chat(settings, chat_id, exc.new_chat_id)
         async with transaction(sessions) as session:
             await stats.release_week(session, chat_id, slot)
         return False

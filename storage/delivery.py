@@ -74,5 +74,5 @@ async def moved(
     session: AsyncSession, row_id: int, old_chat_id: int, new_chat_id: int, now: datetime
 ) -> None:
     """The group became a supergroup: its settings move to the new id, and the notice follows."""
-    await groups.migrated(session, old_chat_id, new_chat_id)
+    await groups.migrated(session, old_chat_id, new_chat_id, now)
     await outbox.retarget(session, row_id, new_chat_id, now)

@@ -2,6 +2,14 @@
 
 A group is keyed by its Telegram chat id. The bot being added makes a row (inactive rows are
 woken up); removal makes it inactive; a group upgraded to a supergroup moves to its new id.
+
+An upgrade reaches the bot as three updates in no promised order: `migrate_to_chat_id` in the
+old chat, `migrate_from_chat_id` in the new one, and `my_chat_member` for the new chat. When
+`my_chat_member` comes first it makes (and introduces) a fresh row for the new id; `migrated`
+then merges the old row's settings into it. When the migration comes first the old row is
+re-keyed, and the move is recorded (a `scheduled_sends` row of kind "migrated") so that the
+`my_chat_member` arriving just after neither wakes a paused group nor introduces the bot again.
+
 The daily post is claimed in `scheduled_sends` (UNIQUE kind, target, slot) in the same
 transaction that writes its outbox row, so two schedulers or a restart post it once, and a
 crash right after the claim still leaves the post to be sent.
@@ -28,6 +36,11 @@ from storage.errors import UnknownGroup, UnknownGroupRegion
 from storage.models import DailyMission, GroupChat, Mission, Region, ScheduledSend
 
 DAILY = "daily"
+# A group upgraded to a supergroup moved here (target: the new id, slot: the old id).
+MIGRATED = "migrated"
+# The updates of one upgrade arrive within seconds; a my_chat_member this soon after a move
+# is the upgrade's own, not someone adding the bot again.
+MOVE_WINDOW = timedelta(minutes=10)
 DAILY_NOTICE: outbox.NoticeKind = "daily_missions"
 # Missions posted to a dong within this many days are not picked again while others remain.
 NO_REPEAT_DAYS = 7
@@ -76,6 +89,11 @@ async def joined(session: AsyncSession, newcomer: Newcomer) -> bool:
     group, made = await ensure(session, newcomer)
     if made:
         return True
+    if await _moved_here(session, newcomer.chat_id, newcomer.now):
+        # The upgrade's my_chat_member, after the settings moved: a paused group stays
+        # paused and the bot does not introduce itself a second time.
+        group.title = newcomer.title[:255]
+        return False
     woke = not group.active
     group.title = newcomer.title[:255]
     group.active = True
@@ -90,33 +108,88 @@ async def left(session: AsyncSession, chat_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def migrated(session: AsyncSession, old_id: int, new_id: int) -> bool:
-    """A group became a supergroup with a new id: its settings and claims move with it."""
-    group = await session.get(GroupChat, old_id)
-    if group is None:
+async def migrated(session: AsyncSession, old_id: int, new_id: int, now: datetime) -> bool:
+    """A group became a supergroup with a new id: its settings, daily-post claims and waiting
+    notices move with it, in whichever order Telegram's updates came. Returns whether the
+    old row was known (False too when the move was already done: each of the upgrade's two
+    service messages, and a send refused with the new id, call this).
+
+    - The new id has no row yet (the migration came first): the old row is re-keyed.
+    - It has one (made by `my_chat_member` a moment before): the old row's settings (region,
+      post time, paused or active, language, who registered it, since when) win over the
+      fresh row's defaults, and the old row goes.
+    """
+    if old_id == new_id:
         return False
-    if await session.get(GroupChat, new_id) is None:
+    await outbox.retarget_chat(session, old_id, new_id)
+    old = await session.get(GroupChat, old_id)
+    if old is None:
+        return False
+    new = await session.get(GroupChat, new_id)
+    if new is None:
         session.add(
             GroupChat(
                 chat_id=new_id,
-                title=group.title,
-                region_id=group.region_id,
-                post_time=group.post_time,
-                language=group.language,
-                active=group.active,
-                registered_by=group.registered_by,
-                created_at=group.created_at,
+                title=old.title,
+                region_id=old.region_id,
+                post_time=old.post_time,
+                language=old.language,
+                active=old.active,
+                registered_by=old.registered_by,
+                created_at=old.created_at,
             )
         )
-        await session.flush()
-        # Today's claim moves too, so the upgraded group is not posted to twice that day.
-        await session.execute(
-            update(ScheduledSend)
-            .where(ScheduledSend.kind == DAILY, ScheduledSend.target == old_id)
-            .values(target=new_id)
+    else:
+        new.region_id = old.region_id if old.region_id is not None else new.region_id
+        new.post_time = old.post_time
+        new.language = old.language
+        new.active = old.active
+        new.registered_by = old.registered_by or new.registered_by
+        new.created_at = min(old.created_at, new.created_at)
+    await session.flush()
+    await _move_claims(session, old_id, new_id)
+    await session.execute(
+        _insert(session)(ScheduledSend)
+        .values(
+            kind=MIGRATED, target=new_id, slot=str(old_id), claimed_by="migration",
+            claimed_at=now, done_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["kind", "target", "slot"])
+    )  # fmt: skip
     await session.execute(delete(GroupChat).where(GroupChat.chat_id == old_id))
     return True
+
+
+async def _move_claims(session: AsyncSession, old_id: int, new_id: int) -> None:
+    """The old id's daily-post claims go to the new id, so the upgraded group is not posted to
+    twice that day; a day both ids claimed keeps the new id's claim."""
+    both = select(ScheduledSend.slot).where(
+        ScheduledSend.kind == DAILY, ScheduledSend.target == new_id
+    )
+    await session.execute(
+        delete(ScheduledSend).where(
+            ScheduledSend.kind == DAILY,
+            ScheduledSend.target == old_id,
+            ScheduledSend.slot.in_(both.scalar_subquery()),
+        )
+    )
+    await session.execute(
+        update(ScheduledSend)
+        .where(ScheduledSend.kind == DAILY, ScheduledSend.target == old_id)
+        .values(target=new_id)
+    )
+
+
+async def _moved_here(session: AsyncSession, chat_id: int, now: datetime) -> bool:
+    """Whether an upgrade moved a group to this id within the last few minutes."""
+    found = await session.scalar(
+        select(ScheduledSend.id).where(
+            ScheduledSend.kind == MIGRATED,
+            ScheduledSend.target == chat_id,
+            ScheduledSend.claimed_at >= now - MOVE_WINDOW,
+        )
+    )
+    return found is not None
 
 
 async def require_group(session: AsyncSession, chat_id: int) -> GroupChat:

@@ -181,6 +181,17 @@ async def retarget(session: AsyncSession, row_id: int, chat_id: int, now: dateti
     )
 
 
+async def retarget_chat(session: AsyncSession, old_id: int, new_id: int) -> int:
+    """Every row still waiting for a chat that moved goes to its new id; returns how many.
+    (A row in flight meets the old id's 400 and follows through `retarget`.)"""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == old_id, OutboxMessage.status == "pending")
+        .values(chat_id=new_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
     await session.execute(
         update(OutboxMessage)
