@@ -36,6 +36,7 @@ from conversations import host, profile_edit, report, signup
 from handlers import (
     admin_missions,
     blocking,
+    edits,
     errors,
     evidence,
     feedback,
@@ -128,7 +129,11 @@ def _inbox_marker(sessions: SessionFactory, clock: Clock) -> Callable[[Update], 
 def register_handlers(application: Application) -> None:
     """Includes every feature, in order: earlier groups run first, and inside group 0 the
     first handler that matches an update wins, so the order below is the routing."""
-    # Group -3 first and never stops an update: a person blocking the bot (my_chat_member in
+    # Group -4 before anything: an edited message (a live location moving every few seconds,
+    # a corrected text) is not a new message and stops here, costing no database write, no
+    # flood count and no reply. Telegram is not asked for edits (bot.ingress.ALLOWED_UPDATES).
+    edits.register(application)
+    # Group -3 next and never stops an update: a person blocking the bot (my_chat_member in
     # their private chat) is marked, and unblocking or writing again clears the mark.
     blocking.register(application)
     # Groups -2 and -1 run before every feature and may stop an update: flood control

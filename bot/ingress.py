@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +33,15 @@ log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25
 # While another process takes this token's updates: first wait, and the longest.
 CONFLICT_BACKOFF = (5.0, 60.0)
+# The update types the bot asks Telegram for, by polling and by webhook alike. Without the
+# list Telegram sends every type but chat_member and the reactions (Bot API, getUpdates:
+# allowed_updates), edited_message included: a live location is edited every few seconds for
+# hours, and PTB's MessageHandler and CommandHandler take edits as new messages. The handlers
+# read messages (service messages such as new_chat_members and migrate_to_chat_id included),
+# button presses, and the bot's own membership (my_chat_member: added to or removed from a
+# group, blocked or unblocked in a private chat); nothing reads chat_member. Edits that arrive
+# all the same (a webhook registered by an older version) are dropped by handlers/edits.py.
+ALLOWED_UPDATES: tuple[str, ...] = ("message", "callback_query", "my_chat_member")
 
 
 def ordering_key(update: object) -> int:
@@ -122,8 +131,11 @@ class Inbox:
         return None if last is None else last + 1
 
 
-async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> None:
-    """Long polling that confirms an offset only after the updates were stored."""
+async def poll(
+    box: Inbox, stop: asyncio.Event, allowed_updates: Sequence[str] = ALLOWED_UPDATES
+) -> None:
+    """Long polling that confirms an offset only after the updates were stored; it asks for
+    `allowed_updates` only (Telegram keeps the list for later calls and for a webhook)."""
     bot = box.application.bot
     offset = await box.resume_offset()
     backoff = 1.0
@@ -131,7 +143,7 @@ async def poll(box: Inbox, stop: asyncio.Event, allowed_updates: list[str]) -> N
     while not stop.is_set():
         request = asyncio.ensure_future(bot.get_updates(
             offset=offset, timeout=LONG_POLL_SECONDS, read_timeout=LONG_POLL_SECONDS + 10,
-            allowed_updates=allowed_updates,
+            allowed_updates=list(allowed_updates),
         ))  # fmt: skip
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait((request, stopping), return_when=asyncio.FIRST_COMPLETED)

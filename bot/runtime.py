@@ -16,10 +16,9 @@ from collections.abc import Generator
 from typing import Any
 
 import uvicorn
-from telegram import Update
 
 from bot.app import build_application
-from bot.ingress import Inbox, poll
+from bot.ingress import ALLOWED_UPDATES, Inbox, poll
 from bot.settings import Settings
 from bot.webhook import PATH, create_http_app
 from scheduler.outbox import WORKER
@@ -69,7 +68,6 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
     )
     box = Inbox(application, sessions, clock)
     stop = _stop_event()
-    allowed = Update.ALL_TYPES
     try:
         async with application:
             if application.post_init is not None:
@@ -78,8 +76,11 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
             await box.replay_unfinished()
             if webhook_url:
                 secret = settings.webhook_secret_token()
+                # Only the types the handlers read (bot.ingress): no edited_message.
                 await application.bot.set_webhook(
-                    webhook_url.rstrip("/") + PATH, secret_token=secret, allowed_updates=allowed
+                    webhook_url.rstrip("/") + PATH,
+                    secret_token=secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
                 )
                 log.info("receiving updates by webhook")
                 routes = create_http_app(box, secret)
@@ -92,7 +93,7 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
                 metrics_server = _http(
                     create_http_app(box, None), settings.metrics_listen, settings.metrics_port, stop
                 )
-                await asyncio.gather(poll(box, stop, allowed), metrics_server)
+                await asyncio.gather(poll(box, stop, ALLOWED_UPDATES), metrics_server)
             await application.stop()
     finally:
         await _release(sessions)

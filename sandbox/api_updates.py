@@ -17,7 +17,7 @@ import httpx
 
 from sandbox.errors import ApiError, bad
 from sandbox.records import WebhookState
-from sandbox.world import World
+from sandbox.world import NOT_BY_DEFAULT, UPDATE_TYPES, World
 
 CONFLICT_WEBHOOK = (
     "Conflict: can't use getUpdates method while webhook is active; "
@@ -45,8 +45,7 @@ class UpdatesApi(World):
     async def _get_updates(self, p: dict[str, Any], f: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook.url:
             raise ApiError(409, CONFLICT_WEBHOOK)
-        if "allowed_updates" in p:
-            self._allowed = list(p["allowed_updates"])
+        self._remember_allowed(p)
         self._confirm(p.get("offset"))
         limit = min(max(int(p.get("limit", 100)), 1), 100)
         timeout = max(float(p.get("timeout", 0)), 0.0)
@@ -69,6 +68,20 @@ class UpdatesApi(World):
                 raise ApiError(409, CONFLICT_WEBHOOK)
         return copy.deepcopy(self._updates[:limit])
 
+    def _remember_allowed(self, p: dict[str, Any]) -> None:
+        """`allowed_updates` of getUpdates or setWebhook, kept for later calls as Telegram keeps
+        it (tdlib/telegram-bot-api, `Client::get_allowed_update_types`): not given → the last
+        setting stays; a list naming no known type (`[]` included) → the default (everything
+        but chat_member and the reactions); otherwise the known types it names (any case,
+        unknown names ignored). It filters updates as they are created, never those queued."""
+        given = p.get("allowed_updates")
+        if not isinstance(given, list):
+            return
+        named = {str(kind).lower() for kind in given}
+        known = [kind for kind in UPDATE_TYPES if kind in named]
+        default = set(UPDATE_TYPES) - NOT_BY_DEFAULT
+        self._allowed = known if known and set(known) != default else None
+
     def _confirm(self, offset: int | None) -> None:
         if offset is None:
             return
@@ -85,8 +98,7 @@ class UpdatesApi(World):
         secret = p.get("secret_token")
         if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
             raise bad("secret token contains unallowed characters")
-        if "allowed_updates" in p:
-            self._allowed = list(p["allowed_updates"])
+        self._remember_allowed(p)
         if p.get("drop_pending_updates"):
             self._updates.clear()
         if not url:

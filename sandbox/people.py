@@ -1,9 +1,10 @@
 """The people side: creating people and acting as them in a chat with the bot.
 
 What tests and the web chat call to be a person: send text (a command gets its entity), press
-inline and reply-keyboard buttons, share a contact, location or place, send a photo or a
-document, forward or delete a message, block and unblock the bot. Each action becomes the
-update Telegram would send, if the bot is there to receive it (group privacy mode included).
+inline and reply-keyboard buttons, share a contact, location or place (a live location then
+moves), send a photo or a document, edit, forward or delete a message, block and unblock the
+bot. Each action becomes the update Telegram would send, if the bot is there to receive it
+(group privacy mode included).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sandbox.spec import MAX_CAPTION, MAX_TEXT
 
 # Seokchon Lake, the default place a person "shares" from a location button.
 DEFAULT_LOCATION = (37.5096, 127.1027)
+# live_period for a live location that never ends (Bot API, sendLocation).
+LIVE_FOREVER = 0x7FFFFFFF
 
 
 class People(FilesApi, ChatsApi):
@@ -271,6 +274,79 @@ class People(FilesApi, ChatsApi):
         if live_period is not None:
             location["live_period"] = live_period
         return self._post_user_message(user_id, chat_id, {"location": location})
+
+    async def move_live_location(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        message_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        heading: int | None = None,
+    ) -> dict[str, Any]:
+        """A live location the person shared moves: Telegram sends the same message again as
+        `edited_message`, with the new position and an `edit_date`, every few seconds until
+        `live_period` ends (Bot API: Location.live_period; 0x7FFFFFFF is live forever)."""
+        chat = self._chat_of_person(user_id, chat_id)
+        record = self._own_message(user_id, chat, message_id)
+        message = record.message
+        location = message.get("location")
+        if location is None or "venue" in message or "live_period" not in location:
+            raise SandboxError("that message is not a live location")
+        period = int(location["live_period"])
+        if period != LIVE_FOREVER and self._now() >= int(message["date"]) + period:
+            raise SandboxError("that live location has ended")
+        location.update(location_object(latitude, longitude))
+        if heading is not None:
+            if not 1 <= heading <= 360:
+                raise SandboxError("heading must be 1-360 degrees")
+            location["heading"] = heading
+        # Clients show a moving live location as it is now, not as "edited": no edit history.
+        return self._edited(chat, record)
+
+    async def edit_message(
+        self, user_id: int, chat_id: int | None, message_id: int, text: str
+    ) -> dict[str, Any]:
+        """A person edits a text message they sent (or a photo's or document's caption): the
+        bot gets `edited_message`, the whole message with the new text and an `edit_date`."""
+        chat = self._chat_of_person(user_id, chat_id)
+        record = self._own_message(user_id, chat, message_id)
+        message = record.message
+        if "text" in message:
+            field, limit = "text", MAX_TEXT
+        elif "photo" in message or "document" in message:
+            field, limit = "caption", MAX_CAPTION
+        else:
+            raise SandboxError("only a text or a caption can be edited")
+        if not text.strip() or len(text) > limit:
+            raise SandboxError(f"{field} must be 1-{limit} characters")
+        if message.get(field) == text:
+            raise SandboxError("the text is unchanged")  # a client sends no edit then
+        record.edit_history.append(copy.deepcopy(message))
+        entities_key = "entities" if field == "text" else "caption_entities"
+        message[field] = text
+        message.pop(entities_key, None)
+        if entities := detect_entities(text):
+            message[entities_key] = entities
+        return self._edited(chat, record)
+
+    def _own_message(self, user_id: int, chat: ChatRecord, message_id: int) -> MessageRecord:
+        record = chat.messages.get(message_id)
+        if record is None or record.deleted:
+            raise SandboxError("message not found")
+        if record.message.get("from", {}).get("id") != user_id:
+            raise SandboxError("a person can only change their own messages")
+        return record
+
+    def _edited(self, chat: ChatRecord, record: MessageRecord) -> dict[str, Any]:
+        """Stamps an edit and sends the bot `edited_message` when it sees the chat's messages
+        (group privacy mode decides on the message as it now reads)."""
+        record.message["edit_date"] = self._now()
+        self._touch(chat)
+        if self._bot_receives(chat, record.message):
+            self._enqueue("edited_message", record.message)
+        return copy.deepcopy(record.message)
 
     async def send_venue(
         self,

@@ -232,6 +232,8 @@ class _UserApi:
             ("GET", "/chats/{chat_id:sint}/transcript", self.transcript),
             ("POST", "/chats/{chat_id:sint}/messages", self.send_text),
             ("POST", "/chats/{chat_id:sint}/messages/{message_id:int}/delete", self.delete),
+            ("POST", "/chats/{chat_id:sint}/messages/{message_id:int}/edit", self.edit),
+            ("POST", "/chats/{chat_id:sint}/messages/{message_id:int}/location", self.move),
             ("POST", "/chats/{chat_id:sint}/callback", self.press_button),
             ("POST", "/chats/{chat_id:sint}/reply_button", self.press_reply_button),
             ("POST", "/chats/{chat_id:sint}/contact", self.share_contact),
@@ -388,6 +390,27 @@ class _UserApi:
             int(request.path_params["message_id"]),
         )
         return True
+
+    async def edit(self, request: Request) -> Any:
+        data = await self._json(request)
+        return await self.emu.edit_message(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            int(request.path_params["message_id"]),
+            self._need(data, "text", str),
+        )
+
+    async def move(self, request: Request) -> Any:
+        data = await self._json(request)
+        heading = data.get("heading")
+        return await self.emu.move_live_location(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            int(request.path_params["message_id"]),
+            float(self._need(data, "latitude", (int, float))),
+            float(self._need(data, "longitude", (int, float))),
+            heading=int(heading) if isinstance(heading, int) else None,
+        )
 
     async def transcript(self, request: Request) -> Any:
         chat_id = self._chat_id(request)

@@ -96,10 +96,11 @@ class People:
             self._call("POST", "/users", first_name=first_name, language_code=language_code)
         )
 
-    def say(self, user: dict[str, Any], text: str, chat_id: int | None = None) -> None:
-        self._call(
+    def say(self, user: dict[str, Any], text: str, chat_id: int | None = None) -> dict[str, Any]:
+        """Sends `text`; returns the Message."""
+        return dict(self._call(
             "POST", f"/chats/{chat_id or user['id']}/messages", user_id=user["id"], text=text
-        )
+        ))  # fmt: skip
 
     def press(
         self, user: dict[str, Any], message: dict[str, Any], data: str, *, force: bool = False
@@ -115,11 +116,30 @@ class People:
     def share_contact(self, user: dict[str, Any]) -> None:
         self._call("POST", f"/chats/{user['id']}/contact", user_id=user["id"], own=True)
 
-    def share_location(self, user: dict[str, Any], latitude: float, longitude: float) -> None:
-        self._call(
+    def share_location(
+        self, user: dict[str, Any], latitude: float, longitude: float,
+        live_period: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Shares a location (live for `live_period` seconds when given); returns the Message."""
+        return dict(self._call(
             "POST", f"/chats/{user['id']}/location",
+            user_id=user["id"], latitude=latitude, longitude=longitude, live_period=live_period,
+        ))  # fmt: skip
+
+    def move_live_location(
+        self, user: dict[str, Any], message_id: int, latitude: float, longitude: float
+    ) -> None:
+        """A live location the person shares moves: the bot gets `edited_message`."""
+        self._call(
+            "POST", f"/chats/{user['id']}/messages/{message_id}/location",
             user_id=user["id"], latitude=latitude, longitude=longitude,
         )  # fmt: skip
+
+    def edit(self, user: dict[str, Any], message_id: int, text: str) -> None:
+        """The person edits a text they sent in their private chat: `edited_message`."""
+        self._call(
+            "POST", f"/chats/{user['id']}/messages/{message_id}/edit", user_id=user["id"], text=text
+        )
 
     def press_label(
         self, user: dict[str, Any], label: str, *, timeout: float = 20.0, contains: bool = False

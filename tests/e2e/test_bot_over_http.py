@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.settings import SANDBOX_TOKEN
 from tests.e2e.processes import People, bot_env, running, wait_for
 from tests.servers import free_port
 
@@ -57,6 +58,9 @@ def test_webhook_with_secret_token(local_webhook_sandbox_url: str, tmp_path: Pat
     with running(BOT, env, None, tmp_path / "bot.log") as bot:
         wait_for(f"{hook}/healthz", bot)
         _wait_webhook_set(people)
+        # Registered for the types the bot reads only: no edited_message (issue 19, point 3).
+        info = httpx.get(f"{local_webhook_sandbox_url}/bot{SANDBOX_TOKEN}/getWebhookInfo").json()
+        assert info["result"]["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
         _conversation(people)
         eve = people.create("Eve", "en")
         people.say(eve, "/help")  # a bot may only write to people who wrote to it first
