@@ -6,9 +6,12 @@ would otherwise repeat; `bot.app` passes `CONTEXT_TYPES` to the ApplicationBuild
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from typing import Any
 
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.services import Services, services_of
@@ -18,6 +21,26 @@ from ui.i18n import SUPPORTED, pick_language, t
 from ui.refusals import STALE_BUTTON, refusal
 
 LANGUAGE_KEY = "lang"
+_ANSWERED_KEY = "answered_queries"
+# Queries answered recently, so the error handler (its own context) knows; ids never repeat.
+_ANSWERED_KEPT = 4096
+
+log = logging.getLogger(__name__)
+
+
+def too_late(error: BaseException) -> bool:
+    """Telegram refused an answer to a button press because the press is gone.
+
+    answerCallbackQuery answers 400 "Bad Request: query is too old and response timeout expired
+    or query ID is invalid" when the answer comes after the client stopped waiting (about 15 s;
+    presses made while the bot was down wait in Telegram's queue for up to 24 h) or when the
+    query was answered already (https://core.telegram.org/bots/api#answercallbackquery, and
+    python-telegram-bot issue #2404 for the text). Nothing the person asked for failed.
+    """
+    if not isinstance(error, BadRequest):
+        return False
+    text = error.message.lower()
+    return "query is too old" in text or "query id is invalid" in text
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -75,6 +98,54 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         assert isinstance(data, dict)
         return data
 
+    @property
+    def answered(self) -> bool:
+        """Whether this update's button press was answered (or its answer refused as late)."""
+        query = self._update.callback_query if self._update is not None else None
+        return query is not None and query.id in self._answered_queries()
+
+    def _answered_queries(self) -> OrderedDict[str, None]:
+        kept = self.application.bot_data.setdefault(_ANSWERED_KEY, OrderedDict())
+        assert isinstance(kept, OrderedDict)
+        return kept
+
+    async def answer(
+        self, text: str | None = None, *, alert: bool = False, or_message: bool = False
+    ) -> None:
+        """Answers the pressed button, once, and never fails the work around it.
+
+        Call it first, before database work, so the answer reaches Telegram while the client
+        still waits. A second call, or an answer Telegram refuses as too late (`too_late`),
+        shows nothing; with `or_message` its text goes to the chat as a message instead, for
+        text the person must see (a refusal), so nothing is lost. Without a press (a command),
+        `or_message` text is a reply.
+        """
+        update = self._update
+        query = update.callback_query if update is not None else None
+        if update is not None and query is not None and query.id not in self._answered_queries():
+            kept = self._answered_queries()
+            kept[query.id] = None
+            while len(kept) > _ANSWERED_KEPT:
+                kept.popitem(last=False)
+            try:
+                await query.answer(text, show_alert=alert)
+                return
+            except BadRequest as error:
+                if not too_late(error):
+                    raise
+                log.info("update %s: the press was answered too late", update.update_id)
+        if text and or_message and update is not None:
+            await self._message(text)
+
+    async def _message(self, text: str) -> None:
+        update = self._update
+        assert update is not None
+        chat = update.effective_chat
+        if update.callback_query is None and update.effective_message is not None:
+            await update.effective_message.reply_text(text)
+        elif chat is not None:
+            await self.bot.send_message(chat.id, text)
+
     async def refuse(self, error: DomainError, *, alert: bool = True) -> None:
         """Tells the person why a storage operation refused them, in their language: a press
         gets the query's answer (an alert unless `alert=False`), a message gets a reply.
@@ -91,23 +162,16 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         ):
             # The invitation to sign up is a message even after a press: it names /start,
             # which the person can tap there (an alert's text cannot be tapped).
-            await update.callback_query.answer()
+            await self.answer()
             await update.effective_message.reply_text(text)
             return
-        await self._say(text, alert=alert)
+        await self.answer(text, alert=alert, or_message=True)
 
     async def stale_button(self) -> None:
         """A forged, corrupt or outdated button: answered, so the client stops its spinner."""
-        await self._say(t(self.lang, STALE_BUTTON), alert=False)
-
-    async def _say(self, text: str, *, alert: bool) -> None:
-        update = self._update
-        if update is None:
-            return
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=alert)
-        elif update.effective_message is not None:
-            await update.effective_message.reply_text(text)
+        pressed = self._update is not None and self._update.callback_query is not None
+        # A press gets a toast (or nothing, when already answered); a deep link a reply.
+        await self.answer(t(self.lang, STALE_BUTTON), or_message=not pressed)
 
 
 CONTEXT_TYPES = ContextTypes(context=Context)
