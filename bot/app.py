@@ -41,7 +41,6 @@ from handlers import (
     evidence,
     feedback,
     flood,
-    forwarded,
     groups,
     maps,
     market,
@@ -136,10 +135,9 @@ def register_handlers(application: Application) -> None:
     # Group -3 next and never stops an update: a person blocking the bot (my_chat_member in
     # their private chat) is marked, and unblocking or writing again clears the mark.
     blocking.register(application)
-    # Groups -2 and -1 run before every feature and may stop an update: flood control
-    # first, then admin buttons pressed on a forwarded copy of a card.
+    # Group -2 runs before every feature and may stop an update: flood control. (Telegram
+    # drops callback buttons from forwarded copies, so no press arrives on a copy of a card.)
     flood.register(application)
-    forwarded.register(application)
     # Deep links arrive as `/start <payload>`: before signup, which owns /start.
     meetups.register_deep_link(application)
     groups.register_deep_link(application)

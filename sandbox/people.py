@@ -117,8 +117,10 @@ class People(FilesApi, ChatsApi):
         self, user_id: int, from_chat_id: int, message_id: int, chat_id: int | None = None
     ) -> dict[str, Any]:
         """A person forwards a message they can see to a chat (their chat with the bot by
-        default). As in Telegram, the copy keeps its inline keyboard, so its buttons can be
-        pressed there, and carries `forward_origin`; protected content cannot be forwarded."""
+        default). The copy carries `forward_origin`; protected content cannot be forwarded.
+        As in Telegram, the copy keeps only the URL buttons of an inline keyboard: callback
+        buttons are dropped (a keyboard left empty goes), so nothing on a copy can be pressed
+        (see sandbox/README.md for the sources)."""
         source = self.chats.get(from_chat_id)
         if source is None:
             raise SandboxError(f"no chat {from_chat_id}")
@@ -133,8 +135,12 @@ class People(FilesApi, ChatsApi):
         if original.get("has_protected_content"):
             raise SandboxError("this message is protected and cannot be forwarded")
         keep = ("text", "entities", "caption", "caption_entities", "photo", "document",
-                "location", "venue", "contact", "reply_markup")  # fmt: skip
+                "location", "venue", "contact")  # fmt: skip
         content = {k: copy.deepcopy(v) for k, v in original.items() if k in keep}
+        rows = (original.get("reply_markup") or {}).get("inline_keyboard", [])
+        links = [[copy.deepcopy(b) for b in row if "url" in b] for row in rows]
+        if any(links):
+            content["reply_markup"] = {"inline_keyboard": [row for row in links if row]}
         author = original.get("from", {})
         content["forward_origin"] = (
             {"type": "user", "sender_user": copy.deepcopy(author), "date": original["date"]}

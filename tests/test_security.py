@@ -185,9 +185,9 @@ async def _decisions(sessions: SessionFactory) -> dict[str, Any]:
 async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
     scene: Scene,
 ) -> None:
-    """Telegram keeps a card's buttons on a forwarded copy, and anyone may press them there:
-    a member of the admin group who is not an admin, and an admin too (the decision belongs on
-    the group's card, which the copy cannot update)."""
+    """Telegram drops callback buttons from a forwarded copy (only URL buttons travel; see
+    sandbox/README.md), so a card forwarded out of the admin group, by a member who is not an
+    admin or by an admin, carries nothing to press and changes nothing."""
     bot, guest, admin = scene.bot, scene.guest, scene.admin
     bystander = await bystander_with_a_card(scene, 61)
     await store_drafts(bot.sessions, 1, bot.clock.now())
@@ -207,11 +207,7 @@ async def test_admin_cards_forwarded_out_of_the_admin_group_do_nothing(
         for card in cards:
             copy = await bot.emulator.forward_message(person.id, scene.group_id, card["message_id"])
             await bot.deliver()
-            for _, data in buttons(copy):
-                await bot.emulator.press_button(person.id, person.id, copy["message_id"], data)
-                await bot.deliver()
-                notice = str(bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
-                assert notice, data  # every press is answered with a reason
+            assert not [data for _, data in buttons(copy) if data]  # no callback button left
         assert await _decisions(bot.sessions) == before
         assert not [m for m in bot.bot_messages(person.id) if APOLOGY_EN in (m.get("text") or "")]
     # The same buttons on the group's own card work for the admin.
