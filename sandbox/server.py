@@ -243,6 +243,7 @@ class _UserApi:
             ("POST", "/chats/{chat_id:sint}/document", self.send_document),
             ("GET", "/files/{file_id}", self.file),
             ("GET", "/webhook", self.webhook),
+            ("POST", "/updates/jump", self.jump_update_id),
             ("POST", "/faults", self.plan_faults),
         ]
         return [
@@ -531,7 +532,18 @@ class _UserApi:
             "pending_update_count": self.emu.pending_update_count,
             "last_error_date": info.last_error_date,
             "last_error_message": info.last_error_message,
+            "max_connections": info.max_connections,
+            "in_flight": self.emu.webhook_in_flight,
+            "most_in_flight": self.emu.webhook_most_in_flight,
         }
+
+    async def jump_update_id(self, request: Request) -> Any:
+        """The next update gets id `to` (random when not given), as after a quiet week."""
+        data = await self._json(request)
+        to = data.get("to")
+        if to is not None and (not isinstance(to, int) or isinstance(to, bool)):
+            raise _UserError("'to' must be an integer")
+        return {"next_update_id": self.emu.jump_update_id(to)}
 
 
 # ---------------------------------------------------------------------- command line
