@@ -5,6 +5,14 @@ the update is handled. Here a request without the right `X-Telegram-Bot-Api-Secr
 (compared in constant time) gets 403 and nothing is stored; a good one is stored in the inbox
 and only then acknowledged with 200, so an update is never lost between Telegram and us. A
 repeat of an update already stored is acknowledged and dropped.
+
+Telegram posts up to `max_connections` (setWebhook, default 40) updates at once, but one chat's
+messages one at a time: it sends a chat's next update only after we answered the one before
+(tdlib/telegram-bot-api, WebhookActor). Since we answer after the update is stored and queued,
+a chat's updates reach the per-person processor (`bot.ingress.PerUserProcessor`) in order, and
+different people's are handled concurrently. A person's button presses travel in a queue of
+their own, so a press and a message sent right after it may arrive in either order; Telegram
+promises none there, and the handlers re-check state on every press.
 """
 
 from __future__ import annotations
