@@ -4,7 +4,8 @@ What tests and the web chat call to be a person: send text (a command gets its e
 inline and reply-keyboard buttons, share a contact, location or place (a live location then
 moves), send a photo or a document, edit, forward or delete a message, block and unblock the
 bot. Each action becomes the update Telegram would send, if the bot is there to receive it
-(group privacy mode included).
+(group privacy mode included). A supergroup's admin can remain anonymous and then posts as the
+group (`remain_anonymous`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from sandbox.spec import MAX_CAPTION, MAX_TEXT
 DEFAULT_LOCATION = (37.5096, 127.1027)
 # live_period for a live location that never ends (Bot API, sendLocation).
 LIVE_FOREVER = 0x7FFFFFFF
+# The stand-in `from` of every message an anonymous admin posts as their group, in every group
+# (Bot API 5.0, Message.sender_chat; telegram.constants.ChatID.ANONYMOUS_ADMIN).
+GROUP_ANONYMOUS_BOT: dict[str, Any] = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
 
 
 class People(FilesApi, ChatsApi):
@@ -96,6 +105,30 @@ class People(FilesApi, ChatsApi):
             raise SandboxError(f"user {user_id} is not a member of {chat_id}")
         return group
 
+    def remain_anonymous(self, user_id: int, chat_id: int, anonymous: bool = True) -> None:
+        """A supergroup's admin (or owner) turns "Remain anonymous" on or off. On, everything
+        they post there is sent as the group: `sender_chat` is the group and `from` the stand-in
+        @GroupAnonymousBot, the same for every anonymous admin of every group (Bot API,
+        Message.sender_chat), and getChatMember / getChatAdministrators show them with
+        `is_anonymous` true. Their button presses still name them (callback_query.from). A
+        basic group has no such right (Telegram upgrades the group to set it)."""
+        chat = self._chat_of_person(user_id, chat_id)
+        if chat.is_private or chat.chat["type"] != "supergroup":
+            raise SandboxError("only a supergroup's admins can remain anonymous")
+        if user_id not in chat.admins and user_id != chat.owner_id:
+            raise SandboxError("only an admin can remain anonymous")
+        if anonymous and user_id not in chat.anonymous_admins:
+            chat.anonymous_admins.append(user_id)
+        elif not anonymous and user_id in chat.anonymous_admins:
+            chat.anonymous_admins.remove(user_id)
+        self._touch(chat)
+
+    def _member_of(self, chat: ChatRecord, user_id: int) -> dict[str, Any]:
+        member = super()._member_of(chat, user_id)
+        if member["status"] in ("creator", "administrator"):
+            member["is_anonymous"] = user_id in chat.anonymous_admins
+        return member
+
     async def send_text(
         self,
         user_id: int,
@@ -103,10 +136,16 @@ class People(FilesApi, ChatsApi):
         chat_id: int | None = None,
         *,
         reply_to_message_id: int | None = None,
+        anonymous: bool = False,
     ) -> dict[str, Any]:
-        """A person sends text (a command such as `/start payload` gets its entity)."""
+        """A person sends text (a command such as `/start payload` gets its entity);
+        `anonymous=True` turns the admin's "Remain anonymous" on first (`remain_anonymous`)."""
         if not text.strip() or len(text) > MAX_TEXT:
             raise SandboxError("text must be 1-4096 characters")
+        if anonymous:
+            if chat_id is None:
+                raise SandboxError("only a group admin can post anonymously")
+            self.remain_anonymous(user_id, chat_id)
         content: dict[str, Any] = {"text": text}
         entities = detect_entities(text)
         if entities:
@@ -403,7 +442,12 @@ class People(FilesApi, ChatsApi):
         reply_to_message_id: int | None = None,
     ) -> dict[str, Any]:
         chat = self._chat_of_person(user_id, chat_id)
-        message = self._new_message(chat, self.users[user_id].user, content)
+        if user_id in chat.anonymous_admins:
+            # Remain anonymous: the group speaks, through the stand-in user.
+            content = {"sender_chat": copy.deepcopy(chat.chat), **content}
+            message = self._new_message(chat, GROUP_ANONYMOUS_BOT, content)
+        else:
+            message = self._new_message(chat, self.users[user_id].user, content)
         if reply_to_message_id is not None:
             target = chat.messages.get(reply_to_message_id)
             if target is None or target.deleted:

@@ -46,6 +46,8 @@ class ChatRecord:
     cleanup_commands: bool = False
     # A basic group upgraded to a supergroup: the new chat's id (the old one answers 400).
     migrated_to: int | None = None
+    # Admins with "Remain anonymous" on: they post as the group (people.remain_anonymous).
+    anonymous_admins: list[int] = field(default_factory=list)
 
     @property
     def id(self) -> int:

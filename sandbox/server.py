@@ -229,6 +229,7 @@ class _UserApi:
             ("POST", "/groups/{chat_id:sint}/bot/remove", self.remove_bot),
             ("POST", "/groups/{chat_id:sint}/cleanup", self.cleanup_bot),
             ("POST", "/groups/{chat_id:sint}/upgrade", self.upgrade_group),
+            ("POST", "/groups/{chat_id:sint}/anonymous", self.remain_anonymous),
             ("GET", "/chats/{chat_id:sint}/transcript", self.transcript),
             ("POST", "/chats/{chat_id:sint}/messages", self.send_text),
             ("POST", "/chats/{chat_id:sint}/messages/{message_id:int}/delete", self.delete),
@@ -383,6 +384,16 @@ class _UserApi:
             order=data.get("order", "member_first"),
         )
 
+    async def remain_anonymous(self, request: Request) -> Any:
+        """`{"user_id": …, "anonymous": true}`: an admin's "Remain anonymous" on or off."""
+        data = await self._json(request)
+        self.emu.remain_anonymous(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            bool(data.get("anonymous", True)),
+        )
+        return True
+
     async def delete(self, request: Request) -> Any:
         data = await self._json(request)
         await self.emu.delete_message(
@@ -431,6 +442,7 @@ class _UserApi:
             self._need(data, "text", str),
             self._chat_id(request),
             reply_to_message_id=data.get("reply_to_message_id"),
+            anonymous=bool(data.get("anonymous")),
         )
 
     async def press_button(self, request: Request) -> Any:
