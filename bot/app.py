@@ -35,6 +35,7 @@ from bot.transport import BudgetRateLimiter, SendBudget
 from conversations import host, profile_edit, report, signup
 from handlers import (
     admin_missions,
+    anonymous_admins,
     blocking,
     edits,
     errors,
@@ -163,6 +164,8 @@ def register_handlers(application: Application) -> None:
     groups.register(application)
     maps.register(application)
     stats.register(application)
+    # An anonymous admin's /refund in the admin group: asked for privately (who acted).
+    anonymous_admins.register(application)
     # Last: whatever no feature claimed, and the one error handler.
     errors.register(application)
 

@@ -25,6 +25,7 @@ from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, Ti
 from telegram.ext import Application, BaseUpdateProcessor
 
 from bot import metrics
+from bot.senders import sender_key
 from storage import inbox
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
@@ -45,12 +46,14 @@ ALLOWED_UPDATES: tuple[str, ...] = ("message", "callback_query", "my_chat_member
 
 
 def ordering_key(update: object) -> int:
-    """Updates with the same key are handled one at a time, in order."""
-    if isinstance(update, Update):
-        if update.effective_user is not None:
-            return update.effective_user.id
-        if update.effective_chat is not None:
-            return update.effective_chat.id
+    """Updates with the same key are handled one at a time, in order: one person's, or one
+    chat's when a chat sent the message (`bot.senders.sender_key`: anonymous admins of
+    different groups share one stand-in user, @GroupAnonymousBot, but not one lock)."""
+    key = sender_key(update)
+    if key is not None:
+        return key
+    if isinstance(update, Update) and update.effective_chat is not None:
+        return update.effective_chat.id
     return 0
 
 

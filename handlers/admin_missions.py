@@ -15,6 +15,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
+from bot.senders import anonymous_admin_of
 from storage import missions
 from storage.db import transaction
 from ui import callbacks
@@ -36,9 +37,15 @@ async def show_drafts(update: Update, context: Context) -> None:
     svc, lang = context.services, context.lang
     if chat.type != "private" and chat.id != svc.settings.admin_chat_id:
         return  # another group: not the place for reviews, and nobody there asked us
-    # Someone who is not an admin: NotAdmin("command") is answered by the error handler.
+    # An anonymous admin of the admin group (Telegram names nobody) may read the drafts; the
+    # buttons then name whoever presses them. Someone who is not an admin: NotAdmin("command")
+    # is answered by the error handler.
+    anonymous = await anonymous_admin_of(update, context, svc.settings.admin_chat_id)
     async with svc.sessions() as session:
-        drafts = await missions.drafts_for_review(session, user.id, SHOWN)
+        if anonymous:
+            drafts = await missions.waiting_drafts(session, SHOWN)
+        else:
+            drafts = await missions.drafts_for_review(session, user.id, SHOWN)
     if not drafts.missions:
         await message.reply_text(screens.no_drafts(lang))
         return

@@ -115,15 +115,11 @@ async def migrated(update: Update, context: Context) -> None:
 
 
 async def is_group_admin(update: Update, context: Context) -> bool:
-    """Asks Telegram whether the sender is an admin of this group, right now."""
-    chat, person, message = update.effective_chat, update.effective_user, update.effective_message
-    if chat is None or person is None or chat.type not in GROUP_TYPES:
-        return False
-    # An anonymous admin posts as the group itself; only admins can.
-    if message is not None and message.sender_chat is not None:
-        return message.sender_chat.id == chat.id
-    member = await context.bot.get_chat_member(chat.id, person.id)
-    return member.status in ADMIN_STATUSES
+    """Asks Telegram whether the sender is an admin of this group, right now (an anonymous
+    admin, who posts as the group, included): the one check, in bot/senders.py."""
+    from bot.senders import sender_is_admin
+
+    return await sender_is_admin(update, context)
 
 
 async def _admin_or_refuse(update: Update, context: Context) -> bool:

@@ -7,11 +7,12 @@ The texts are in `ui.greetings`.
 
 from __future__ import annotations
 
-from telegram import ChatMember, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
+from bot.senders import sender_is_admin
 from ui import callbacks
 from ui.callbacks import Action
 from ui.greetings import TOPICS, help_text, help_topic
@@ -30,23 +31,11 @@ async def help_command(update: Update, context: Context) -> None:
     text = help_text(
         context.lang,
         False,
-        group_admin=not admin_group and await _group_admin(update, context),
+        group_admin=not admin_group and await sender_is_admin(update, context),
         admin_group=admin_group,
         bot_username=context.bot.username,
     )
     await message.reply_text(text)
-
-
-async def _group_admin(update: Update, context: Context) -> bool:
-    """Whether the sender is an admin of this group now (an anonymous admin posts as it)."""
-    chat, person, message = update.effective_chat, update.effective_user, update.effective_message
-    assert chat is not None
-    if message is not None and message.sender_chat is not None:
-        return message.sender_chat.id == chat.id
-    if person is None:
-        return False
-    member = await context.bot.get_chat_member(chat.id, person.id)
-    return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
 async def help_button(update: Update, context: Context) -> None:
