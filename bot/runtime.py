@@ -20,7 +20,7 @@ import uvicorn
 from bot.app import build_application
 from bot.ingress import ALLOWED_UPDATES, Inbox, poll
 from bot.settings import Settings
-from bot.webhook import PATH, create_http_app
+from bot.webhook import create_http_app, register
 from scheduler.outbox import WORKER
 from storage import outbox
 from storage.clock import SystemClock
@@ -72,16 +72,14 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
         async with application:
             if application.post_init is not None:
                 await application.post_init(application)
+            secret = settings.webhook_secret_token() if webhook_url else None
+            if webhook_url and secret:
+                # Before start, so a URL Telegram refuses stops start-up with one line. Only
+                # the types the handlers read (bot.ingress): no edited_message.
+                await register(application.bot, webhook_url, secret, ALLOWED_UPDATES)
             await application.start()
             await box.replay_unfinished()
             if webhook_url:
-                secret = settings.webhook_secret_token()
-                # Only the types the handlers read (bot.ingress): no edited_message.
-                await application.bot.set_webhook(
-                    webhook_url.rstrip("/") + PATH,
-                    secret_token=secret,
-                    allowed_updates=list(ALLOWED_UPDATES),
-                )
                 log.info("receiving updates by webhook")
                 routes = create_http_app(box, secret)
                 await _http(routes, settings.webhook_listen, settings.webhook_port, stop)

@@ -20,15 +20,18 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from telegram import Update
+from telegram import Bot, Update
+from telegram.error import BadRequest
 
 from bot import metrics
 from bot.ingress import Inbox
+from bot.settings import SettingsError
 from storage import inbox
 from storage.db import ping
 from storage.outbox import backlog as outbox_backlog
@@ -37,6 +40,18 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PATH = "/telegram/webhook"
 MAX_BODY = 1024 * 1024
+
+
+async def register(bot: Bot, base_url: str, secret: str, allowed_updates: Sequence[str]) -> None:
+    """setWebhook for `<base_url>/telegram/webhook`. Telegram checks more than the settings
+    can (that it resolves the host, reaches a public address, HTTPS on 443, 80, 88 or 8443) and
+    answers 400 "bad webhook: ..."; that stops start-up with one line, as a bad setting does."""
+    try:
+        await bot.set_webhook(
+            base_url.rstrip("/") + PATH, secret_token=secret, allowed_updates=list(allowed_updates)
+        )
+    except BadRequest as exc:
+        raise SettingsError(f"Telegram refused the webhook {base_url}: {exc.message}") from None
 
 
 def create_http_app(box: Inbox, secret: str | None) -> Starlette:
