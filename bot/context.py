@@ -6,12 +6,13 @@ would otherwise repeat; `bot.app` passes `CONTEXT_TYPES` to the ApplicationBuild
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from typing import Any
 
 from telegram import Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.services import Services, services_of
@@ -115,10 +116,10 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         """Answers the pressed button, once, and never fails the work around it.
 
         Call it first, before database work, so the answer reaches Telegram while the client
-        still waits. A second call, or an answer Telegram refuses as too late (`too_late`),
-        shows nothing; with `or_message` its text goes to the chat as a message instead, for
-        text the person must see (a refusal), so nothing is lost. Without a press (a command),
-        `or_message` text is a reply.
+        still waits. A second call, an answer Telegram refuses as too late (`too_late`) or one
+        lost on the network shows nothing; with `or_message` its text goes to the chat as a
+        message instead, for text the person must see (a refusal), so nothing is lost. Without
+        a press (a command), `or_message` text is a reply.
         """
         update = self._update
         query = update.callback_query if update is not None else None
@@ -134,8 +135,27 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
                 if not too_late(error):
                     raise
                 log.info("update %s: the press was answered too late", update.update_id)
+            except NetworkError as error:
+                # The answer is a courtesy: a timeout or a dropped connection must not stop
+                # the work it precedes. It may have arrived; a second try would be refused.
+                log.warning(
+                    "update %s: the press's answer failed: %s", update.update_id,
+                    type(error).__name__,
+                )  # fmt: skip
         if text and or_message and update is not None:
             await self._message(text)
+
+    async def close_buttons(self) -> None:
+        """Answers the press (unless answered already) and removes the pressed message's
+        keyboard, so an old button cannot be pressed again (a double tap then finds nothing
+        to press). Without a press, nothing."""
+        query = self._update.callback_query if self._update is not None else None
+        if query is None:
+            return
+        await self.answer()
+        # Already removed (a double tap) or too old to edit: nothing to do.
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)
 
     async def _message(self, text: str) -> None:
         update = self._update

@@ -30,7 +30,7 @@ from bot.services import services_of
 from storage import errors, meetings
 from storage.db import transaction
 from storage.text import clean
-from ui import callbacks, keyboards
+from ui import callbacks
 from ui import meetups as ui
 from ui.callbacks import Action
 from ui.i18n import localized
@@ -83,7 +83,7 @@ async def begin(update: Update, context: Context) -> int:
         await meetings.ensure_can_host(
             session, update.effective_user.id, svc.rules, svc.clock.now()
         )
-    await update.callback_query.answer()
+    await context.answer()
     assert context.user_data is not None
     context.user_data[KEY] = {"mission_id": mission_id}
     return await ask_when(update, context)
@@ -113,7 +113,7 @@ async def ask_when(update: Update, context: Context) -> int:
 
 async def when_button(update: Update, context: Context) -> int:
     """Reads a slot button and moves on to the place."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     match = re.fullmatch(r"d([01])t(\d{2})(\d{2})", context.pressed.args[0])
     if match is None:
         return await ask_when(update, context)
@@ -163,7 +163,7 @@ async def ask_place(update: Update, context: Context) -> int:
 
 async def place_button(update: Update, context: Context) -> int:
     """Keeps the chosen place and asks how many people."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     data = _data(context)
     value = context.pressed.args[0]
     source = data["mission_id"] if value == "mission" else int(value) if value.isdigit() else None
@@ -179,7 +179,7 @@ async def place_button(update: Update, context: Context) -> int:
 
 async def size_button(update: Update, context: Context) -> int:
     """Keeps the capacity and asks for a note."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     value = context.pressed.args[0]
     if not value.isdigit() or not 2 <= int(value) <= 10:
         return SIZE
@@ -195,7 +195,7 @@ async def note_typed(update: Update, context: Context) -> int:
 
 
 async def note_skipped(update: Update, context: Context) -> int:
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     _data(context)["note"] = None
     return await ask_confirm(update, context)
 
@@ -218,7 +218,7 @@ async def ask_confirm(update: Update, context: Context) -> int:
 
 async def confirm(update: Update, context: Context) -> int:
     """Creates the meetup in one transaction and shows its card with the host tools."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     assert context.user_data is not None and update.effective_user is not None
     data = context.user_data.pop(KEY, {})
     if context.pressed.args[0] != "yes" or not data:
@@ -272,7 +272,7 @@ async def ask_message(update: Update, context: Context) -> int:
     """The card's "message them" button: the next text goes to everyone seated."""
     meeting_id = context.pressed.int_arg(0)
     assert update.callback_query is not None and context.user_data is not None
-    await update.callback_query.answer()
+    await context.answer()
     context.user_data["host_message"] = meeting_id
     await _say(update, ui.ask_host_message(context.lang))
     return MESSAGE

@@ -39,7 +39,6 @@ from conversations.steps import (
 )
 from storage import accounts, errors, profiles
 from storage.db import transaction
-from ui import keyboards
 from ui import signup as screens
 from ui.callbacks import Action
 from ui.profile import EDITABLE, profile_card, saved
@@ -62,10 +61,10 @@ async def begin(update: Update, context: Context) -> int:
         async with context.services.sessions() as session:
             account = await accounts.require_user(session, user.id)
     except errors.NotRegistered as missing:
-        await query.answer()
+        await context.answer()
         await tell_refusal(update, context, missing)
         return END
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     STEPS.reset(context, interests=list(account.interests), times=list(account.preferred_times))
     return await ASK[context.pressed.args[0]](update, context)
 

@@ -24,7 +24,7 @@ from bot.context import Context
 from bot.services import services_of
 from storage import errors, moderation
 from storage.db import transaction
-from ui import callbacks, keyboards
+from ui import callbacks
 from ui import moderation as ui
 from ui.callbacks import Action
 from ui.i18n import t
@@ -49,7 +49,7 @@ async def pick(update: Update, context: Context) -> int:
     """Stores whom (and which meetup) the report is about and asks what happened."""
     assert update.effective_chat is not None and context.user_data is not None
     meeting_id, user_id = context.pressed.int_arg(0), context.pressed.int_arg(1)
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     context.user_data[KEY] = {"meeting_id": meeting_id, "user_id": user_id}
     text, markup = ui.reasons(context.lang)
     await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
@@ -60,7 +60,7 @@ async def reason(update: Update, context: Context) -> int:
     """Stores the reason and asks for details (or /skip)."""
     assert update.effective_chat is not None
     chosen = context.pressed.args[0]
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     if chosen not in ui.REASON_LABELS:
         return REASON
     context.scratch(KEY)["reason"] = chosen

@@ -48,7 +48,6 @@ from conversations.steps import (
 )
 from storage import accounts, errors
 from storage.db import transaction
-from ui import keyboards
 from ui import signup as screens
 from ui.callbacks import Action
 from ui.greetings import greeting, greeting_keyboard
@@ -81,14 +80,14 @@ async def ask_terms(update: Update, context: Context) -> int:
 
 async def agree(update: Update, context: Context) -> int:
     """Agreeing to the terms moves on to the phone number."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     STEPS.answers(context)["terms"] = True
     return await STEPS.ask_phone(update, context)
 
 
 async def decline(update: Update, context: Context) -> int:
     """Declining the terms ends politely and stores nothing."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     STEPS.forget(context)
     await show(update, screens.declined(context.lang))
     return END
@@ -166,7 +165,7 @@ def _registration(context: Context, user: User) -> accounts.Registration:
 async def confirm(update: Update, context: Context) -> int:
     """Creates the account in one transaction and welcomes the person; a refusal goes back
     to the step it concerns (a number taken meanwhile, a neighbourhood closed meanwhile)."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     user = update.effective_user
     assert user is not None
     svc = context.services
@@ -190,7 +189,7 @@ async def confirm(update: Update, context: Context) -> int:
 
 async def start_over(update: Update, context: Context) -> int:
     """ "Start over" under the summary: back to the terms with no answers."""
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     STEPS.reset(context)
     return await ask_terms(update, context)
 

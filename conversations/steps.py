@@ -20,7 +20,7 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 from bot.context import Context
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage import accounts, errors
-from ui import callbacks, keyboards
+from ui import callbacks
 from ui import signup as screens
 from ui.callbacks import Action
 from ui.i18n import localized
@@ -74,7 +74,7 @@ async def wrong_button(update: Update, context: Context) -> None:
     except callbacks.InvalidCallback:
         await context.stale_button()
         return
-    await query.answer(screens.earlier_step(context.lang))
+    await context.answer(screens.earlier_step(context.lang))
 
 
 class Steps:
@@ -144,7 +144,7 @@ class Steps:
         except errors.UnknownRegion as closed:
             await context.refuse(closed)
             return None
-        await keyboards.close_buttons(update)
+        await context.close_buttons()
         answers = self.answers(context)
         answers["district"], answers["step"] = district.code, DONG
         await show(update, screens.dong_picker(context.lang, dongs))
@@ -152,7 +152,7 @@ class Steps:
 
     async def back_to_districts(self, update: Update, context: Context) -> int:
         """ "« Back" under the neighbourhoods, or "choose another neighbourhood"."""
-        await keyboards.close_buttons(update)
+        await context.close_buttons()
         return await self.ask_district(update, context)
 
     async def dong_chosen(self, update: Update, context: Context) -> int | None:
@@ -165,7 +165,7 @@ class Steps:
         except errors.UnknownRegion as closed:
             await context.refuse(closed, alert=False)
             return None
-        await keyboards.close_buttons(update)
+        await context.close_buttons()
         answers = self.answers(context)
         answers["region_id"], answers["dong_name"] = (
             region.id,
@@ -202,13 +202,13 @@ class Steps:
 
     async def repick(self, update: Update, context: Context) -> int:
         """ "Choose another neighbourhood" at the location step."""
-        await keyboards.close_buttons(update)
+        await context.close_buttons()
         await show(update, screens.choose_again(context.lang))
         return await self.ask_district(update, context)
 
     async def skip_location(self, update: Update, context: Context) -> None:
         """ "Skip for now": the neighbourhood is kept unverified."""
-        await keyboards.close_buttons(update)
+        await context.close_buttons()
         self.answers(context)["verified"] = False
         await show(update, screens.skipped(context.lang))
 
@@ -252,7 +252,7 @@ class Steps:
             chosen.remove(value)
         else:
             chosen.append(value)
-        await query.answer()
+        await context.answer()
         # The same markup again (a double tap): Telegram refuses "not modified".
         with contextlib.suppress(BadRequest):
             await query.edit_message_reply_markup(
@@ -262,10 +262,9 @@ class Steps:
     async def done_choosing(self, update: Update, context: Context, field: str) -> bool:
         """Done under interests or times: moves on only with something chosen."""
         if not self.answers(context).get(field):
-            assert update.callback_query is not None
-            await update.callback_query.answer(screens.choose_one(context.lang), show_alert=True)
+            await context.answer(screens.choose_one(context.lang), alert=True, or_message=True)
             return False
-        await keyboards.close_buttons(update)
+        await context.close_buttons()
         return True
 
     # ----------------------------------------------------------------------- off the path

@@ -63,13 +63,16 @@ async def show_drafts(update: Update, context: Context) -> None:
 async def review(update: Update, context: Context) -> None:
     """Publish, points or Discard on a review card; only an admin's press changes anything.
 
-    A refusal (not an admin, a forged id or points value) propagates before the press is
-    answered, and the error handler answers it; another admin's earlier decision is shown.
+    The press is answered first, before the database work; the redrawn card then shows the
+    decision (its status line and points), so no toast repeats it. A refusal (not an admin, a
+    forged id or points value) propagates and the error handler says it in the chat; another
+    admin's earlier decision is said and shown.
     """
     query, pressed = update.callback_query, context.pressed
     assert query is not None and update.effective_user is not None
     svc, lang = context.services, context.lang
     points = pressed.int_arg(1) if pressed.action == Action.DRAFT_POINTS else 0
+    await context.answer()
     async with transaction(svc.sessions) as session:
         reviewed = await missions.review(
             session,
@@ -79,7 +82,8 @@ async def review(update: Update, context: Context) -> None:
             svc.clock.now(),
             points,
         )
-    await query.answer(screens.review_notice(lang, reviewed, svc.settings.zone))
+    if reviewed.refused is not None:
+        await context.refuse(reviewed.refused)
     # The same text already (a double tap): nothing to change.
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(

@@ -9,7 +9,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot import metrics
-from bot.context import Context
+from bot.context import Context, too_late
 from bot.transport import maybe_delivered
 from storage.errors import DomainError
 from ui.callbacks import InvalidCallback
@@ -38,25 +38,23 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Answers refusals and bad buttons; logs failures without personal data and apologises."""
+    """Answers refusals and bad buttons; logs failures without personal data and apologises
+    for them, never for a press Telegram no longer lets us answer (the work was done)."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(update, Update) and isinstance(error, InvalidCallback | DomainError):
-        # A forged or corrupt press (data that matched an action's prefix but not its
-        # arguments), or a refusal a handler let through: one answer for all, here. If that
-        # answer fails it is logged; an apology would only repeat the trouble.
-        try:
-            if isinstance(error, DomainError):
-                await context.refuse(error)
-            else:
-                await context.stale_button()
-        except TelegramError as failed:
-            log.error("update %s failed: %s", update_id, type(failed).__name__)
+        await _refuse(update, context, error)
         return
     if _not_modified(error):
         log.debug("update %s: the edit changed nothing (message is not modified)", update_id)
         return
     metrics.ERRORS.inc()
+    if error is not None and too_late(error):
+        # A press answered directly (not through `context.answer`) after Telegram stopped
+        # waiting: the handler stopped there, so its follow-ups may be lost (counted, logged),
+        # but the change before it is committed, so no apology.
+        log.error("update %s: a press was answered too late, outside context.answer", update_id)
+        return
     # Only the type and the update id: messages, names and phone numbers stay out of logs.
     log.error(
         "update %s failed: %s",
@@ -64,8 +62,35 @@ async def on_error(update: object, context: Context) -> None:
         type(error).__name__,
         exc_info=error if not isinstance(error, TelegramError) else None,
     )
-    if isinstance(update, Update) and _owes_an_apology(error):
-        await _apologise(update, context)
+    if isinstance(update, Update):
+        await _stop_spinner(update, context)
+        if _owes_an_apology(error):
+            await _apologise(update, context)
+
+
+async def _refuse(update: Update, context: Context, error: InvalidCallback | DomainError) -> None:
+    """A forged or corrupt press (data that matched an action's prefix but not its arguments),
+    or a refusal a handler let through: one answer for all, here (a message when the press
+    was answered before the work). If that fails it is logged; an apology would only repeat
+    the trouble."""
+    try:
+        if isinstance(error, DomainError):
+            await context.refuse(error)
+        else:
+            await context.stale_button()
+    except TelegramError as failed:
+        log.error("update %s failed: %s", update.update_id, type(failed).__name__)
+
+
+async def _stop_spinner(update: Update, context: Context) -> None:
+    """A press that failed before it was answered: the answer stops the client's spinner. One
+    answered already (the usual case: answered first) is never answered twice."""
+    if update.callback_query is None or context.answered:
+        return
+    try:
+        await context.answer()
+    except TelegramError:
+        log.warning("could not answer the failed press of update %s", update.update_id)
 
 
 def _not_modified(error: BaseException | None) -> bool:

@@ -2,7 +2,8 @@
 
 Stateless buttons: each carries the meeting, the person rated and the stars, so a restart or
 an old message still works, and the database's unique (meeting, rater, rated) makes a second
-rating impossible. Refusals come from storage and read from `ui/refusals.py`.
+rating impossible. Refusals come from storage and read from `ui/refusals.py`. A rating's press
+is answered first, before the database work; the edited message then shows what was kept.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from ui.i18n import t
 async def start_rating(update: Update, context: Context) -> None:
     """ "Rate the others": one message per attendee, with stars (a refusal, e.g. not checked
     in, is answered by the error handler)."""
-    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
-    assert query is not None and user is not None and chat is not None
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
     meeting_id = context.pressed.int_arg(0)
     async with context.services.sessions() as session:
         people = await feedback.to_rate(session, meeting_id, user.id)
-    await query.answer()
+    await context.answer()
     if not people:
         await context.bot.send_message(chat.id, t(context.lang, ui.ALL_RATED))
     for text, markup in ui.rating_requests(context.lang, meeting_id, people):
@@ -45,6 +46,7 @@ async def stars(update: Update, context: Context) -> None:
     if count not in feedback.STARS:
         raise InvalidCallback("stars")
     svc = context.services
+    await context.answer()
     try:
         async with transaction(svc.sessions) as session:
             rating = await feedback.rate(
@@ -53,7 +55,7 @@ async def stars(update: Update, context: Context) -> None:
     except errors.FeedbackError as refused:  # rated already, or an outdated button
         await context.refuse(refused, alert=False)
         return
-    await query.answer(t(context.lang, "Thank you!"))
+    # The message now says the stars given: no toast repeats it.
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
             ui.rated(context.lang, count), reply_markup=ui.tags(context.lang, rating.id, [])
@@ -65,13 +67,13 @@ async def tag(update: Update, context: Context) -> None:
     query, user, pressed = update.callback_query, update.effective_user, context.pressed
     assert query is not None and user is not None
     rating_id, chosen = pressed.int_arg(0), pressed.args[1]
+    await context.answer()
     try:
         async with transaction(context.services.sessions) as session:
             rating = await feedback.toggle_tag(session, rating_id, user.id, chosen)
     except errors.FeedbackError as refused:  # not one's own rating: an outdated button
         await context.refuse(refused, alert=False)
         return
-    await query.answer()
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(ui.tags(context.lang, rating.id, rating.tags))
 

@@ -106,7 +106,7 @@ async def venue_map(update: Update, context: Context) -> None:
     async with context.services.sessions() as session:
         found = await meetings.venue(session, meeting_id)
         drawn = await sketch(context, session, found.home, [found.meetup]) if found.home else None
-    await query.answer()
+    await context.answer()
     if not drawn:
         return  # a meetup of no neighbourhood: the card's venue message already shows it
     png = await picture(context, drawn)

@@ -5,7 +5,8 @@ or saved from the chat; history shows it masked. The confirm button carries a ra
 pressing it twice (or on two devices) is the same purchase, charged once.
 
 A refusal (no account, not an admin, sold out, not enough points, an unknown or refunded
-code) is left to the error handler, which answers the press or the message with it.
+code) is left to the error handler, which answers the press or the message with it (as a
+message when the press was answered before the work).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import Context
 from storage import market
 from storage.db import transaction
-from ui import callbacks, keyboards
+from ui import callbacks
 from ui import market as ui
 from ui.callbacks import Action
 from ui.i18n import t
@@ -48,7 +49,7 @@ async def points_page(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     text, markup = await _points(update, context, min(context.pressed.int_arg(0), LAST_PAGE))
-    await query.answer()
+    await context.answer()
     with contextlib.suppress(BadRequest):  # "not modified" on a double tap
         await query.edit_message_text(text, reply_markup=markup)
 
@@ -64,27 +65,33 @@ async def show_market(update: Update, context: Context) -> None:
 
 async def confirm_item(update: Update, context: Context) -> None:
     """An item pressed: a confirm card whose button is this one purchase."""
-    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
-    assert query is not None and user is not None and chat is not None
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
     async with context.services.sessions() as session:
         offer = await market.offer(session, user.id, context.pressed.int_arg(0))
-    await query.answer()
+    # Only a read before: a refusal (sold out, not enough points) is still the press's alert.
+    await context.answer()
     text, markup = ui.confirm_card(context.lang, offer, secrets.token_urlsafe(6))
     await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
 async def buy(update: Update, context: Context) -> None:
     """The exchange itself; a refusal says why and charges nothing. A second press of the same
-    card finds the first one's purchase, whose code was sent already."""
+    card finds the first one's purchase, whose code was sent already.
+
+    The press is answered first, while the client still waits: the code is a message, never
+    the answer, so an exchange whose press is too old to answer still shows it, and a refusal
+    comes as a message (the error handler's `context.refuse`)."""
     user, chat, pressed = update.effective_user, update.effective_chat, context.pressed
     assert user is not None and chat is not None
     svc = context.services
+    await context.answer()
     async with transaction(svc.sessions) as session:
         purchase = await market.exchange(
             session, user_id=user.id, item_id=pressed.int_arg(0), request=pressed.args[1],
             now=svc.clock.now(),
         )  # fmt: skip
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     if purchase.new:
         text = ui.voucher(context.lang, purchase)
         await context.bot.send_message(chat.id, text, protect_content=True)
@@ -94,7 +101,7 @@ async def cancel_item(update: Update, context: Context) -> None:
     """Cancel on the confirm card: nothing happens, and its buttons go."""
     query = update.callback_query
     assert query is not None
-    await query.answer(t(context.lang, "Okay, nothing was exchanged."))
+    await context.answer(t(context.lang, "Okay, nothing was exchanged."))
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
 

@@ -6,8 +6,11 @@ re-scan sometimes delivers no payload, hence the typed `/checkin CODE` fallback.
 message shows the meeting point on a map with its name.
 
 Each handler calls one `storage.meetings` operation and hands its view to `ui.meetups`. A
-refusal (a `DomainError`) is left to propagate before the press is answered: the error
-handler answers it with the text from `ui.refusals`.
+press that changes something (join, leave, the host's tools) is answered first, before the
+database work, so the answer reaches Telegram while the client still waits; what the change
+did is then a message or the redrawn card, never the answer. A refusal (a `DomainError`) is
+left to propagate: the error handler tells it with the text from `ui.refusals`, as the
+press's alert when a read refused before the answer, else as a message.
 """
 
 from __future__ import annotations
@@ -36,11 +39,6 @@ def _user_id(update: Update) -> int:
 def _chat_id(update: Update) -> int:
     assert update.effective_chat is not None
     return update.effective_chat.id
-
-
-async def _answer(update: Update, text: str | None = None) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(text)
 
 
 async def _reply(update: Update, screen: ui.Screen | str) -> None:
@@ -112,7 +110,7 @@ async def my_meetups(update: Update, context: Context) -> None:
 async def meetups_of_mission(update: Update, context: Context) -> None:
     """The mission card's "see meetups" button."""
     mission_id = context.pressed.int_arg(0)
-    await _answer(update)
+    await context.answer()
     svc = context.services
     async with svc.sessions() as session:
         found = await meetings.open_meetups(session, None, svc.clock.now(), mission_id=mission_id)
@@ -127,18 +125,18 @@ async def view_meetup(update: Update, context: Context) -> None:
     meeting_id = context.pressed.int_arg(0)
     async with context.services.sessions() as session:
         card = await meetings.card(session, meeting_id, _user_id(update))
-    await _answer(update)
+    await context.answer()
     await _send_card(update, context, card)
 
 
 async def join(update: Update, context: Context) -> None:
     """Join: a seat, or a waitlist place when full; every refusal says why."""
     svc, meeting_id, user_id = context.services, context.pressed.int_arg(0), _user_id(update)
+    await context.answer()
     async with transaction(svc.sessions) as session:
         seat = await meetings.join(session, meeting_id, user_id, svc.rules, svc.clock.now())
         # Read before the commit: the card shows exactly what this join left.
         card = await meetings.card(session, meeting_id, user_id)
-    await _answer(update)
     await context.bot.send_message(
         _chat_id(update), ui.joined(context.lang, svc.settings.zone, seat)
     )
@@ -148,10 +146,11 @@ async def join(update: Update, context: Context) -> None:
 async def leave(update: Update, context: Context) -> None:
     """Leave: the seat goes to the first on the waitlist, who is told."""
     svc, meeting_id, user_id = context.services, context.pressed.int_arg(0), _user_id(update)
+    await context.answer()
     async with transaction(svc.sessions) as session:
         await meetings.leave(session, meeting_id, user_id, svc.clock.now())
         card = await meetings.card(session, meeting_id, user_id)
-    await _answer(update, ui.left(context.lang))
+    await context.bot.send_message(_chat_id(update), ui.left(context.lang))
     await _redraw(update, context, card)
 
 
@@ -171,11 +170,11 @@ async def host_tool(update: Update, context: Context) -> None:
 async def _checkin_qr(update: Update, context: Context, meeting_id: int) -> None:
     """The host's QR: a signed deep link for the current window, with the typed code."""
     svc, lang = context.services, context.lang
+    await context.answer()
     async with transaction(svc.sessions) as session:
         sheet = await meetings.checkin_sheet(
             session, meeting_id, _user_id(update), svc.signer, svc.rules, svc.clock.now()
         )
-    await _answer(update)
     link = links.checkin_link(context.bot.username, sheet.token)
     image = checkin_qr_png(link, ui.title_of(lang, sheet.meetup), sheet.code)
     caption, markup = ui.checkin_caption(lang, sheet, svc.settings.checkin_rotation_seconds)
@@ -185,30 +184,31 @@ async def _checkin_qr(update: Update, context: Context, meeting_id: int) -> None
 async def _roster(update: Update, context: Context, meeting_id: int) -> None:
     async with context.services.sessions() as session:
         roster = await meetings.roster(session, meeting_id, _user_id(update))
-    await _answer(update)
+    await context.answer()
     await context.bot.send_message(_chat_id(update), ui.roster_text(context.lang, roster))
 
 
 async def _close_joining(update: Update, context: Context, meeting_id: int) -> None:
     host_id = _user_id(update)
+    await context.answer()
     async with transaction(context.services.sessions) as session:
         await meetings.close_joining(session, meeting_id, host_id)
         card = await meetings.card(session, meeting_id, host_id)
-    await _answer(update, ui.joining_closed(context.lang))
+    await context.bot.send_message(_chat_id(update), ui.joining_closed(context.lang))
     await _redraw(update, context, card)
 
 
 async def _ask_cancel(update: Update, context: Context, meeting_id: int) -> None:
-    await _answer(update)
+    await context.answer()
     text, markup = ui.cancel_question(context.lang, meeting_id)
     await context.bot.send_message(_chat_id(update), text, reply_markup=markup)
 
 
 async def _cancel(update: Update, context: Context, meeting_id: int) -> None:
     svc = context.services
+    await context.answer()
     async with transaction(svc.sessions) as session:
         told = await meetings.cancel(session, meeting_id, _user_id(update), svc.clock.now())
-    await _answer(update)
     assert update.callback_query is not None
     with contextlib.suppress(BadRequest):
         await update.callback_query.edit_message_text(ui.cancelled(context.lang, told))

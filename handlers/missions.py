@@ -42,7 +42,7 @@ async def list_page(update: Update, context: Context) -> None:
         return
     screen = await _listing(update, context, category, page)
     if screen is not None:
-        await _edit(update, *screen)
+        await _edit(update, context, *screen)
 
 
 async def for_you(update: Update, context: Context) -> None:
@@ -58,7 +58,7 @@ async def for_you(update: Update, context: Context) -> None:
         ranked = await missions.recommended_page(
             session, user, page, svc.clock.now(), svc.settings.zone
         )
-    await _edit(update, *screens.recommended(context.lang, ranked))
+    await _edit(update, context, *screens.recommended(context.lang, ranked))
 
 
 async def show_mission(update: Update, context: Context) -> None:
@@ -75,7 +75,7 @@ async def show_mission(update: Update, context: Context) -> None:
     except errors.MissionNotFound as gone:
         await context.refuse(gone, alert=False)
         return
-    await update.callback_query.answer()
+    await context.answer()
     lang, mission, chat_id = context.lang, found.mission, update.effective_chat.id
     await context.bot.send_message(
         chat_id,
@@ -109,18 +109,18 @@ async def _listing(
     return screens.mission_list(context.lang, listing, category)
 
 
-async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup) -> None:
+async def _edit(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup) -> None:
+    """Shows a page in the pressed list message (the press answered after its read)."""
     query = update.callback_query
     assert query is not None
-    await query.answer()
+    await context.answer()
     # Pressing the filter already shown changes nothing; Telegram then says "not modified".
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(text, reply_markup=markup)
 
 
 async def _stale_list(update: Update, context: Context) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(t(context.lang, screens.STALE_LIST))
+    await context.answer(t(context.lang, screens.STALE_LIST))
 
 
 def register(application: Application) -> None:

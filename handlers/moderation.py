@@ -2,7 +2,8 @@
 
 A report (filed through `conversations/report.py`) reaches the admin group with Warn /
 Suspend / Dismiss; every press re-checks on the server that the presser is an admin, and the
-first decision wins. Refusals (not an admin, already handled) are answered by the error handler.
+first decision wins. Each press is answered first, before the database work; refusals (not an
+admin, already handled) are then said in the chat by the error handler.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ async def moderate(update: Update, context: Context) -> None:
     if action not in moderation.ACTIONS:
         raise InvalidCallback("unknown action")
     svc = context.services
+    await context.answer()
     async with transaction(svc.sessions) as session:
         await moderation.decide(session, report_id, action, user.id, svc.clock.now())
-    await query.answer()
     card = getattr(query.message, "text", None) or ""
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
@@ -55,13 +56,13 @@ async def block_person(update: Update, context: Context) -> None:
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     svc, blocked = context.services, context.pressed.int_arg(0)
+    await context.answer()
     try:
         async with transaction(svc.sessions) as session:
             await moderation.block(session, user.id, blocked, svc.clock.now())
     except errors.NotMet as refused:  # never met: a forged or outdated button
         await context.refuse(refused, alert=False)
         return
-    await query.answer()
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(t(context.lang, ui.BLOCKED))
 

@@ -37,8 +37,7 @@ async def show_profile(update: Update, context: Context) -> None:
 
 async def choose_language(update: Update, context: Context) -> None:
     """`/language` (or the card's Language button): offers Korean and English."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    await context.answer()
     assert update.effective_message is not None
     text, markup = screens.language_menu(context.lang)
     await update.effective_message.reply_text(text, reply_markup=markup)
@@ -52,10 +51,10 @@ async def set_language(update: Update, context: Context) -> None:
     if choice not in SUPPORTED:
         await context.stale_button()
         return
+    await context.answer()
     async with transaction(context.services.sessions) as session:
         await accounts.set_language(session, update.effective_user.id, choice)
     context.remember_language(choice)
-    await query.answer()
     # The same text already (a double tap).
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(screens.language_set(choice))
@@ -76,7 +75,7 @@ async def confirm_delete(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     lang, choice = context.lang, context.pressed.args[0]
-    await query.answer()
+    await context.answer()
     if choice != "yes":
         await query.edit_message_text(screens.kept(lang))
         return

@@ -7,8 +7,10 @@ the server: only an admin decides, and only the first decision counts; the card 
 to say who decided. `/review` in a private chat shows an admin the photos still waiting, with
 the same buttons. The card itself is drawn by `ui/review.py`.
 
-A refusal (not an admin, checks still running, no tries left, the photo gone) is left to the
-error handler, which answers the press with it.
+A decision's press is answered first, before the database work (the redrawn card then says
+what was decided); a refusal (not an admin, checks still running, no tries left, the photo
+gone) is left to the error handler, which tells it: as a message after a decision's press,
+as the press's alert after a read (Reject's reasons, Back).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ async def decide(update: Update, context: Context) -> None:
         raise InvalidCallback("unknown reason")
     evidence_id, svc = pressed.int_arg(0), context.services
     rules = evidence.EvidenceRules.from_settings(svc.settings)
+    await context.answer()
     async with transaction(svc.sessions) as session:
         decision = await evidence.decide_or_show(
             session, evidence_id=evidence_id, reviewer_id=user.id, action=action,
@@ -55,7 +58,7 @@ async def decide(update: Update, context: Context) -> None:
         await context.refuse(errors.AlreadyDecided(decision.status))
         await _show_outcome(update, context, decision.view, None)
         return
-    await query.answer(ui.decided(context.lang, decision))
+    # The card now says who decided and what was paid: no toast repeats it.
     await _show_outcome(update, context, decision.view, user.first_name)
 
 
@@ -63,14 +66,14 @@ async def reject_menu(update: Update, context: Context) -> None:
     """Reject: the card's buttons become the reasons (nothing is decided yet)."""
     view = await _waiting(update, context)
     if view is not None:
-        await _set_buttons(update, ui.reason_buttons(context.lang, view.evidence.id))
+        await _set_buttons(update, context, ui.reason_buttons(context.lang, view.evidence.id))
 
 
 async def back(update: Update, context: Context) -> None:
     """Back from the reasons to Approve / Reject / Ask again."""
     view = await _waiting(update, context)
     if view is not None:
-        await _set_buttons(update, ui.card_buttons(context.lang, view))
+        await _set_buttons(update, context, ui.card_buttons(context.lang, view))
 
 
 async def list_waiting(update: Update, context: Context) -> None:
@@ -109,10 +112,12 @@ async def _waiting(update: Update, context: Context) -> evidence.ReviewView | No
     return None
 
 
-async def _set_buttons(update: Update, markup: InlineKeyboardMarkup | None) -> None:
+async def _set_buttons(
+    update: Update, context: Context, markup: InlineKeyboardMarkup | None
+) -> None:
     query = update.callback_query
     assert query is not None
-    await query.answer()
+    await context.answer()
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(markup)
 

@@ -47,7 +47,7 @@ async def help_button(update: Update, context: Context) -> None:
     if topic not in TOPICS:
         await context.stale_button()
         return
-    await query.answer()
+    await context.answer()
     if query.message is not None:
         await context.bot.send_message(query.message.chat.id, help_topic(context.lang, topic))
 

@@ -191,7 +191,20 @@ class Neighbour:
         return [m.get("text") or m.get("caption") or "" for m in self.bot.bot_messages(self.id)]
 
     def alert(self) -> str:
-        return str(self.bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
+        """What the last press told: its answer's text (a toast or an alert), or, for a press
+        answered before its work (issue 19, point 1), the message the bot sent after it."""
+        return told_after_press(self.bot)
+
+
+def told_after_press(bot: BotHarness) -> str:
+    """The text the newest press showed: its answer's, else the bot's newest message in the
+    chat where it was pressed."""
+    text = str(bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
+    if text:
+        return text
+    chat_id = bot.emulator.callback_answers[-1]["chat_id"]
+    sent = bot.bot_messages(chat_id)
+    return str(sent[-1].get("text", "")) if sent else ""
 
 
 async def new_meetup(

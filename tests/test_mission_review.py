@@ -50,14 +50,18 @@ class AdminGroup:
         return await self.bot.act(self.id, self.bot.emulator.send_text(user["id"], text, self.id))
 
     async def press(self, user: dict[str, Any], card: dict[str, Any], label: str) -> str:
-        """Presses a button (forced: a forwarded card is pressable by anyone) and returns the
-        notice Telegram shows the presser."""
+        """Presses a button (forced: a forwarded card is pressable by anyone) and returns what
+        the presser was told: the answer's text, or the message after a press answered first
+        ("" when the redrawn card says it all)."""
         data = data_of(card, label)
+        before = len(self.bot.bot_messages(self.id))
         await self.bot.emulator.press_button(
             user["id"], self.id, card["message_id"], data, force=True
         )
         await self.bot.deliver()
-        return str(self.bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
+        answer = str(self.bot.calls("answerCallbackQuery")[-1].params.get("text", ""))
+        after = [m.get("text", "") for m in self.bot.bot_messages(self.id)[before:]]
+        return answer or (after[-1] if after else "")
 
     def now(self, card: dict[str, Any]) -> dict[str, Any]:
         return next(
@@ -83,8 +87,8 @@ async def test_an_admin_publishes_a_draft_and_people_see_it(
     assert "📝 검토를 기다리는 초안" in card["text"]
     labels = [label for label, _ in buttons(card)]
     assert labels[:2] == ["✅ 게시", "🗑 버리기"] and "+10" in labels
-    notice = await group.press(group.admin, card, "✅ 게시")
-    assert notice == "게시했어요. 이제 /missions 에 보여요."
+    # Answered at once; the redrawn card says what was decided (no toast repeats it).
+    assert await group.press(group.admin, card, "✅ 게시") == ""
     published = group.now(card)
     assert "✅ 게시됨" in published["text"] and buttons(published) == []
     assert (await status_of(sessions, draft.id))[0] == "published"
@@ -108,7 +112,7 @@ async def test_an_admin_sets_points_and_discards(bot: BotHarness, sessions: Sess
     assert len(cards) == 2
     card = cards[0]
     points = first.points
-    assert await group.press(group.admin, card, "+10") == f"{points + 10}포인트로 정했어요."
+    assert await group.press(group.admin, card, "+10") == ""
     repriced = group.now(card)
     assert f"🏆 {points + 10}포인트" in repriced["text"]
     # The old +10 button carried the value it sets: pressing it twice sets it once.
@@ -117,7 +121,7 @@ async def test_an_admin_sets_points_and_discards(bot: BotHarness, sessions: Sess
     await group.press(group.admin, group.now(card), "+50")
     assert (await status_of(sessions, first.id))[1] == points + 60
 
-    assert await group.press(group.admin, cards[1], "🗑 버리기") == "버렸어요."
+    assert await group.press(group.admin, cards[1], "🗑 버리기") == ""
     assert "🗑 버린 미션" in group.now(cards[1])["text"]
     assert (await status_of(sessions, second.id))[0] == "retired"
     await group.press(group.admin, group.now(card), "✅ 게시")

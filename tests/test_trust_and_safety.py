@@ -119,7 +119,13 @@ async def test_a_report_reaches_moderators_and_a_suspension_stops_joining(bot: B
     await guest.press_data(card, data_of(card, "7일 정지"))
     assert guest.alert() == "관리자만 할 수 있어요."
     await admin.press_data(card, data_of(card, "7일 정지"))
-    decided = bot.emulator.transcript(admin_chat["id"])[-1]
+    # The card itself is redrawn (the refusal above was a message after it: presses are
+    # answered before their work, so a refusal can no longer be the answer).
+    decided = next(
+        m
+        for m in bot.emulator.transcript(admin_chat["id"])
+        if m["message_id"] == card["message_id"]
+    )
     assert "결정: 7일 정지 (관리자)" in decided["text"]
     await admin.press_data(card, data_of(card, "경고"))
     assert admin.alert() == "이미 처리됐어요: 7일 정지."

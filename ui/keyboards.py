@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 
 from telegram import (
@@ -10,9 +9,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
-    Update,
 )
-from telegram.error import BadRequest
 
 Button = tuple[str, str]
 
@@ -43,15 +40,3 @@ def request_location(label: str) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         one_time_keyboard=True,
     )
-
-
-async def close_buttons(update: Update) -> None:
-    """Answers a press and removes the pressed message's keyboard, so an old button cannot be
-    pressed again (a double tap then finds nothing to press)."""
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    # Already removed (a double tap) or too old to edit: nothing to do.
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
