@@ -1,10 +1,12 @@
 """Step 5: a checked-in participant sends a photo of the mission as proof.
 
-A photo (compressed by Telegram, EXIF gone) or the original as a document (EXIF kept) in the
-private chat is attached to the meetup waiting for it (the person picks with buttons when
-several are), recorded at once and answered "received, being checked"; downloading, hashing
-and the other checks run in the verification job. Albums, files that are not images and files
-over Telegram's 20 MB download limit each get a clear answer instead.
+A photo (compressed by Telegram, EXIF gone) or the original as a document (EXIF kept; an
+iPhone's arrives as `image/heic`) in the private chat is attached to the meetup waiting for it
+(the person picks with buttons when several are), recorded at once and answered "received,
+being checked" — after a compressed photo with the tip to send the original as a file next
+time, so the time and place checks can run. Downloading, hashing and the other checks run in
+the verification job. Albums, files that are not images and files over Telegram's 20 MB
+download limit each get a clear answer instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 from bot.context import Context
 from storage import errors, evidence
 from storage.db import transaction
-from ui import callbacks, keyboards
+from ui import callbacks
 from ui import evidence as ui
 from ui.callbacks import Action, InvalidCallback
 from ui.i18n import t
@@ -27,7 +29,8 @@ from verification.photos import expected_format
 UPLOAD_KEY = "evidence_upload"  # the photo waiting for "which meetup?" (user_data)
 ALBUM_KEY = "evidence_album"  # the last album answered, so an album gets one answer
 MAX_BYTES = 20 * 1024 * 1024  # getFile downloads at most 20 MB
-READABLE = {"image/jpeg", "image/png", "image/webp"}
+# Image files the checks read; HEIC/HEIF are iPhones' originals (read through pillow-heif).
+READABLE = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
 
 
 class _InAlbum(filters.MessageFilter):
@@ -84,17 +87,15 @@ async def album(update: Update, context: Context) -> None:
 
 async def pick_meetup(update: Update, context: Context) -> None:
     """The answer to "which meetup?": submits the photo kept from a moment ago."""
-    query = update.callback_query
-    assert query is not None
     kept = context.user_data.pop(UPLOAD_KEY, None) if context.user_data is not None else None
     try:
         meeting_id = context.pressed.int_arg(0)
     except InvalidCallback:
         kept = None
     if not isinstance(kept, dict):
-        await query.answer(t(context.lang, ui.SEND_AGAIN), show_alert=True)
+        await context.answer(t(context.lang, ui.SEND_AGAIN), alert=True, or_message=True)
         return
-    await keyboards.close_buttons(update)
+    await context.close_buttons()
     await _attach(update, context, evidence.Upload(**kept), meeting_id)
 
 
@@ -116,7 +117,9 @@ async def _attach(
         await context.bot.send_message(chat.id, refusal(lang, exc, svc.settings.zone))
         return
     if received.meetup is not None:
-        await context.bot.send_message(chat.id, ui.received(lang, received.meetup))
+        # One answer per submission; a compressed photo's carries the tip about originals.
+        text = ui.received(lang, received.meetup, compressed=not upload.as_document)
+        await context.bot.send_message(chat.id, text)
         return
     if context.user_data is not None:
         context.user_data[UPLOAD_KEY] = asdict(upload)

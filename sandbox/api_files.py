@@ -19,6 +19,8 @@ from sandbox.records import FileRecord
 from sandbox.world import World
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+OCTETS = "application/octet-stream"
+HEIF_TYPES = {".heic": "image/heic", ".heif": "image/heif"}
 
 
 class FilesApi(World):
@@ -47,10 +49,11 @@ class FilesApi(World):
             raise bad(f"can't use file of type {record.kind.title()} as {kind.title()}")
         return record
 
-    def _store_photo(self, data: bytes) -> list[dict[str, Any]]:
-        """Stores an image as several re-encoded sizes and returns its PhotoSize list."""
+    def _store_photo(self, data: bytes, *, from_person: bool = False) -> list[dict[str, Any]]:
+        """Stores an image as several re-encoded sizes and returns its PhotoSize list (a bot's
+        upload, unless `from_person`: a person's app converts a HEIC itself)."""
         records = []
-        for width, height, jpeg in photo_sizes(data):
+        for width, height, jpeg in photo_sizes(data, by_bot=not from_person):
             n = self._next_counter()
             file_id = f"AgACAgIAAxk{n:08d}{secrets.token_urlsafe(12)}"
             unique = f"AQAD{n:08d}"
@@ -73,8 +76,12 @@ class FilesApi(World):
         n = self._next_counter()
         file_id = f"BQACAgIAAxk{n:08d}{secrets.token_urlsafe(12)}"
         unique = f"AgAD{n:08d}"
-        mime = mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         suffix = Path(filename).suffix.lower()
+        if mime_type in (None, "", OCTETS):
+            # The client names the type by the extension when it has none better (an iPhone's
+            # originals are image/heic); mimetypes may not know HEIC on every system.
+            mime_type = HEIF_TYPES.get(suffix) or mimetypes.guess_type(filename)[0]
+        mime = mime_type or OCTETS
         meta = {
             "file_id": file_id,
             "file_unique_id": unique,

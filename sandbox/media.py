@@ -1,24 +1,38 @@
-"""Photos as Telegram stores them: re-encoded JPEGs in several sizes, without EXIF."""
+"""Photos as Telegram stores them: re-encoded JPEGs in several sizes, without EXIF.
+
+A person's HEIC picked as a photo is converted (Telegram's apps send a JPEG); a bot's HEIC
+upload to sendPhoto is not an image Telegram takes.
+"""
 
 from __future__ import annotations
 
 import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
-# Longest side of each stored size (Telegram's "s", "m", "x", "y").
-PHOTO_SIDES = (90, 320, 800, 1280)
+# Longest side of each stored size (Telegram's "s", "m", "x", "y", "w"): the largest is 2560.
+PHOTO_SIDES = (90, 320, 800, 1280, 2560)
 JPEG_QUALITY = 87
+# Formats a bot's sendPhoto upload is refused in (it must go as a document); a person's app
+# converts them to JPEG itself.
+NOT_FOR_SEND_PHOTO = frozenset({"HEIF"})
+
+register_heif_opener()
 
 
 class NotAnImage(ValueError):
     """The bytes are not an image Pillow can read."""
 
 
-def photo_sizes(data: bytes) -> list[tuple[int, int, bytes]]:
-    """Re-encodes an image as JPEGs (width, height, bytes), smallest first, never upscaled."""
+def photo_sizes(data: bytes, *, by_bot: bool = False) -> list[tuple[int, int, bytes]]:
+    """Re-encodes an image as JPEGs (width, height, bytes), smallest first, never upscaled.
+
+    `by_bot`: a bot's upload, which is refused in a format of `NOT_FOR_SEND_PHOTO`."""
     try:
         with Image.open(io.BytesIO(data)) as opened:
+            if by_bot and opened.format in NOT_FOR_SEND_PHOTO:
+                raise NotAnImage(f"sendPhoto does not take {opened.format}")
             # Applying the orientation first keeps the picture upright once EXIF is gone.
             image = ImageOps.exif_transpose(opened) or opened
             image = _to_rgb(image)

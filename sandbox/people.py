@@ -411,10 +411,11 @@ class People(FilesApi, ChatsApi):
     async def send_photo(
         self, user_id: int, data: bytes, caption: str | None = None, chat_id: int | None = None
     ) -> dict[str, Any]:
-        """A person sends a compressed photo: several JPEG sizes, EXIF removed."""
+        """A person sends a compressed photo: several JPEG sizes up to 2560 px, EXIF removed
+        (a HEIC is converted, as Telegram's apps do)."""
         self._chat_of_person(user_id, chat_id)
         try:
-            photo = self._store_photo(data)
+            photo = self._store_photo(data, from_person=True)
         except NotAnImage as exc:
             raise SandboxError("not an image") from exc
         return self._post_user_message(user_id, chat_id, {"photo": photo, **_user_caption(caption)})
@@ -428,7 +429,8 @@ class People(FilesApi, ChatsApi):
         caption: str | None = None,
         chat_id: int | None = None,
     ) -> dict[str, Any]:
-        """A person sends a file as a document: the bytes are kept exactly."""
+        """A person sends a file as a document: the bytes are kept exactly; the mime type is
+        the one given, else the extension's (an iPhone original: `image/heic`)."""
         self._chat_of_person(user_id, chat_id)
         document = self._store_document(data, filename, mime_type)
         content = {"document": document, **_user_caption(caption)}

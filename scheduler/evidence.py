@@ -24,6 +24,7 @@ from storage import evidence, proof_words
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.files import FileStore, S3Config, open_store
+from storage.models import Evidence
 from ui import review
 from verification import ai_judge, photos
 from verification import proof_words as words
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 CHECKER_KEY = "evidence_checker"
 BATCH = 5
 MAX_MATCHES = 3
+# In the stored signals: the photo store keeps a JPEG of an original Telegram cannot show
+# (HEIC), and the review card uploads that instead of the file.
+SHOWN_AS_JPEG = "shown_as_jpeg"
 
 
 @dataclass
@@ -111,7 +115,7 @@ async def check_once(
             log.exception("checking evidence %s failed; it will be retried", evidence_id)
             async with transaction(sessions) as session:
                 await evidence.release(session, evidence_id)
-    await post_cards(bot, sessions, settings)
+    await post_cards(bot, sessions, settings, checker.store)
     return checked
 
 
@@ -141,9 +145,9 @@ async def _check(
         async with transaction(sessions) as session:
             await evidence.release(session, evidence_id)
         return 0
-    report, key = photos.PhotoReport(error="not downloaded"), None
+    report, key, converted = photos.PhotoReport(error="not downloaded"), None, False
     if data is not None:
-        key, report = await _store_and_inspect(checker, data)
+        key, report, converted = await _store_and_inspect(checker, data)
         signals += _meetup_signals(report, item, settings)
     if report.phash is not None:
         signals.append(await _duplicates(sessions, checker, item, report.phash))
@@ -152,6 +156,8 @@ async def _check(
         verdict = await _judge(checker.judge, data, item)
         signals += await _judge_signals(sessions, item, verdict)
     outcome = _result(report, key, signals, verdict, settings)
+    if converted:
+        outcome.signals[SHOWN_AS_JPEG] = True
     async with transaction(sessions) as session:
         recorded = await evidence.record_checks(session, evidence_id, outcome)
     if report.phash is not None:
@@ -159,25 +165,30 @@ async def _check(
     return int(recorded)
 
 
-async def _store_and_inspect(checker: Checker, data: bytes) -> tuple[str, photos.PhotoReport]:
-    """Keeps the bytes (a failing store stops here), then reads the image."""
+async def _store_and_inspect(checker: Checker, data: bytes) -> tuple[str, photos.PhotoReport, bool]:
+    """Reads the image, then keeps it (a failing store stops here): as sent, or as a JPEG with
+    its EXIF when Telegram cannot show the original (an iPhone's HEIC) — True then."""
+    report = await asyncio.to_thread(photos.inspect, data)
+    jpeg = await asyncio.to_thread(photos.viewable_jpeg, data, report)
     try:
-        key = await checker.store.put(data)
+        key = await checker.store.put(jpeg if jpeg is not None else data)
     except Exception as exc:
         raise StoreUnavailable from exc
-    return key, await asyncio.to_thread(photos.inspect, data)
+    return key, report, jpeg is not None
 
 
 def _meetup_signals(
     report: photos.PhotoReport, item: evidence.CheckItem, settings: Settings
 ) -> list[photos.Signal]:
-    """Time, place and format against the meetup, and a capture before check-in."""
+    """What the checks ran on (an original or a compressed photo), then time, place and
+    format against the meetup, and a capture before check-in."""
+    source = photos.source_signal(item.as_document, report)
     signals = photos.meetup_signals(
         report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,
         zone=settings.zone, expected=item.named_format,
     )  # fmt: skip
     early = photos.checkin_signal(report, item.checked_in_at, settings.zone)
-    return [*signals, early] if early is not None else list(signals)
+    return [source, *signals, *([early] if early is not None else [])]
 
 
 async def _judge_signals(
@@ -258,8 +269,11 @@ async def _proof_word(
     return words.assess(item.proof_word, verdict.word_visible, verdict.visible_text, elsewhere)
 
 
-async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> int:
-    """Posts a card for each checked photo that has none yet; returns how many went out."""
+async def post_cards(
+    bot: Bot, sessions: SessionFactory, settings: Settings, store: FileStore | None = None
+) -> int:
+    """Posts a card for each checked photo that has none yet; returns how many went out. An
+    original Telegram cannot show (HEIC) goes as its stored JPEG, when `store` is given."""
     chat_id = settings.admin_chat_id
     if chat_id is None:
         return 0  # no admin group: admins use /review
@@ -272,8 +286,15 @@ async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> 
             if not await evidence.claim_card(session, evidence_id, chat_id):
                 continue
             view = await evidence.review_view(session, evidence_id, settings.evidence_max_attempts)
+        card = review.card(lang, view, settings.zone)
         try:
-            message = await send_review_card(bot, chat_id, review.card(lang, view, settings.zone))
+            jpeg = await _shown_jpeg(store, view.evidence)
+            if jpeg is not None:
+                message = await bot.send_photo(
+                    chat_id, jpeg, caption=card.text, reply_markup=card.markup
+                )
+            else:
+                message = await send_review_card(bot, chat_id, card)
         except ChatMigrated as exc:
             # The admin group became a supergroup: follow it (and tell the operator); the
             # card goes to the new id on the next run instead of failing there forever.
@@ -290,3 +311,15 @@ async def post_cards(bot: Bot, sessions: SessionFactory, settings: Settings) -> 
             await evidence.card_posted(session, evidence_id, message.message_id)
         posted += 1
     return posted
+
+
+async def _shown_jpeg(store: FileStore | None, item: Evidence) -> bytes | None:
+    """The stored JPEG of an original Telegram cannot show, or None (the card sends the file
+    by its id; also when the store cannot give it back now)."""
+    if store is None or item.storage_key is None or not (item.signals or {}).get(SHOWN_AS_JPEG):
+        return None
+    try:
+        return await store.get(item.storage_key)
+    except Exception as exc:  # the card still goes out, with the original file
+        log.warning("stored JPEG of evidence %s unavailable: %s", item.id, type(exc).__name__)
+        return None

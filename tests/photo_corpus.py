@@ -1,6 +1,7 @@
 """A small corpus of camera-like JPEGs the tests make with Pillow: rotated by the EXIF
 orientation tag, with GPS and capture time, without EXIF, with broken EXIF, truncated, a PNG
-named .jpg, and a decompression bomb. Deterministic: the same seed, the same bytes."""
+named .jpg, a decompression bomb, and an iPhone's HEIC original (encoded with pillow-heif).
+Deterministic: the same seed, the same bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import struct
 import zlib
 from datetime import datetime
 
+import pillow_heif
 from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
 
 SEOKCHON_LAKE = (37.5096, 127.1027)
@@ -57,8 +59,36 @@ def camera_jpeg(
 ) -> bytes:
     """A JPEG as a phone writes it: the EXIF tags asked for, pixels stored unrotated."""
     picture = image if image is not None else scene(seed, size)
+    exif = _exif(orientation, taken, gps)
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=quality, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def iphone_heic(
+    seed: int = 1,
+    *,
+    size: tuple[int, int] = (1200, 900),
+    taken: datetime | None = None,
+    gps: tuple[float, float] | None = None,
+) -> bytes:
+    """A HEIC original as an iPhone's "send as file" delivers it: HEVC-coded, with EXIF (Make
+    Apple, DateTimeOriginal, GPS). pillow-heif encodes it (x265 is in its wheel)."""
+    exif = _exif(None, taken, gps, make="Apple")
+    out = io.BytesIO()
+    heif = pillow_heif.from_pillow(scene(seed, size))
+    heif.save(out, quality=80, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def _exif(
+    orientation: int | None,
+    taken: datetime | None,
+    gps: tuple[float, float] | None,
+    make: str = "Halsaram Test Camera",
+) -> Image.Exif:
     exif = Image.Exif()
-    exif[ExifTags.Base.Make] = "Halsaram Test Camera"
+    exif[ExifTags.Base.Make] = make
     if orientation is not None:
         exif[ExifTags.Base.Orientation] = orientation
     if taken is not None:
@@ -72,9 +102,7 @@ def camera_jpeg(
         info[ExifTags.GPS.GPSLatitude] = _dms(abs(lat))
         info[ExifTags.GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
         info[ExifTags.GPS.GPSLongitude] = _dms(abs(lon))
-    out = io.BytesIO()
-    picture.save(out, format="JPEG", quality=quality, exif=exif.tobytes())
-    return out.getvalue()
+    return exif
 
 
 def rotated_as_phone(seed: int, orientation: int = 6) -> bytes:

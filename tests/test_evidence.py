@@ -67,7 +67,9 @@ async def test_photo_job_card_approve_points_and_message(scene: Scene) -> None:
     assert row.status == "in_review" and row.phash and row.storage_key
     assert row.exif_lat == pytest.approx(corpus.SEOKCHON_LAKE[0], abs=1e-4)
     checks = {c["check"]: c["reason"] for c in (row.signals or {})["checks"]}
-    assert checks == {"time": "during", "place": "near", "duplicate": "unique"}
+    assert checks == {
+        "source": "original", "time": "during", "place": "near", "duplicate": "unique"
+    }  # fmt: skip
     assert (row.signals or {})["recommendation"] == "approve"
     stored = Path(bot.app.bot_data[SERVICES_KEY].settings.data_dir) / "photos"
     assert LocalFileStore(stored).path(row.storage_key).read_bytes() == original
@@ -237,9 +239,9 @@ async def test_photos_that_cannot_count_each_get_a_clear_answer(scene: Scene) ->
     )
     assert "over 20 MB" in reply["text"]
 
-    heic = b"\x00\x00\x00\x18ftypheic"
+    raw = b"IIRO\x08\x00\x00\x00"  # a camera's RAW file (an iPhone's HEIC is taken)
     [reply] = await bot.act(
-        guest.id, bot.emulator.send_document(guest.id, heic, "IMG.HEIC", "image/heic")
+        guest.id, bot.emulator.send_document(guest.id, raw, "IMG.ORF", "image/x-olympus-orf")
     )
     assert "can't read this image format" in reply["text"]
 

@@ -30,14 +30,22 @@ ONE_AT_A_TIME = N_(
 SEND_AGAIN = N_("Please send the photo again.")
 
 
-def received(lang: str, meetup: MeetupView) -> str:
-    """The photo is in and queued for the checks and a reviewer."""
-    return t(
+SEND_ORIGINAL = N_(
+    "📎 Tip: Telegram removes the time and place from photos sent this way. Next time, send "
+    "the original as a file (📎 → File) and I can check when and where it was taken."
+)
+
+
+def received(lang: str, meetup: MeetupView, *, compressed: bool = False) -> str:
+    """The photo is in and queued for the checks and a reviewer; after a `compressed` photo
+    (no EXIF), with the tip to send the original as a file."""
+    text = t(
         lang,
         'Got it! Your photo for "{title}" is being checked, then a reviewer looks at it. '
         "I'll tell you the result here.",
         title=localized(lang, meetup.mission, "title"),
     )
+    return f"{text}\n\n{t(lang, SEND_ORIGINAL)}" if compressed else text
 
 
 def which_meetup(

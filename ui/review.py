@@ -40,6 +40,8 @@ CHECKS = {
     "word_unclear": N_("Proof word {word}: could not tell"),
     "other_meetup": N_("Shows {word}, the proof word of meetup #{meeting}: an older photo?"),
     "before_checkin": N_("Taken {taken}, before check-in at {checked_in}"),
+    "original": N_("Checked on the original file ({format})"),
+    "compressed": N_("Checked on a compressed photo: Telegram removed its time and place"),
 }
 VERDICTS = {
     "yes": N_("shows the mission"),

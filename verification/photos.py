@@ -4,7 +4,9 @@ Pure and defensive: orientation is applied before anything else (a rotation chan
 about half its bits); large JPEGs are decoded at a reduced scale with `Image.draft` (a pHash
 needs 32×32 pixels, not 12 million); a broken, truncated, renamed or hostile file yields a
 reason instead of an exception. Telegram strips EXIF from compressed photos, so missing EXIF
-is normal and never counts against a photo.
+is normal and never counts against a photo; `source_signal` tells the reviewer which kind the
+checks ran on. iPhone originals (HEIC/HEIF, sent as files) are read through pillow-heif, and
+`viewable_jpeg` turns them into a JPEG an admin's Telegram can show.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from typing import Any
 
 import imagehash
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from verification.geo import distance_m
+
+# Pillow opens HEIC/HEIF from here on (in this process: inspect, the AI judge's preview).
+register_heif_opener()
 
 # Refused before decoding: a decompression bomb declares a huge size in a small file.
 MAX_PIXELS = 60_000_000
 # Decoded size for hashing; Image.draft picks the smallest JPEG scale at least this big.
 HASH_SIDE = 512
+# What Telegram clients show inline; anything else is converted for the review card.
+VIEWABLE = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
+VIEW_QUALITY = 90
 # How far the EXIF time may be from the meetup and still count as "during it".
 TIME_SLACK = timedelta(minutes=30)
 NEAR_METRES = 500.0
@@ -87,6 +96,32 @@ def expected_format(filename: str | None) -> str | None:
     if not filename or "." not in filename:
         return None
     return _FORMATS_BY_SUFFIX.get("." + filename.rsplit(".", 1)[1].lower())
+
+
+def source_signal(as_document: bool, report: PhotoReport) -> Signal:
+    """What the checks ran on: the original file (EXIF kept, in `format`) or a photo Telegram
+    compressed (no EXIF: no time or place to check)."""
+    if as_document:
+        return Signal("source", "ok", "original", {"format": report.format or "?"})
+    return Signal("source", "unknown", "compressed", {})
+
+
+def viewable_jpeg(data: bytes, report: PhotoReport) -> bytes | None:
+    """A JPEG of an image Telegram cannot show inline (HEIC): upright, EXIF kept (time and
+    place stay with the stored copy). None when the image is viewable as it is, or unreadable.
+    """
+    if report.error is not None or report.format in VIEWABLE:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            upright = ImageOps.exif_transpose(image) or image
+            exif = upright.info.get("exif")  # without the orientation it applied
+            out = io.BytesIO()
+            extra = {"exif": exif} if isinstance(exif, bytes) else {}
+            upright.convert("RGB").save(out, format="JPEG", quality=VIEW_QUALITY, **extra)
+            return out.getvalue()
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError):
+        return None
 
 
 def inspect(data: bytes, *, fast: bool = True) -> PhotoReport:

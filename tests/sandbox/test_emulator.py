@@ -599,10 +599,10 @@ async def test_user_photo_is_reencoded_in_sizes_without_exif(emu: Emulator) -> N
     message = await emu.send_photo(user_id, jpeg_with_exif(), caption="인증샷")
     photo = message["photo"]
     assert len(photo) >= 3
-    assert [max(p["width"], p["height"]) for p in photo] == [90, 320, 800, 1280]
+    assert [max(p["width"], p["height"]) for p in photo] == [90, 320, 800, 1280, 2000]
     largest = photo[-1]
     # Orientation 6 was applied before EXIF was dropped: the picture is portrait now.
-    assert (largest["width"], largest["height"]) == (960, 1280)
+    assert (largest["width"], largest["height"]) == (1500, 2000)
     assert len({p["file_unique_id"] for p in photo}) == len(photo)
     info = await ok(emu, "getFile", file_id=largest["file_id"])
     assert info["file_path"].endswith(".jpg")
@@ -612,7 +612,7 @@ async def test_user_photo_is_reencoded_in_sizes_without_exif(emu: Emulator) -> N
         assert image.format == "JPEG"
         assert "exif" not in image.info
         assert len(image.getexif()) == 0
-        assert image.size == (960, 1280)
+        assert image.size == (1500, 2000)
     assert message["caption"] == "인증샷"
 
 
