@@ -249,8 +249,10 @@ class MessagesApi(FilesApi, ChatsApi):
         self._touch(chat)
 
     async def _answer_callback_query(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
+        """One answer per press, within `callback_answer_ttl` seconds of it (as Telegram: the
+        client stops waiting, and a late or second answer gets the same 400)."""
         query = self._queries.get(p["callback_query_id"])
-        if query is None or query["answered"]:
+        if query is None or query["answered"] or self._expired(query):
             raise bad("query is too old and response timeout expired or query ID is invalid")
         query["answered"] = True
         answer = {
@@ -268,6 +270,11 @@ class MessagesApi(FilesApi, ChatsApi):
         if chat is not None:
             self._touch(chat)
         return True
+
+    def _expired(self, query: dict[str, Any]) -> bool:
+        # A press kept from a state file of before expiry had no time: long gone.
+        pressed_at = float(query.get("pressed_at", 0.0))
+        return self._clock() - pressed_at > self.callback_answer_ttl
 
     def callback_answer(self, callback_query_id: str) -> dict[str, Any] | None:
         """The bot's answer to one button press, or None when it did not answer (yet)."""

@@ -18,7 +18,7 @@ from sandbox.api_files import FilesApi
 from sandbox.errors import SandboxError
 from sandbox.formatting import detect_entities
 from sandbox.media import NotAnImage
-from sandbox.records import ChatRecord, MessageRecord, UserRecord, location_object
+from sandbox.records import BOT_IN_GROUP, ChatRecord, MessageRecord, UserRecord, location_object
 from sandbox.spec import MAX_CAPTION, MAX_TEXT
 
 # Seokchon Lake, the default place a person "shares" from a location button.
@@ -212,12 +212,17 @@ class People(FilesApi, ChatsApi):
         callback_data: str,
         *,
         force: bool = False,
+        age: float = 0.0,
     ) -> dict[str, Any]:
         """A person presses an inline button; returns the CallbackQuery sent to the bot.
 
         `force=True` forges a press (a button that is not there, an old message) to test
-        that the bot re-checks what a callback asks for.
+        that the bot re-checks what a callback asks for. `age` seconds: the press was made that
+        long ago (while the bot was down: Telegram keeps it queued, but its answer window,
+        `callback_answer_ttl`, counts from the press).
         """
+        if age < 0:
+            raise SandboxError("age must not be negative")
         self._user(user_id)
         chat = self.chats.get(chat_id)
         if chat is None:
@@ -238,6 +243,7 @@ class People(FilesApi, ChatsApi):
             "chat_id": chat.id,
             "message_id": message_id,
             "answered": False,
+            "pressed_at": self._clock() - age,
         }
         if self._bot_is_in(chat):
             self._enqueue("callback_query", query)
@@ -471,7 +477,7 @@ class People(FilesApi, ChatsApi):
     def _bot_is_in(self, chat: ChatRecord) -> bool:
         if chat.is_private:
             return not self.users[chat.id].blocked
-        return chat.bot_status in ("member", "administrator")
+        return chat.bot_status in BOT_IN_GROUP
 
     def _bot_receives(self, chat: ChatRecord, message: dict[str, Any]) -> bool:
         """Group privacy mode: a bot that is not an admin sees commands, replies, mentions."""

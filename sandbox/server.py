@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from sandbox.emulator import Emulator, FloodLimits, ResponseLost, SandboxError, Unreachable
 from sandbox.spec import decode_form_params
+from sandbox.world import CALLBACK_ANSWER_TTL
 
 DEFAULT_TOKEN = "123456:SANDBOX-TOKEN"
 WEBCHAT_DIR = Path(__file__).parent / "webchat"
@@ -285,6 +286,14 @@ class _UserApi:
         return value
 
     @staticmethod
+    def _age(data: dict[str, Any]) -> float:
+        """A press's `age`: made that many seconds ago (while the bot was down)."""
+        age = data.get("age", 0)
+        if not isinstance(age, int | float) or isinstance(age, bool) or age < 0:
+            raise _UserError("'age' must be a number of seconds, 0 or more")
+        return float(age)
+
+    @staticmethod
     def _chat_id(request: Request) -> int:
         return int(request.path_params["chat_id"])
 
@@ -453,6 +462,7 @@ class _UserApi:
             self._need(data, "message_id", int),
             self._need(data, "callback_data", str),
             force=bool(data.get("force")),
+            age=self._age(data),
         )
 
     async def press_reply_button(self, request: Request) -> Any:
@@ -582,6 +592,12 @@ def _parser() -> argparse.ArgumentParser:
         help="let setWebhook take http:// and any port on a loopback host (Telegram refuses both)",
     )
     parser.add_argument(
+        "--callback-ttl",
+        type=float,
+        default=float(env.get("HALSARAM_SANDBOX_CALLBACK_TTL", str(CALLBACK_ANSWER_TTL))),
+        help="seconds a button press can be answered (Telegram: about 15); tests shorten it",
+    )
+    parser.add_argument(
         "--overall-per-second",
         type=float,
         default=FloodLimits.overall_per_second,
@@ -603,6 +619,7 @@ def main(argv: list[str] | None = None) -> None:
         limits=limits,
         state_file=state_file,
         local_http_webhooks=args.local_http_webhooks,
+        callback_answer_ttl=args.callback_ttl,
     )
     base = f"http://{args.host}:{args.port}"
     # The token is not printed: the bot gets it from its own settings.

@@ -52,6 +52,9 @@ UPDATE_TYPES = (
 )
 
 Handler = Callable[[dict[str, Any], dict[str, tuple[str, bytes]]], Awaitable[Any]]
+# A button press can be answered for about this long: the client stops waiting for the answer
+# and Telegram refuses a later one as "query is too old" (see sandbox/README.md).
+CALLBACK_ANSWER_TTL = 15.0
 
 
 class World:
@@ -71,6 +74,7 @@ class World:
         webhook_max_delay: float = 60.0,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         local_http_webhooks: bool = False,
+        callback_answer_ttl: float = CALLBACK_ANSWER_TTL,
     ) -> None:
         self.token = token
         prefix = token.split(":", 1)[0]
@@ -91,6 +95,10 @@ class World:
         # Off (as Telegram): setWebhook takes only https:// on 443, 80, 88 or 8443. On (tests,
         # the offline `halsaram run`): a loopback URL may be http:// on any port.
         self.local_http_webhooks = local_http_webhooks
+        # Seconds after a press during which answerCallbackQuery is accepted (Telegram: ~15).
+        if callback_answer_ttl <= 0:
+            raise ValueError("callback_answer_ttl must be positive")
+        self.callback_answer_ttl = callback_answer_ttl
 
         self.users: dict[int, UserRecord] = {}
         self.chats: dict[int, ChatRecord] = {}
