@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from sandbox.errors import ApiError, bad
-from sandbox.records import ChatRecord, MessageRecord
+from sandbox.records import BOT_IN_GROUP, ChatRecord, MessageRecord
 from sandbox.spec import load_spec
 from sandbox.world import Handler, World
 
@@ -176,7 +176,7 @@ class ChatsApi(World):
             },
         }
         if not chat.is_private:
-            info["permissions"] = {"can_send_messages": True}
+            info["permissions"] = {"can_send_messages": True, **chat.permissions}
         return info
 
     async def _get_chat_member(self, p: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
@@ -192,20 +192,20 @@ class ChatsApi(World):
         ids = [i for i in [chat.owner_id, *chat.admins] if i is not None]
         out = [self._member_of(chat, uid) for uid in dict.fromkeys(ids)]
         if chat.bot_status == "administrator":
-            out.append(self._member_object(self.bot_user, "administrator"))
+            out.append(self._member_object(self.bot_user, "administrator", chat.bot_rights))
         return out
 
     async def _get_chat_member_count(self, p: dict[str, Any], f: dict[str, Any]) -> int:
         chat = self._find_chat(p["chat_id"])
         if chat.is_private:
             return 2
-        return len(chat.members) + (1 if chat.bot_status in ("member", "administrator") else 0)
+        return len(chat.members) + (1 if chat.bot_status in BOT_IN_GROUP else 0)
 
     async def _leave_chat(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
         chat = self._find_chat(p["chat_id"])
         if chat.is_private:
             raise bad("chat member status can't be changed in private chats")
-        if chat.bot_status not in ("member", "administrator"):
+        if chat.bot_status not in BOT_IN_GROUP:
             raise ApiError(403, _not_member(chat))
         self._set_bot_status(chat, self.bot_user, "left")
         self._store(
@@ -218,8 +218,9 @@ class ChatsApi(World):
 
     def _member_of(self, chat: ChatRecord, user_id: int) -> dict[str, Any]:
         if user_id == self.bot_user["id"]:
-            status = "member" if chat.is_private else chat.bot_status
-            return self._member_object(self.bot_user, status)
+            if chat.is_private:
+                return self._member_object(self.bot_user, "member")
+            return self._member_object(self.bot_user, chat.bot_status, chat.bot_rights)
         record = self.users.get(user_id)
         if record is None:
             raise bad("PARTICIPANT_ID_INVALID")
@@ -234,16 +235,29 @@ class ChatsApi(World):
         return self._member_object(record.user, status)
 
     @staticmethod
-    def _member_object(user: dict[str, Any], status: str) -> dict[str, Any]:
+    def _member_object(
+        user: dict[str, Any], status: str, rights: dict[str, bool] | None = None
+    ) -> dict[str, Any]:
+        """A ChatMember of the Bot API type for `status`; `rights` are an administrator's
+        rights (absent: granted) or a restricted member's permissions (absent: refused)."""
         member: dict[str, Any] = {"status": status, "user": copy.deepcopy(user)}
+        rights = rights or {}
         if status == "creator":
             member["is_anonymous"] = False
         elif status == "kicked":
             member["until_date"] = 0
         elif status == "administrator":
             for f in load_spec().types["ChatMemberAdministrator"]:
+                if f.types != ("Boolean",) or not (f.required or f.name in rights):
+                    continue
+                default = f.name not in ("can_be_edited", "is_anonymous")
+                member[f.name] = bool(rights.get(f.name, default))
+        elif status == "restricted":
+            # Still in the chat, with only the permissions given (until_date 0: forever).
+            for f in load_spec().types["ChatMemberRestricted"]:
                 if f.required and f.types == ("Boolean",):
-                    member[f.name] = f.name not in ("can_be_edited", "is_anonymous")
+                    member[f.name] = f.name == "is_member" or bool(rights.get(f.name, False))
+            member["until_date"] = 0
         return member
 
     def _find_chat(self, chat_id: int | str) -> ChatRecord:
@@ -272,23 +286,32 @@ class ChatsApi(World):
         if chat.is_private:
             if self.users[chat.id].blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
-        elif chat.bot_status not in ("member", "administrator"):
+        elif chat.bot_status not in BOT_IN_GROUP:
             raise ApiError(403, _not_member(chat))
         return chat
 
-    def _set_bot_status(self, chat: ChatRecord, actor: dict[str, Any], status: str) -> None:
-        """The bot's own membership changes (`actor` did it): a my_chat_member update."""
-        old = chat.bot_status
+    def _set_bot_status(
+        self,
+        chat: ChatRecord,
+        actor: dict[str, Any],
+        status: str,
+        rights: dict[str, bool] | None = None,
+    ) -> None:
+        """The bot's own membership changes (`actor` did it): a my_chat_member update, with the
+        old and new ChatMember as Telegram sends them (an administrator's rights, a restricted
+        member's permissions)."""
+        old, old_rights = chat.bot_status, dict(chat.bot_rights)
         if chat.is_private:
             old = "kicked" if self.users[chat.id].blocked else "member"
         else:
             chat.bot_status = status
+            chat.bot_rights = dict(rights or {})
         update = {
             "chat": copy.deepcopy(chat.chat),
             "from": copy.deepcopy(actor),
             "date": self._now(),
-            "old_chat_member": self._member_object(self.bot_user, old),
-            "new_chat_member": self._member_object(self.bot_user, status),
+            "old_chat_member": self._member_object(self.bot_user, old, old_rights),
+            "new_chat_member": self._member_object(self.bot_user, status, rights),
         }
         self._enqueue("my_chat_member", update)
         self._touch(chat)

@@ -127,10 +127,15 @@ class MessagesApi(FilesApi, ChatsApi):
     def _post_bot_message(
         self, chat: ChatRecord, content: dict[str, Any], p: dict[str, Any]
     ) -> dict[str, Any]:
+        _may_send(chat, content)
         reply_to = self._reply_target(chat, _reply_parameters(p))
+        thread = _topic_for_send(chat, p, reply_to)
         markup = p.get("reply_markup")
         self._flood.take(self.limits, chat)
         message = self._new_message(chat, self.bot_user, content)
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if p.get("protect_content"):
@@ -282,6 +287,58 @@ class MessagesApi(FilesApi, ChatsApi):
             if answer["callback_query_id"] == callback_query_id:
                 return answer
         return None
+
+
+# What a message needs the right to send, by its content (Bot API ChatPermissions), and how
+# Telegram names it when refusing; text, locations, venues and contacts fall under
+# can_send_messages ("text messages, contacts, giveaways, giveaway winners, invoices,
+# locations and venues").
+_SEND_RIGHTS = (
+    ("photo", "can_send_photos", "photos"),
+    ("document", "can_send_documents", "documents"),
+)
+
+
+def _may_send(chat: ChatRecord, content: dict[str, Any]) -> None:
+    """Refuses a send the bot has no right to make in a group, as Telegram does (400 "not
+    enough rights to send text messages to the chat"): a restricted bot needs the permission,
+    a plain member the group's own permission for members; an administrator may always."""
+    if chat.is_private or chat.bot_status == "administrator":
+        return
+    right, words = "can_send_messages", "text messages"
+    for key, needed, named in _SEND_RIGHTS:
+        if key in content:
+            right, words = needed, named
+    allowed = chat.permissions.get(right, True)
+    if chat.bot_status == "restricted":
+        allowed = allowed and chat.bot_rights.get(right, False)
+    if not allowed:
+        raise bad(f"not enough rights to send {words} to the chat")
+
+
+def _topic_for_send(
+    chat: ChatRecord, p: dict[str, Any], reply_to: dict[str, Any] | None
+) -> int | None:
+    """The forum topic a send goes to: `message_thread_id`, else the topic of the message it
+    replies to, else the General topic (None). A topic that does not exist answers 400
+    "message thread not found"; a closed one (the General topic included) 400 "TOPIC_CLOSED",
+    unless the bot is an administrator who may manage topics. Outside forums: None."""
+    if not chat.is_forum:
+        return None
+    thread = p.get("message_thread_id")
+    if thread is None and reply_to is not None and reply_to.get("is_topic_message"):
+        thread = reply_to.get("message_thread_id")
+    if thread is None:
+        closed = chat.general_closed
+    else:
+        topic = chat.topic(int(thread))
+        if topic is None:
+            raise bad("message thread not found")
+        closed = bool(topic["closed"])
+    manages = chat.bot_status == "administrator" and chat.bot_rights.get("can_manage_topics")
+    if closed and not manages:
+        raise bad("TOPIC_CLOSED")
+    return None if thread is None else int(thread)
 
 
 def _reply_parameters(p: dict[str, Any]) -> dict[str, Any] | None:

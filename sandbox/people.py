@@ -18,7 +18,7 @@ from sandbox.api_files import FilesApi
 from sandbox.errors import SandboxError
 from sandbox.formatting import detect_entities
 from sandbox.media import NotAnImage
-from sandbox.records import ChatRecord, MessageRecord, UserRecord, location_object
+from sandbox.records import BOT_IN_GROUP, ChatRecord, MessageRecord, UserRecord, location_object
 from sandbox.spec import MAX_CAPTION, MAX_TEXT
 
 # Seokchon Lake, the default place a person "shares" from a location button.
@@ -477,7 +477,7 @@ class People(FilesApi, ChatsApi):
     def _bot_is_in(self, chat: ChatRecord) -> bool:
         if chat.is_private:
             return not self.users[chat.id].blocked
-        return chat.bot_status in ("member", "administrator")
+        return chat.bot_status in BOT_IN_GROUP
 
     def _bot_receives(self, chat: ChatRecord, message: dict[str, Any]) -> bool:
         """Group privacy mode: a bot that is not an admin sees commands, replies, mentions."""

@@ -1,5 +1,8 @@
 """The people side, groups: creating groups, joining them, adding and removing the bot, a
-cleanup bot that deletes commands, upgrading a basic group to a supergroup."""
+cleanup bot that deletes commands, upgrading a basic group to a supergroup; a group's admin
+promoting, demoting and restricting the bot or making the group read-only; forum topics
+(turning topics on, creating, closing and reopening topics and the General topic, writing in
+a topic)."""
 
 from __future__ import annotations
 
@@ -8,12 +11,23 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from sandbox.errors import SandboxError
+from sandbox.formatting import detect_entities
 from sandbox.people import People
-from sandbox.records import ChatRecord, MessageRecord
+from sandbox.records import BOT_IN_GROUP, ChatRecord, MessageRecord
+from sandbox.spec import MAX_TEXT
 
 # The order the bot gets an upgrade's updates in; Telegram does not promise one.
 UpgradeOrder = Literal["service_first", "member_first"]
 UPGRADE_ORDERS: tuple[UpgradeOrder, ...] = ("service_first", "member_first")
+# The colour Telegram clients give a new topic's icon (one of ForumTopicCreated's six).
+TOPIC_ICON_COLOR = 0x6FB9F0
+# What a member may send (ChatPermissions): one switch in the sandbox, as the clients' "Send
+# messages" toggle turns them all.
+_SEND_PERMISSIONS = (
+    "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+    "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+    "can_send_other_messages", "can_add_web_page_previews",
+)  # fmt: skip
 
 
 class Groups(People):
@@ -77,7 +91,7 @@ class Groups(People):
             raise SandboxError("only a member can add the bot")
         if as_admin and user_id not in chat.admins:
             raise SandboxError("only an admin can add the bot as admin")
-        if chat.bot_status in ("member", "administrator"):
+        if chat.bot_status in BOT_IN_GROUP:
             raise SandboxError("the bot is already in this group")
         self._set_bot_status(chat, user, "administrator" if as_admin else "member")
         content = {"new_chat_members": [copy.deepcopy(self.bot_user)]}
@@ -92,6 +106,158 @@ class Groups(People):
         if user_id not in chat.admins and user_id != chat.owner_id:
             raise SandboxError("only an admin can remove the bot")
         self._set_bot_status(chat, self._user(user_id).user, "kicked")
+
+    # ------------------------------------------------------------------ the bot's rights
+
+    async def promote_bot(
+        self, user_id: int, chat_id: int, *, can_manage_topics: bool = False
+    ) -> None:
+        """An admin makes the bot an administrator (my_chat_member: its old status ->
+        administrator, with the rights; an administrator posts even where members may not).
+        `can_manage_topics` lets it write in closed forum topics too."""
+        chat = self._admin_acts(user_id, chat_id)
+        if chat.bot_status not in ("member", "restricted"):
+            raise SandboxError("only a bot in the group and not yet an admin can be promoted")
+        rights = {"can_manage_topics": can_manage_topics} if chat.is_forum else {}
+        self._set_bot_status(chat, self._user(user_id).user, "administrator", rights)
+
+    async def demote_bot(self, user_id: int, chat_id: int) -> None:
+        """An admin takes the bot's admin rights away (my_chat_member: administrator ->
+        member)."""
+        chat = self._admin_acts(user_id, chat_id)
+        if chat.bot_status != "administrator":
+            raise SandboxError("the bot is not an admin of this group")
+        self._set_bot_status(chat, self._user(user_id).user, "member")
+
+    async def restrict_bot(
+        self, user_id: int, chat_id: int, *, can_send_messages: bool = False
+    ) -> None:
+        """An admin restricts the bot (my_chat_member: -> restricted, `is_member` true, with
+        `can_send_messages` and the other sending permissions as given). Telegram restricts
+        members only: an admin bot is demoted first."""
+        chat = self._admin_acts(user_id, chat_id)
+        if chat.bot_status not in ("member", "restricted"):
+            raise SandboxError("only a member bot can be restricted (demote it first)")
+        rights = {name: can_send_messages for name in _SEND_PERMISSIONS}
+        self._set_bot_status(chat, self._user(user_id).user, "restricted", rights)
+
+    async def unrestrict_bot(self, user_id: int, chat_id: int) -> None:
+        """An admin lifts the bot's restrictions (my_chat_member: restricted -> member)."""
+        chat = self._admin_acts(user_id, chat_id)
+        if chat.bot_status != "restricted":
+            raise SandboxError("the bot is not restricted in this group")
+        self._set_bot_status(chat, self._user(user_id).user, "member")
+
+    def set_group_permissions(self, user_id: int, chat_id: int, *, can_send_messages: bool) -> None:
+        """An admin changes what every member may do: `can_send_messages` False makes the group
+        read-only for all but its admins (the bot too, unless it is one). Telegram sends the
+        bot no update for this; its sends answer 400 "not enough rights ..."."""
+        chat = self._admin_acts(user_id, chat_id)
+        chat.permissions = {name: can_send_messages for name in _SEND_PERMISSIONS}
+        self._touch(chat)
+
+    # ------------------------------------------------------------------ forum topics
+
+    def enable_topics(self, user_id: int, chat_id: int) -> dict[str, Any]:
+        """An admin turns topics on: the supergroup becomes a forum (`is_forum`), with its
+        General topic; returns the Chat."""
+        chat = self._admin_acts(user_id, chat_id)
+        if chat.chat["type"] != "supergroup":
+            raise SandboxError("only a supergroup can have topics")
+        chat.chat["is_forum"] = True
+        self._touch(chat)
+        return copy.deepcopy(chat.chat)
+
+    async def create_topic(self, user_id: int, chat_id: int, name: str) -> dict[str, Any]:
+        """An admin creates a topic: a `forum_topic_created` service message whose message_id
+        is the topic's message_thread_id; returns that message."""
+        chat = self._admin_acts(user_id, chat_id)
+        if not chat.is_forum:
+            raise SandboxError("the group has no topics (enable them first)")
+        if not 1 <= len(name) <= 128:
+            raise SandboxError("a topic name is 1-128 characters")
+        thread_id = chat.next_message_id
+        content = {
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            "forum_topic_created": {"name": name, "icon_color": TOPIC_ICON_COLOR},
+        }
+        chat.topics.append({"id": thread_id, "name": name, "closed": False})
+        return self._service(chat, user_id, content)
+
+    async def close_topic(self, user_id: int, chat_id: int, thread_id: int | None) -> None:
+        """An admin closes a topic (`thread_id` None: the General topic): only admins who may
+        manage topics write there until it is reopened; a bot's send answers 400
+        "TOPIC_CLOSED"."""
+        await self._set_topic_closed(user_id, chat_id, thread_id, closed=True)
+
+    async def reopen_topic(self, user_id: int, chat_id: int, thread_id: int | None) -> None:
+        """An admin reopens a closed topic (`thread_id` None: the General topic)."""
+        await self._set_topic_closed(user_id, chat_id, thread_id, closed=False)
+
+    async def _set_topic_closed(
+        self, user_id: int, chat_id: int, thread_id: int | None, *, closed: bool
+    ) -> None:
+        chat = self._admin_acts(user_id, chat_id)
+        if not chat.is_forum:
+            raise SandboxError("the group has no topics")
+        if thread_id is None:
+            chat.general_closed = closed
+            self._touch(chat)
+            return
+        topic = chat.topic(thread_id)
+        if topic is None:
+            raise SandboxError(f"no topic {thread_id}")
+        topic["closed"] = closed
+        key = "forum_topic_closed" if closed else "forum_topic_reopened"
+        content = {"message_thread_id": thread_id, "is_topic_message": True, key: {}}
+        self._service(chat, user_id, content)
+
+    async def send_topic_text(
+        self, user_id: int, chat_id: int, thread_id: int, text: str
+    ) -> dict[str, Any]:
+        """A member writes in a forum topic: the message carries the topic's
+        `message_thread_id` and `is_topic_message` (Bot API, Message). A closed topic takes
+        messages from its admins only."""
+        chat = self._chat_of_person(user_id, chat_id)
+        topic = chat.topic(thread_id) if chat.is_forum else None
+        if topic is None:
+            raise SandboxError(f"no topic {thread_id} in {chat_id}")
+        if topic["closed"] and not self._is_admin(chat, user_id):
+            raise SandboxError("the topic is closed")
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise SandboxError("text must be 1-4096 characters")
+        content: dict[str, Any] = {
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            "text": text,
+        }
+        if entities := detect_entities(text):
+            content["entities"] = entities
+        return self._post_user_message(user_id, chat_id, content)
+
+    def _service(self, chat: ChatRecord, user_id: int, content: dict[str, Any]) -> dict[str, Any]:
+        """A service message in a group, seen by the bot as any message there is."""
+        message = self._new_message(chat, self._user(user_id).user, content)
+        self._store(chat, MessageRecord(message))
+        if self._bot_receives(chat, message):
+            self._enqueue("message", message)
+        return copy.deepcopy(message)
+
+    def _admin_acts(self, user_id: int, chat_id: int) -> ChatRecord:
+        chat = self._group(chat_id)
+        if chat.migrated_to is not None:
+            raise SandboxError(f"group {chat_id} is now the supergroup {chat.migrated_to}")
+        self._user(user_id)
+        if not self._is_admin(chat, user_id):
+            raise SandboxError("only an admin of the group can do that")
+        return chat
+
+    @staticmethod
+    def _is_admin(chat: ChatRecord, user_id: int) -> bool:
+        return user_id in chat.admins or user_id == chat.owner_id
+
+    # ------------------------------------------------------------------ other bots
 
     def set_cleanup_bot(self, chat_id: int, *, commands: bool = True) -> None:
         """Another bot in the group deletes every command as it arrives (groups run such

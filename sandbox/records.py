@@ -11,6 +11,9 @@ import base64
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The bot's statuses that keep it in a group (a restricted bot is still a member there).
+BOT_IN_GROUP = ("member", "administrator", "restricted")
+
 
 @dataclass
 class UserRecord:
@@ -46,6 +49,16 @@ class ChatRecord:
     cleanup_commands: bool = False
     # A basic group upgraded to a supergroup: the new chat's id (the old one answers 400).
     migrated_to: int | None = None
+    # The bot's rights beyond its status: an administrator's `can_*` rights, or a restricted
+    # member's permissions (Bot API ChatMemberAdministrator / ChatMemberRestricted).
+    bot_rights: dict[str, bool] = field(default_factory=dict)
+    # What members may do (ChatPermissions; absent: allowed). `can_send_messages` False makes
+    # the group read-only for everyone but its admins, the bot included when not one.
+    permissions: dict[str, bool] = field(default_factory=dict)
+    # A forum's topics (`chat["is_forum"]`): {"id": message_thread_id, "name", "closed"}.
+    topics: list[dict[str, Any]] = field(default_factory=list)
+    # A forum's General topic (no message_thread_id) closed by an admin.
+    general_closed: bool = False
     # Admins with "Remain anonymous" on: they post as the group (people.remain_anonymous).
     anonymous_admins: list[int] = field(default_factory=list)
 
@@ -56,6 +69,14 @@ class ChatRecord:
     @property
     def is_private(self) -> bool:
         return bool(self.chat["type"] == "private")
+
+    @property
+    def is_forum(self) -> bool:
+        return bool(self.chat.get("is_forum"))
+
+    def topic(self, thread_id: int) -> dict[str, Any] | None:
+        """A forum topic by its message_thread_id (None: no such topic)."""
+        return next((t for t in self.topics if t["id"] == thread_id), None)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready copy (message ids become list order)."""

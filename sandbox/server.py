@@ -230,6 +230,16 @@ class _UserApi:
             ("POST", "/groups/{chat_id:sint}/bot/remove", self.remove_bot),
             ("POST", "/groups/{chat_id:sint}/cleanup", self.cleanup_bot),
             ("POST", "/groups/{chat_id:sint}/upgrade", self.upgrade_group),
+            ("POST", "/groups/{chat_id:sint}/bot/promote", self.promote_bot),
+            ("POST", "/groups/{chat_id:sint}/bot/demote", self.demote_bot),
+            ("POST", "/groups/{chat_id:sint}/bot/restrict", self.restrict_bot),
+            ("POST", "/groups/{chat_id:sint}/bot/unrestrict", self.unrestrict_bot),
+            ("POST", "/groups/{chat_id:sint}/permissions", self.group_permissions),
+            ("POST", "/groups/{chat_id:sint}/topics/enable", self.enable_topics),
+            ("POST", "/groups/{chat_id:sint}/topics", self.create_topic),
+            ("POST", "/groups/{chat_id:sint}/topics/{topic}/close", self.close_topic),
+            ("POST", "/groups/{chat_id:sint}/topics/{topic}/reopen", self.reopen_topic),
+            ("POST", "/chats/{chat_id:sint}/topics/{thread_id:int}/messages", self.send_in_topic),
             ("POST", "/groups/{chat_id:sint}/anonymous", self.remain_anonymous),
             ("GET", "/chats/{chat_id:sint}/transcript", self.transcript),
             ("POST", "/chats/{chat_id:sint}/messages", self.send_text),
@@ -402,6 +412,86 @@ class _UserApi:
             bool(data.get("anonymous", True)),
         )
         return True
+
+    # -- the bot's rights and forum topics (issue 19, point 6)
+
+    async def promote_bot(self, request: Request) -> Any:
+        data = await self._json(request)
+        await self.emu.promote_bot(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            can_manage_topics=bool(data.get("can_manage_topics")),
+        )
+        return True
+
+    async def demote_bot(self, request: Request) -> Any:
+        data = await self._json(request)
+        await self.emu.demote_bot(self._need(data, "user_id", int), self._chat_id(request))
+        return True
+
+    async def restrict_bot(self, request: Request) -> Any:
+        data = await self._json(request)
+        await self.emu.restrict_bot(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            can_send_messages=bool(data.get("can_send_messages")),
+        )
+        return True
+
+    async def unrestrict_bot(self, request: Request) -> Any:
+        data = await self._json(request)
+        await self.emu.unrestrict_bot(self._need(data, "user_id", int), self._chat_id(request))
+        return True
+
+    async def group_permissions(self, request: Request) -> Any:
+        data = await self._json(request)
+        self.emu.set_group_permissions(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            can_send_messages=self._need(data, "can_send_messages", bool),
+        )
+        return True
+
+    async def enable_topics(self, request: Request) -> Any:
+        data = await self._json(request)
+        return self.emu.enable_topics(self._need(data, "user_id", int), self._chat_id(request))
+
+    async def create_topic(self, request: Request) -> Any:
+        data = await self._json(request)
+        return await self.emu.create_topic(
+            self._need(data, "user_id", int), self._chat_id(request), self._need(data, "name", str)
+        )
+
+    async def close_topic(self, request: Request) -> Any:
+        data = await self._json(request)
+        user_id = self._need(data, "user_id", int)
+        await self.emu.close_topic(user_id, self._chat_id(request), self._topic(request))
+        return True
+
+    async def reopen_topic(self, request: Request) -> Any:
+        data = await self._json(request)
+        user_id = self._need(data, "user_id", int)
+        await self.emu.reopen_topic(user_id, self._chat_id(request), self._topic(request))
+        return True
+
+    @staticmethod
+    def _topic(request: Request) -> int | None:
+        """A topic in the path: its message_thread_id, or "general" (None)."""
+        topic = str(request.path_params["topic"])
+        if topic == "general":
+            return None
+        if not topic.isdigit():
+            raise _UserError("a topic is its message_thread_id or 'general'")
+        return int(topic)
+
+    async def send_in_topic(self, request: Request) -> Any:
+        data = await self._json(request)
+        return await self.emu.send_topic_text(
+            self._need(data, "user_id", int),
+            self._chat_id(request),
+            int(request.path_params["thread_id"]),
+            self._need(data, "text", str),
+        )
 
     async def delete(self, request: Request) -> Any:
         data = await self._json(request)
