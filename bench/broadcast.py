@@ -149,7 +149,7 @@ async def queue_posts(db_url: str, chat_ids: list[int]) -> float:
         assert region is not None
         s.add_all(
             GroupChat(chat_id=c, title="", region_id=region.id, post_time=clock_time(0, 0),
-                      language="ko", active=True, created_at=now - timedelta(days=1))
+                      language="ko", present=True, created_at=now - timedelta(days=1))
             for c in chat_ids
         )  # fmt: skip
     started = time.perf_counter()

@@ -4,14 +4,22 @@ post's time with `/settime HH:MM`, and stops or restarts the posts with `/pause`
 `/resume`. Who is an admin is asked of Telegram (`getChatMember`) on every command and
 button press, never taken from the client. The daily post's buttons open the bot privately
 on a mission (`/start m<id>`), answered by `mission_link`.
+
+The bot's own membership (my_chat_member) is read as Telegram sends it, old and new status:
+only a change from outside the group (left, kicked) to inside it is an addition, with an
+introduction; promoted, demoted or restricted it stays, and a pause stays. Restricted without
+the right to send messages, or refused a message for want of rights or a closed forum topic,
+the group's posts stop and its admin is told once (storage/groups.py). /setregion, /settime
+and /resume sent in a forum topic make the posts go to that topic.
 """
 
 from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, InlineKeyboardMarkup, Update
+from telegram import ChatMember, ChatMemberUpdated, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -21,6 +29,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import rights
 from bot.context import Context
 from bot.settings import follow_admin_chat, parse_hhmm
 from storage import accounts, errors, groups, missions
@@ -34,14 +43,16 @@ from ui.missions import card_buttons, invitation, mission_card
 log = logging.getLogger(__name__)
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
-PRESENT = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED)
 
 
 def _newcomer(update: Update, context: Context, lang: str) -> groups.Newcomer:
-    """The group this update comes from, as its row would be made."""
-    chat, person = update.effective_chat, update.effective_user
+    """The group this update comes from, as its row would be made, and the forum topic it
+    was sent in (a topic message's thread; a reply in the General topic carries a thread id
+    too, of the reply chain, but is no topic message)."""
+    chat, person, message = update.effective_chat, update.effective_user, update.effective_message
     assert chat is not None
     svc = context.services
+    topic = message.message_thread_id if message is not None and message.is_topic_message else None
     return groups.Newcomer(
         chat.id,
         chat.title or "",
@@ -49,23 +60,75 @@ def _newcomer(update: Update, context: Context, lang: str) -> groups.Newcomer:
         person.id if person else None,
         svc.clock.now(),
         svc.settings.default_post_time,
+        topic,
     )
+
+
+async def _say(
+    update: Update,
+    context: Context,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    reply: bool = True,
+) -> None:
+    """A message in the group (a reply to the command, in its topic, when `reply`). One that
+    Telegram refuses for want of rights or a closed topic stops the group's posts and tells
+    its admin once, rather than an apology that could not be sent either."""
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None
+    try:
+        if reply and message is not None:
+            await message.reply_text(text, reply_markup=markup)
+        else:
+            await context.bot.send_message(chat.id, text, reply_markup=markup)
+    except BadRequest as error:
+        reason = rights.cannot_post(error)
+        if reason is None:
+            raise
+        async with transaction(context.services.sessions) as session:
+            await groups.cannot_post(session, chat.id, reason, context.services.clock.now())
+        log.info("group %s refuses the bot's messages: %s", chat.id, reason)
 
 
 # --------------------------------------------------------------------------- membership
 
 
 async def bot_membership(update: Update, context: Context) -> None:
-    """my_chat_member: the bot added to a group (introduce once) or removed (stop posting)."""
+    """my_chat_member: the bot added to a group (left or kicked -> in it: introduce once),
+    removed (in it -> out: stop posting), or its status changed while it stays (promoted,
+    demoted, restricted: no introduction, a pause untouched, the right to post followed)."""
     change = update.my_chat_member
     if change is None or change.chat.type not in GROUP_TYPES:
         return
-    if change.new_chat_member.status in PRESENT:
+    was_in, is_in = rights.in_chat(change.old_chat_member), rights.in_chat(change.new_chat_member)
+    if is_in and not was_in:
         await _added(update, context)
-    elif change.old_chat_member.status in PRESENT:
+    elif was_in and not is_in:
         async with transaction(context.services.sessions) as session:
             await groups.left(session, change.chat.id)
         log.info("bot left group %s", change.chat.id)
+    elif is_in:
+        await _status_changed(update, context, change)
+
+
+async def _status_changed(update: Update, context: Context, change: ChatMemberUpdated) -> None:
+    member = change.new_chat_member
+    lang = _actor_language(update, context)
+    async with transaction(context.services.sessions) as session:
+        refused = await groups.status_changed(
+            session, _newcomer(update, context, lang), may_send=rights.may_send(member)
+        )
+    log.info(
+        "bot's status in group %s: %s -> %s%s", change.chat.id, change.old_chat_member.status,
+        member.status, " (may not send messages)" if refused else "",
+    )  # fmt: skip
+
+
+def _actor_language(update: Update, context: Context) -> str:
+    """The language of whoever caused the update (who added the bot, say)."""
+    person, settings = update.effective_user, context.services.settings
+    return pick_language(person.language_code if person else None, settings.default_language)
 
 
 async def new_members(update: Update, context: Context) -> None:
@@ -77,17 +140,19 @@ async def new_members(update: Update, context: Context) -> None:
 
 
 async def _added(update: Update, context: Context) -> None:
-    """Introduces the bot once, in the language of whoever added it."""
+    """Introduces the bot once, in the language of whoever added it; a group whose admin
+    had paused the posts hears that they are paused."""
     assert update.effective_chat is not None
-    person, settings = update.effective_user, context.services.settings
-    lang = pick_language(person.language_code if person else None, settings.default_language)
+    settings = context.services.settings
+    lang = _actor_language(update, context)
     async with transaction(context.services.sessions) as session:
         fresh = await groups.joined(session, _newcomer(update, context, lang))
+        paused = fresh and await groups.is_paused(session, update.effective_chat.id)
     if fresh:
-        await context.bot.send_message(
-            update.effective_chat.id,
-            screens.introduction(lang, settings.daily_post_time, context.bot.username),
+        text = screens.introduction(
+            lang, settings.daily_post_time, context.bot.username, paused=paused
         )
+        await _say(update, context, text, reply=False)
 
 
 async def migrated(update: Update, context: Context) -> None:
@@ -135,7 +200,7 @@ async def set_region(update: Update, context: Context) -> None:
     if not await _admin_or_refuse(update, context):
         return
     text, markup = await _districts(update, context)
-    await update.effective_message.reply_text(text, reply_markup=markup)
+    await _say(update, context, text, markup)
 
 
 async def _districts(update: Update, context: Context) -> tuple[str, InlineKeyboardMarkup]:
@@ -150,10 +215,10 @@ async def district_chosen(update: Update, context: Context) -> None:
     assert update.callback_query is not None
     if not await _admin_or_refuse(update, context):
         return
+    await context.answer()
     code = context.pressed.args[0]
     async with context.services.sessions() as session:
         dongs = await accounts.dongs(session, code)
-    await update.callback_query.answer()
     text, markup = screens.dong_picker(context.lang, dongs)
     await update.callback_query.edit_message_text(text, reply_markup=markup)
 
@@ -167,14 +232,16 @@ async def dong_chosen(update: Update, context: Context) -> None:
     assert query is not None and update.effective_chat is not None
     if not await _admin_or_refuse(update, context):
         return
+    await context.answer()
     if context.pressed.args[0] == "back":
         text, markup = await _districts(update, context)
     else:
         region_id = context.pressed.int_arg(0)
         async with transaction(context.services.sessions) as session:
-            bound = await groups.set_region(session, update.effective_chat.id, region_id)
+            bound = await groups.set_region(
+                session, update.effective_chat.id, region_id, query.from_user.id
+            )
         text, markup = screens.region_set(context.lang, bound), None
-    await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
 
 
@@ -186,30 +253,30 @@ async def set_time(update: Update, context: Context) -> None:
     lang = context.lang
     when = parse_hhmm("".join(context.args or []))
     if when is None:
-        await update.effective_message.reply_text(screens.time_format(lang))
+        await _say(update, context, screens.time_format(lang))
         return
     async with transaction(context.services.sessions) as session:
         await groups.set_post_time(session, _newcomer(update, context, lang), when)
-    await update.effective_message.reply_text(screens.time_set(lang, when))
+    await _say(update, context, screens.time_set(lang, when))
 
 
 async def pause(update: Update, context: Context) -> None:
-    """`/pause`: no more daily posts until /resume."""
-    await _set_active(update, context, active=False)
-
-
-async def resume(update: Update, context: Context) -> None:
-    """`/resume`: daily posts again."""
-    await _set_active(update, context, active=True)
-
-
-async def _set_active(update: Update, context: Context, *, active: bool) -> None:
-    assert update.effective_message is not None
+    """`/pause`: no more daily posts until /resume; only the admin's /resume lifts it."""
     if not await _admin_or_refuse(update, context):
         return
     async with transaction(context.services.sessions) as session:
-        await groups.set_active(session, _newcomer(update, context, context.lang), active)
-    await update.effective_message.reply_text(screens.posts_active(context.lang, active))
+        await groups.pause(session, _newcomer(update, context, context.lang))
+    await _say(update, context, screens.posts_active(context.lang, False))
+
+
+async def resume(update: Update, context: Context) -> None:
+    """`/resume`: daily posts again, in the forum topic it was sent in (if any); also the
+    admin's word that the bot may post again after it was refused."""
+    if not await _admin_or_refuse(update, context):
+        return
+    async with transaction(context.services.sessions) as session:
+        await groups.resume(session, _newcomer(update, context, context.lang))
+    await _say(update, context, screens.posts_active(context.lang, True))
 
 
 # --------------------------------------------------------------------------- deep link

@@ -7,7 +7,11 @@ through the outbox (rather than sending right after the claim) keeps a post whos
 committed from being lost when the process dies before sending, and puts the post under the
 one rate limiter with every other notice (it is rendered by `ui.notices.daily_post`). A slot
 missed by more than the grace period (the bot was down) is claimed as skipped and logged once,
-never posted late.
+never posted late. Only groups where the bot is, that their admin has not paused and where
+Telegram lets the bot post are due (`storage.groups.due_slots`); a post goes to the forum topic
+the group's admin chose (its outbox row carries the `message_thread_id`), and a post Telegram
+refuses for want of rights or a closed topic stops the group's posts until it may post again
+(`bot.rights`, `storage.groups.cannot_post`, told once to its admin).
 """
 
 from __future__ import annotations

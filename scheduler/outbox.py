@@ -30,8 +30,9 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
+from bot.rights import cannot_post
 from bot.transport import NO_RETRY, budget_of, maybe_delivered
-from storage import delivery, meetings
+from storage import delivery, groups, meetings
 from storage import outbox as rows
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
@@ -130,6 +131,8 @@ class _Sender:
         # With a rate limiter, a 429 comes back here (to defer the row) instead of a retry.
         limited = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
         extra: dict[str, Any] = {"rate_limit_args": NO_RETRY} if limited else {}
+        if (thread := values.get(rows.THREAD)) is not None:  # a group's forum topic
+            extra["message_thread_id"] = thread
         now = self.clock.now()
         try:
             message = await self.bot.send_message(row.chat_id, text, reply_markup=markup, **extra)
@@ -149,6 +152,8 @@ class _Sender:
             # The request itself is wrong (chat gone, text refused): retrying cannot help.
             async with transaction(self.sessions) as session:
                 await rows.mark_failed(session, row.id, f"400: {exc.message}")
+                if reason := cannot_post(exc):  # a group that lets the bot in, not post
+                    await groups.cannot_post(session, row.chat_id, reason, now)
             log.warning("outbox row %s refused: %s", row.id, exc.message)
             return 0
         except TelegramError as exc:

@@ -1,7 +1,20 @@
 """Neighbourhood group chats (step 9): their region, post time and state, and the daily post.
 
-A group is keyed by its Telegram chat id. The bot being added makes a row (inactive rows are
-woken up); removal makes it inactive; a group upgraded to a supergroup moves to its new id.
+A group is keyed by its Telegram chat id. Three states decide whether its daily post goes out,
+each changed by one thing only:
+- `paused`: the group's admin, with /pause and /resume. Nothing else lifts a pause: not the
+  bot being promoted, demoted, restricted, removed or added again.
+- `present`: the bot's own membership (my_chat_member): added (left or kicked -> in the group)
+  makes the row or marks it present and introduces the bot; removed marks it absent; any
+  other change of its status (promoted, demoted, restricted) introduces nothing. An update
+  from inside the group (an admin's command) also shows the bot is there.
+- `cannot_post`: Telegram refused a post for want of rights ("not enough rights to send text
+  messages") or because the topic is closed ("TOPIC_CLOSED"), or the bot was restricted
+  without the right to send messages. The admin who set the group up is told once, privately
+  (an outbox notice), and posting resumes when the bot regains the right (my_chat_member) or
+  the admin sends /resume. `thread_id` is the forum topic that /setregion, /settime or
+  /resume was last sent in (None: the General topic): the posts go there.
+A group upgraded to a supergroup moves to its new id.
 
 An upgrade reaches the bot as three updates in no promised order: `migrate_to_chat_id` in the
 old chat, `migrate_from_chat_id` in the new one, and `my_chat_member` for the new chat. When
@@ -21,7 +34,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -35,6 +48,9 @@ from storage.accounts import District
 from storage.errors import UnknownGroup, UnknownGroupRegion
 from storage.models import DailyMission, GroupChat, Mission, Region, ScheduledSend
 
+# Why Telegram refuses a group's posts (models.CANNOT_POST_REASONS).
+CannotPostReason = Literal["no_rights", "topic_closed"]
+
 DAILY = "daily"
 # A group upgraded to a supergroup moved here (target: the new id, slot: the old id).
 MIGRATED = "migrated"
@@ -42,6 +58,11 @@ MIGRATED = "migrated"
 # is the upgrade's own, not someone adding the bot again.
 MOVE_WINDOW = timedelta(minutes=10)
 DAILY_NOTICE: outbox.NoticeKind = "daily_missions"
+# The private word to a group's admin that the bot cannot post there (told once per refusal).
+CANNOT_POST_NOTICES: dict[str, outbox.NoticeKind] = {
+    "no_rights": "group_no_rights",
+    "topic_closed": "group_topic_closed",
+}
 # Missions posted to a dong within this many days are not picked again while others remain.
 NO_REPEAT_DAYS = 7
 
@@ -61,6 +82,8 @@ class Newcomer:
     added_by: int | None
     now: datetime
     post_time: time
+    # The forum topic the update came from (a topic message's message_thread_id), else None.
+    thread_id: int | None = None
 
 
 async def ensure(session: AsyncSession, newcomer: Newcomer) -> tuple[GroupChat, bool]:
@@ -74,7 +97,8 @@ async def ensure(session: AsyncSession, newcomer: Newcomer) -> tuple[GroupChat, 
         title=newcomer.title[:255],
         language=newcomer.language,
         post_time=newcomer.post_time,
-        active=True,
+        paused=False,
+        present=True,
         registered_by=newcomer.added_by,
         created_at=newcomer.now,
     )
@@ -84,28 +108,90 @@ async def ensure(session: AsyncSession, newcomer: Newcomer) -> tuple[GroupChat, 
 
 
 async def joined(session: AsyncSession, newcomer: Newcomer) -> bool:
-    """The bot was added: makes the group or wakes it up; True when that changed anything
-    (Telegram announces an addition twice, and only the first should be answered)."""
+    """The bot was added (left or kicked -> in the group): makes the group or marks the bot
+    present; True when it should introduce itself (Telegram announces an addition twice,
+    my_chat_member and new_chat_members, and only the first is answered).
+
+    An admin's pause outlives the bot's removal; a refusal to post does not (the bot added
+    again may post, and a refused post says so again).
+    """
     group, made = await ensure(session, newcomer)
     if made:
         return True
+    group.title = newcomer.title[:255]
     if await _moved_here(session, newcomer.chat_id, newcomer.now):
         # The upgrade's my_chat_member, after the settings moved: a paused group stays
         # paused and the bot does not introduce itself a second time.
-        group.title = newcomer.title[:255]
+        group.present = True
         return False
-    woke = not group.active
-    group.title = newcomer.title[:255]
-    group.active = True
-    return woke
+    if group.present:
+        return False
+    group.present = True
+    group.cannot_post = None
+    return True
+
+
+async def is_paused(session: AsyncSession, chat_id: int) -> bool:
+    """Whether the group's admin has paused its daily posts."""
+    return bool(await session.scalar(select(GroupChat.paused).where(GroupChat.chat_id == chat_id)))
 
 
 async def left(session: AsyncSession, chat_id: int) -> bool:
-    """The bot was removed (or the group is gone): no more posts; returns whether it was known."""
+    """The bot was removed (or the group is gone): no more posts; returns whether it was known.
+    An admin's pause stays as it was."""
     result = await session.execute(
-        update(GroupChat).where(GroupChat.chat_id == chat_id).values(active=False)
+        update(GroupChat).where(GroupChat.chat_id == chat_id).values(present=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def status_changed(
+    session: AsyncSession, newcomer: Newcomer, *, may_send: bool
+) -> CannotPost | None:
+    """The bot's status in a group changed while it stayed there (promoted, demoted,
+    restricted): no introduction, no change to a pause. Without the right to send messages
+    the group's posts stop and its admin is told (the returned refusal, None when nothing
+    new); with it, posts refused before may go out again."""
+    group, _ = await ensure(session, newcomer)
+    group.present = True
+    if may_send:
+        group.cannot_post = None
+        return None
+    return await cannot_post(session, newcomer.chat_id, "no_rights", newcomer.now)
+
+
+@dataclass(frozen=True)
+class CannotPost:
+    """A group whose posts Telegram now refuses, and whether its admin is being told."""
+
+    chat_id: int
+    reason: CannotPostReason
+    admin_told: bool
+
+
+async def cannot_post(
+    session: AsyncSession, chat_id: int, reason: CannotPostReason, now: datetime
+) -> CannotPost | None:
+    """Telegram refuses the bot's posts in this group (no right to send messages, a closed
+    topic): its daily posts stop, and the admin who set it up is told privately, once (a
+    notice keyed by this refusal). None when the group is unknown or already marked."""
+    group = await session.get(GroupChat, chat_id)
+    if group is None or group.cannot_post is not None:
+        return None
+    group.cannot_post = reason
+    told = group.registered_by is not None and group.present
+    if told:
+        assert group.registered_by is not None
+        kind = CANNOT_POST_NOTICES[reason]
+        await outbox.enqueue(
+            session,
+            key=f"{kind}:{chat_id}:{now.isoformat()}",
+            chat_id=group.registered_by,
+            kind=kind,
+            values={"title": group.title},
+            now=now,
+        )
+    return CannotPost(chat_id, reason, told)
 
 
 async def migrated(session: AsyncSession, old_id: int, new_id: int, now: datetime) -> bool:
@@ -116,8 +202,9 @@ async def migrated(session: AsyncSession, old_id: int, new_id: int, now: datetim
 
     - The new id has no row yet (the migration came first): the old row is re-keyed.
     - It has one (made by `my_chat_member` a moment before): the old row's settings (region,
-      post time, paused or active, language, who registered it, since when) win over the
-      fresh row's defaults, and the old row goes.
+      post time, paused or not, a refusal to post, language, who registered it, since when)
+      win over the fresh row's defaults, and the old row goes. (A basic group has no topics:
+      the supergroup's posts start in its General topic.)
     """
     if old_id == new_id:
         return False
@@ -134,7 +221,9 @@ async def migrated(session: AsyncSession, old_id: int, new_id: int, now: datetim
                 region_id=old.region_id,
                 post_time=old.post_time,
                 language=old.language,
-                active=old.active,
+                paused=old.paused,
+                present=old.present,
+                cannot_post=old.cannot_post,
                 registered_by=old.registered_by,
                 created_at=old.created_at,
             )
@@ -143,7 +232,8 @@ async def migrated(session: AsyncSession, old_id: int, new_id: int, now: datetim
         new.region_id = old.region_id if old.region_id is not None else new.region_id
         new.post_time = old.post_time
         new.language = old.language
-        new.active = old.active
+        new.paused = old.paused
+        new.cannot_post = old.cannot_post or new.cannot_post
         new.registered_by = old.registered_by or new.registered_by
         new.created_at = min(old.created_at, new.created_at)
     await session.flush()
@@ -200,8 +290,9 @@ async def require_group(session: AsyncSession, chat_id: int) -> GroupChat:
 
 
 async def open_districts(session: AsyncSession, newcomer: Newcomer) -> list[District]:
-    """`/setregion`: the districts a group can choose from (the group's row made if missing)."""
-    await ensure(session, newcomer)
+    """`/setregion`: the districts a group can choose from (the group's row made if missing,
+    the posts going to the topic it was sent in)."""
+    await _from_inside(session, newcomer)
     return [d for d in await accounts.districts(session) if d.enabled]
 
 
@@ -213,27 +304,51 @@ class Bound:
     post_time: time
 
 
-async def set_region(session: AsyncSession, chat_id: int, region_id: int) -> Bound:
-    """Binds the group to an open neighbourhood."""
+async def set_region(
+    session: AsyncSession, chat_id: int, region_id: int, admin_id: int | None = None
+) -> Bound:
+    """Binds the group to an open neighbourhood; the admin who chose it is the one told when
+    the bot cannot post there."""
     region = await session.get(Region, region_id)
     if region is None or not region.enabled:
         raise UnknownGroupRegion
     group = await require_group(session, chat_id)
     group.region_id = region.id
+    if admin_id is not None:
+        group.registered_by = admin_id
     return Bound(region, group.post_time)
+
+
+async def _from_inside(session: AsyncSession, newcomer: Newcomer) -> GroupChat:
+    """The group an admin's command came from (made if missing): the bot is there to read
+    it, and the posts go to the topic it was sent in."""
+    group, _ = await ensure(session, newcomer)
+    group.present = True
+    group.thread_id = newcomer.thread_id
+    return group
 
 
 async def set_post_time(session: AsyncSession, newcomer: Newcomer, post_time: time) -> GroupChat:
     """`/settime`: when the daily post goes out (the group's row made if missing)."""
-    group, _ = await ensure(session, newcomer)
+    group = await _from_inside(session, newcomer)
     group.post_time = post_time
     return group
 
 
-async def set_active(session: AsyncSession, newcomer: Newcomer, active: bool) -> GroupChat:
-    """`/pause` and `/resume` (the group's row made if missing)."""
+async def pause(session: AsyncSession, newcomer: Newcomer) -> GroupChat:
+    """`/pause`: no daily posts until the admin's /resume (the group's row made if missing)."""
     group, _ = await ensure(session, newcomer)
-    group.active = active
+    group.present = True
+    group.paused = True
+    return group
+
+
+async def resume(session: AsyncSession, newcomer: Newcomer) -> GroupChat:
+    """`/resume`: daily posts again, in the topic it was sent in; a refusal to post is
+    forgotten (the admin says the bot may post again; if not, the next refusal says so)."""
+    group = await _from_inside(session, newcomer)
+    group.paused = False
+    group.cannot_post = None
     return group
 
 
@@ -249,19 +364,26 @@ class Due:
     day: date
     scheduled: datetime  # UTC
     late: bool  # past the grace period: skipped, never posted
+    thread_id: int | None = None  # the forum topic the post goes to
 
 
 async def due_slots(
     session: AsyncSession, now: datetime, zone: ZoneInfo, grace: timedelta
 ) -> list[Due]:
-    """Slots of active groups with a region whose local post time has passed and that nobody
-    has claimed yet (today's, and yesterday's when its grace reaches past midnight)."""
+    """Slots of groups with a region, where the bot is, not paused and allowed to post, whose
+    local post time has passed and that nobody has claimed yet (today's, and yesterday's when
+    its grace reaches past midnight)."""
     local_today = now.astimezone(zone).date()
     days = (local_today - timedelta(days=1), local_today)
     groups = list(
         await session.scalars(
             select(GroupChat)
-            .where(GroupChat.active, GroupChat.region_id.is_not(None))
+            .where(
+                GroupChat.present,
+                GroupChat.paused.is_(False),
+                GroupChat.cannot_post.is_(None),
+                GroupChat.region_id.is_not(None),
+            )
             .order_by(GroupChat.chat_id)
         )
     )
@@ -285,7 +407,7 @@ async def due_slots(
             # away) and otherwise not owed at all, so nothing is logged as skipped.
             if late and (day != local_today or scheduled < group.created_at):
                 continue
-            found.append(Due(group.chat_id, group.region_id, day, scheduled, late))
+            found.append(Due(group.chat_id, group.region_id, day, scheduled, late, group.thread_id))
     return found
 
 
@@ -386,13 +508,17 @@ def notice_values(missions: Sequence[Mission], region: Region, day: date) -> dic
 async def queue_post(
     session: AsyncSession, due: Due, missions: Sequence[Mission], region: Region, now: datetime
 ) -> bool:
-    """Writes the claimed post to the outbox (keyed by group and day); marks the claim done."""
+    """Writes the claimed post to the outbox (keyed by group and day), to the group's topic
+    when it has one; marks the claim done."""
+    values = notice_values(missions, region, due.day)
+    if due.thread_id is not None:
+        values[outbox.THREAD] = due.thread_id
     added = await outbox.enqueue(
         session,
         key=f"{DAILY}:{due.chat_id}:{due.day.isoformat()}",
         chat_id=due.chat_id,
         kind=DAILY_NOTICE,
-        values=notice_values(missions, region, due.day),
+        values=values,
         now=now,
     )
     await session.execute(

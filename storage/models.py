@@ -51,6 +51,8 @@ REPORT_STATUSES = ("open", "dismissed", "actioned")
 # skipped: never tried, the recipient had blocked the bot (storage/delivery.py).
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 INBOX_STATUSES = ("pending", "done", "failed")
+# Why Telegram refuses a group's daily posts (GroupChat.cannot_post; None: it does not).
+CANNOT_POST_REASONS = ("no_rights", "topic_closed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -392,16 +394,27 @@ class UserBlock(Base):
 
 
 class GroupChat(Base):
-    """A neighbourhood group chat that gets a daily mission at its local post time."""
+    """A neighbourhood group chat that gets a daily mission at its local post time.
+
+    Three separate states decide whether it does: `paused` (only the group's admin changes it,
+    with /pause and /resume), `present` (the bot is in the group, as my_chat_member says) and
+    `cannot_post` (why Telegram refuses the bot's posts there, when it does: no right to send
+    messages, or a closed topic). `thread_id` is the forum topic the posts go to (None: the
+    General topic, or a group without topics).
+    """
 
     __tablename__ = "group_chats"
+    __table_args__ = (CheckConstraint(_in("cannot_post", CANNOT_POST_REASONS), name="cannot_post"),)
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     title: Mapped[str] = mapped_column(String(255), default="")
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     post_time: Mapped[time] = mapped_column(Time, default=time(8, 0))
     language: Mapped[str] = mapped_column(String(2), default="ko")
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
+    cannot_post: Mapped[str | None] = mapped_column(String(20))
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
     registered_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
 

@@ -26,6 +26,8 @@ from storage.models import OutboxMessage
 from storage.types import as_utc
 
 NOTICE = "notice"
+# The forum topic a group's notice goes to (its message_thread_id), when it has one.
+THREAD = "message_thread_id"
 
 # Every kind of notice a row may hold. The values are stored in `payload["kind"]`: renaming one
 # leaves the rows already queued unreadable.
@@ -49,6 +51,8 @@ NoticeKind = Literal[
     "evidence_delayed",
     "evidence_rejected_final",
     "daily_missions",  # a group's daily mission post (storage/groups.py)
+    "group_no_rights",  # to a group's admin: the bot may not send messages there
+    "group_topic_closed",  # to a group's admin: the topic the bot posts in is closed
 ]
 NOTICE_KINDS: frozenset[NoticeKind] = frozenset(get_args(NoticeKind))
 

@@ -113,7 +113,7 @@ async def test_settings_follow_the_upgrade_in_either_order(
         assert await s.get(GroupChat, group.id) is None
         row = await s.get(GroupChat, new_id)
     assert row is not None and row.region_id is not None
-    assert row.post_time == time(7, 30) and not row.active, "paused stays paused"
+    assert row.post_time == time(7, 30) and row.paused, "paused stays paused"
     # my_chat_member first: it introduces the bot before anyone can know it is an upgrade;
     # the migration itself never does, so the new chat has at most that one.
     expected = 1 if order == "member_first" else 0
@@ -185,9 +185,9 @@ async def test_merge_into_a_fresh_row_keeps_the_old_settings_and_one_claim_a_day
     old, new = -4_000_000_001, -1_000_000_000_001
     await _row(
         sessions, old, now - timedelta(days=30), region_id=region.id, post_time=time(7, 30),
-        active=False, language="en", registered_by=5,
+        paused=True, language="en", registered_by=5,
     )  # fmt: skip
-    await _row(sessions, new, now, post_time=time(8, 0), active=True, language="ko")
+    await _row(sessions, new, now, post_time=time(8, 0), paused=False, language="ko")
     async with transaction(sessions) as s:
         for target, slot in ((old, "2026-11-24"), (old, "2026-11-25"), (new, "2026-11-25")):
             s.add(ScheduledSend(kind=groups.DAILY, target=target, slot=slot,
@@ -208,8 +208,8 @@ async def test_merge_into_a_fresh_row_keeps_the_old_settings_and_one_claim_a_day
             select(OutboxMessage.chat_id).where(OutboxMessage.dedupe_key == "k")
         )
     assert row is not None
-    assert (row.region_id, row.post_time, row.active, row.language, row.registered_by) == (
-        region.id, time(7, 30), False, "en", 5,
+    assert (row.region_id, row.post_time, row.paused, row.language, row.registered_by) == (
+        region.id, time(7, 30), True, "en", 5,
     )  # fmt: skip
     assert row.created_at.replace(tzinfo=None) == (now - timedelta(days=30)).replace(tzinfo=None)
     assert [tuple(c) for c in claims] == [(new, "2026-11-24"), (new, "2026-11-25")]
@@ -221,7 +221,7 @@ async def test_the_upgrade_s_own_member_update_neither_wakes_nor_introduces(
 ) -> None:
     now = clock.now()
     old, new = -4_000_000_002, -1_000_000_000_002
-    await _row(sessions, old, now, active=False)
+    await _row(sessions, old, now, paused=True)
     async with transaction(sessions) as s:
         await groups.migrated(s, old, new, now)
     newcomer = groups.Newcomer(new, "t", "ko", 1, now + timedelta(seconds=2), time(8, 0))
@@ -229,10 +229,11 @@ async def test_the_upgrade_s_own_member_update_neither_wakes_nor_introduces(
         assert not await groups.joined(s, newcomer)
     async with sessions() as s:
         row = await s.get(GroupChat, new)
-    assert row is not None and not row.active
+    assert row is not None and row.paused
     # Much later, someone removing and adding the bot again is a real addition.
     later = groups.Newcomer(new, "t", "ko", 1, now + timedelta(hours=1), time(8, 0))
     async with transaction(sessions) as s:
+        await groups.left(s, new)
         assert await groups.joined(s, later)
 
 

@@ -107,7 +107,7 @@ async def test_the_bot_added_introduces_itself_once_and_an_admin_sets_the_region
     assert "잠실동" in done and "08:00" in done
     async with bot.sessions() as s:
         row = await s.get(GroupChat, group.id)
-    assert row is not None and row.active and row.region_id is not None
+    assert row is not None and row.present and not row.paused and row.region_id is not None
     assert bot.calls("getChatMember"), "admin rights are asked of Telegram"
 
 
@@ -233,7 +233,7 @@ async def test_bot_removed_makes_the_group_inactive(bot: BotHarness, clock: Froz
     await bot.deliver()
     async with bot.sessions() as s:
         row = await s.get(GroupChat, group.id)
-    assert row is not None and not row.active
+    assert row is not None and not row.present
     clock.set(seoul(8, 0))
     assert await run_daily(bot) == 0
 
@@ -260,7 +260,7 @@ async def test_a_group_upgraded_to_a_supergroup_moves_to_its_new_id(
     async with bot.sessions() as s:
         assert await s.get(GroupChat, group.id) is None
         moved = await s.get(GroupChat, new_id)
-    assert moved is not None and moved.region_id is not None and moved.active
+    assert moved is not None and moved.region_id is not None and moved.present
 
 
 async def test_a_403_from_a_group_or_a_person_stops_sending_to_them(
@@ -279,7 +279,7 @@ async def test_a_403_from_a_group_or_a_person_stops_sending_to_them(
     async with bot.sessions() as s:
         row = await s.get(GroupChat, group.id)
         sent = await s.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == group.id))
-    assert row is not None and not row.active
+    assert row is not None and not row.present
     assert sent is not None and sent.status == "failed" and "403" in (sent.last_error or "")
 
 

@@ -16,10 +16,16 @@ from ui.commands import addressed
 from ui.i18n import localized, t
 
 
-def introduction(lang: str, post_time: str, bot_username: str | None = None) -> str:
+def introduction(
+    lang: str, post_time: str, bot_username: str | None = None, *, paused: bool = False
+) -> str:
     """The bot's first words in a group it was added to; with `bot_username` its commands are
-    written `/setregion@bot`, so they reach this bot where several bots share the group."""
-    return addressed(_introduction(lang, post_time), bot_username)
+    written `/setregion@bot`, so they reach this bot where several bots share the group.
+    `paused`: added again where the admin had paused the posts, which stay paused."""
+    text = _introduction(lang, post_time)
+    if paused:
+        text = f"{text}\n\n{still_paused(lang)}"
+    return addressed(text, bot_username)
 
 
 def _introduction(lang: str, post_time: str) -> str:
@@ -77,3 +83,8 @@ def posts_active(lang: str, active: bool) -> str:
     if active:
         return t(lang, "Daily missions are back on. See you in the morning!")
     return t(lang, "Daily missions are paused. Send /resume to restart.")
+
+
+def still_paused(lang: str) -> str:
+    """Added again to a group whose admin had paused the posts: they stay paused."""
+    return t(lang, "Daily missions are still paused here. Send /resume to restart.")

@@ -68,6 +68,16 @@ MESSAGES: dict[NoticeKind, str] = {
         'Your photo for "{title}" was not accepted: {reason}. That was the last try for this '
         "meetup."
     ),
+    # Issue 19, point 6: told once to the admin who set a group up, privately.
+    "group_no_rights": N_(
+        "I can't post the daily missions in \"{title}\": the group doesn't let me send "
+        "messages. Let me send messages there (or make me an admin) and the posts start again; "
+        "if you changed what all members may do, send /resume in the group afterwards."
+    ),
+    "group_topic_closed": N_(
+        'I can\'t post the daily missions in "{title}": the topic I post in is closed. Reopen '
+        "it and send /resume there, or send /resume in the topic where I should post."
+    ),
 }
 
 # Notices that carry a button: (label msgid, callback action, the value that is its argument).

@@ -103,15 +103,17 @@ class People:
         ))  # fmt: skip
 
     def press(
-        self, user: dict[str, Any], message: dict[str, Any], data: str, *, force: bool = False
-    ) -> None:
+        self, user: dict[str, Any], message: dict[str, Any], data: str, *, force: bool = False,
+        age: float = 0.0,
+    ) -> dict[str, Any]:  # fmt: skip
         """A press; `force` also presses a button the message no longer shows (a double tap
-        whose second press left the client before the first one's edit arrived)."""
-        self._call(
+        whose second press left the client before the first one's edit arrived); `age`: made
+        that many seconds ago (while the bot was down). Returns the CallbackQuery."""
+        return dict(self._call(
             "POST", f"/chats/{message['chat']['id']}/callback",
             user_id=user["id"], message_id=message["message_id"], callback_data=data,
-            force=force,
-        )  # fmt: skip
+            force=force, age=age,
+        ))  # fmt: skip
 
     def share_contact(self, user: dict[str, Any]) -> None:
         self._call("POST", f"/chats/{user['id']}/contact", user_id=user["id"], own=True)
