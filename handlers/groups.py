@@ -53,11 +53,14 @@ def _newcomer(update: Update, context: Context, lang: str) -> groups.Newcomer:
     assert chat is not None
     svc = context.services
     topic = message.message_thread_id if message is not None and message.is_topic_message else None
+    # An anonymous admin's `from` is @GroupAnonymousBot, the same stand-in in every group: no
+    # one to tell later when the bot cannot post, so nobody is recorded.
+    anonymous = message is not None and message.sender_chat is not None
     return groups.Newcomer(
         chat.id,
         chat.title or "",
         lang,
-        person.id if person else None,
+        person.id if person and not anonymous else None,
         svc.clock.now(),
         svc.settings.default_post_time,
         topic,

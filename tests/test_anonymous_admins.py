@@ -20,7 +20,7 @@ from telegram.constants import ChatID
 from bot.ingress import ordering_key
 from storage import ledger, market
 from storage.db import transaction
-from storage.models import PersistedData, User
+from storage.models import GroupChat, PersistedData, User
 from tests.harness import BotHarness, make_settings
 from tests.people import Neighbour, configure, new_admin, stock_codes
 
@@ -189,3 +189,14 @@ async def test_the_stand_in_is_no_person(bot: BotHarness) -> None:
         assert await s.get(User, STAND_IN) is None
         kept = select(func.count()).select_from(PersistedData)
         assert await s.scalar(kept.where(PersistedData.key == str(STAND_IN))) == 0
+
+
+async def test_a_row_made_by_an_anonymous_admin_names_nobody(bot: BotHarness) -> None:
+    """The stand-in is no one to tell later (e.g. that the bot cannot post): not recorded."""
+    chat_id = await anonymous_group(bot, "잠실 산책 모임")
+    async with transaction(bot.sessions) as s:  # a group the bot kept no row for
+        await s.delete(await s.get(GroupChat, chat_id))
+    await say(bot, chat_id, "/settime 19:30")
+    async with bot.sessions() as s:
+        group = await s.get(GroupChat, chat_id)
+        assert group is not None and group.registered_by is None

@@ -7,19 +7,16 @@ database. The list and "for you" pages edit one message, so their buttons carry 
 
 from __future__ import annotations
 
-from datetime import tzinfo
-
 from telegram import InlineKeyboardMarkup
 
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from missions.draft import POINTS_MAX, POINTS_MIN
 from missions.recommend import Reason
-from storage.missions import PAGE_SIZE, Drafts, Listing, RecommendedPage, Reviewed
+from storage.missions import PAGE_SIZE, Drafts, Listing, RecommendedPage
 from storage.models import Mission, Region
 from ui import callbacks, keyboards
 from ui.callbacks import Action
 from ui.i18n import N_, localized, t
-from ui.refusals import refusal
 
 ALL = "all"  # the category filter that shows every mission
 STEPS = (-50, -10, 10, 50)  # the points buttons on a draft's review card
@@ -247,17 +244,6 @@ def review_buttons(lang: str, mission: Mission) -> InlineKeyboardMarkup | None:
             steps,
         ]
     )
-
-
-def review_notice(lang: str, reviewed: Reviewed, zone: tzinfo) -> str:
-    """What the pressing admin is told: the decision made, or that another press won."""
-    if reviewed.refused is not None:
-        return refusal(lang, reviewed.refused, zone)
-    if reviewed.decision == "publish":
-        return t(lang, "Published. People see it in /missions now.")
-    if reviewed.decision == "discard":
-        return t(lang, "Discarded.")
-    return t(lang, "Points set to {points}.", points=reviewed.mission.points)
 
 
 def no_drafts(lang: str) -> str:

@@ -198,14 +198,5 @@ def reason_buttons(lang: str, evidence_id: int) -> InlineKeyboardMarkup:
     return keyboards.inline([*keyboards.grid(choices, 2), back])
 
 
-def decided(lang: str, decision: evidence.Decision) -> str:
-    """The answer to the press that decided."""
-    if decision.status == evidence.APPROVED:
-        return t(lang, "Approved: {points} points paid.", points=decision.points)
-    if decision.status == evidence.REJECTED:
-        return t(lang, "Rejected; the sender was asked for a new photo.")
-    return t(lang, "The sender was asked for a new photo.")
-
-
 def queue_header(lang: str, total: int) -> str:
     return t(lang, "{total} photos are waiting; the oldest first:", total=total)
