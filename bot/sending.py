@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Bot, Message
 from telegram.error import BadRequest
 
+from storage.files import FileStore
 from ui.review import ReviewCard
 
+log = logging.getLogger(__name__)
 
-async def send_review_card(bot: Bot, chat_id: int, card: ReviewCard) -> Message:
-    """Posts a review card: the photo (or the original file) by file_id, the text as caption."""
-    send = bot.send_document if card.as_document else bot.send_photo
+
+async def send_review_card(
+    bot: Bot, chat_id: int, card: ReviewCard, store: FileStore | None = None
+) -> Message:
+    """Posts a review card, the text as caption: the photo (or the original file) by file_id,
+    or, for an original Telegram cannot show inline (an iPhone's HEIC), the JPEG the checks
+    stored from it (when `store` is given and can give it back)."""
+    jpeg = await _shown_jpeg(store, card.shown_as_jpeg)
     try:
+        if jpeg is not None:
+            return await bot.send_photo(chat_id, jpeg, caption=card.text, reply_markup=card.markup)
+        send = bot.send_document if card.as_document else bot.send_photo
         return await send(chat_id, card.file_id, caption=card.text, reply_markup=card.markup)
     except BadRequest:
         # The file can no longer be sent by id (rare): the card still works without it.
         return await bot.send_message(chat_id, card.text, reply_markup=card.markup)
+
+
+async def _shown_jpeg(store: FileStore | None, key: str | None) -> bytes | None:
+    if store is None or key is None:
+        return None
+    try:
+        return await store.get(key)
+    except Exception as exc:  # the card still goes out, with the original file
+        log.warning("stored JPEG of a review card unavailable: %s", type(exc).__name__)
+        return None

@@ -10,6 +10,7 @@ from typing import Any
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import SessionFactory
+from storage.files import FileStore, S3Config, open_store
 from storage.meetings import Rules
 from verification.checkin import TokenSigner
 
@@ -25,6 +26,7 @@ class Services:
     sessions: SessionFactory
     rules: Rules
     signer: TokenSigner
+    photos: FileStore
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, sessions: SessionFactory) -> Services:
@@ -38,7 +40,23 @@ class Services:
             join_min_trust=settings.join_min_trust,
         )
         signer = TokenSigner(settings.secret(), settings.checkin_rotation_seconds)
-        return cls(settings, clock, sessions, rules, signer)
+        return cls(settings, clock, sessions, rules, signer, photo_store(settings))
+
+
+def photo_store(settings: Settings) -> FileStore:
+    """Where evidence photos are kept: S3 when a bucket is set, else the data directory."""
+    s3 = None
+    if settings.s3_bucket:
+        secret = settings.s3_secret_access_key
+        s3 = S3Config(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url or None,
+            region=settings.s3_region or None,
+            access_key_id=settings.s3_access_key_id or None,
+            secret_access_key=secret.get_secret_value() if secret else None,
+        )
+    return open_store(settings.data_dir / "photos", s3)
 
 
 def services_of(bot_data: Mapping[str, Any]) -> Services:

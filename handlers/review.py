@@ -90,7 +90,8 @@ async def list_waiting(update: Update, context: Context) -> None:
         return
     await message.reply_text(ui.queue_header(lang, queue.total))
     for view in queue.views:
-        await send_review_card(context.bot, message.chat_id, ui.card(lang, view, svc.settings.zone))
+        card = ui.card(lang, view, svc.settings.zone)
+        await send_review_card(context.bot, message.chat_id, card, svc.photos)
     if queue.total > len(queue.views):
         await message.reply_text(t(lang, ui.MORE_WAITING))
 

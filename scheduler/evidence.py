@@ -19,12 +19,12 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 
 from bot.sending import send_review_card
+from bot.services import photo_store
 from bot.settings import Settings, follow_admin_chat
 from storage import evidence, proof_words
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
-from storage.files import FileStore, S3Config, open_store
-from storage.models import Evidence
+from storage.files import FileStore
 from ui import review
 from verification import ai_judge, photos
 from verification import proof_words as words
@@ -36,7 +36,6 @@ BATCH = 5
 MAX_MATCHES = 3
 # In the stored signals: the photo store keeps a JPEG of an original Telegram cannot show
 # (HEIC), and the review card uploads that instead of the file.
-SHOWN_AS_JPEG = "shown_as_jpeg"
 
 
 @dataclass
@@ -51,17 +50,6 @@ class Checker:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Checker:
-        s3 = None
-        if settings.s3_bucket:
-            secret = settings.s3_secret_access_key
-            s3 = S3Config(
-                bucket=settings.s3_bucket,
-                prefix=settings.s3_prefix,
-                endpoint_url=settings.s3_endpoint_url or None,
-                region=settings.s3_region or None,
-                access_key_id=settings.s3_access_key_id or None,
-                secret_access_key=secret.get_secret_value() if secret else None,
-            )
         judge = None
         if settings.openai_api_key is not None and settings.evidence_ai_judge:
             judge = ai_judge.JudgeConfig(
@@ -70,7 +58,7 @@ class Checker:
                 base_url=settings.openai_base_url,
                 timeout_seconds=settings.openai_timeout_seconds,
             )
-        return cls(open_store(settings.data_dir / "photos", s3), judge)
+        return cls(photo_store(settings), judge)
 
     async def catch_up(self, sessions: SessionFactory) -> None:
         """Adds hashes stored since the last run (by this or any other worker)."""
@@ -157,7 +145,7 @@ async def _check(
         signals += await _judge_signals(sessions, item, verdict)
     outcome = _result(report, key, signals, verdict, settings)
     if converted:
-        outcome.signals[SHOWN_AS_JPEG] = True
+        outcome.signals[evidence.SHOWN_AS_JPEG] = True
     async with transaction(sessions) as session:
         recorded = await evidence.record_checks(session, evidence_id, outcome)
     if report.phash is not None:
@@ -288,13 +276,7 @@ async def post_cards(
             view = await evidence.review_view(session, evidence_id, settings.evidence_max_attempts)
         card = review.card(lang, view, settings.zone)
         try:
-            jpeg = await _shown_jpeg(store, view.evidence)
-            if jpeg is not None:
-                message = await bot.send_photo(
-                    chat_id, jpeg, caption=card.text, reply_markup=card.markup
-                )
-            else:
-                message = await send_review_card(bot, chat_id, card)
+            message = await send_review_card(bot, chat_id, card, store)
         except ChatMigrated as exc:
             # The admin group became a supergroup: follow it (and tell the operator); the
             # card goes to the new id on the next run instead of failing there forever.
@@ -311,15 +293,3 @@ async def post_cards(
             await evidence.card_posted(session, evidence_id, message.message_id)
         posted += 1
     return posted
-
-
-async def _shown_jpeg(store: FileStore | None, item: Evidence) -> bytes | None:
-    """The stored JPEG of an original Telegram cannot show, or None (the card sends the file
-    by its id; also when the store cannot give it back now)."""
-    if store is None or item.storage_key is None or not (item.signals or {}).get(SHOWN_AS_JPEG):
-        return None
-    try:
-        return await store.get(item.storage_key)
-    except Exception as exc:  # the card still goes out, with the original file
-        log.warning("stored JPEG of evidence %s unavailable: %s", item.id, type(exc).__name__)
-        return None

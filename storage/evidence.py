@@ -33,12 +33,21 @@ from storage.errors import (
 from storage.models import EVIDENCE_STATUSES, Evidence, Meeting, Participation, Review, User
 
 RECEIVED, CHECKING, IN_REVIEW, APPROVED, REJECTED, RETRY = EVIDENCE_STATUSES
+# A signal of the checks: the store keeps a JPEG of an original Telegram cannot show (HEIC).
+SHOWN_AS_JPEG = "shown_as_jpeg"
 IN_FLIGHT = (RECEIVED, CHECKING, IN_REVIEW)
 APPROVE, REJECT, ASK_AGAIN = "approve", "reject", "again"
 # Why a reviewer may reject a photo: the set of keys (ui/review.py says each in words).
 REASONS = ("blurry", "place", "mission", "duplicate", "other")
 # A photo still "checking" this long after it arrived was claimed by a worker that died.
 STALE_CHECK = timedelta(minutes=10)
+
+
+def shown_jpeg_key(item: Evidence) -> str | None:
+    """The stored JPEG a review card shows instead of the original file, or None."""
+    if item.storage_key is None or not (item.signals or {}).get(SHOWN_AS_JPEG):
+        return None
+    return item.storage_key
 
 
 class RuleSettings(Protocol):

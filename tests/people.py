@@ -16,7 +16,7 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot.services import SERVICES_KEY
+from bot.services import SERVICES_KEY, photo_store
 from missions import rules
 from missions.rules import Conditions
 from scheduler.evidence import CHECKER_KEY, check_once, checker_for
@@ -276,8 +276,9 @@ class Scene:
 async def configure(bot: BotHarness, **settings: Any) -> None:
     """Changes settings of the running bot; the photo checker is built again with them."""
     svc = bot.app.bot_data[SERVICES_KEY]
+    changed = svc.settings.model_copy(update=settings)
     bot.app.bot_data[SERVICES_KEY] = dataclasses.replace(
-        svc, settings=svc.settings.model_copy(update=settings)
+        svc, settings=changed, photos=photo_store(changed)
     )
     bot.app.bot_data.pop(CHECKER_KEY, None)
 

@@ -67,6 +67,10 @@ async def test_an_iphone_heic_file_is_checked_and_shown_as_a_jpeg(scene: Scene) 
     assert "Checked on the original file (HEIF)" in caption
     assert "during the meetup" in caption and "m from the meeting point" in caption
 
+    # `/review` in private shows the same JPEG, not the HEIC file.
+    answers = await scene.admin.say("/review")
+    assert "photo" in answers[1] and "document" not in answers[1]
+
 
 async def test_a_compressed_photo_is_taken_with_the_tip_to_send_the_original(
     scene: Scene,

@@ -81,12 +81,18 @@ class ReviewCard:
     markup: InlineKeyboardMarkup | None
     file_id: str
     as_document: bool
+    # The stored JPEG to show instead, for an original Telegram cannot show inline (HEIC).
+    shown_as_jpeg: str | None = None
 
 
 def card(lang: str, view: evidence.ReviewView, zone: tzinfo) -> ReviewCard:
     item = view.evidence
     return ReviewCard(
-        card_text(lang, view, zone), card_buttons(lang, view), item.file_id, item.as_document
+        card_text(lang, view, zone),
+        card_buttons(lang, view),
+        item.file_id,
+        item.as_document,
+        evidence.shown_jpeg_key(item),
     )
 
 
