@@ -29,6 +29,10 @@ class FileStore(Protocol):
         """The bytes of a key; raises KeyError when there are none."""
         ...
 
+    async def delete(self, key: str) -> None:
+        """Removes the bytes of a key; a key with none is fine (deleting twice is a no-op)."""
+        ...
+
 
 def _checked(key: str) -> str:
     if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
@@ -71,6 +75,20 @@ class LocalFileStore:
             return await asyncio.to_thread(self.path(key).read_bytes)
         except FileNotFoundError:
             raise KeyError(key) from None
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._remove, self.path(key))
+
+    def _remove(self, target: Path) -> None:
+        target.unlink(missing_ok=True)
+        # The fan-out directories go too once empty (another key may still be in them).
+        for directory in (target.parent, target.parent.parent):
+            if directory == self.root:
+                break
+            try:
+                directory.rmdir()
+            except OSError:
+                break
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,12 @@ class S3FileStore:
             return bytes(await asyncio.to_thread(body.read))
         finally:
             body.close()
+
+    async def delete(self, key: str) -> None:
+        # S3 answers a missing key with success too, so deleting twice is harmless.
+        await asyncio.to_thread(
+            self.client.delete_object, Bucket=self.config.bucket, Key=self._name(key)
+        )
 
 
 def open_store(local_root: Path, s3: S3Config | None) -> FileStore:
