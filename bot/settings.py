@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     outbox_group_per_minute: int = Field(default=20, ge=1, le=600)
     outbox_chat_per_second: float = Field(default=1.0, gt=0, le=100)
     outbox_stale_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # Issue 20: retention (storage/retention.py, run daily). Handled inbox rows (already
+    # without their raw update), finished outbox rows, and evidence photo files of meetups
+    # that ended this many days ago are deleted (the photo's hash and decision stay).
+    inbox_retention_days: int = Field(default=7, ge=1, le=3650)
+    outbox_retention_days: int = Field(default=30, ge=1, le=3650)
+    photo_retention_days: int = Field(default=180, ge=1, le=3650)
 
     @field_validator("telegram_api_url")
     @classmethod

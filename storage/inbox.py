@@ -1,13 +1,18 @@
 """The inbox: every update stored (by `update_id`) before it is acknowledged to Telegram, and
 marked done after it was handled. A repeat delivery is dropped; what was in flight when the
-process died is handled after restart."""
+process died is handled after restart.
+
+The raw update (phone numbers, locations, names, texts) is kept only until it is handled: the
+UPDATE that marks a row done also clears its payload. What stays is what deduplication and the
+backlog figures need: the update id, its type, chat and sender ids, and when it was received
+and handled. The retention job (storage/retention.py) deletes handled rows after a window."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +33,7 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
             .values(
                 update_id=int(data["update_id"]),
                 payload=data,
+                **summary(data),
                 status="pending",
                 attempts=0,
                 received_at=now,
@@ -41,11 +47,41 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
     return new
 
 
+def summary(data: dict[str, Any]) -> dict[str, Any]:
+    """What a row keeps once handled: the update's type (its one field besides `update_id`),
+    the chat it came from and who sent it (None where the update has none)."""
+    kind = next((k for k in data if k != "update_id"), None)
+    body = data.get(kind) if kind is not None else None
+    if not isinstance(body, dict):
+        return {"kind": kind, "chat_id": None, "user_id": None}
+    chat = body.get("chat")
+    if chat is None and isinstance(body.get("message"), dict):  # a button press
+        chat = body["message"].get("chat")
+    sender = body.get("from")
+    return {
+        "kind": kind[:40] if kind else None,
+        "chat_id": _id(chat),
+        "user_id": _id(sender),
+    }
+
+
+def _id(found: object) -> int | None:
+    if isinstance(found, dict) and isinstance(found.get("id"), int):
+        return int(found["id"])
+    return None
+
+
 async def mark_done(session: AsyncSession, update_id: int, now: datetime) -> None:
+    """Handled: the raw update goes in the same statement (none of it is needed any more)."""
     await session.execute(
         update(InboxUpdate)
         .where(InboxUpdate.update_id == update_id)
-        .values(status="done", handled_at=now, attempts=InboxUpdate.attempts + 1)
+        .values(
+            status="done",
+            handled_at=now,
+            attempts=InboxUpdate.attempts + 1,
+            payload=null(),
+        )
     )
 
 
@@ -53,7 +89,7 @@ async def unfinished(session: AsyncSession, limit: int = 1000) -> list[dict[str,
     """Updates stored but not handled (the process stopped), oldest first."""
     rows = await session.scalars(
         select(InboxUpdate.payload)
-        .where(InboxUpdate.status == "pending")
+        .where(InboxUpdate.status == "pending", InboxUpdate.payload.is_not(None))
         .order_by(InboxUpdate.update_id)
         .limit(limit)
     )

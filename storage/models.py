@@ -246,6 +246,8 @@ class Evidence(Base):
     review_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     review_message_id: Mapped[int | None] = mapped_column(BigInteger)
     submitted_at: Mapped[datetime]
+    # When the retention job deleted the photo file (storage/retention.py); phash stays.
+    photo_deleted_at: Mapped[datetime | None]
 
 
 class Review(Base):
@@ -426,7 +428,12 @@ class InboxUpdate(Base):
     __table_args__ = (CheckConstraint(_in("status", INBOX_STATUSES), name="status"),)
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    payload: Mapped[dict[str, Any]]
+    # The raw update (phone numbers, locations, names, texts): only until it is handled
+    # (storage/inbox.py mark_done clears it); what stays is the update's type, chat and sender.
+    payload: Mapped[dict[str, Any] | None]
+    kind: Mapped[str | None] = mapped_column(String(40))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime]
