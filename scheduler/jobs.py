@@ -12,7 +12,7 @@ from datetime import timedelta
 from telegram.ext import Application, ContextTypes
 
 from bot.services import services_of
-from scheduler import daily, evidence, stats
+from scheduler import daily, evidence, retention, stats
 from scheduler.outbox import WORKER, dispatch_once
 from storage import meetings
 from storage.db import transaction
@@ -22,6 +22,7 @@ OUTBOX_EVERY_SECONDS = 2.0
 CLOCK_EVERY_SECONDS = 60.0
 EVIDENCE_EVERY_SECONDS = 3.0
 WEEKLY_CHECK_SECONDS = 3600.0
+RETENTION_EVERY_SECONDS = 24 * 3600.0
 
 
 async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -77,6 +78,18 @@ async def weekly_figures(context: ContextTypes.DEFAULT_TYPE) -> None:
     await stats.send_weekly(context.bot, svc.sessions, svc.clock, svc.settings, WORKER)
 
 
+async def retention_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deletes old handled inbox rows, outbox rows and photos (scheduler/retention.py)."""
+    svc = services_of(context.bot_data)
+    settings = svc.settings
+    windows = retention.Windows(
+        inbox_days=settings.inbox_retention_days,
+        outbox_days=settings.outbox_retention_days,
+        photo_days=settings.photo_retention_days,
+    )
+    await retention.sweep(svc.sessions, svc.photos, svc.clock, windows)
+
+
 def schedule(application: Application) -> None:
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot[job-queue] is a dependency"
@@ -87,4 +100,7 @@ def schedule(application: Application) -> None:
     queue.run_repeating(daily_posts, interval=every, first=2, name="daily-posts")
     queue.run_repeating(
         weekly_figures, interval=WEEKLY_CHECK_SECONDS, first=60, name="weekly-figures"
+    )
+    queue.run_repeating(
+        retention_sweep, interval=RETENTION_EVERY_SECONDS, first=30, name="retention"
     )
