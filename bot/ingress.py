@@ -101,7 +101,11 @@ class PerUserProcessor(BaseUpdateProcessor):
 
 
 class Inbox:
-    """The application's inbox: stores, marks done, replays what was left unfinished."""
+    """The application's inbox: stores, marks done, replays what was left unfinished.
+
+    A stored update keeps its raw payload (phone numbers, locations, texts) only until it is
+    marked done (`storage.inbox.mark_done` clears it in the same UPDATE): replay needs it,
+    nothing after that does. The retention job deletes handled rows later."""
 
     def __init__(self, application: Application, sessions: SessionFactory, clock: Clock) -> None:
         self.application = application
