@@ -36,8 +36,8 @@ async def run(url: str) -> dict[str, object]:
         f"coffee,커피,Coffee,100,BENCH-{n:06d}\n" for n in range(CODES)
     )
     async with transaction(sessions) as s:
-        s.add_all(User(id=10_000 + w, created_at=now, interests=[], preferred_times=[])
-                  for w in range(WORKERS))  # fmt: skip
+        s.add_all(User(id=10_000 + w, created_at=now, registered_at=now, interests=[],
+                       preferred_times=[]) for w in range(WORKERS))  # fmt: skip
         await market.load_csv(s, csv)
     async with sessions() as s:
         [shelf] = await market.shelves(s)

@@ -105,7 +105,7 @@ async def _file(update: Update, context: Context, text: str | None) -> int:
                 meeting_id=answers["meeting_id"], reason=answers["reason"], details=text,
                 admin_chat_id=svc.settings.admin_chat_id, now=svc.clock.now(),
             )  # fmt: skip
-    except errors.NotMet as refused:
+    except (errors.NotMet, errors.AccountError) as refused:  # or deleted, banned, suspended
         await context.refuse(refused)
         return END
     await update.effective_message.reply_text(

@@ -5,21 +5,31 @@ half-created. Deleting an account wipes personal data but keeps the row as an an
 reference, so ledger entries and reviews stay consistent for balances and audits.
 
 `require_user` is the one way an operation asks for an account: without one it raises
-`NotRegistered`, which `ui.refusals` turns into the invitation to sign up. The profile card's
-read model is `storage.profiles`.
+`NotRegistered`, which `ui.refusals` turns into the invitation to sign up. An operation that
+acts (join, host, check in, photo, rate, report, exchange) asks `require_may_act` instead, which
+also refuses deleted, banned and suspended people. The profile card's read model is
+`storage.profiles`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import AlreadyRegistered, NotRegistered, PhoneTaken, UnknownRegion
+from storage.errors import (
+    AccountDeleted,
+    AlreadyRegistered,
+    Banned,
+    NotRegistered,
+    PhoneTaken,
+    Suspended,
+    UnknownRegion,
+)
 from storage.models import Region, User
 from storage.text import clean
 from verification import geo
@@ -70,6 +80,33 @@ async def require_user(session: AsyncSession, user_id: int, reason: str = "") ->
     user = await registered_user(session, user_id)
     if user is None:
         raise NotRegistered(reason)
+    return user
+
+
+# A ban is a suspension without end: `users.suspended_until` set to this instant (the schema
+# keeps no column of its own for it; `storage.moderation.ban` writes it).
+BANNED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+async def require_may_act(session: AsyncSession, user_id: int, now: datetime, reason: str) -> User:
+    """The person's account when they may act now; `reason` names the action ("join", "host",
+    "checkin", "photo", "rate", "report", "exchange") and goes with the refusal.
+
+    Every operation that changes what others see or what the books hold calls this first:
+    joining, hosting, checking in, sending a photo, rating, reporting, exchanging points.
+    It refuses `NotRegistered` (no account), `AccountDeleted`, `Banned` and `Suspended(until)`
+    (until a moment still to come). Read-only things keep `require_user`.
+    """
+    user = await session.get(User, user_id)
+    if user is not None and user.deleted_at is not None:
+        raise AccountDeleted(reason)
+    if user is None or user.registered_at is None:
+        raise NotRegistered(reason)
+    until = user.suspended_until
+    if until is not None and until >= BANNED_UNTIL:
+        raise Banned(reason)
+    if until is not None and until > now:
+        raise Suspended(until, reason)
     return user
 
 

@@ -142,13 +142,15 @@ class NotHost(MeetupError):
     code = "not_host"
 
 
-class Suspended(MeetupError):
-    """A moderator suspended the person; `until` says for how long."""
+class Suspended(AccountError):
+    """A moderator suspended the person; `until` says for how long. Raised by
+    `storage.accounts.require_may_act` for every action (reason: the action), not only
+    meetups."""
 
     code = "suspended"
 
-    def __init__(self, until: datetime) -> None:
-        super().__init__("suspended")
+    def __init__(self, until: datetime, reason: str = "") -> None:
+        super().__init__(reason or "suspended")
         self.until = until
 
 
@@ -328,3 +330,18 @@ class AlreadyHandled(ModerationError):
     def __init__(self, action: str | None) -> None:
         super().__init__(action or "")
         self.action = action
+
+
+# People who may not act (`storage.accounts.require_may_act`; `Suspended` above is the third)
+class AccountDeleted(NotRegistered):
+    """The person deleted their account (`/deleteme`); signing up again makes a new one.
+    reason: the action refused ("join", "exchange", …)."""
+
+    code = "account_deleted"
+
+
+class Banned(AccountError):
+    """Moderators closed the account for good (a suspension without end). reason: the action
+    refused."""
+
+    code = "banned"

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import ledger, meetings, outbox, proof_words, users
-from storage.accounts import require_user
+from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyDecided,
     EvidenceNotFound,
@@ -228,8 +228,9 @@ async def submit(
     now: datetime,
     rules: EvidenceRules,
 ) -> Evidence:
-    """Records a photo for the verification job; raises when this meetup takes none now."""
-    await require_user(session, user_id)
+    """Records a photo for the verification job; raises when this meetup takes none now, or
+    when the person may not act (deleted, banned, suspended)."""
+    await require_may_act(session, user_id, now, "photo")
     # Locks the person's seat (PostgreSQL; SQLite serialises writers): two photos sent at
     # once are counted one after the other.
     mine = await session.scalar(
@@ -287,8 +288,9 @@ async def receive(
     one meetup waiting for it; with several waiting, returns them to choose from.
 
     Raises `NothingPending` ("in_review", "no_tries" or "no_meetup") when no meetup waits,
-    and whatever `submit` raises.
+    and whatever `submit` raises (first of all: a person who may not act is refused).
     """
+    await require_may_act(session, user_id, now, "photo")
     if meeting_id is None:
         pending = await pending_meetups(session, user_id, now, rules)
         if len(pending.meetups) > 1:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import trust
+from storage.accounts import require_may_act
 from storage.errors import AlreadyRated, NotAttended, NotOver
 from storage.models import Feedback, Meeting, Participation, User
 
@@ -66,10 +67,11 @@ async def rate(
     """One attendee's stars for another, once (`AlreadyRated` after); the ratee's trust moves.
 
     The stars button names the meetup and the person, so a refusal about them means the button
-    is forged or outdated (reason "rating").
+    is forged or outdated (reason "rating"). A deleted, banned or suspended rater is refused.
     """
     if stars not in STARS:
         raise ValueError("1-5 stars")
+    await require_may_act(session, rater_id, now, "rate")
     await _finished(session, meeting_id, "rating")
     present = await _present(session, meeting_id)
     if rater_id not in present or ratee_id not in present or rater_id == ratee_id:

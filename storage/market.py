@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import ledger, progress, users
-from storage.accounts import require_user
+from storage.accounts import require_may_act, require_user
 from storage.errors import (
     AlreadyRefunded,
     ItemUnavailable,
@@ -155,8 +155,9 @@ async def exchange(
     Taps racing on one confirm card resolve here: each takes the person's account lock first,
     so the later one waits for the earlier to commit and then finds its purchase, the same
     code, returned with `new=False`. A reference clash (`ReferenceConflict`) cannot happen
-    between them.
+    between them. A deleted, banned or suspended person is refused before anything is read.
     """
+    await require_may_act(session, user_id, now, "exchange")
     reference = f"exchange:{user_id}:{request}"
     await ledger.lock_account(session, user_id, now)
     replay = await session.scalar(select(LedgerEntry).where(LedgerEntry.reference == reference))

@@ -1,4 +1,4 @@
-"""Reports, moderators' decisions, suspensions and personal blocks."""
+"""Reports, moderators' decisions, suspensions, bans and personal blocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, trust, users
-from storage.accounts import require_user
+from storage.accounts import BANNED_UNTIL, require_may_act, require_user
 from storage.errors import AlreadyHandled, NotAdmin, NotMet, ReportNotFound
 from storage.models import Participation, Report, User, UserBlock
 from storage.text import clean
@@ -72,10 +72,11 @@ async def file_report(
     admin_chat_id: int | None,
     now: datetime,
 ) -> Report:
-    """Stores a report and sends it to the moderators' group."""
+    """Stores a report and sends it to the moderators' group; a deleted, banned or suspended
+    reporter is refused."""
     if reason not in REASONS:
         raise ValueError("unknown reason")
-    await require_user(session, reporter_id)
+    await require_may_act(session, reporter_id, now, "report")
     if reporter_id == reported_id or not await _shared(
         session, meeting_id, reporter_id, reported_id
     ):
@@ -120,8 +121,8 @@ async def decide(
     await session.refresh(report)
     if action == "suspend":
         user = await session.get(User, report.reported_id)
-        if user is not None:
-            user.suspended_until = now + SUSPENSION
+        if user is not None:  # a suspension never shortens a longer one, nor a ban
+            user.suspended_until = max(user.suspended_until or now, now + SUSPENSION)
     if action in ("warn", "suspend"):
         await outbox.enqueue(
             session, key=f"moderation:{report.id}", chat_id=report.reported_id,
@@ -130,6 +131,18 @@ async def decide(
         )  # fmt: skip
     await trust.recompute(session, report.reported_id)
     return report
+
+
+async def ban(session: AsyncSession, user_id: int, admin_id: int) -> None:
+    """Closes an account for good: a suspension without end (`accounts.BANNED_UNTIL`), so every
+    action `accounts.require_may_act` guards is refused with the "banned" text. For operators
+    (no button offers it); only an acting admin may."""
+    if await users.acting_admin(session, admin_id) is None:
+        raise NotAdmin
+    user = await session.get(User, user_id)
+    if user is None:
+        raise ValueError("no such user")
+    user.suspended_until = BANNED_UNTIL
 
 
 async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: datetime) -> None:

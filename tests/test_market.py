@@ -99,8 +99,8 @@ async def test_64_buyers_for_the_last_10_codes(
     codes = "".join(f"tea,녹차,Green tea,100,TEA-{n:04d}-GREEN\n" for n in range(10))
     await stock_codes(sessions, "item,name_ko,name_en,cost,code\n" + codes)
     async with transaction(sessions) as s:
-        s.add_all(User(id=7000 + i, created_at=clock.now(), interests=[], preferred_times=[])
-                  for i in range(64))  # fmt: skip
+        s.add_all(User(id=7000 + i, created_at=clock.now(), registered_at=clock.now(),
+                       interests=[], preferred_times=[]) for i in range(64))  # fmt: skip
     for i in range(64):
         await _pay(sessions, clock, 7000 + i, 100 if i % 8 else 50)  # every 8th cannot afford
     async with sessions() as s:
@@ -130,7 +130,8 @@ async def test_one_person_tapping_twenty_times_at_once(
 ) -> None:
     await stock_codes(sessions, CSV)
     async with transaction(sessions) as s:
-        s.add(User(id=8000, created_at=clock.now(), interests=[], preferred_times=[]))
+        s.add(User(id=8000, created_at=clock.now(), registered_at=clock.now(), interests=[],
+                   preferred_times=[]))  # fmt: skip
     await _pay(sessions, clock, 8000, 1000)
     async with sessions() as s:
         [shelf] = await market.shelves(s)

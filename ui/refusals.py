@@ -66,9 +66,20 @@ TABLE: dict[str, str] = {
     ),
     "not_participant": N_("You are not in this meetup. Join it first from /meetups."),
     "not_host": N_("Only the host can do that."),
+    # People who may not act (storage.accounts.require_may_act): join, host, check in, send a
+    # photo, rate, report, exchange.
+    # A press's alert holds at most 200 characters: these stay below with the date filled in.
     "suspended": N_(
-        "Your account is suspended until {until} after a report was upheld. "
-        "You can't join or host meetups until then."
+        "Your account is suspended until {until} after a report was upheld, so you can't do "
+        "this until then. If you think this is a mistake, please contact the Halsaram admins."
+    ),
+    "banned": N_(
+        "The moderators have closed your account, so you can't do this. If you think this is "
+        "a mistake, please contact the Halsaram admins."
+    ),
+    "account_deleted": N_(
+        "Your account was deleted, so this can't be done. To use Halsaram again, send /start "
+        "to sign up."
     ),
     "blocked": N_("You can't join this meetup."),
     "low_trust": N_("Your trust score is too low to join meetups for now. /profile shows why."),

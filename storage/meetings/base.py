@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import MeetupNotFound, MeetupNotOpen, NotHost, Suspended
-from storage.models import Meeting, Participation, User
+from storage.errors import MeetupNotFound, MeetupNotOpen, NotHost
+from storage.models import Meeting, Participation
 
 JOINED, WAITLISTED, LEFT = "joined", "waitlisted", "left"
 ACTIVE = (JOINED, WAITLISTED)
@@ -87,8 +87,3 @@ def ensure_open(meeting: Meeting, now: datetime) -> None:
         raise MeetupNotOpen(meeting.status)
     if meeting.starts_at <= now:
         raise MeetupNotOpen("started")
-
-
-def ensure_not_suspended(user: User, now: datetime) -> None:
-    if user.suspended_until is not None and user.suspended_until > now:
-        raise Suspended(user.suspended_until)

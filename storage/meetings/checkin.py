@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, proof_words
-from storage.accounts import require_user
+from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyCheckedIn,
     CheckinClosed,
@@ -109,8 +109,9 @@ async def checkin_sheet(
 async def check_in(
     session: AsyncSession, meeting_id: int, user_id: int, rules: Rules, now: datetime
 ) -> tuple[Meeting, int]:
-    """Records attendance once; returns the meeting and how many are checked in now."""
-    await require_user(session, user_id)
+    """Records attendance once; returns the meeting and how many are checked in now. A
+    deleted, banned or suspended person may not check in."""
+    await require_may_act(session, user_id, now, "checkin")
     meeting = await locked(session, meeting_id)
     _ensure_window(meeting, rules, now)
     mine = await participation(session, meeting_id, user_id)

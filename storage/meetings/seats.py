@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import moderation, outbox
-from storage.accounts import require_user
+from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyIn,
     Blocked,
@@ -41,7 +41,6 @@ from storage.meetings.base import (
     Place,
     Rules,
     count,
-    ensure_not_suspended,
     ensure_open,
     hosted,
     locked,
@@ -83,9 +82,9 @@ async def _conflicts(
 
 
 async def ensure_can_host(session: AsyncSession, user_id: int, rules: Rules, now: datetime) -> User:
-    """Checks the host rules before the person spends time filling in a meetup."""
-    host = await require_user(session, user_id)
-    ensure_not_suspended(host, now)
+    """Checks the host rules before the person spends time filling in a meetup (and again
+    when it is created); a deleted, banned or suspended person may not host."""
+    host = await require_may_act(session, user_id, now, "host")
     if rules.host_requires_verified and host.region_verified_at is None:
         raise HostNotAllowed("unverified")
     if host.trust_score < rules.host_min_trust:
@@ -161,9 +160,9 @@ async def create(
 async def join(
     session: AsyncSession, meeting_id: int, user_id: int, rules: Rules, now: datetime
 ) -> Seat:
-    """Takes a seat, or a waitlist place when full; the host hears about it."""
-    user = await require_user(session, user_id)
-    ensure_not_suspended(user, now)
+    """Takes a seat, or a waitlist place when full; the host hears about it. A deleted, banned
+    or suspended person may not join."""
+    user = await require_may_act(session, user_id, now, "join")
     meeting = await locked(session, meeting_id)
     ensure_open(meeting, now)
     if meeting.host_id == user_id:
