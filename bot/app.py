@@ -48,6 +48,7 @@ from handlers import (
     meetups,
     missions,
     moderation,
+    privacy,
     profile,
     review,
     start,
@@ -148,6 +149,7 @@ def register_handlers(application: Application) -> None:
     profile_edit.register(application)
     start.register(application)
     profile.register(application)
+    privacy.register(application)
     missions.register(application)
     admin_missions.register(application)
     # The hosting conversations own "create a meetup": before the meetup buttons.

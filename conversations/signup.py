@@ -72,9 +72,9 @@ async def begin(update: Update, context: Context) -> int:
 
 
 async def ask_terms(update: Update, context: Context) -> int:
-    """Asks to agree to the terms and the privacy policy."""
+    """Asks to agree to the terms and the privacy notice (shown with them)."""
     STEPS.answers(context)["step"] = TERMS
-    await show(update, screens.terms(context.lang))
+    await show(update, screens.terms(context.lang, context.services.settings))
     return TERMS
 
 

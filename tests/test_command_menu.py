@@ -10,7 +10,8 @@ from tests.harness import BotHarness, make_settings
 
 PRIVATE = [
     "start", "help", "missions", "meetups", "mymeetups", "map", "host", "checkin", "points",
-    "market", "report", "block", "profile", "language", "cancel", "deleteme",
+    "market", "report", "block", "profile", "language", "cancel", "privacy", "mydata",
+    "deleteme",
 ]  # fmt: skip
 GROUP = ["help"]
 GROUP_ADMIN = ["help", "setregion", "settime", "pause", "resume"]

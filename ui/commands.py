@@ -62,6 +62,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("profile", N_("Your profile card, and edit it")),
     Command("language", N_("한국어 / English")),
     Command("cancel", N_("Stop what we are doing")),
+    Command("privacy", N_("What we keep about you, why and for how long")),
+    Command("mydata", N_("Get everything we hold about you as a file")),
     Command("deleteme", N_("Delete your account and personal data")),
     Command("setregion", N_("Choose this group's neighbourhood"), frozenset({A})),
     Command("settime", N_("When to post each day (HH:MM)"), frozenset({A})),

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRem
 from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage.accounts import District
 from storage.models import Region
-from ui import callbacks, keyboards
+from ui import callbacks, keyboards, privacy
 from ui.callbacks import Action
 from ui.i18n import format_distance, localized, t
 from ui.profile import interest_names, time_names, verified_label
@@ -28,15 +28,19 @@ CLOSE = ReplyKeyboardRemove()  # takes away a share-contact or share-location ke
 # --------------------------------------------------------------------------- terms and phone
 
 
-def terms(lang: str) -> Screen:
-    text = t(
+def terms(lang: str, windows: privacy.Windows) -> Screen:
+    """The terms with the privacy notice (its retention windows from the settings), and the
+    question; one message."""
+    intro = t(
         lang,
         "Before we start: Halsaram connects you with neighbours you have not met. "
         "To keep everyone safe we ask for your phone number (stored protected, never "
         "shown to others), your neighbourhood and your interests. Meetups happen only "
         "in public places; you can report anyone, and delete your account at any time "
-        "with /deleteme.\n\nDo you agree to these terms and the privacy policy?",
+        "with /deleteme.",
     )
+    question = t(lang, "Do you agree to these terms and to this privacy notice?")
+    text = "\n\n".join([intro, privacy.notice(lang, windows), question])
     markup = keyboards.inline(
         [
             [
