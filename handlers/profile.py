@@ -17,7 +17,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
-from storage import accounts, errors, profiles
+from storage import accounts, erasure, errors, profiles
 from storage.db import transaction
 from ui import callbacks
 from ui import profile as screens
@@ -61,20 +61,22 @@ async def set_language(update: Update, context: Context) -> None:
 
 
 async def ask_delete(update: Update, context: Context) -> None:
-    """`/deleteme`: explains what goes and asks to confirm (without an account, the error
-    handler invites to sign up)."""
+    """`/deleteme`: what goes, what stays anonymously and the points lost, then a confirm
+    (without an account, the error handler invites to sign up)."""
     assert update.effective_message is not None and update.effective_user is not None
-    async with context.services.sessions() as session:
-        await accounts.require_user(session, update.effective_user.id)
-    text, markup = screens.delete_question(context.lang)
+    svc = context.services
+    async with svc.sessions() as session:
+        preview = await erasure.preview(session, update.effective_user.id, svc.clock.now())
+    text, markup = screens.delete_question(context.lang, preview)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
 async def confirm_delete(update: Update, context: Context) -> None:
-    """ "Yes, delete my account" wipes the personal data; "No" keeps everything."""
+    """ "Yes, delete my account" erases everything that identifies the person (one
+    transaction, then their photo files); "No" keeps everything."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    lang, choice = context.lang, context.pressed.args[0]
+    lang, choice, user_id = context.lang, context.pressed.args[0], update.effective_user.id
     await context.answer()
     if choice != "yes":
         await query.edit_message_text(screens.kept(lang))
@@ -82,13 +84,13 @@ async def confirm_delete(update: Update, context: Context) -> None:
     svc = context.services
     try:
         async with transaction(svc.sessions) as session:
-            await accounts.delete_account(session, update.effective_user.id, svc.clock.now())
+            erased = await erasure.erase(session, user_id, svc.clock.now())
     except errors.NotRegistered as missing:
         await query.edit_message_text(refusal(lang, missing, svc.settings.zone))
         return
-    if context.user_data is not None:
-        context.user_data.clear()
-    await query.edit_message_text(screens.deleted(lang))
+    await erasure.delete_photos(svc.photos, erased.photo_keys)
+    context.application.drop_user_data(user_id)  # PTB's copy in memory, and its stored row
+    await query.edit_message_text(screens.deleted(lang, erased))
 
 
 async def already_confirmed(update: Update, context: Context) -> None:

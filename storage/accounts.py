@@ -1,8 +1,8 @@
 """Accounts: signup, profile edits, language, deletion of personal data.
 
 An account exists once signup is confirmed (`registered_at`), in one transaction; nothing is
-half-created. Deleting an account wipes personal data but keeps the row as an anonymous
-reference, so ledger entries and reviews stay consistent for balances and audits.
+half-created. Deleting an account (`storage.erasure`) removes the row and everything that
+identifies the person; what the books and other people need stays under an anonymous id.
 
 `require_user` is the one way an operation asks for an account: without one it raises
 `NotRegistered`, which `ui.refusals` turns into the invitation to sign up. An operation that
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,9 @@ from storage.errors import (
 from storage.models import Region, User
 from storage.text import clean
 from verification import geo
+
+if TYPE_CHECKING:
+    from storage.erasure import Erased
 
 
 @dataclass(frozen=True)
@@ -234,16 +238,9 @@ async def change_profile(
     return user
 
 
-async def delete_account(session: AsyncSession, user_id: int, now: datetime) -> None:
-    """Wipes personal data; the row stays as an anonymous reference for ledger and reviews."""
-    user = await require_user(session, user_id, "delete")
-    user.display_name = ""
-    user.phone_hash = None
-    user.phone_masked = None
-    user.region_id = None
-    user.region_verified_at = None
-    user.interests = []
-    user.preferred_times = []
-    user.registered_at = None
-    user.terms_accepted_at = None
-    user.deleted_at = now
+async def delete_account(session: AsyncSession, user_id: int, now: datetime) -> Erased:
+    """`/deleteme`: erases everything that identifies the person (`storage.erasure.erase`);
+    the caller deletes the returned photo keys from the photo store after the commit."""
+    from storage import erasure  # erasure builds on this module (require_user)
+
+    return await erasure.erase(session, user_id, now)

@@ -80,6 +80,12 @@ MESSAGES: dict[NoticeKind, str] = {
     ),
 }
 
+# Who a notice names once that person deleted their account (/deleteme blanks the name).
+ERASED_NAMES: dict[NoticeKind, str] = {
+    "meetup_left": N_("A participant"),
+    "report_filed": N_("a deleted account"),
+}
+
 # Notices that carry a button: (label msgid, callback action, the value that is its argument).
 BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
     "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
@@ -118,6 +124,8 @@ def render(
     told = rejection_told(lang, fields.get("reason"))  # why a photo was rejected
     if kind.startswith("evidence_") and told is not None:
         fields["reason"] = told
+    if "name" in fields and not fields["name"]:  # an erased account (storage/erasure.py)
+        fields["name"] = t(lang, ERASED_NAMES.get(kind, ERASED_NAMES["meetup_left"]))
     if kind == "report_filed":
         label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
         fields["reason"] = t(lang, label)

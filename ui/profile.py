@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardMarkup
 
 from missions.categories import INTERESTS, TIMES_OF_DAY
+from storage.erasure import Erased, Preview
 from storage.profiles import ProfileView
 from ui import callbacks, keyboards
 from ui.callbacks import Action
@@ -116,12 +117,46 @@ def language_set(lang: str) -> str:
 # --------------------------------------------------------------------------- deleting
 
 
-def delete_question(lang: str) -> tuple[str, InlineKeyboardMarkup]:
-    text = t(
-        lang,
-        "Delete your account? Your phone number, neighbourhood, interests and name are "
-        "erased. Points and vouchers you have are lost; past reviews stay anonymous.",
-    )
+ERASED_NOW = N_(
+    "Deleted now:\n"
+    "• your name, phone number (it can sign up again), neighbourhood, interests, times and "
+    "language\n"
+    "• the photos you sent, your messages to me, what you wrote in reports and meetup notes\n"
+    "• your badges and blocks\n"
+    "• your places in upcoming meetups: {seats} (the hosts are told a participant left)\n"
+    "• meetups you host that have not started: {hosting} (cancelled, everyone told)"
+)
+KEPT_ANONYMOUSLY = N_(
+    "Kept with nothing that links them to you:\n"
+    "• points history and voucher codes already issued: the accounts must add up\n"
+    "• ratings you gave and received: other people's trust scores rest on them\n"
+    "• reports you filed or that were about you (reason and decision, not your words): "
+    "moderators keep their records\n"
+    "• your photos' fingerprints and review decisions: to spot a reused photo, and for the "
+    "points history\n"
+    "• attendance of past meetups: for the meetups' numbers"
+)
+
+
+def delete_question(lang: str, preview: Preview) -> tuple[str, InlineKeyboardMarkup]:
+    """What `/deleteme` takes away, what it keeps anonymously and why, and the balance lost."""
+    parts = [
+        t(lang, "Delete your account? This cannot be undone."),
+        t(lang, ERASED_NOW, seats=preview.seats, hosting=preview.hosting),
+        t(lang, KEPT_ANONYMOUSLY),
+    ]
+    if preview.balance > 0:
+        parts.append(
+            t(lang, "Your {points} points will be forfeited: they can't be kept or moved.",
+              points=preview.balance)
+        )  # fmt: skip
+    else:
+        parts.append(t(lang, "You have no points to lose."))
+    if preview.vouchers:
+        parts.append(
+            t(lang, "Voucher codes you already received keep working; save them, as I can't "
+              "show them again.")
+        )  # fmt: skip
     markup = keyboards.inline(
         [
             [
@@ -130,12 +165,15 @@ def delete_question(lang: str) -> tuple[str, InlineKeyboardMarkup]:
             ]
         ]
     )
-    return text, markup
+    return "\n\n".join(parts), markup
 
 
 def kept(lang: str) -> str:
     return t(lang, "Good, nothing was deleted.")
 
 
-def deleted(lang: str) -> str:
-    return t(lang, "Your account and personal data were deleted. Thank you for joining us.")
+def deleted(lang: str, erased: Erased) -> str:
+    text = t(lang, "Your account and personal data were deleted. Thank you for joining us.")
+    if erased.forfeited:
+        text += "\n" + t(lang, "{points} points were forfeited.", points=erased.forfeited)
+    return text
