@@ -23,8 +23,8 @@ or their Telegram id:
   trust scores rest on them), reports filed and reports about them (moderators' records, the
   reason and decision, without the reporter's text), meetups they hosted that had started.
 
-A person who is later deleted cannot be found from any of it: nothing left holds their
-Telegram id, and the anonymous id is random.
+Nothing kept leads back to the person: no row holds their Telegram id, and the anonymous id
+is random (the anonymous row's `created_at` is the moment of deletion, not of signup).
 """
 
 from __future__ import annotations
