@@ -1,14 +1,29 @@
-"""Prometheus metrics (`/metrics`): traffic counters kept in process, backlogs read from the
-database at scrape time (so every process reports the shared truth)."""
+"""Prometheus metrics (`/metrics`) and the health check (`/healthz`), on a listener of their
+own (`HALSARAM_METRICS_HOST`:`HALSARAM_METRICS_PORT`, 127.0.0.1:9100 by default; port 0 turns
+it off), never on the webhook's public port: they show backlogs, errors and points paid.
+
+Traffic counters are kept in process; backlogs are read from the database at scrape time (so
+every process reports the shared truth).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from telegram import Update
+import logging
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Bot, Update
+
+from storage import inbox
 from storage.clock import Clock
-from storage.db import SessionFactory
+from storage.db import SessionFactory, ping
 from storage.metrics import figures
+from storage.outbox import backlog as outbox_backlog
+
+log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry()
 UPDATES = Counter("halsaram_updates_total", "Updates handled, by kind", ["type"], registry=REGISTRY)
@@ -70,3 +85,33 @@ async def refresh(sessions: SessionFactory, clock: Clock) -> None:
 
 def exposition() -> bytes:
     return generate_latest(REGISTRY)
+
+
+def create_app(sessions: SessionFactory, clock: Clock, bot: Bot) -> Starlette:
+    """`GET /healthz` and `GET /metrics`, for the metrics listener only."""
+
+    async def health(_request: Request) -> Response:
+        now = clock.now()
+        try:
+            async with sessions() as session:
+                await ping(session)
+                waiting, inbox_age = await inbox.backlog(session, now)
+                queued, outbox_age = await outbox_backlog(session, now)
+        except Exception as exc:  # any failure here means "not healthy", with the reason
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
+        return JSONResponse({
+            "ok": True, "database": "ok",
+            "inbox": {"waiting": waiting, "oldest_seconds": round(inbox_age, 1)},
+            "outbox": {"waiting": queued, "oldest_seconds": round(outbox_age, 1)},
+        })  # fmt: skip
+
+    async def scrape(_request: Request) -> Response:
+        await refresh(sessions, clock)
+        TELEGRAM_429.set(getattr(getattr(bot, "rate_limiter", None), "throttled", 0))
+        return Response(exposition(), media_type="text/plain; version=0.0.4")
+
+    return Starlette(routes=[
+        Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", scrape, methods=["GET"]),
+    ])  # fmt: skip

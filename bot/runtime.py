@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Generator
 from typing import Any
 
 import uvicorn
 
+from bot import metrics
 from bot.app import build_application
 from bot.ingress import ALLOWED_UPDATES, Inbox, poll
 from bot.settings import Settings
@@ -30,11 +32,20 @@ log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: this process decides when to stop."""
+    """uvicorn without its own signal handling: this process decides when to stop. `up` is
+    set once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.up = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.up.set()
 
 
 def _stop_event() -> asyncio.Event:
@@ -46,28 +57,43 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _http(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serves `app` until stopped; port 0 means no HTTP server (metrics off)."""
+async def _listen(app: Any, host: str, port: int) -> tuple[_Server, asyncio.Task[None]] | None:
+    """Starts serving `app` and returns once it accepts connections; port 0: no server."""
     if not port:
-        await stop.wait()
-        return
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        return None
+    # log_config=None: uvicorn's records go through our handler (its filters, its format)
+    # instead of handlers of its own that would print them unfiltered.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None)
+    server = _Server(config)
     task = asyncio.create_task(server.serve())
-    await stop.wait()
-    server.should_exit = True
-    await task
+    up = asyncio.create_task(server.up.wait())
+    await asyncio.wait([task, up], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():  # it stopped before it was up (a port in use): with uvicorn's message
+        up.cancel()
+        task.result()
+    return server, task
+
+
+async def _close(listeners: list[tuple[_Server, asyncio.Task[None]] | None]) -> None:
+    while listeners:
+        listener = listeners.pop()
+        if listener is not None:
+            listener[0].should_exit = True
+            await asyncio.gather(listener[1], return_exceptions=True)
 
 
 async def serve(settings: Settings, *, webhook_url: str | None, with_worker: bool = True) -> None:
     """Handles updates until stopped; with `with_worker`, runs the jobs in this process too."""
     clock = SystemClock()
-    engine = create_engine(settings.database_url)
+    # hide_parameters: a database error's text never quotes the values (an update, a name).
+    engine = create_engine(settings.database_url, hide_parameters=True)
     sessions = session_factory(engine)
     application = build_application(
         settings, clock=clock, sessions=sessions, schedule_jobs=with_worker
     )
     box = Inbox(application, sessions, clock)
     stop = _stop_event()
+    listeners: list[tuple[_Server, asyncio.Task[None]] | None] = []
     try:
         async with application:
             if application.post_init is not None:
@@ -79,21 +105,29 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
                 await register(application.bot, webhook_url, secret, ALLOWED_UPDATES)
             await application.start()
             await box.replay_unfinished()
-            if webhook_url:
+            if webhook_url and secret:
                 log.info("receiving updates by webhook")
-                routes = create_http_app(box, secret)
-                await _http(routes, settings.webhook_listen, settings.webhook_port, stop)
+                # The webhook first: once /healthz answers, updates are taken.
+                listeners.append(await _listen(
+                    create_http_app(box, secret), settings.webhook_listen, settings.webhook_port
+                ))  # fmt: skip
+            # /healthz and /metrics: a listener of their own, never the webhook's port.
+            listeners.append(await _listen(
+                metrics.create_app(sessions, clock, application.bot),
+                settings.metrics_host, settings.metrics_port,
+            ))  # fmt: skip
+            if webhook_url:
+                await stop.wait()
             else:
                 # A webhook left from an earlier run would make getUpdates fail (409); the
                 # updates Telegram holds are kept, never dropped by default.
                 await application.bot.delete_webhook(drop_pending_updates=False)
                 log.info("receiving updates by long polling")
-                metrics_server = _http(
-                    create_http_app(box, None), settings.metrics_listen, settings.metrics_port, stop
-                )
-                await asyncio.gather(poll(box, stop, ALLOWED_UPDATES), metrics_server)
+                await poll(box, stop, ALLOWED_UPDATES)
+            await _close(listeners)  # no new update while the ones in flight finish
             await application.stop()
     finally:
+        await _close(listeners)
         await _release(sessions)
         await engine.dispose()
 
@@ -101,21 +135,26 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
 async def work(settings: Settings) -> None:
     """Runs only the jobs: outbox dispatch, verification, scheduled posts."""
     clock = SystemClock()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, hide_parameters=True)
     sessions = session_factory(engine)
     application = build_application(
         settings, clock=clock, sessions=sessions, schedule_jobs=True, handle_updates=False
     )
     stop = _stop_event()
-    box = Inbox(application, sessions, clock)
+    listeners: list[tuple[_Server, asyncio.Task[None]] | None] = []
     try:
         async with application:
             await application.start()
             log.info("worker %s running", WORKER)
-            await _http(create_http_app(box, None), settings.metrics_listen,
-                        settings.metrics_port, stop)  # fmt: skip
+            listeners.append(await _listen(
+                metrics.create_app(sessions, clock, application.bot),
+                settings.metrics_host, settings.metrics_port,
+            ))  # fmt: skip
+            await stop.wait()
+            await _close(listeners)
             await application.stop()
     finally:
+        await _close(listeners)
         await _release(sessions)
         await engine.dispose()
 

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     flood_max_updates: int = Field(default=20, ge=3, le=1000)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=600)
     redis_url: str | None = None
-    metrics_listen: str = "127.0.0.1"
+    # /healthz and /metrics: their own listener, never the webhook's port (metrics_port 0: off).
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9100, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     webhook_url: str | None = None

@@ -1,4 +1,5 @@
-"""The HTTP side of a running bot: Telegram's webhook, `/healthz` and `/metrics`.
+"""Telegram's webhook: the only route on the webhook's port (`/healthz` and `/metrics` have a
+listener of their own, `bot.metrics.create_app`).
 
 Our own webhook endpoint instead of PTB's built-in one, which answers Telegram 200 *before*
 the update is handled. Here a request without the right `X-Telegram-Bot-Api-Secret-Token`
@@ -20,26 +21,25 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Bot, Update
 from telegram.error import BadRequest
 
-from bot import metrics
 from bot.ingress import Inbox
 from bot.settings import SettingsError
-from storage import inbox
-from storage.db import ping
-from storage.outbox import backlog as outbox_backlog
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PATH = "/telegram/webhook"
 MAX_BODY = 1024 * 1024
+# Telegram's update ids are positive and well below this; the inbox keys them as BIGINT.
+MAX_UPDATE_ID = 2**63 - 1
 
 
 async def register(bot: Bot, base_url: str, secret: str, allowed_updates: Sequence[str]) -> None:
@@ -54,11 +54,11 @@ async def register(bot: Bot, base_url: str, secret: str, allowed_updates: Sequen
         raise SettingsError(f"Telegram refused the webhook {base_url}: {exc.message}") from None
 
 
-def create_http_app(box: Inbox, secret: str | None) -> Starlette:
-    """Routes for health and metrics, and the webhook when `secret` is given."""
+def create_http_app(box: Inbox, secret: str) -> Starlette:
+    """The webhook and nothing else: `/healthz` and `/metrics` have a listener of their own
+    (`bot.metrics.create_app`), never the webhook's public port."""
 
     async def receive(request: Request) -> Response:
-        assert secret is not None
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, secret.encode()):
             return PlainTextResponse("forbidden", status_code=403)
@@ -67,42 +67,61 @@ def create_http_app(box: Inbox, secret: str | None) -> Starlette:
             body += chunk
             if len(body) > MAX_BODY:  # an update is a few KB; anything huge is not from Telegram
                 return PlainTextResponse("too large", status_code=413)
-        try:
-            data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not an update")
-            update = Update.de_json(data, box.application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        update = _parse(body, box)
+        if update is None:
             return PlainTextResponse("bad update", status_code=400)
-        await box.accept([update])
+        try:
+            await box.accept([update])
+        except Exception as exc:  # not stored: Telegram sends it again after a 500
+            # The type only: a database error's text can quote the update it failed to store.
+            log.error("webhook: update %s not stored: %s", update.update_id, _kind(exc))
+            return PlainTextResponse("not stored", status_code=500)
         return PlainTextResponse("ok")
 
-    async def health(_request: Request) -> Response:
-        now = box.clock.now()
-        try:
-            async with box.sessions() as session:
-                await ping(session)
-                waiting, inbox_age = await inbox.backlog(session, now)
-                queued, outbox_age = await outbox_backlog(session, now)
-        except Exception as exc:  # any failure here means "not healthy", with the reason
-            log.warning("health check failed: %s", type(exc).__name__)
-            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
-        return JSONResponse({
-            "ok": True, "database": "ok",
-            "inbox": {"waiting": waiting, "oldest_seconds": round(inbox_age, 1)},
-            "outbox": {"waiting": queued, "oldest_seconds": round(outbox_age, 1)},
-        })  # fmt: skip
+    return Starlette(routes=[Route(PATH, receive, methods=["POST"])])
 
-    async def scrape(_request: Request) -> Response:
-        await metrics.refresh(box.sessions, box.clock)
-        limiter = getattr(box.application.bot, "rate_limiter", None)
-        metrics.TELEGRAM_429.set(getattr(limiter, "throttled", 0))
-        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
-    routes = [
-        Route("/healthz", health, methods=["GET"]),
-        Route("/metrics", scrape, methods=["GET"]),
-    ]
-    if secret is not None:
-        routes.append(Route(PATH, receive, methods=["POST"]))
-    return Starlette(routes=routes)
+def _parse(body: bytes, box: Inbox) -> Update | None:
+    """The update in `body`, or None for anything Telegram would not send: not JSON, not an
+    object, an `update_id` that is not a whole number in range, a number that fits no
+    database column (ids are at most 64-bit), or fields PTB cannot read."""
+    try:
+        data = json.loads(body, parse_constant=_no_constant)
+        if not isinstance(data, dict) or not _in_range(data):
+            return None
+        update_id = data.get("update_id")
+        if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
+            return None
+        return Update.de_json(data, box.application.bot)
+    except Exception:  # whatever junk does to the parser is a 400, and is not logged
+        return None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON Telegram sends")
+
+
+def _in_range(data: object) -> bool:
+    """Every number in `data` fits 64 bits (a float: finite); walked without recursion."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif not _fits(item):
+            return False
+    return True
+
+
+def _fits(value: object) -> bool:
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _kind(exc: BaseException) -> str:
+    """`exc`'s type, and its cause's (a database error wraps the driver's), without text."""
+    cause = exc.__cause__ or getattr(exc, "orig", None)
+    return type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")

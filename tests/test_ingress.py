@@ -149,9 +149,14 @@ async def test_health_and_metrics_move_with_traffic(
             PATH, json=_text_update(600 + n, james, "/help"), headers={SECRET_HEADER: SECRET}
         )
     await _settled(bot, [600, 601, 602])
-    health = (await http.get("/healthz")).json()
+    private = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=metrics.create_app(bot.sessions, bot.clock, bot.app.bot)),
+        base_url="http://metrics",
+    )  # /healthz and /metrics: their own listener, never the webhook's
+    assert (await http.get("/metrics")).status_code == 404
+    health = (await private.get("/healthz")).json()
     assert health["ok"] and health["inbox"]["waiting"] == 0
-    scraped = (await http.get("/metrics")).text
+    scraped = (await private.get("/metrics")).text
     line = next(
         row
         for row in scraped.splitlines()

@@ -56,7 +56,9 @@ def test_webhook_with_secret_token(local_webhook_sandbox_url: str, tmp_path: Pat
         HALSARAM_WEBHOOK_SECRET="right-secret",
     )  # fmt: skip
     with running(BOT, env, None, tmp_path / "bot.log") as bot:
-        wait_for(f"{hook}/healthz", bot)
+        # /healthz has its own listener (never the webhook's port); it answers once the
+        # webhook is up.
+        wait_for(f"http://127.0.0.1:{env['HALSARAM_METRICS_PORT']}/healthz", bot)
         _wait_webhook_set(people)
         # Registered for the types the bot reads only: no edited_message (issue 19, point 3).
         info = httpx.get(f"{local_webhook_sandbox_url}/bot{SANDBOX_TOKEN}/getWebhookInfo").json()

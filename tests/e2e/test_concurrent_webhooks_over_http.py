@@ -59,7 +59,9 @@ def test_people_at_once_get_every_reply_once_and_in_order(
     )  # fmt: skip
     crowd = [people.create(f"Person{i}", "en") for i in range(PEOPLE)]
     with running(BOT, env, None, tmp_path / "bot.log") as bot:
-        wait_for(f"{hook}/healthz", bot)
+        # /healthz has its own listener (never the webhook's port); it answers once the
+        # webhook is up.
+        wait_for(f"http://127.0.0.1:{env['HALSARAM_METRICS_PORT']}/healthz", bot)
         _wait_webhook(people)
 
         def type_fast(person: dict[str, Any]) -> None:
