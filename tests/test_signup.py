@@ -228,12 +228,13 @@ async def test_cancel_and_timeout_end_politely(bot: BotHarness, sessions: Sessio
 
 async def test_commands_that_need_an_account_say_so(bot: BotHarness) -> None:
     p = Person(bot, "James", "en")
-    for command in ("/profile", "/deleteme"):
-        [reply] = await p.say(command)
-        assert (
-            reply["text"]
-            == "You need an account for this. Send /start to sign up; it takes a minute."
-        )
+    [reply] = await p.say("/profile")
+    assert (
+        reply["text"] == "You need an account for this. Send /start to sign up; it takes a minute."
+    )
+    # Nothing to delete: said plainly, not an invitation to sign up first.
+    [reply] = await p.say("/deleteme")
+    assert reply["text"] == "There is no account to delete."
 
 
 async def test_profile_card_edits_a_part(bot: BotHarness, sessions: SessionFactory) -> None:
