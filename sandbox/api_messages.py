@@ -19,6 +19,8 @@ from sandbox.media import NotAnImage
 from sandbox.records import ChatRecord, MessageRecord, location_object
 from sandbox.spec import MAX_CAPTION, MAX_TEXT
 
+# deleteMessage: "A message can only be deleted if it was sent less than 48 hours ago" (Bot API).
+DELETE_WINDOW = 48 * 3600
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -191,7 +193,7 @@ class MessagesApi(FilesApi, ChatsApi):
         else:
             # An edit without reply_markup removes the inline keyboard, as on Telegram.
             new.pop("reply_markup", None)
-        if _same_content(record.message, new):
+        if _same_content(record.message, new) and _same_media(record.message, new):
             raise bad(NOT_MODIFIED)
         record.edit_history.append(copy.deepcopy(record.message))
         new["edit_date"] = self._now()
@@ -231,6 +233,38 @@ class MessagesApi(FilesApi, ChatsApi):
         chat, record = self._editable(p)
         return self._apply_edit(chat, record, copy.deepcopy(record.message), p.get("reply_markup"))
 
+    async def _edit_message_media(
+        self, p: dict[str, Any], f: dict[str, tuple[str, bytes]]
+    ) -> dict[str, Any]:
+        """A new photo or document for a message (its caption from `media`, none if it has
+        none), or a text message turned into one (Bot API 10.1: "or to replace a text ... with
+        a media")."""
+        chat, record = self._editable(p)
+        media = p["media"]
+        kind = media.get("type")
+        if kind not in ("photo", "document"):
+            raise bad(f"media type {kind} is not supported here")
+        source = self._input_file(media, f, "media")
+        if kind == "photo":
+            if isinstance(source, tuple):
+                try:
+                    content: Any = self._store_photo(source[1])
+                except NotAnImage as exc:
+                    raise bad("IMAGE_PROCESS_FAILED") from exc
+            else:
+                record_file = self._known_file(source, "photo")
+                content = [copy.deepcopy(self.files[i].meta) for i in record_file.photo_set]
+        elif isinstance(source, tuple):
+            content = self._store_document(source[1], source[0] or "file", None)
+        else:
+            content = copy.deepcopy(self._known_file(source, "document").meta)
+        new = copy.deepcopy(record.message)
+        for key in ("text", "entities", "photo", "document", "caption", "caption_entities"):
+            new.pop(key, None)
+        new[kind] = content
+        new.update(self._caption(media))
+        return self._apply_edit(chat, record, new, p.get("reply_markup"))
+
     async def _delete_message(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
         chat = self._find_chat(p["chat_id"])
         self._delete_one(chat, int(p["message_id"]))
@@ -250,6 +284,8 @@ class MessagesApi(FilesApi, ChatsApi):
         own = record.message.get("from", {}).get("id") == self.bot_user["id"]
         if not (own or chat.is_private or chat.bot_status == "administrator"):
             raise bad("message can't be deleted")
+        if self._now() - int(record.message["date"]) >= DELETE_WINDOW:
+            raise bad("message can't be deleted")  # Telegram's words for a message too old
         record.deleted = True
         self._touch(chat)
 
@@ -358,3 +394,12 @@ def _reply_parameters(p: dict[str, Any]) -> dict[str, Any] | None:
 def _same_content(old: dict[str, Any], new: dict[str, Any]) -> bool:
     keys = ("text", "entities", "caption", "caption_entities", "reply_markup")
     return all(old.get(k) == new.get(k) for k in keys)
+
+
+def _same_media(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def unique(message: dict[str, Any]) -> Any:
+        if "photo" in message:
+            return message["photo"][-1]["file_unique_id"]
+        return (message.get("document") or {}).get("file_unique_id")
+
+    return unique(old) == unique(new)

@@ -112,6 +112,7 @@ class Emulator(UpdatesApi, MessagesApi, Groups, Reading):
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "editMessageCaption": self._edit_message_caption,
+            "editMessageMedia": self._edit_message_media,
             "deleteMessage": self._delete_message,
             "deleteMessages": self._delete_messages,
             "answerCallbackQuery": self._answer_callback_query,

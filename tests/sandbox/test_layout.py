@@ -40,6 +40,7 @@ IMPLEMENTED = [
     "deleteMyCommands",
     "deleteWebhook",
     "editMessageCaption",
+    "editMessageMedia",
     "editMessageReplyMarkup",
     "editMessageText",
     "getChat",
