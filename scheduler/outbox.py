@@ -30,9 +30,10 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
+from bot import card_cleanup
 from bot.rights import cannot_post
 from bot.transport import NO_RETRY, budget_of, maybe_delivered
-from storage import delivery, groups, meetings
+from storage import admin_cards, delivery, groups, meetings
 from storage import outbox as rows
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
@@ -127,7 +128,6 @@ class _Sender:
         if wait > MAX_INLINE_WAIT:
             raise _Deferred(wait, "paced")
         kind, values = row.notice()
-        text, markup = await self._render(row.chat_id, kind, values)
         # With a rate limiter, a 429 comes back here (to defer the row) instead of a retry.
         limited = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
         extra: dict[str, Any] = {"rate_limit_args": NO_RETRY} if limited else {}
@@ -135,7 +135,7 @@ class _Sender:
             extra["message_thread_id"] = thread
         now = self.clock.now()
         try:
-            message = await self.bot.send_message(row.chat_id, text, reply_markup=markup, **extra)
+            sent_id = await self._deliver(row.chat_id, kind, values, extra)
         except RetryAfter as exc:
             after = exc.retry_after
             seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
@@ -169,8 +169,22 @@ class _Sender:
                 await rows.mark_retry(session, row.id, type(exc).__name__, now + backoff)
             return 0
         async with transaction(self.sessions) as session:
-            await rows.mark_sent(session, row.id, message.message_id)
+            await rows.mark_sent(session, row.id, sent_id)
         return 1
+
+    async def _deliver(
+        self, chat_id: int, kind: NoticeKind, values: dict[str, Any], extra: dict[str, Any]
+    ) -> int | None:
+        """Sends the notice; returns its message_id. A card about a person who deleted their
+        account is deleted or blanked instead (`bot/card_cleanup.py`; no new message)."""
+        if kind == admin_cards.KIND:
+            lang = self.languages[chat_id]
+            await card_cleanup.clean(self.bot, self.sessions, chat_id, values, lang, self.zone,
+                                     **extra)  # fmt: skip
+            return None
+        text, markup = await self._render(chat_id, kind, values)
+        message = await self.bot.send_message(chat_id, text, reply_markup=markup, **extra)
+        return message.message_id
 
     async def _render(
         self, chat_id: int, kind: NoticeKind, values: dict[str, Any]

@@ -9,7 +9,9 @@ or their Telegram id:
   waiting keeps going, with the name and report text blanked), the inbox rows of their updates
   (one still waiting to be handled keeps only its payload until it is, without their ids), the
   photos of their evidence (the caller deletes the returned keys from the photo store after
-  the commit), the free texts they wrote (report details, meetup notes).
+  the commit), the free texts they wrote (report details, meetup notes), the bot's cards
+  about them in the admin group (`admin_cards.queue`: deleted, or blanked where Telegram
+  refuses, by the outbox after the commit).
 - Released: seats and waitlist places in open meetups (`meetings.leave`: the first waiting
   moves up, the host is told "a participant left"); meetups they host that have not started
   are cancelled (`meetings.cancel`: everyone holding a place is told).
@@ -38,7 +40,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger, meetings
+from storage import admin_cards, ledger, meetings
 from storage.accounts import require_user
 from storage.files import FileStore
 from storage.models import (
@@ -87,6 +89,8 @@ class Erased:
     seats_released: int
     meetups_cancelled: int
     photo_keys: tuple[str, ...]
+    # Admin-group cards showing them, queued for deletion (or blanking) after the commit.
+    cards: tuple[admin_cards.Card, ...] = ()
 
 
 async def _open_seats(session: AsyncSession, user_id: int) -> list[int]:
@@ -305,6 +309,7 @@ async def erase(session: AsyncSession, user_id: int, now: datetime) -> Erased:
     store once this transaction has committed."""
     user = await require_user(session, user_id, "delete")
     await ledger.lock_account(session, user_id, now)  # their exchanges wait, then find no one
+    cards = await admin_cards.queue(session, user_id, now)  # before their notices are forgotten
     user.display_name = ""  # before the notices below: a host is told "a participant left"
     await session.flush()
     await _forget_notices(session, user_id)
@@ -328,7 +333,7 @@ async def erase(session: AsyncSession, user_id: int, now: datetime) -> Erased:
             session, user_id=anonymous, amount=-forfeited, kind=ledger.ADJUSTMENT,
             reference=f"forfeit:{anonymous}", now=now, note=FORFEIT_NOTE,
         )  # fmt: skip
-    return Erased(anonymous, forfeited, seats, cancelled, tuple(keys))
+    return Erased(anonymous, forfeited, seats, cancelled, tuple(keys), cards)
 
 
 async def delete_photos(store: FileStore, keys: tuple[str, ...]) -> int:

@@ -53,6 +53,7 @@ NoticeKind = Literal[
     "daily_missions",  # a group's daily mission post (storage/groups.py)
     "group_no_rights",  # to a group's admin: the bot may not send messages there
     "group_topic_closed",  # to a group's admin: the topic the bot posts in is closed
+    "card_erased",  # not a message: an admin-group card about an erased person, cleaned
 ]
 NOTICE_KINDS: frozenset[NoticeKind] = frozenset(get_args(NoticeKind))
 

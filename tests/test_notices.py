@@ -6,8 +6,9 @@ from storage.outbox import NOTICE_KINDS
 from ui.i18n import t
 from ui.notices import MESSAGES
 
-# A group's daily post is drawn by its own renderer (ui.notices.daily_post).
-OWN_RENDERER = {"daily_missions"}
+# A group's daily post is drawn by its own renderer (ui.notices.daily_post); a card about an
+# erased person is cleaned, not sent (bot/card_cleanup.py, ui/erased_cards.py).
+OWN_RENDERER = {"daily_missions", "card_erased"}
 
 
 def test_every_notice_kind_has_a_text_in_korean_and_english() -> None:

@@ -1,0 +1,92 @@
+"""A card in the admin group about a person who deleted their account, deleted or blanked
+(issue 20; the rows come from `storage.admin_cards.queue`, the outbox dispatcher calls `clean`).
+
+Delete first; where Telegram refuses ("A message can only be deleted if it was sent less than
+48 hours ago", Bot API deleteMessage: 400 "message can't be deleted"), edit instead: a review
+card gets a plain grey placeholder for the photo (editMessageMedia, which also turns a card
+that went out as text into a photo) and a caption without the name; a report card gets its
+text without the name and the reporter's words. A card already gone counts as cleaned; any
+other refusal or a network error goes back to the dispatcher, which retries or gives up as for
+any notice.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from datetime import tzinfo
+from typing import Any
+
+from PIL import Image
+from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto
+from telegram.error import BadRequest
+
+from storage import admin_cards
+from storage.db import SessionFactory
+from ui import erased_cards
+from ui.i18n import t
+
+PLACEHOLDER_SIZE = (320, 240)
+PLACEHOLDER_GREY = (214, 214, 214)
+
+
+@functools.cache
+def placeholder_jpeg() -> bytes:
+    """The image a review card's photo is replaced with: plain grey, nothing in it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", PLACEHOLDER_SIZE, PLACEHOLDER_GREY).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _said(exc: BadRequest, *words: str) -> bool:
+    return any(word in exc.message.lower() for word in words)
+
+
+async def clean(
+    bot: Bot,
+    sessions: SessionFactory,
+    chat_id: int,
+    values: dict[str, Any],
+    lang: str,
+    zone: tzinfo,
+    **extra: Any,
+) -> str:
+    """Deletes or blanks one card; returns "deleted", "edited" or "gone" (nothing to do)."""
+    message_id = int(values["message_id"])
+    if values["action"] == admin_cards.DELETE:
+        try:
+            await bot.delete_message(chat_id, message_id, **extra)
+            return "deleted"
+        except BadRequest as exc:
+            if _said(exc, "not found"):
+                return "gone"  # an admin deleted it already
+            if not _said(exc, "can't be deleted"):
+                raise
+    async with sessions() as session:
+        card = await admin_cards.view(session, values)
+    try:
+        if values["card"] == admin_cards.REVIEW:
+            text = (
+                erased_cards.review_text(lang, card, zone)
+                if isinstance(card, admin_cards.ErasedReview)
+                else t(lang, erased_cards.REMOVED)
+            )
+            media = InputMediaPhoto(placeholder_jpeg(), caption=text, filename="removed.jpg")
+            await bot.edit_message_media(
+                media, chat_id=chat_id, message_id=message_id, reply_markup=None, **extra
+            )
+        else:
+            markup: InlineKeyboardMarkup | None = None
+            if isinstance(card, admin_cards.ErasedReport):
+                text, markup = erased_cards.report_text(lang, card, zone)
+            else:
+                text = t(lang, erased_cards.REMOVED)
+            await bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=markup, **extra
+            )
+    except BadRequest as exc:
+        if _said(exc, "not found"):
+            return "gone"
+        if not _said(exc, "not modified"):
+            raise
+    return "edited"

@@ -1,0 +1,184 @@
+"""The cards the bot posted about a person in the admin group, cleaned when the person deletes
+their account (issue 20).
+
+A review card shows the person's photo and first name; a report card about them names them
+and carries the reporter's words; a report card they filed carries their words. Telegram keeps
+all of these in the group's history, so `/deleteme` (`storage.erasure.erase`) calls `queue`
+in its transaction, before anything is blanked: it finds the cards and queues one outbox row
+per card (kind `card_erased`, `storage/outbox.py`). The dispatcher (`scheduler/outbox.py`),
+after the commit and with the outbox's retries, deletes a card that names the person, or,
+where Telegram refuses (a message 48 hours old or older), edits it so that neither the name
+nor the photo stays; a report card they only filed loses their words and keeps its buttons.
+The rows hold ids only: the text is drawn at send time from what is kept (`view`).
+
+Where a card's message is recorded: a review card on its evidence row (`review_chat_id`,
+`review_message_id`, kept anonymously), a report card on its `report:<id>` outbox row
+(`sent_message_id`), which lives `outbox_retention_days` after it was sent; a report card
+cleaned once (its reporter left) is found again through that cleanup row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import meetings, outbox
+from storage.meetings import MeetupView
+from storage.models import Evidence, OutboxMessage, Report, Review, User
+
+KIND: Final = "card_erased"
+CardKind = Literal["review", "report"]
+REVIEW: Final = "review"
+REPORT: Final = "report"
+# What the dispatcher does with a card: delete it (an edit where Telegram refuses), or only
+# edit it (a report about someone else, still to be decided by the moderators).
+DELETE = "delete"
+EDIT = "edit"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card in the admin group to clean: where it is, what it shows, and how."""
+
+    chat_id: int
+    message_id: int
+    kind: CardKind
+    subject_id: int  # the evidence or report id
+    action: str  # DELETE or EDIT
+
+    @property
+    def key(self) -> str:
+        """The outbox row's dedupe key (cleaning one card twice the same way is once)."""
+        return f"card:{self.kind}:{self.subject_id}:{self.action}"
+
+
+async def _review_cards(session: AsyncSession, user_id: int) -> list[Card]:
+    rows = await session.execute(
+        select(Evidence.id, Evidence.review_chat_id, Evidence.review_message_id)
+        .where(
+            Evidence.user_id == user_id,
+            Evidence.review_chat_id.is_not(None),
+            Evidence.review_message_id.is_not(None),
+        )
+        .order_by(Evidence.id)
+    )
+    return [
+        Card(int(chat), int(message), REVIEW, int(i), DELETE)
+        for i, chat, message in rows
+        if chat is not None and message is not None
+    ]
+
+
+async def _report_card(session: AsyncSession, report_id: int) -> tuple[int, int] | None:
+    """Where a report's card is: its `report:<id>` notice once sent, or the row that cleaned
+    it when its reporter left (that notice is gone then)."""
+    keys = (f"report:{report_id}", f"card:{REPORT}:{report_id}:{EDIT}")
+    rows = await session.execute(
+        select(OutboxMessage.dedupe_key, OutboxMessage.chat_id, OutboxMessage.sent_message_id,
+               OutboxMessage.payload)
+        .where(OutboxMessage.dedupe_key.in_(keys))
+    )  # fmt: skip
+    found = {key: (chat, sent, payload) for key, chat, sent, payload in rows}
+    for key in keys:
+        if key not in found:
+            continue
+        chat, sent, payload = found[key]
+        message = sent if key.startswith("report:") else payload.get("message_id")
+        if message is not None:
+            return int(chat), int(message)
+    return None
+
+
+async def _report_cards(session: AsyncSession, user_id: int) -> list[Card]:
+    """Cards of reports about the person (deleted) and of reports they wrote a text for
+    (edited: their words go, the card stays for the moderators)."""
+    reports = await session.execute(
+        select(Report.id, Report.reported_id, Report.details)
+        .where((Report.reported_id == user_id) | (Report.reporter_id == user_id))
+        .order_by(Report.id)
+    )
+    cards = []
+    for report_id, reported_id, details in list(reports):
+        if reported_id != user_id and not details:
+            continue  # a card they filed without words shows nothing of them
+        where = await _report_card(session, int(report_id))
+        if where is not None:
+            action = DELETE if reported_id == user_id else EDIT
+            cards.append(Card(*where, REPORT, int(report_id), action))
+    return cards
+
+
+async def naming(session: AsyncSession, user_id: int) -> list[Card]:
+    """The cards in the admin group that show something of the person."""
+    return [*await _review_cards(session, user_id), *await _report_cards(session, user_id)]
+
+
+async def queue(session: AsyncSession, user_id: int, now: datetime) -> tuple[Card, ...]:
+    """Queues the cleanup of every card naming the person, in the caller's transaction (so
+    it happens once the erasure is committed, and only then); returns the cards."""
+    cards = await naming(session, user_id)
+    for card in cards:
+        await outbox.enqueue(
+            session, key=card.key, chat_id=card.chat_id, kind=KIND,
+            values={"card": card.kind, "id": card.subject_id,
+                    "message_id": card.message_id, "action": card.action},
+            now=now,
+        )  # fmt: skip
+    return tuple(cards)
+
+
+# --------------------------------------------------------------------------- at send time
+
+
+@dataclass(frozen=True)
+class ErasedReview:
+    """What a review card still shows once its sender is gone: the photo's number, the
+    meetup, and the decision (the reviewer's name when one was made)."""
+
+    evidence_id: int
+    meetup: MeetupView
+    status: str
+    withdrawn: bool
+    reviewer_name: str | None
+    reason: str | None  # a rejection's reason (storage.evidence.REASONS)
+
+
+@dataclass(frozen=True)
+class ErasedReport:
+    """A report card redrawn: the reported person's name (empty once they are gone), the
+    reason, and whether it still waits for a decision."""
+
+    report_id: int
+    reason: str
+    name: str
+    trust: int
+    open: bool
+
+
+async def view(session: AsyncSession, values: dict[str, Any]) -> ErasedReview | ErasedReport | None:
+    """What a queued cleanup row's card is redrawn from (None: its row is gone)."""
+    subject = int(values["id"])
+    if values["card"] == REVIEW:
+        item = await session.get(Evidence, subject)
+        if item is None:
+            return None
+        decision = await session.scalar(select(Review).where(Review.evidence_id == subject))
+        reviewer = await session.get(User, decision.reviewer_id) if decision else None
+        return ErasedReview(
+            subject, await meetings.view(session, item.meeting_id), item.status,
+            "withdrawn" in item.flags, reviewer.display_name if reviewer else None,
+            decision.reason if decision else None,
+        )  # fmt: skip
+    report = await session.get(Report, subject)
+    if report is None:
+        return None
+    reported = await session.get(User, report.reported_id)
+    live = reported is not None and reported.deleted_at is None
+    return ErasedReport(
+        subject, report.reason, reported.display_name if reported and live else "",
+        round(reported.trust_score) if reported else 0, report.status == "open" and live,
+    )  # fmt: skip
