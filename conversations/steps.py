@@ -116,7 +116,8 @@ class Steps:
         hashed = phone.protected_hash(context.services.settings.secret(), contact.phone_number)
         try:
             async with context.services.sessions() as session:
-                await accounts.check_phone_free(session, hashed, user.id)
+                now = context.services.clock.now()
+                await accounts.check_phone_free(session, hashed, user.id, now)
         except errors.PhoneTaken as taken:
             await tell_refusal(update, context, taken, close=True)
             return False

@@ -35,6 +35,7 @@ class Swept:
     outbox: int = 0
     photos: int = 0  # evidence rows whose photo was deleted
     files: int = 0  # files deleted from the store (shared bytes are one file)
+    barred: int = 0  # barred phone numbers whose suspension ended
 
 
 async def sweep(
@@ -68,10 +69,17 @@ async def sweep(
         swept.files += files
         if done < batch:
             break
-    if swept.inbox or swept.outbox or swept.photos:
+    while True:
+        async with transaction(sessions) as session:
+            done = await retention.delete_expired_bars(session, clock.now(), batch)
+        swept.barred += done
+        if done < batch:
+            break
+    if swept.inbox or swept.outbox or swept.photos or swept.barred:
         log.info(
-            "retention: deleted %d inbox rows, %d outbox rows, %d evidence photos (%d files)",
-            swept.inbox, swept.outbox, swept.photos, swept.files,
+            "retention: deleted %d inbox rows, %d outbox rows, %d evidence photos (%d files), "
+            "%d barred numbers",
+            swept.inbox, swept.outbox, swept.photos, swept.files, swept.barred,
         )  # fmt: skip
     return swept
 

@@ -9,6 +9,11 @@ identifies the person; what the books and other people need stays under an anony
 acts (join, host, check in, photo, rate, report, exchange) asks `require_may_act` instead, which
 also refuses deleted, banned and suspended people. The profile card's read model is
 `storage.profiles`.
+
+Deleting an account frees its number, except while a suspension or ban runs: then the keyed
+phone hash alone stays in `barred_phones` (`bar_phone`) until the suspension ends (a ban: while
+it stands), and every way to a number (signup, a profile edit) refuses it with `PhoneBarred`,
+so deleting the account is no way around a moderator's decision.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from storage.errors import (
     AlreadyRegistered,
     Banned,
     NotRegistered,
+    PhoneBarred,
     PhoneTaken,
     Suspended,
     UnknownRegion,
 )
-from storage.models import Region, User
+from storage.models import BarredPhone, Region, User
 from storage.text import clean
 from verification import geo
 
@@ -170,21 +176,59 @@ async def phone_in_use(session: AsyncSession, phone_hash: str, user_id: int) -> 
     return other is not None
 
 
-async def check_phone_free(session: AsyncSession, phone_hash: str, user_id: int) -> None:
-    """Raises `PhoneTaken` when another account holds this number (one account per number)."""
+async def barred_until(session: AsyncSession, phone_hash: str, now: datetime) -> datetime | None:
+    """Until when this number may not make an account (an account deleted while suspended or
+    banned held it), or None when it may."""
+    return await session.scalar(
+        select(BarredPhone.until).where(
+            BarredPhone.phone_hash == phone_hash, BarredPhone.until > now
+        )
+    )
+
+
+async def bar_phone(session: AsyncSession, user: User, now: datetime) -> bool:
+    """Called by `/deleteme` before the account goes: when the person's suspension or ban still
+    runs, keeps their keyed phone hash (nothing else) in `barred_phones` until it ends, so the
+    number cannot sign up again before then. Returns whether it did."""
+    until = user.suspended_until
+    if user.phone_hash is None or until is None or until <= now:
+        return False
+    row = await session.get(BarredPhone, user.phone_hash)
+    if row is None:
+        session.add(BarredPhone(phone_hash=user.phone_hash, until=until, created_at=now))
+    else:  # an older bar on the same number, expired or not: the later end wins
+        row.until, row.created_at = max(row.until, until), now
+    await session.flush()
+    return True
+
+
+async def _check_not_barred(
+    session: AsyncSession, phone_hash: str, now: datetime, reason: str = ""
+) -> None:
+    if await barred_until(session, phone_hash, now) is not None:
+        raise PhoneBarred(reason)
+
+
+async def check_phone_free(
+    session: AsyncSession, phone_hash: str, user_id: int, now: datetime
+) -> None:
+    """Raises `PhoneTaken` when another account holds this number (one account per number),
+    `PhoneBarred` when an account deleted while suspended or banned held it (until then)."""
     if await phone_in_use(session, phone_hash, user_id):
         raise PhoneTaken
+    await _check_not_barred(session, phone_hash, now)
 
 
 async def register(session: AsyncSession, data: Registration, now: datetime) -> User:
-    """Creates the account from a confirmed signup; raises on a double confirm, a taken number
-    or a neighbourhood closed since it was chosen."""
+    """Creates the account from a confirmed signup; raises on a double confirm, a taken or
+    barred number or a neighbourhood closed since it was chosen."""
     await open_region(session, data.region_id, "gone")
     user = await session.get(User, data.user_id)
     if user is not None and user.registered_at is not None and user.deleted_at is None:
         raise AlreadyRegistered
     if await phone_in_use(session, data.phone_hash, data.user_id):
         raise PhoneTaken("confirm")
+    await _check_not_barred(session, data.phone_hash, now, "confirm")
     if user is None:
         user = User(id=data.user_id, created_at=now)
         session.add(user)
@@ -222,6 +266,7 @@ async def change_profile(
     if change.phone_hash is not None:
         if await phone_in_use(session, change.phone_hash, user_id):
             raise PhoneTaken("edit")
+        await _check_not_barred(session, change.phone_hash, now, "edit")
         user.phone_hash, user.phone_masked = change.phone_hash, change.phone_masked
     if change.region_id is not None:
         await open_region(session, change.region_id, "gone")

@@ -12,6 +12,9 @@ or their Telegram id:
   the commit), the free texts they wrote (report details, meetup notes), the bot's cards
   about them in the admin group (`admin_cards.queue`: deleted, or blanked where Telegram
   refuses, by the outbox after the commit).
+- Barred: while a suspension or ban still runs, the keyed phone hash alone stays in
+  `barred_phones` until it ends (a ban: while it stands; `accounts.bar_phone`), so deleting
+  the account is no way to sign up again at once with the same number.
 - Released: seats and waitlist places in open meetups (`meetings.leave`: the first waiting
   moves up, the host is told "a participant left"); meetups they host that have not started
   are cancelled (`meetings.cancel`: everyone holding a place is told).
@@ -41,7 +44,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import admin_cards, ledger, meetings
-from storage.accounts import require_user
+from storage.accounts import bar_phone, require_user
 from storage.files import FileStore
 from storage.models import (
     Base,
@@ -310,6 +313,7 @@ async def erase(session: AsyncSession, user_id: int, now: datetime) -> Erased:
     user = await require_user(session, user_id, "delete")
     await ledger.lock_account(session, user_id, now)  # their exchanges wait, then find no one
     cards = await admin_cards.queue(session, user_id, now)  # before their notices are forgotten
+    await bar_phone(session, user, now)  # a suspension or ban still running: the number waits
     user.display_name = ""  # before the notices below: a host is told "a participant left"
     await session.flush()
     await _forget_notices(session, user_id)

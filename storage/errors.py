@@ -345,3 +345,13 @@ class Banned(AccountError):
     refused."""
 
     code = "banned"
+
+
+# A number barred from signing up again (`storage.accounts`, table `barred_phones`)
+class PhoneBarred(PhoneTaken):
+    """The number belonged to an account deleted while it was suspended or banned: it may not
+    make an account until that suspension ends (a ban: while it stands). A `PhoneTaken`, so
+    every step that asks for a number refuses it the same way; its text says no more than to
+    ask the admins. reason: as `PhoneTaken`'s ("confirm", "edit" or none)."""
+
+    code = "phone_barred"

@@ -512,3 +512,16 @@ class DailyMission(Base):
     day: Mapped[date] = mapped_column(Date)
     mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id"))
     created_at: Mapped[datetime]
+
+
+class BarredPhone(Base):
+    """A number that may not sign up again yet: an account deleted while its suspension or ban
+    still ran leaves only its keyed phone hash here (the same HMAC as `users.phone_hash`, never
+    the number), until that suspension ends (a ban: `accounts.BANNED_UNTIL`, while it stands).
+    The retention job deletes a row once `until` has passed."""
+
+    __tablename__ = "barred_phones"
+
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]

@@ -14,6 +14,8 @@
   verdicts (the place check's distance, not the coordinates) and its decision (the review;
   the ledger's `evidence:<id>` refers to the row); the ledger is not touched. A file whose
   bytes another photo not yet expired shares (content-addressed keys) stays for that one.
+- A barred number (`barred_phones`: the keyed phone hash of an account deleted while
+  suspended or banned) goes once its `until` has passed; a ban's stays while it stands.
 
 Each operation works on one batch (`limit` rows) in one short transaction, so the job never
 holds a long lock, and each is idempotent: run twice, the second run finds nothing.
@@ -28,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Evidence, InboxUpdate, Meeting, OutboxMessage
+from storage.models import BarredPhone, Evidence, InboxUpdate, Meeting, OutboxMessage
 
 BATCH = 500
 # Outbox rows that will not be sent again (storage/outbox.py).
@@ -166,3 +168,23 @@ def _without_descriptions(signals: dict[str, Any] | None) -> dict[str, Any] | No
         if isinstance(check, dict)
     ]
     return {**signals, "checks": checks} if "checks" in signals else dict(signals)
+
+
+async def delete_expired_bars(session: AsyncSession, now: datetime, limit: int = BATCH) -> int:
+    """Deletes up to `limit` barred numbers whose suspension has ended; returns how many."""
+    hashes = list(
+        await session.scalars(
+            select(BarredPhone.phone_hash)
+            .where(BarredPhone.until <= now)
+            .order_by(BarredPhone.phone_hash)
+            .limit(limit)
+        )
+    )
+    if not hashes:
+        return 0
+    deleted = await session.execute(
+        delete(BarredPhone)
+        .where(BarredPhone.phone_hash.in_(hashes), BarredPhone.until <= now)
+        .returning(BarredPhone.phone_hash)
+    )
+    return len(deleted.all())

@@ -70,6 +70,7 @@ PERIOD_WORDS: Mapping[str, str] = {
     "provider": N_("OpenAI"),
     "logs": N_("on a rotation"),
     "never": N_("never stored"),
+    "suspension": N_("until the suspension ends"),
 }
 
 _HEADER = N_("🔒 Your data at Halsaram: what we keep, why, and for how long")
@@ -106,6 +107,11 @@ _ITEMS = (
     ),
     N_("If you set up a group, your Telegram id is kept with it while the group uses the bot."),
     N_("Server logs hold no texts, phone numbers or locations, and are deleted on a rotation."),
+    N_(
+        "If you delete your account while it is suspended, the protected code of your number "
+        "is kept until the suspension ends (for a ban, as long as it stands), so the number "
+        "cannot sign up again before then."
+    ),
 )
 _RIGHTS = N_(
     "/mydata sends you everything we hold about you. /deleteme deletes your account: your "

@@ -34,6 +34,16 @@ TABLE: dict[str, str] = {
         "This number already belongs to another account. One account per number: "
         "if it is yours, delete the other account with /deleteme there first."
     ),
+    # A number an account deleted while suspended or banned held (storage.accounts.bar_phone):
+    # no detail of why, only whom to ask.
+    "phone_barred:edit": N_(
+        "This number can't be used for an account right now, so nothing was changed. If you "
+        "have questions, please contact the Halsaram admins."
+    ),
+    "phone_barred": N_(
+        "This number can't be used to sign up right now. If you have questions, please "
+        "contact the Halsaram admins."
+    ),
     "unknown_region:district": N_("Halsaram is not open in that district yet. Coming soon!"),
     "unknown_region:gone": N_("That neighbourhood is no longer available. Please choose again."),
     "unknown_region": N_("That neighbourhood is not available."),
