@@ -67,7 +67,7 @@ async def ask_delete(update: Update, context: Context) -> None:
     svc = context.services
     async with svc.sessions() as session:
         preview = await erasure.preview(session, update.effective_user.id, svc.clock.now())
-    text, markup = screens.delete_question(context.lang, preview)
+    text, markup = screens.delete_question(context.lang, preview, svc.settings.zone)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 

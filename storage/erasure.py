@@ -81,6 +81,8 @@ class Preview:
     vouchers: int  # voucher codes received (kept for the books, detached)
     seats: int  # places held in open meetups (released, hosts told)
     hosting: int  # meetups they host that have not started (cancelled, participants told)
+    # A suspension or ban still running: the number stays barred until then (`bar_phone`).
+    barred_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ async def _unstarted_hosted(session: AsyncSession, user_id: int, now: datetime) 
 
 async def preview(session: AsyncSession, user_id: int, now: datetime) -> Preview:
     """What deleting this account would take away (`NotRegistered` without one)."""
-    await require_user(session, user_id, "delete")
+    user = await require_user(session, user_id, "delete")
+    running = user.suspended_until is not None and user.suspended_until > now
     vouchers = await session.scalar(
         select(func.count()).select_from(VoucherCode).where(VoucherCode.issued_to == user_id)
     )
@@ -132,6 +135,7 @@ async def preview(session: AsyncSession, user_id: int, now: datetime) -> Preview
         vouchers=int(vouchers or 0),
         seats=len(await _open_seats(session, user_id)),
         hosting=len(await _unstarted_hosted(session, user_id, now)),
+        barred_until=user.suspended_until if running and user.phone_hash else None,
     )
 
 

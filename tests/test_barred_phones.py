@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, inspect, select
 
+from bot.services import SERVICES_KEY
 from scheduler import retention as job
 from storage import accounts, errors, moderation
 from storage.clock import FrozenClock
@@ -80,10 +81,12 @@ async def put_in(bot: BotHarness, user_id: int, state: str) -> datetime | None:
         return user.suspended_until
 
 
-async def delete_account(p: Person) -> None:
+async def delete_account(p: Person) -> str:
+    """Deletes the account; the confirmation question's text (what the person was told)."""
     [question] = await p.say("/deleteme")
     await p.press("네, 삭제할게요", question)
     assert "삭제했어요" in p.bot.emulator.transcript(p.id)[-1]["text"]
+    return str(question["text"])
 
 
 async def bars(sessions: SessionFactory) -> list[tuple[str, datetime]]:
@@ -133,7 +136,10 @@ async def test_a_suspended_person_who_deletes_cannot_sign_up_again_until_it_ends
     await sign_up(p)
     until = await put_in(bot, p.id, "suspended")
     assert until is not None
-    await delete_account(p)
+    asked = await delete_account(p)
+    # Told before confirming, in local time, that the number stays barred until then.
+    local = until.astimezone(bot.app.bot_data[SERVICES_KEY].settings.zone)
+    assert f"{local:%Y-%m-%d %H:%M}까지 이용 정지" in asked and "다시 가입할 수 없고" in asked
     # Only the keyed hash stays, until the suspension's end: not the number, not its plain
     # SHA-256, nothing else of the person (the table has three columns).
     hashed = keyed(bot)
@@ -197,7 +203,7 @@ async def test_a_banned_person_who_deletes_cannot_sign_up_again(
     p = Person(bot)
     await sign_up(p)
     assert await put_in(bot, p.id, "banned") == accounts.BANNED_UNTIL
-    await delete_account(p)
+    assert "영구 정지" in await delete_account(p)
     assert await bars(sessions) == [(keyed(bot), accounts.BANNED_UNTIL)]
     await p.say("/start")
     await p.press("동의합니다")
@@ -222,7 +228,7 @@ async def test_someone_not_suspended_leaves_no_row_and_signs_up_again_at_once(
     p = Person(bot)
     await sign_up(p)
     await put_in(bot, p.id, state)
-    await delete_account(p)
+    assert "정지" not in await delete_account(p)
     assert await bars(sessions) == []
     await sign_up(p)
     async with sessions() as s:

@@ -7,10 +7,12 @@ Pure functions of a language and `storage.profiles.ProfileView`; they never read
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, tzinfo
 
 from telegram import InlineKeyboardMarkup
 
 from missions.categories import INTERESTS, TIMES_OF_DAY
+from storage.accounts import BANNED_UNTIL
 from storage.erasure import Erased, Preview
 from storage.profiles import ProfileView
 from ui import callbacks, keyboards
@@ -138,13 +140,15 @@ KEPT_ANONYMOUSLY = N_(
 )
 
 
-def delete_question(lang: str, preview: Preview) -> tuple[str, InlineKeyboardMarkup]:
+def delete_question(lang: str, preview: Preview, zone: tzinfo) -> tuple[str, InlineKeyboardMarkup]:
     """What `/deleteme` takes away, what it keeps anonymously and why, and the balance lost."""
     parts = [
         t(lang, "Delete your account? This cannot be undone."),
         t(lang, ERASED_NOW, seats=preview.seats, hosting=preview.hosting),
         t(lang, KEPT_ANONYMOUSLY),
     ]
+    if preview.barred_until is not None:
+        parts.append(_barred(lang, preview.barred_until, zone))
     if preview.balance > 0:
         parts.append(
             t(lang, "Your {points} points will be forfeited: they can't be kept or moved.",
@@ -166,6 +170,22 @@ def delete_question(lang: str, preview: Preview) -> tuple[str, InlineKeyboardMar
         ]
     )
     return "\n\n".join(parts), markup
+
+
+def _barred(lang: str, until: datetime, zone: tzinfo) -> str:
+    """A suspended or banned person is told before confirming that the number stays barred."""
+    if until >= BANNED_UNTIL:
+        return t(
+            lang,
+            "Your account is banned: this phone number can't be used to sign up again; only a "
+            "protected code of it is kept for that.",
+        )
+    return t(
+        lang,
+        "Your account is suspended until {until}: this phone number can't be used to sign up "
+        "again before then; only a protected code of it is kept until that time.",
+        until=until.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 def kept(lang: str) -> str:
