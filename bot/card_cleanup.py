@@ -8,6 +8,12 @@ that went out as text into a photo) and a caption without the name; a report car
 text without the name and the reporter's words. A card already gone counts as cleaned; any
 other refusal or a network error goes back to the dispatcher, which retries or gives up as for
 any notice.
+
+A review card whose photo's retention ended (`admin_cards.PHOTO_EXPIRED`) is only edited: the
+same placeholder for the photo, the caption redrawn as the decided card showed it (its name,
+checks and decision stay for the admins; editMessageMedia sets the caption the new media
+carries, so it is sent again). A card whose sender has since deleted their account is left to
+that erasure's cleanup.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from PIL import Image
 from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import BadRequest
 
-from storage import admin_cards
+from storage import admin_cards, evidence
 from storage.db import SessionFactory
-from ui import erased_cards
+from storage.errors import EvidenceNotFound
+from ui import erased_cards, review
 from ui.i18n import t
 
 PLACEHOLDER_SIZE = (320, 240)
@@ -53,6 +60,8 @@ async def clean(
 ) -> str:
     """Deletes or blanks one card; returns "deleted", "edited" or "gone" (nothing to do)."""
     message_id = int(values["message_id"])
+    if values["action"] == admin_cards.PHOTO_EXPIRED:
+        return await _photo_expired(bot, sessions, chat_id, values, lang, zone, **extra)
     if values["action"] == admin_cards.DELETE:
         try:
             await bot.delete_message(chat_id, message_id, **extra)
@@ -84,6 +93,40 @@ async def clean(
             await bot.edit_message_text(
                 text, chat_id=chat_id, message_id=message_id, reply_markup=markup, **extra
             )
+    except BadRequest as exc:
+        if _said(exc, "not found"):
+            return "gone"
+        if not _said(exc, "not modified"):
+            raise
+    return "edited"
+
+
+async def _photo_expired(
+    bot: Bot,
+    sessions: SessionFactory,
+    chat_id: int,
+    values: dict[str, Any],
+    lang: str,
+    zone: tzinfo,
+    **extra: Any,
+) -> str:
+    """The review card's photo becomes the placeholder; its caption stays as it was."""
+    try:
+        async with sessions() as session:
+            view = await evidence.review_view(
+                session, int(values["id"]), int(values.get("max_attempts", 3))
+            )
+    except EvidenceNotFound:
+        return "gone"
+    if view.evidence.user_id < 0:
+        return "gone"  # the sender deleted their account: that erasure cleans the card
+    caption = review.card_text(lang, view, zone)
+    media = InputMediaPhoto(placeholder_jpeg(), caption=caption, filename="expired.jpg")
+    try:
+        await bot.edit_message_media(
+            media, chat_id=chat_id, message_id=int(values["message_id"]), reply_markup=None,
+            **extra,
+        )  # fmt: skip
     except BadRequest as exc:
         if _said(exc, "not found"):
             return "gone"

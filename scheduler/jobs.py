@@ -86,6 +86,7 @@ async def retention_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
         inbox_days=settings.inbox_retention_days,
         outbox_days=settings.outbox_retention_days,
         photo_days=settings.photo_retention_days,
+        evidence_max_attempts=settings.evidence_max_attempts,
     )
     await retention.sweep(svc.sessions, svc.photos, svc.clock, windows)
 

@@ -4,7 +4,9 @@ what and when), daily and once at start.
 Every step works in batches, each its own short transaction, so the job never holds a long
 lock; a batch smaller than the limit means that step is done. Photo files are deleted from the
 store (local disk or S3) before their rows record it: a crash in between leaves a row that the
-next run deletes again (a no-op for the store), never a file no row points to.
+next run deletes again (a no-op for the store), never a file no row points to. A photo's
+review card in the admin group gets a placeholder instead of it, queued in the transaction
+that records the deletion (`storage.admin_cards.photo_expired`, sent by the outbox).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from storage import retention
+from storage import admin_cards, retention
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.files import FileStore
@@ -27,6 +29,9 @@ class Windows:
     inbox_days: int = 7
     outbox_days: int = 30
     photo_days: int = 180
+    # Not a period: the review card's "try n/max" when its photo is replaced (the
+    # `evidence_max_attempts` setting).
+    evidence_max_attempts: int = 3
 
 
 @dataclass
@@ -64,7 +69,7 @@ async def sweep(
         if done < batch:
             break
     while True:
-        done, files = await _photos(sessions, store, clock, windows.photo_days, batch)
+        done, files = await _photos(sessions, store, clock, windows, batch)
         swept.photos += done
         swept.files += files
         if done < batch:
@@ -85,11 +90,12 @@ async def sweep(
 
 
 async def _photos(
-    sessions: SessionFactory, store: FileStore, clock: Clock, days: int, batch: int
+    sessions: SessionFactory, store: FileStore, clock: Clock, windows: Windows, batch: int
 ) -> tuple[int, int]:
-    """One batch of expired photos: files first, then the rows; (rows, files) deleted."""
+    """One batch of expired photos: files first, then the rows and their cards' edits;
+    (rows, files) deleted."""
     async with sessions() as session:
-        expired = await retention.expired_photos(session, clock.now(), days, batch)
+        expired = await retention.expired_photos(session, clock.now(), windows.photo_days, batch)
         ids = [p.evidence_id for p in expired]
         keys = {p.storage_key for p in expired if p.storage_key is not None}
         shared = await retention.keys_still_used(session, keys, ids)
@@ -100,4 +106,5 @@ async def _photos(
         files += 1
     async with transaction(sessions) as session:
         done = await retention.photos_deleted(session, ids, clock.now())
+        await admin_cards.photo_expired(session, ids, clock.now(), windows.evidence_max_attempts)
     return done, files

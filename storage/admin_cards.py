@@ -12,9 +12,15 @@ nor the photo stays; a report card they only filed loses their words and keeps i
 The rows hold ids only: the text is drawn at send time from what is kept (`view`).
 
 Where a card's message is recorded: a review card on its evidence row (`review_chat_id`,
-`review_message_id`, kept anonymously), a report card on its `report:<id>` outbox row
-(`sent_message_id`), which lives `outbox_retention_days` after it was sent; a report card
-cleaned once (its reporter left) is found again through that cleanup row.
+`review_message_id`, kept anonymously), a report card on its report row (`card_chat_id`,
+`card_message_id`, written with the sent mark of its `report:<id>` notice, which goes
+`outbox_retention_days` after it was sent). A card sent before the report row recorded it
+(migration 0010) is found through that notice while it is kept, or, cleaned once (its
+reporter left), through that cleanup row.
+
+When the retention job deletes an evidence photo (`scheduler/retention.py`), `photo_expired`
+queues, in the same transaction, an edit of its review card: the placeholder for the photo,
+the caption as it was (the card stays, decided, for the admins).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ REPORT: Final = "report"
 # edit it (a report about someone else, still to be decided by the moderators).
 DELETE = "delete"
 EDIT = "edit"
+# Only the photo goes (its retention ended): the card keeps its text and decision.
+PHOTO_EXPIRED = "photo_expired"
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class Card:
     message_id: int
     kind: CardKind
     subject_id: int  # the evidence or report id
-    action: str  # DELETE or EDIT
+    action: str  # DELETE, EDIT or PHOTO_EXPIRED
 
     @property
     def key(self) -> str:
@@ -74,8 +82,9 @@ async def _review_cards(session: AsyncSession, user_id: int) -> list[Card]:
 
 
 async def _report_card(session: AsyncSession, report_id: int) -> tuple[int, int] | None:
-    """Where a report's card is: its `report:<id>` notice once sent, or the row that cleaned
-    it when its reporter left (that notice is gone then)."""
+    """Where the card of a report that did not record it (sent before migration 0010) is:
+    its `report:<id>` notice once sent, or the row that cleaned it when its reporter left
+    (that notice is gone then)."""
     keys = (f"report:{report_id}", f"card:{REPORT}:{report_id}:{EDIT}")
     rows = await session.execute(
         select(OutboxMessage.dedupe_key, OutboxMessage.chat_id, OutboxMessage.sent_message_id,
@@ -97,15 +106,20 @@ async def _report_cards(session: AsyncSession, user_id: int) -> list[Card]:
     """Cards of reports about the person (deleted) and of reports they wrote a text for
     (edited: their words go, the card stays for the moderators)."""
     reports = await session.execute(
-        select(Report.id, Report.reported_id, Report.details)
+        select(Report.id, Report.reported_id, Report.details, Report.card_chat_id,
+               Report.card_message_id)
         .where((Report.reported_id == user_id) | (Report.reporter_id == user_id))
         .order_by(Report.id)
-    )
+    )  # fmt: skip
     cards = []
-    for report_id, reported_id, details in list(reports):
+    for report_id, reported_id, details, chat, message in list(reports):
         if reported_id != user_id and not details:
             continue  # a card they filed without words shows nothing of them
-        where = await _report_card(session, int(report_id))
+        where = (
+            (int(chat), int(message))
+            if chat is not None and message is not None
+            else await _report_card(session, int(report_id))
+        )
         if where is not None:
             action = DELETE if reported_id == user_id else EDIT
             cards.append(Card(*where, REPORT, int(report_id), action))
@@ -129,6 +143,37 @@ async def queue(session: AsyncSession, user_id: int, now: datetime) -> tuple[Car
             now=now,
         )  # fmt: skip
     return tuple(cards)
+
+
+async def photo_expired(
+    session: AsyncSession, evidence_ids: list[int], now: datetime, max_attempts: int
+) -> int:
+    """Queues, in the caller's transaction (the retention step's), an edit of the review
+    card of each of these photos whose card is in a group: the photo is replaced, the caption
+    redrawn as it was (`max_attempts`: its "try n/max"). Returns how many were queued."""
+    if not evidence_ids:
+        return 0
+    rows = await session.execute(
+        select(Evidence.id, Evidence.review_chat_id, Evidence.review_message_id)
+        .where(
+            Evidence.id.in_(evidence_ids),
+            Evidence.review_chat_id.is_not(None),
+            Evidence.review_message_id.is_not(None),
+        )
+        .order_by(Evidence.id)
+    )
+    queued = 0
+    for evidence_id, chat, message in rows:
+        if chat is None or message is None:
+            continue
+        card = Card(int(chat), int(message), REVIEW, int(evidence_id), PHOTO_EXPIRED)
+        queued += await outbox.enqueue(
+            session, key=card.key, chat_id=card.chat_id, kind=KIND,
+            values={"card": card.kind, "id": card.subject_id, "message_id": card.message_id,
+                    "action": card.action, "max_attempts": max_attempts},
+            now=now,
+        )  # fmt: skip
+    return queued
 
 
 # --------------------------------------------------------------------------- at send time

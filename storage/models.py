@@ -370,6 +370,10 @@ class Report(Base):
     handled_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # Where the report's card is in the admin group, recorded when its notice is sent (the
+    # notice's outbox row goes after `outbox_retention_days`; the card stays in the group).
+    card_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Badge(Base):

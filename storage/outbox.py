@@ -22,10 +22,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, Report
 from storage.types import as_utc
 
 NOTICE = "notice"
+# The dedupe key prefix of a report's admin-group card (`report:<id>`, storage/moderation.py).
+REPORT_CARD = "report:"
 # The forum topic a group's notice goes to (its message_thread_id), when it has one.
 THREAD = "message_thread_id"
 
@@ -155,12 +157,24 @@ async def claim(
 async def mark_sent(
     session: AsyncSession, row_id: int, message_id: int | None, *, note: str | None = None
 ) -> None:
-    """Delivered; `note` says why the `message_id` is unknown, when it is."""
-    await session.execute(
+    """Delivered; `note` says why the `message_id` is unknown, when it is. A report's card
+    (`report:<id>`) is also recorded on its report, which outlives this row."""
+    result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
         .values(status="sent", sent_message_id=message_id, last_error=note)
+        .returning(OutboxMessage.dedupe_key, OutboxMessage.chat_id)
     )
+    row = result.first()
+    if row is None or message_id is None or not row.dedupe_key.startswith(REPORT_CARD):
+        return
+    report_id = row.dedupe_key.removeprefix(REPORT_CARD)
+    if report_id.isdigit():
+        await session.execute(
+            update(Report)
+            .where(Report.id == int(report_id))
+            .values(card_chat_id=row.chat_id, card_message_id=message_id)
+        )
 
 
 async def mark_retry(

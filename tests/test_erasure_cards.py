@@ -19,11 +19,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.card_cleanup import PLACEHOLDER_SIZE
+from scheduler.jobs import retention_sweep
 from storage import moderation
 from storage.db import transaction
 from storage.models import OutboxMessage
 from tests import photo_corpus as corpus
-from tests.harness import buttons
+from tests.harness import _JobContext, buttons
 from tests.people import Scene, action_data, review_card, run_checks, send_photo
 from ui.callbacks import Action
 
@@ -156,3 +157,28 @@ async def test_a_card_blanked_for_its_reporter_goes_when_the_person_reported_lea
     await scene.host.press(question, "네, 삭제할게요")
     await bot.run_outbox()
     assert _now_in_group(scene, cards["by"]["message_id"]) is None
+
+
+async def test_a_report_card_is_found_after_its_notice_row_is_deleted(scene: Scene) -> None:
+    """The report's notice row goes `outbox_retention_days` after it was sent; the card it
+    posted stays in the group. The report row records where the card is, so a month later
+    `/deleteme` still finds and blanks it."""
+    bot = scene.bot
+    cards = await _cards(scene)
+    bot.clock.advance(timedelta(days=31))
+    await retention_sweep(_JobContext(bot.app))  # type: ignore[arg-type]
+    async with bot.sessions() as s:
+        notices = await s.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith("report:"))
+        )
+        assert notices.all() == []  # the notices are gone; the cards are not
+    await _delete_account(scene)
+    await bot.run_outbox()
+
+    about = _now_in_group(scene, cards["about"]["message_id"])
+    assert about is not None and "a deleted account" in about["text"]
+    assert "Mina" not in about["text"] and ABOUT_HER not in about["text"]
+    by = _now_in_group(scene, cards["by"]["message_id"])
+    assert by is not None and HER_WORDS not in by["text"] and buttons(by)
+    shown = [_shown(m) for m in bot.emulator.transcript(scene.group_id)]
+    assert not any("Mina" in text or ABOUT_HER in text or HER_WORDS in text for text in shown)

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.app import build_application
+from bot.card_cleanup import PLACEHOLDER_SIZE
 from bot.services import SERVICES_KEY
 from scheduler import retention as job
 from scheduler.jobs import retention_sweep
@@ -31,7 +32,7 @@ from storage.models import (
     Review,
 )
 from tests import photo_corpus as corpus
-from tests.harness import BotHarness, _JobContext, make_settings
+from tests.harness import BotHarness, _JobContext, buttons, make_settings
 from tests.people import (
     PHONE,
     SEOKCHON_LAKE,
@@ -352,6 +353,38 @@ async def test_a_file_another_photo_still_needs_stays(scene: Scene) -> None:
     swept = await _sweep_bot(bot)
     assert (swept.photos, swept.files) == (1, 1)
     assert not await _stored(bot, key)
+
+
+async def test_an_expired_photo_leaves_its_review_card_with_the_placeholder(scene: Scene) -> None:
+    """The photo's review card in the admin group showed the photo: when the photo's retention
+    ends, the card's photo becomes the grey placeholder (an edit queued with the deletion, sent
+    by the outbox) and its caption, name and decision stay as the admins saw them."""
+    bot = scene.bot
+    await send_photo(bot, scene.guest, corpus.plain_jpeg(91, size=(640, 480)))
+    await run_checks(bot)
+    await _decide(scene, Action.REVIEW_APPROVE)
+    decided = review_card(bot, scene.group_id)
+    assert "Approved by Admin Kim" in decided["caption"] and "Mina" in decided["caption"]
+
+    bot.clock.set(await _ends_at(scene) + timedelta(days=180, minutes=1))
+    await retention_sweep(_JobContext(bot.app))  # type: ignore[arg-type]
+    async with bot.sessions() as s:  # queued in the transaction that recorded the deletion
+        queued = (await s.scalars(select(OutboxMessage))).all()
+    [edit] = [r for r in queued if r.dedupe_key.startswith("card:review:")]
+    assert edit.status == "pending" and edit.chat_id == scene.group_id
+    await bot.run_outbox()
+
+    [card] = [
+        m for m in bot.emulator.transcript(scene.group_id)
+        if m["message_id"] == decided["message_id"]
+    ]  # fmt: skip
+    before = {p["file_unique_id"] for p in decided["photo"]}
+    assert not before & {p["file_unique_id"] for p in card["photo"]}
+    assert max(p["width"] for p in card["photo"]) == PLACEHOLDER_SIZE[0]
+    assert card["caption"] == decided["caption"] and not buttons(card)
+    # Once: a second run of the job queues nothing more.
+    await retention_sweep(_JobContext(bot.app))  # type: ignore[arg-type]
+    assert await bot.run_outbox() == 0
 
 
 async def test_the_job_runs_daily_and_soon_after_start(db_url: str) -> None:
