@@ -5,8 +5,13 @@ learns we have it: polling confirms an offset only on the call after the store c
 the webhook answers 200 only after the store. The Application then handles updates through
 `PerUserProcessor`: one person's updates one after another, different people concurrently.
 After an update was handled it is marked done; at start-up, whatever was stored but never
-marked done (the process died) is handled first. A repeat delivery is stored once and handled
-once.
+marked done (the process died) is handled first. A repeat delivery (the same update id
+within `storage.inbox.REPEAT_WINDOW`) is stored once and handled once.
+
+Polling starts where Telegram stands, not from the inbox: the first getUpdates sends no offset
+and gets the oldest update Telegram still holds unconfirmed, later calls confirm up to the
+last one received. An offset taken from the ids stored would confirm unread every update below
+it once ids start again lower after a quiet week (Bot API, Update), or with another token.
 """
 
 from __future__ import annotations
@@ -132,19 +137,17 @@ class Inbox:
             log.info("handling %d updates left unfinished by the last run", len(pending))
         return len(pending)
 
-    async def resume_offset(self) -> int | None:
-        async with self.sessions() as session:
-            last = await inbox.last_update_id(session)
-        return None if last is None else last + 1
-
 
 async def poll(
     box: Inbox, stop: asyncio.Event, allowed_updates: Sequence[str] = ALLOWED_UPDATES
 ) -> None:
     """Long polling that confirms an offset only after the updates were stored; it asks for
-    `allowed_updates` only (Telegram keeps the list for later calls and for a webhook)."""
+    `allowed_updates` only (Telegram keeps the list for later calls and for a webhook).
+
+    The first call has no offset: Telegram answers from the oldest update it has not had
+    confirmed (those stored before a crash come again and are dropped as repeats)."""
     bot = box.application.bot
-    offset = await box.resume_offset()
+    offset: int | None = None
     backoff = 1.0
     conflict = _ConflictBackoff()
     while not stop.is_set():

@@ -5,7 +5,7 @@ Our own webhook endpoint instead of PTB's built-in one, which answers Telegram 2
 the update is handled. Here a request without the right `X-Telegram-Bot-Api-Secret-Token`
 (compared in constant time) gets 403 and nothing is stored; a good one is stored in the inbox
 and only then acknowledged with 200, so an update is never lost between Telegram and us. A
-repeat of an update already stored is acknowledged and dropped.
+repeat (the same update id within `storage.inbox.REPEAT_WINDOW`) is acknowledged and dropped.
 
 Telegram posts up to `max_connections` (setWebhook, default 40) updates at once, but one chat's
 messages one at a time: it sends a chat's next update only after we answered the one before

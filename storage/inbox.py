@@ -2,6 +2,13 @@
 marked done after it was handled. A repeat delivery is dropped; what was in flight when the
 process died is handled after restart.
 
+A repeat is an update id received within `REPEAT_WINDOW`, not any id ever seen: "If there are
+no new updates for at least a week, then identifier of the next update will be chosen randomly
+instead of sequentially" (Bot API, Update), so after a quiet week ids can start again below
+ones already stored. Telegram keeps an update at most 24 hours ("will not be kept longer than
+24 hours", Bot API, Getting updates), so no redelivery comes later than that, and no new id can
+repeat one sooner than a week: a handled row older than the window makes way for the new update.
+
 The raw update (phone numbers, locations, names, texts) is kept only until it is handled: the
 UPDATE that marks a row done also clears its payload. What stays is what deduplication and the
 backlog figures need: the update id, its type, chat and sender ids, and when it was received
@@ -9,7 +16,7 @@ and handled. The retention job (storage/retention.py) deletes handled rows after
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, null, select, update
@@ -19,26 +26,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import InboxUpdate
 from storage.types import as_utc
 
+# Longer than Telegram keeps an update (24 hours), shorter than the quiet week before ids jump.
+REPEAT_WINDOW = timedelta(days=2)
+
 
 async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datetime) -> list[int]:
-    """Stores updates not seen before; returns the ids that are new (to be handled)."""
+    """Stores updates not received within `REPEAT_WINDOW` before; returns the ids that are new
+    (to be handled). An id stored longer ago and handled is one Telegram gave out again after a
+    quiet week: its row is taken over by the new update. One still pending is kept (replay
+    after restart handles it) and the new update counts as a repeat."""
     if not updates:
         return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = InboxUpdate.__table__.c
     new: list[int] = []
     for data in updates:
+        fresh = {
+            "payload": data,
+            **summary(data),
+            "status": "pending",
+            "attempts": 0,
+            "received_at": now,
+            "handled_at": None,
+        }
+        statement = insert(InboxUpdate).values(update_id=int(data["update_id"]), **fresh)
         result = await session.execute(
-            insert(InboxUpdate)
-            .values(
-                update_id=int(data["update_id"]),
-                payload=data,
-                **summary(data),
-                status="pending",
-                attempts=0,
-                received_at=now,
+            statement.on_conflict_do_update(
+                index_elements=["update_id"],
+                set_=fresh,
+                where=(table.status == "done") & (table.received_at < now - REPEAT_WINDOW),
             )
-            .on_conflict_do_nothing(index_elements=["update_id"])
             # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
             .returning(InboxUpdate.update_id)
         )
@@ -108,9 +126,3 @@ async def backlog(session: AsyncSession, now: datetime) -> tuple[int, float]:
     if not count or oldest is None:
         return 0, 0.0
     return int(count), max(0.0, (now - as_utc(oldest)).total_seconds())
-
-
-async def last_update_id(session: AsyncSession) -> int | None:
-    """The newest update id seen: polling resumes after it."""
-    found = await session.scalar(select(func.max(InboxUpdate.update_id)))
-    return int(found) if found is not None else None

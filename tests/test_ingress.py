@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import timedelta
 from typing import Any, cast
 
 import httpx
@@ -177,9 +178,6 @@ class _Shared:
         self.application = self
         self.bot = self
 
-    async def resume_offset(self) -> int | None:
-        return 41
-
     async def get_updates(self, *, offset: int | None, **_: Any) -> tuple[Update, ...]:
         self.offsets.append(offset)
         if len(self.offsets) <= self.conflicts:
@@ -212,8 +210,90 @@ async def test_another_poller_means_waiting_growing_to_a_minute_never_a_crash(
         await ingress.poll(cast(Inbox, shared), stop, ["message"])
     assert waits == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
     # Nothing confirmed while shut out; then the held updates, then the offset moves on.
-    assert shared.offsets == [41] * 7 + [43]
+    assert shared.offsets == [None] * 7 + [43]
     assert shared.accepted == [41, 42]
     said = [r for r in caplog.records if "one process may take updates" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.ERROR
     assert "works again" in caplog.text
+
+
+# ---------------------------------------------------------------- update ids that start again
+# "If there are no new updates for at least a week, then identifier of the next update will be
+# chosen randomly instead of sequentially" (Bot API, Update): after a quiet week ids may be
+# ones the inbox already holds. A repeat is only the same id within `inbox.REPEAT_WINDOW`.
+
+QUIET_WEEK = timedelta(days=8)
+
+
+async def test_an_id_seen_before_a_quiet_week_is_a_new_update_a_redelivery_is_not(
+    bot: BotHarness, http: httpx.AsyncClient
+) -> None:
+    james = await _person(bot, "James")
+    headers = {SECRET_HEADER: SECRET}
+    first = _text_update(600, james, "/help")
+    assert (await http.post(PATH, json=first, headers=headers)).status_code == 200
+    await _settled(bot, [600])
+    # Telegram keeps an update up to 24 hours: a redelivery a day later is still a repeat.
+    bot.clock.advance(timedelta(days=1))
+    assert (await http.post(PATH, json=first, headers=headers)).status_code == 200
+    await _settled(bot, [600])
+    await asyncio.sleep(0.05)
+    assert len(bot.bot_messages(james["id"])) == 1
+    # A week later Telegram starts the ids again: 600 is someone's new message.
+    bot.clock.advance(QUIET_WEEK)
+    again = _text_update(600, james, "/help")
+    again["message"]["message_id"] = 601
+    assert (await http.post(PATH, json=again, headers=headers)).status_code == 200
+    await _settled(bot, [600])
+    for _ in range(2):  # and its own redelivery is dropped
+        assert (await http.post(PATH, json=again, headers=headers)).status_code == 200
+    await _settled(bot, [600])
+    await asyncio.sleep(0.05)
+    assert len(bot.bot_messages(james["id"])) == 2
+
+
+async def test_a_pending_update_is_never_taken_over_by_a_new_one_with_its_id(
+    bot: BotHarness,
+) -> None:
+    james = await _person(bot, "James")
+    async with transaction(bot.sessions) as s:
+        assert await inbox.store(s, [_text_update(700, james, "/help")], bot.clock.now()) == [700]
+    bot.clock.advance(QUIET_WEEK)
+    async with transaction(bot.sessions) as s:
+        assert await inbox.store(s, [_text_update(700, james, "/start")], bot.clock.now()) == []
+        [kept] = await inbox.unfinished(s)
+    assert kept["message"]["text"] == "/help"
+
+
+async def _poll_until_answered(bot: BotHarness, person: dict[str, Any], replies: int) -> None:
+    """Runs `ingress.poll` against the emulator until `person` has `replies` answers."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingress.poll(Inbox(bot.app, bot.sessions, bot.clock), stop))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10.0
+    while loop.time() < deadline:
+        if len(bot.bot_messages(person["id"])) >= replies:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    assert len(bot.bot_messages(person["id"])) == replies
+
+
+async def test_polling_after_a_restart_takes_what_telegram_holds_when_the_ids_jumped_down(
+    bot: BotHarness,
+) -> None:
+    james = await _person(bot, "James")
+    for _ in range(3):
+        await bot.emulator.send_text(james["id"], "/help")
+    await _poll_until_answered(bot, james, 3)
+    # The bot is down for a quiet week; then the ids start again lower, and James writes.
+    bot.clock.advance(QUIET_WEEK)
+    bot.emulator.jump_update_id(2)
+    for _ in range(2):
+        await bot.emulator.send_text(james["id"], "/help")
+    await bot.restart()
+    await _poll_until_answered(bot, james, 5)
+    await asyncio.sleep(0.05)
+    assert len(bot.bot_messages(james["id"])) == 5
+    assert bot.emulator.pending_update_count == 0
