@@ -37,6 +37,7 @@ from handlers import (
     admin_missions,
     anonymous_admins,
     blocking,
+    checkin,
     edits,
     errors,
     evidence,
@@ -141,7 +142,7 @@ def register_handlers(application: Application) -> None:
     # drops callback buttons from forwarded copies, so no press arrives on a copy of a card.)
     flood.register(application)
     # Deep links arrive as `/start <payload>`: before signup, which owns /start.
-    meetups.register_deep_link(application)
+    checkin.register_deep_link(application)
     groups.register_deep_link(application)
     # Signup, then profile editing: each catches every button press while it runs, so they
     # come before any feature with buttons.
@@ -154,6 +155,7 @@ def register_handlers(application: Application) -> None:
     admin_missions.register(application)
     # The hosting conversations own "create a meetup": before the meetup buttons.
     host.register(application)
+    checkin.register(application)
     meetups.register(application)
     market.register(application)
     # /report and its conversation, then the moderators' buttons and /block.

@@ -1,9 +1,7 @@
-"""Meetups (steps 3 and 4): list, card, join/leave, host tools, check-in by QR or typed code.
+"""Meetups (steps 3 and 4): list, card, join/leave, host tools (the check-in itself is
+`handlers.checkin`).
 
-Telegram behaviour relied on: scanning a QR of `https://t.me/<bot>?start=<payload>` with the
-phone camera opens the bot and sends `/start <payload>`; when the chat is already open a
-re-scan sometimes delivers no payload, hence the typed `/checkin CODE` fallback. A venue
-message shows the meeting point on a map with its name.
+A venue message shows the meeting point on a map with its name.
 
 Each handler calls one `storage.meetings` operation and hands its view to `ui.meetups`. A
 press that changes something (join, leave, the host's tools) is answered first, before the
@@ -26,6 +24,7 @@ from bot.context import Context
 from storage import meetings
 from storage.db import transaction
 from ui import callbacks, links
+from ui import checkin as checkin_ui
 from ui import meetups as ui
 from ui.callbacks import Action
 from verification.qr import checkin_qr_png
@@ -177,7 +176,7 @@ async def _checkin_qr(update: Update, context: Context, meeting_id: int) -> None
         )
     link = links.checkin_link(context.bot.username, sheet.token)
     image = checkin_qr_png(link, ui.title_of(lang, sheet.meetup), sheet.code)
-    caption, markup = ui.checkin_caption(lang, sheet, svc.settings.checkin_rotation_seconds)
+    caption, markup = checkin_ui.checkin_caption(lang, sheet, svc.settings.checkin_rotation_seconds)
     await context.bot.send_photo(_chat_id(update), image, caption=caption, reply_markup=markup)
 
 
@@ -185,7 +184,7 @@ async def _roster(update: Update, context: Context, meeting_id: int) -> None:
     async with context.services.sessions() as session:
         roster = await meetings.roster(session, meeting_id, _user_id(update))
     await context.answer()
-    await context.bot.send_message(_chat_id(update), ui.roster_text(context.lang, roster))
+    await context.bot.send_message(_chat_id(update), checkin_ui.roster_text(context.lang, roster))
 
 
 async def _close_joining(update: Update, context: Context, meeting_id: int) -> None:
@@ -225,50 +224,11 @@ HOST_TOOLS: dict[str, HostTool] = {
 }
 
 
-# --------------------------------------------------------------------------- check-in
-
-
-async def checkin_link(update: Update, context: Context) -> None:
-    """`/start c…`: the phone camera opened the bot from the host's QR code."""
-    payload = (context.args or [""])[0]
-    await _check_in(update, context, token=links.checkin_token(payload))
-
-
-async def checkin_code(update: Update, context: Context) -> None:
-    """`/checkin CODE`: the typed fallback shown under the QR."""
-    await _check_in(update, context, code="".join(context.args or []))
-
-
-async def _check_in(
-    update: Update, context: Context, *, token: str | None = None, code: str | None = None
-) -> None:
-    """One path for a scan and a typed code: storage verifies what was presented."""
-    svc = context.services
-    async with transaction(svc.sessions) as session:
-        done = await meetings.check_in_with(
-            session, _user_id(update), svc.signer, svc.rules, svc.clock.now(),
-            token=token, code=code,
-        )  # fmt: skip
-    await _reply(update, ui.checked_in(context.lang, done))
-
-
-def register_deep_link(application: Application) -> None:
-    """A scanned check-in QR arrives as `/start c<token>`: registered before signup."""
-    application.add_handler(
-        CommandHandler(
-            "start",
-            checkin_link,
-            filters=filters.ChatType.PRIVATE & filters.Regex(links.CHECKIN_START),
-        )
-    )
-
-
 def register(application: Application) -> None:
-    """Steps 3-4: /meetups, /mymeetups, /checkin, a shared location, and the meetup buttons."""
+    """Steps 3-4: /meetups, /mymeetups, a shared location, and the meetup buttons."""
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("meetups", list_meetups, filters=private))
     application.add_handler(CommandHandler("mymeetups", my_meetups, filters=private))
-    application.add_handler(CommandHandler("checkin", checkin_code, filters=private))
     # A location outside a conversation (signup's location step comes first): distances.
     application.add_handler(
         MessageHandler((filters.LOCATION | filters.VENUE) & private, meetups_near)
