@@ -105,6 +105,8 @@ class Emulator(UpdatesApi, MessagesApi, Groups, Reading):
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
+            "sendVideo": self._send_video,
+            "sendVideoNote": self._send_video_note,
             "sendLocation": self._send_location,
             "sendVenue": self._send_venue,
             "sendContact": self._send_contact,

@@ -1,4 +1,5 @@
-"""Photos as Telegram stores them: re-encoded JPEGs in several sizes, without EXIF.
+"""Photos as Telegram stores them: re-encoded JPEGs in several sizes, without EXIF; and what a
+video's bytes say (its size and length, read with PyAV) for the Video and VideoNote objects.
 
 A person's HEIC picked as a photo is converted (Telegram's apps send a JPEG); a bot's HEIC
 upload to sendPhoto is not an image Telegram takes.
@@ -7,7 +8,9 @@ upload to sendPhoto is not an image Telegram takes.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
+import av
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
@@ -71,4 +74,30 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         with Image.open(io.BytesIO(data)) as image:
             return image.size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """A video's picture size and length, as a client reads them before sending."""
+
+    width: int
+    height: int
+    seconds: int
+
+
+def video_facts(data: bytes) -> VideoFacts | None:
+    """Width, height and whole seconds of a video, or None when it is not one."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / av.time_base
+            context = stream.codec_context
+            return VideoFacts(context.width, context.height, round(seconds))
+    except (av.FFmpegError, OSError, ValueError, IndexError):
         return None

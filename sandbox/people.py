@@ -2,10 +2,10 @@
 
 What tests and the web chat call to be a person: send text (a command gets its entity), press
 inline and reply-keyboard buttons, share a contact, location or place (a live location then
-moves), send a photo or a document, edit, forward or delete a message, block and unblock the
-bot. Each action becomes the update Telegram would send, if the bot is there to receive it
-(group privacy mode included). A supergroup's admin can remain anonymous and then posts as the
-group (`remain_anonymous`).
+moves), send a photo, a document, a video or a round video message, edit, forward or delete a
+message, block and unblock the bot. Each action becomes the update Telegram would send, if the
+bot is there to receive it (group privacy mode included). A supergroup's admin can remain
+anonymous and then posts as the group (`remain_anonymous`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sandbox.api_chats import ChatsApi
 from sandbox.api_files import FilesApi
 from sandbox.errors import SandboxError
 from sandbox.formatting import detect_entities
-from sandbox.media import NotAnImage
+from sandbox.media import NotAnImage, video_facts
 from sandbox.records import BOT_IN_GROUP, ChatRecord, MessageRecord, UserRecord, location_object
 from sandbox.spec import MAX_CAPTION, MAX_TEXT
 
@@ -174,7 +174,7 @@ class People(FilesApi, ChatsApi):
         if original.get("has_protected_content"):
             raise SandboxError("this message is protected and cannot be forwarded")
         keep = ("text", "entities", "caption", "caption_entities", "photo", "document",
-                "location", "venue", "contact")  # fmt: skip
+                "video", "video_note", "location", "venue", "contact")  # fmt: skip
         content = {k: copy.deepcopy(v) for k, v in original.items() if k in keep}
         rows = (original.get("reply_markup") or {}).get("inline_keyboard", [])
         links = [[copy.deepcopy(b) for b in row if "url" in b] for row in rows]
@@ -359,14 +359,15 @@ class People(FilesApi, ChatsApi):
     async def edit_message(
         self, user_id: int, chat_id: int | None, message_id: int, text: str
     ) -> dict[str, Any]:
-        """A person edits a text message they sent (or a photo's or document's caption): the
-        bot gets `edited_message`, the whole message with the new text and an `edit_date`."""
+        """A person edits a text message they sent (or a photo's, document's or video's
+        caption): the bot gets `edited_message`, the whole message with the new text and an
+        `edit_date`."""
         chat = self._chat_of_person(user_id, chat_id)
         record = self._own_message(user_id, chat, message_id)
         message = record.message
         if "text" in message:
             field, limit = "text", MAX_TEXT
-        elif "photo" in message or "document" in message:
+        elif any(k in message for k in ("photo", "document", "video")):
             field, limit = "caption", MAX_CAPTION
         else:
             raise SandboxError("only a text or a caption can be edited")
@@ -441,6 +442,49 @@ class People(FilesApi, ChatsApi):
         document = self._store_document(data, filename, mime_type)
         content = {"document": document, **_user_caption(caption)}
         return self._post_user_message(user_id, chat_id, content)
+
+    async def send_video_note(
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        duration: int | None = None,
+        length: int | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person records a round video message in the app's camera and sends it: the bytes
+        kept; `length` (the diameter) and `duration` are what the app states, read from the
+        file unless given. Telegram's apps record one only in their camera, square and at most
+        a minute; stating other values plays a modified client (sandbox/README.md)."""
+        self._chat_of_person(user_id, chat_id)
+        facts = video_facts(data)
+        if facts is None:
+            raise SandboxError("not a video")
+        note = self._store_video_note(
+            data,
+            facts.width if length is None else length,
+            facts.seconds if duration is None else duration,
+        )
+        return self._post_user_message(user_id, chat_id, {"video_note": note})
+
+    async def send_video(
+        self,
+        user_id: int,
+        data: bytes,
+        filename: str = "video.mp4",
+        caption: str | None = None,
+        *,
+        duration: int | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A person sends a video from the gallery (not as a file): a Video, bytes kept, its
+        size and length read from the file (or the `duration` the app states)."""
+        self._chat_of_person(user_id, chat_id)
+        facts = video_facts(data)
+        if facts is None:
+            raise SandboxError("not a video")
+        video = self._store_video(data, filename, facts, duration)
+        return self._post_user_message(user_id, chat_id, {"video": video, **_user_caption(caption)})
 
     def _post_user_message(
         self,

@@ -98,9 +98,9 @@ class FileRecord:
     file_id: str
     file_unique_id: str
     file_path: str
-    kind: str  # "photo" or "document"
+    kind: str  # "photo", "document", "video" or "video_note"
     data: bytes
-    meta: dict[str, Any]  # the PhotoSize or Document object
+    meta: dict[str, Any]  # the PhotoSize, Document, Video or VideoNote object
     photo_set: list[str] = field(default_factory=list)  # every size of the same photo
 
     def to_json(self) -> dict[str, Any]:

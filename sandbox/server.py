@@ -63,10 +63,22 @@ class _Upload:
     filename: str
     content_type: str | None
     caption: str | None
+    # What the person's app states about a video (whole seconds, the round video's diameter).
+    duration: int | None = None
+    length: int | None = None
 
 
 class _UserError(Exception):
     """A malformed user-side request (400)."""
+
+
+def _whole(value: object, name: str) -> int | None:
+    """An optional whole number from a multipart form."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.isdigit():
+        raise _UserError(f"{name!r} must be a whole number")
+    return int(value)
 
 
 def create_app(emulator: Emulator, *, announce: str | None = None) -> Starlette:
@@ -253,6 +265,8 @@ class _UserApi:
             ("POST", "/chats/{chat_id:sint}/venue", self.send_venue),
             ("POST", "/chats/{chat_id:sint}/photo", self.send_photo),
             ("POST", "/chats/{chat_id:sint}/document", self.send_document),
+            ("POST", "/chats/{chat_id:sint}/video", self.send_video),
+            ("POST", "/chats/{chat_id:sint}/video_note", self.send_video_note),
             ("GET", "/files/{file_id}", self.file),
             ("GET", "/webhook", self.webhook),
             ("POST", "/updates/jump", self.jump_update_id),
@@ -609,6 +623,8 @@ class _UserApi:
                 filename=upload.filename or "file",
                 content_type=upload.content_type or None,
                 caption=caption if isinstance(caption, str) and caption else None,
+                duration=_whole(form.get("duration"), "duration"),
+                length=_whole(form.get("length"), "length"),
             )
 
     async def send_photo(self, request: Request) -> Any:
@@ -628,13 +644,27 @@ class _UserApi:
             self._chat_id(request),
         )
 
+    async def send_video(self, request: Request) -> Any:
+        user_id, upload = await self._upload(request)
+        return await self.emu.send_video(
+            user_id, upload.data, upload.filename, upload.caption,
+            duration=upload.duration, chat_id=self._chat_id(request),
+        )  # fmt: skip
+
+    async def send_video_note(self, request: Request) -> Any:
+        user_id, upload = await self._upload(request)
+        return await self.emu.send_video_note(
+            user_id, upload.data, duration=upload.duration, length=upload.length,
+            chat_id=self._chat_id(request),
+        )  # fmt: skip
+
     async def file(self, request: Request) -> Any:
         record = self.emu.file_by_id(request.path_params["file_id"])
         if record is None:
             return JSONResponse({"ok": False, "error": "no such file"}, status_code=404)
-        media_type = record.meta.get("mime_type") or (
-            "image/jpeg" if record.kind == "photo" else "application/octet-stream"
-        )
+        media_type = record.meta.get("mime_type") or {
+            "photo": "image/jpeg", "video_note": "video/mp4",
+        }.get(record.kind, "application/octet-stream")  # fmt: skip
         return Response(record.data, media_type=media_type)
 
     async def webhook(self, request: Request) -> Any:

@@ -18,6 +18,7 @@ const TEXTS = {
     noUser: "먼저 사용자를 만드세요", private: "할사람 봇", pickUser: "사용자 선택",
     otherContact: "다른 사람 연락처 보내기", sharedLocation: "위치", joined: "님이 들어왔습니다",
     left: "님이 나갔습니다", blockedBadge: "차단됨", groupBadge: "그룹",
+    videoNote: "영상 메시지", videoNoteTitle: "원형 영상 메시지 (앱에서는 카메라로 바로 녹화)",
   },
   en: {
     me: "Me", name: "Name", create: "Create", chats: "Chats", groupTitle: "New group title",
@@ -28,6 +29,8 @@ const TEXTS = {
     lon: "Longitude", locationQuestion: "Location to share (default: Seokchon Lake)",
     edited: "edited", typing: "typing…", botBlocked: "You blocked the bot",
     botNotInGroup: "The bot is not in this group", members: "members",
+    videoNote: "Video message",
+    videoNoteTitle: "Round video message (the app records it in its camera)",
     noUser: "Create a user first", private: "Halsaram bot", pickUser: "Pick a user",
     otherContact: "Send someone else's contact", sharedLocation: "Location",
     joined: " joined", left: " left", blockedBadge: "blocked", groupBadge: "group",
@@ -293,6 +296,16 @@ function renderContent(message) {
     img.src = `/sandbox/api/files/${encodeURIComponent(largest.file_id)}`;
     img.alt = message.caption || "photo";
     parts.push(img);
+  }
+  if (message.video || message.video_note) {
+    const media = message.video || message.video_note;
+    const video = document.createElement("video");
+    video.className = message.video_note ? "video-note" : "video";
+    video.dataset.testid = message.video_note ? "message-video-note" : "message-video";
+    video.src = `/sandbox/api/files/${encodeURIComponent(media.file_id)}`;
+    video.controls = true;
+    video.preload = "metadata";
+    parts.push(video);
   }
   if (message.document) {
     const link = document.createElement("a");
@@ -573,7 +586,15 @@ function wire() {
   $("attach-photo").addEventListener("click", () => $("photo-input").click());
   $("attach-document").addEventListener("click", () => $("document-input").click());
   $("photo-input").addEventListener("change", (e) => {
-    if (e.target.files[0]) upload("photo", e.target.files[0]);
+    // The gallery button sends a picture as a photo and a clip as a video, as the apps do.
+    const file = e.target.files[0];
+    if (file) upload(file.type.startsWith("video/") ? "video" : "photo", file);
+    e.target.value = "";
+  });
+  $("attach-video-note").addEventListener("click", () => $("video-note-input").click());
+  $("video-note-input").addEventListener("change", (e) => {
+    // Stands in for the app's camera: the chosen clip goes as a round video message.
+    if (e.target.files[0]) upload("video_note", e.target.files[0]);
     e.target.value = "";
   });
   $("document-input").addEventListener("change", (e) => {

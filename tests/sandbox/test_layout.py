@@ -64,6 +64,8 @@ IMPLEMENTED = [
     "sendMessage",
     "sendPhoto",
     "sendVenue",
+    "sendVideo",
+    "sendVideoNote",
     "setChatMenuButton",
     "setMyCommands",
     "setMyDescription",
