@@ -45,6 +45,9 @@ MISSION_SOURCES = ("catalogue", "rules", "ai")
 MEETING_STATUSES = ("open", "cancelled", "finished")
 PARTICIPATION_STATUSES = ("joined", "waitlisted", "left")
 EVIDENCE_STATUSES = ("received", "checking", "in_review", "approved", "rejected", "retry")
+# What a piece of evidence is: a photo (compressed or a file), a round video message recorded
+# live in Telegram's camera, or an ordinary video (issue 21).
+EVIDENCE_MEDIA = ("photo", "video_note", "video")
 REVIEW_DECISIONS = ("approved", "rejected")
 LEDGER_KINDS = ("reward", "exchange", "refund", "adjustment", "bonus")
 REPORT_STATUSES = ("open", "dismissed", "actioned")
@@ -222,6 +225,7 @@ class Evidence(Base):
     __table_args__ = (
         CheckConstraint(_in("status", EVIDENCE_STATUSES), name="status"),
         UniqueConstraint("user_id", "file_unique_id"),
+        CheckConstraint(_in("media_kind", EVIDENCE_MEDIA), name="media_kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -231,6 +235,8 @@ class Evidence(Base):
     file_id: Mapped[str] = mapped_column(String(200))
     file_unique_id: Mapped[str] = mapped_column(String(100))
     as_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    # EVIDENCE_MEDIA: a video's checks and card use one frame of it (verification/video.py).
+    media_kind: Mapped[str] = mapped_column(String(12), default="photo")
     storage_key: Mapped[str | None] = mapped_column(String(300))
     phash: Mapped[str | None] = mapped_column(String(32), index=True)
     exif_taken_at: Mapped[datetime | None]
