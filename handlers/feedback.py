@@ -2,8 +2,10 @@
 
 Stateless buttons: each carries the meeting, the person rated and the stars, so a restart or
 an old message still works, and the database's unique (meeting, rater, rated) makes a second
-rating impossible. Refusals come from storage and read from `ui/refusals.py`. A rating's press
-is answered first, before the database work; the edited message then shows what was kept.
+rating impossible. A press handled twice (a crash before the inbox marked it done) shows the
+same both times: the same stars find their rating, a tag button sets a tag on or off. Refusals
+come from storage and read from `ui/refusals.py`. A rating's press is answered first, before
+the database work; the edited message then shows what was kept.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ async def start_rating(update: Update, context: Context) -> None:
 
 
 async def stars(update: Update, context: Context) -> None:
-    """Stars for one attendee, once; the message then offers tags."""
+    """Stars for one attendee, once; the message then offers tags (those already chosen ticked,
+    when the same press comes again)."""
     query, user, pressed = update.callback_query, update.effective_user, context.pressed
     assert query is not None and user is not None
     meeting_id, ratee_id, count = pressed.int_arg(0), pressed.int_arg(1), pressed.int_arg(2)
@@ -58,19 +61,20 @@ async def stars(update: Update, context: Context) -> None:
     # The message now says the stars given: no toast repeats it.
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
-            ui.rated(context.lang, count), reply_markup=ui.tags(context.lang, rating.id, [])
+            ui.rated(context.lang, count),
+            reply_markup=ui.tags(context.lang, rating.id, rating.tags),
         )
 
 
 async def tag(update: Update, context: Context) -> None:
-    """A tag on one's own rating, toggled."""
+    """A tag on one's own rating, put on or taken off."""
     query, user, pressed = update.callback_query, update.effective_user, context.pressed
     assert query is not None and user is not None
-    rating_id, chosen = pressed.int_arg(0), pressed.args[1]
+    rating_id, (chosen, on) = pressed.int_arg(0), ui.tag_choice(pressed.args[1])
     await context.answer()
     try:
         async with transaction(context.services.sessions) as session:
-            rating = await feedback.toggle_tag(session, rating_id, user.id, chosen)
+            rating = await feedback.set_tag(session, rating_id, user.id, chosen, on=on)
     except errors.FeedbackError as refused:  # not one's own rating: an outdated button
         await context.refuse(refused, alert=False)
         return

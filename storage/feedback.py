@@ -2,6 +2,11 @@
 
 Only people who checked in rate and are rated, and only once the meetup is over. The person
 rated is never told who rated what; their trust score moves.
+
+Both operations may run twice for one press (an update handled, then handled again after a
+crash before the inbox marked it done; a double tap): the same stars again find the rating
+already made and return it, and a tag is set on or off, never toggled, so a press repeated
+leaves what one press left.
 """
 
 from __future__ import annotations
@@ -64,10 +69,12 @@ async def to_rate(session: AsyncSession, meeting_id: int, rater_id: int) -> list
 async def rate(
     session: AsyncSession, meeting_id: int, rater_id: int, ratee_id: int, stars: int, now: datetime
 ) -> Feedback:
-    """One attendee's stars for another, once (`AlreadyRated` after); the ratee's trust moves.
+    """One attendee's stars for another, once; the ratee's trust moves.
 
-    The stars button names the meetup and the person, so a refusal about them means the button
-    is forged or outdated (reason "rating"). A deleted, banned or suspended rater is refused.
+    The same stars again (the same press handled twice) return the rating already made,
+    changing nothing; other stars raise `AlreadyRated`. The stars button names the meetup and
+    the person, so a refusal about them means the button is forged or outdated (reason
+    "rating"). A deleted, banned or suspended rater is refused.
     """
     if stars not in STARS:
         raise ValueError("1-5 stars")
@@ -76,6 +83,17 @@ async def rate(
     present = await _present(session, meeting_id)
     if rater_id not in present or ratee_id not in present or rater_id == ratee_id:
         raise NotAttended("rating")
+    made = await session.scalar(
+        select(Feedback).where(
+            Feedback.meeting_id == meeting_id,
+            Feedback.from_user_id == rater_id,
+            Feedback.to_user_id == ratee_id,
+        )
+    )
+    if made is not None:
+        if made.rating != stars:
+            raise AlreadyRated
+        return made
     feedback = Feedback(
         meeting_id=meeting_id, from_user_id=rater_id, to_user_id=ratee_id, rating=stars,
         tags=[], created_at=now,
@@ -90,11 +108,16 @@ async def rate(
     return feedback
 
 
-async def toggle_tag(session: AsyncSession, feedback_id: int, rater_id: int, tag: str) -> Feedback:
-    """Adds or removes a tag on one's own rating."""
+async def set_tag(
+    session: AsyncSession, feedback_id: int, rater_id: int, tag: str, *, on: bool
+) -> Feedback:
+    """Puts a tag on one's own rating (`on`) or takes it off; doing it again changes nothing."""
     feedback = await session.get(Feedback, feedback_id)
     if feedback is None or feedback.from_user_id != rater_id or tag not in TAGS:
         raise NotAttended("rating")
     tags = list(feedback.tags)
-    feedback.tags = [t for t in tags if t != tag] if tag in tags else [*tags, tag]
+    if on:
+        feedback.tags = tags if tag in tags else [*tags, tag]
+    else:
+        feedback.tags = [t for t in tags if t != tag]
     return feedback

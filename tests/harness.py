@@ -24,6 +24,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
 from bot.ingress import Inbox
+from bot.services import services_of
 from bot.settings import SANDBOX_TOKEN, Settings
 from sandbox.emulator import Emulator, FloodLimits, ResponseLost, Unreachable
 from sandbox.spec import validate_call
@@ -31,7 +32,7 @@ from scheduler.jobs import meetup_clock
 from scheduler.outbox import dispatch_once
 from storage import inbox
 from storage.clock import FrozenClock
-from storage.db import SessionFactory
+from storage.db import SessionFactory, transaction
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -48,6 +49,14 @@ def make_settings(**overrides: object) -> Settings:
 
 class ApiSpecViolation(AssertionError):
     """The bot made a call Telegram would refuse (checked against api.json)."""
+
+
+# Bot API calls that show a person something: what a redelivered update must repeat exactly.
+SHOWN = frozenset({
+    "sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendVenue", "sendMediaGroup",
+    "copyMessage", "forwardMessage", "editMessageText", "editMessageCaption",
+    "editMessageReplyMarkup", "editMessageMedia", "deleteMessage", "answerCallbackQuery",
+})  # fmt: skip
 
 
 @dataclass
@@ -167,6 +176,10 @@ class BotHarness:
         )
         self.request = RecordingRequest(self.emulator)
         self.deliveries = 1
+        # With `crash_before_done`, every update is handled, the process "dies" before marking
+        # it done, and the next run handles it again from the inbox (see `_handled_twice`).
+        self.crash_before_done = False
+        self.redelivered: list[Redelivery] = []
         self.app: Application = self._build()
 
     def _build(self) -> Application:
@@ -224,7 +237,9 @@ class BotHarness:
         count = 0
         while updates := self.emulator.pending_updates():
             for data in updates:
-                if self.deliveries == 1:
+                if self.crash_before_done:
+                    await self._handled_twice(data)
+                elif self.deliveries == 1:
                     await self.app.process_update(Update.de_json(data, self.app.bot))
                 else:
                     await self._through_inbox(data)
@@ -235,6 +250,34 @@ class BotHarness:
         box = Inbox(self.app, self.sessions, self.clock)
         for _ in range(self.deliveries):
             await box.accept([Update.de_json(data, self.app.bot)])
+        await self._settled(data["update_id"])
+
+    async def crash(self) -> None:
+        """A new Application on the same database, as after kill -9: nothing in memory survives
+        (the settings `configure` changed are the running configuration and stay)."""
+        self.settings = services_of(self.app.bot_data).settings
+        await self.app.stop()
+        await self.app.shutdown()
+        self.app = self._build()
+        await self.start()
+
+    async def _handled_twice(self, data: dict[str, Any]) -> None:
+        """A crash between handling and marking done: the update is stored in the inbox as the
+        ingress stores it, handled by the handlers, the process dies before marking it done,
+        and the next run's `Inbox.replay_unfinished` hands it to the handlers again (through
+        the per-person processor, which marks it done this time)."""
+        async with transaction(self.sessions) as session:
+            assert await inbox.store(session, [data], self.clock.now()) == [data["update_id"]]
+        start = len(self.request.calls)
+        await self.app.process_update(Update.de_json(data, self.app.bot))
+        middle = len(self.request.calls)
+        await self.crash()
+        assert await Inbox(self.app, self.sessions, self.clock).replay_unfinished() == 1
+        await self._settled(data["update_id"])
+        calls = self.request.calls
+        self.redelivered.append(Redelivery(data, calls[start:middle], calls[middle:]))
+
+    async def _settled(self, update_id: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10.0
         while loop.time() < deadline:
@@ -242,7 +285,7 @@ class BotHarness:
                 if not await inbox.unfinished(session):
                     return
             await asyncio.sleep(0.005)
-        raise AssertionError(f"update {data['update_id']} was not handled in time")
+        raise AssertionError(f"update {update_id} was not handled in time")
 
     async def send(self, user: dict[str, Any], text: str) -> list[dict[str, Any]]:
         """The person types `text` in their private chat; returns what the bot answered."""
@@ -280,6 +323,23 @@ class BotHarness:
 
     def calls(self, method: str) -> list[RecordedCall]:
         return [c for c in self.request.calls if c.method == method]
+
+
+@dataclass
+class Redelivery:
+    """One update handled twice (`BotHarness.crash_before_done`): the calls of each handling."""
+
+    update: dict[str, Any]
+    first: list[RecordedCall]
+    second: list[RecordedCall]
+
+    def shown(self, calls: list[RecordedCall]) -> list[tuple[str, Any, str]]:
+        """What a handling showed: (method, chat, text or caption) of each call in `SHOWN`."""
+        return [
+            (c.method, c.params.get("chat_id"),
+             str(c.params.get("text") or c.params.get("caption") or ""))
+            for c in calls if c.method in SHOWN
+        ]  # fmt: skip
 
 
 class _JobContext:

@@ -20,6 +20,9 @@ TAG_LABELS = {
     "rude": N_("Rude"),
 }
 ALL_RATED = N_("You have rated everyone. Thank you!")
+# A tag's button says what a press leaves, never "toggle": `<tag>` puts it on, `-<tag>` (under
+# a ticked tag) takes it off, so the same press handled twice leaves what one press left.
+OFF = "-"
 
 
 def rating_requests(
@@ -43,10 +46,16 @@ def rated(lang: str, stars: int) -> str:
 
 
 def tags(lang: str, feedback_id: int, chosen: Sequence[str]) -> InlineKeyboardMarkup:
-    """The tags of one's rating, the chosen ones ticked; a press toggles one."""
+    """The tags of one's rating, the chosen ones ticked; a press puts an unticked one on and
+    takes a ticked one off."""
     buttons = [
         (("✅ " if tag in chosen else "") + t(lang, label),
-         callbacks.encode(Action.FEEDBACK_TAG, feedback_id, tag))
+         callbacks.encode(Action.FEEDBACK_TAG, feedback_id, (OFF + tag) if tag in chosen else tag))
         for tag, label in TAG_LABELS.items()
     ]  # fmt: skip
     return keyboards.inline(keyboards.grid(buttons, 3))
+
+
+def tag_choice(arg: str) -> tuple[str, bool]:
+    """What a tag button's argument asks: the tag, and whether to put it on."""
+    return (arg[len(OFF) :], False) if arg.startswith(OFF) else (arg, True)
