@@ -54,6 +54,7 @@ from handlers import (
     review,
     start,
     stats,
+    video_evidence,
 )
 from scheduler import jobs
 from storage import inbox
@@ -162,7 +163,10 @@ def register_handlers(application: Application) -> None:
     report.register(application)
     moderation.register(application)
     feedback.register(application)
-    # Photos after every conversation, so a photo one of them waits for goes there.
+    # Photos after every conversation, so a photo one of them waits for goes there; videos
+    # (a round video message is live proof, issue 21) just before, as evidence's last handler
+    # answers any other file as "not an image".
+    video_evidence.register(application)
     evidence.register(application)
     review.register(application)
     groups.register(application)

@@ -7,6 +7,7 @@ import logging
 from telegram import Bot, Message
 from telegram.error import BadRequest
 
+from storage.evidence import VIDEO
 from storage.files import FileStore
 from ui.review import ReviewCard
 
@@ -16,13 +17,18 @@ log = logging.getLogger(__name__)
 async def send_review_card(
     bot: Bot, chat_id: int, card: ReviewCard, store: FileStore | None = None
 ) -> Message:
-    """Posts a review card, the text as caption: the photo (or the original file) by file_id,
-    or, for an original Telegram cannot show inline (an iPhone's HEIC), the JPEG the checks
-    stored from it (when `store` is given and can give it back)."""
+    """Posts a review card, the text as caption: the photo (or the original file, or a video)
+    by file_id, or, for an original Telegram cannot show inline (an iPhone's HEIC) or a round
+    video message (no caption possible), the JPEG the checks stored from it (when `store` is
+    given and can give it back)."""
     jpeg = await _shown_jpeg(store, card.shown_as_jpeg)
     try:
         if jpeg is not None:
             return await bot.send_photo(chat_id, jpeg, caption=card.text, reply_markup=card.markup)
+        if card.media_kind == VIDEO and not card.as_document:  # to watch on the card (issue 21)
+            return await bot.send_video(
+                chat_id, card.file_id, caption=card.text, reply_markup=card.markup
+            )
         send = bot.send_document if card.as_document else bot.send_photo
         return await send(chat_id, card.file_id, caption=card.text, reply_markup=card.markup)
     except BadRequest:

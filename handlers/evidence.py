@@ -21,6 +21,7 @@ from storage import errors, evidence
 from storage.db import transaction
 from ui import callbacks
 from ui import evidence as ui
+from ui import video_evidence as video_ui
 from ui.callbacks import Action, InvalidCallback
 from ui.i18n import t
 from ui.refusals import refusal
@@ -119,6 +120,9 @@ async def _attach(
     if received.meetup is not None:
         # One answer per submission; a compressed photo's carries the tip about originals.
         text = ui.received(lang, received.meetup, compressed=not upload.as_document)
+        if upload.media_kind != evidence.PHOTO:  # a video, after "which meetup?" (issue 21)
+            live = upload.media_kind == evidence.VIDEO_NOTE
+            text = video_ui.received(lang, received.meetup, live=live)
         await context.bot.send_message(chat.id, text)
         return
     if context.user_data is not None:

@@ -26,7 +26,7 @@ from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.files import FileStore
 from ui import review
-from verification import ai_judge, photos
+from verification import ai_judge, photos, video
 from verification import proof_words as words
 from verification.duplicates import DuplicateIndex, hash_int
 
@@ -133,6 +133,13 @@ async def _check(
         async with transaction(sessions) as session:
             await evidence.release(session, evidence_id)
         return 0
+    clip: video.VideoReport | None = None
+    if data is not None and item.media_kind != evidence.PHOTO:
+        # Issue 21: a video is checked, hashed, judged, stored and shown as one frame of it;
+        # its own signals (live or not, when, how long) replace a photo's source/time/place.
+        clip = await asyncio.to_thread(video.inspect, data)
+        data = clip.frame
+        signals += _video_signals(clip, item, settings)
     report, key, converted = photos.PhotoReport(error="not downloaded"), None, False
     if data is not None:
         key, report, converted = await _store_and_inspect(checker, data)
@@ -145,6 +152,9 @@ async def _check(
         signals += await _judge_signals(sessions, item, verdict)
     outcome = _result(report, key, signals, verdict, settings)
     if converted:
+        outcome.signals[evidence.SHOWN_AS_JPEG] = True
+    if clip is not None and key is not None and item.media_kind == evidence.VIDEO_NOTE:
+        # A round video cannot carry a caption: its card is the stored frame (issue 21).
         outcome.signals[evidence.SHOWN_AS_JPEG] = True
     async with transaction(sessions) as session:
         recorded = await evidence.record_checks(session, evidence_id, outcome)
@@ -170,6 +180,8 @@ def _meetup_signals(
 ) -> list[photos.Signal]:
     """What the checks ran on (an original or a compressed photo), then time, place and
     format against the meetup, and a capture before check-in."""
+    if item.media_kind != evidence.PHOTO:
+        return []  # a video's frame has no EXIF: `_video_signals` says what it has (issue 21)
     source = photos.source_signal(item.as_document, report)
     signals = photos.meetup_signals(
         report, starts_at=item.starts_at, ends_at=item.ends_at, lat=item.lat, lon=item.lon,
@@ -177,6 +189,17 @@ def _meetup_signals(
     )  # fmt: skip
     early = photos.checkin_signal(report, item.checked_in_at, settings.zone)
     return [source, *signals, *([early] if early is not None else [])]
+
+
+def _video_signals(
+    clip: video.VideoReport, item: evidence.CheckItem, settings: Settings
+) -> list[photos.Signal]:
+    """A video's signals (issue 21): a live round video or a video file, when it was recorded
+    (a round video: sent), its real length, and a round video that is not square."""
+    return video.signals(
+        clip, live=item.media_kind == evidence.VIDEO_NOTE, sent_at=item.submitted_at,
+        starts_at=item.starts_at, ends_at=item.ends_at, zone=settings.zone,
+    )  # fmt: skip
 
 
 async def _judge_signals(

@@ -30,9 +30,19 @@ from storage.errors import (
     NoTriesLeft,
     SamePhoto,
 )
-from storage.models import EVIDENCE_STATUSES, Evidence, Meeting, Participation, Review, User
+from storage.models import (
+    EVIDENCE_MEDIA,
+    EVIDENCE_STATUSES,
+    Evidence,
+    Meeting,
+    Participation,
+    Review,
+    User,
+)
 
 RECEIVED, CHECKING, IN_REVIEW, APPROVED, REJECTED, RETRY = EVIDENCE_STATUSES
+# What the evidence is (issue 21): a photo, a round video message (live), an ordinary video.
+PHOTO, VIDEO_NOTE, VIDEO = EVIDENCE_MEDIA
 # A signal of the checks: the store keeps a JPEG of an original Telegram cannot show (HEIC).
 SHOWN_AS_JPEG = "shown_as_jpeg"
 IN_FLIGHT = (RECEIVED, CHECKING, IN_REVIEW)
@@ -81,6 +91,10 @@ class Upload:
     file_unique_id: str
     as_document: bool
     named_format: str | None = None
+    # The message that carried it: handled twice (a redelivery), it is still one photo.
+    message_id: int | None = None
+    # PHOTO, VIDEO_NOTE or VIDEO (issue 21): a video is checked and shown as one frame of it.
+    media_kind: str = "photo"
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,9 @@ class CheckItem:
     proof_word: str | None = None
     checked_in_at: datetime | None = None
     meeting_id: int = 0
+    # Issue 21: a video's checks (verification/video.py) read its kind and when it was sent.
+    media_kind: str = "photo"
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -262,7 +279,7 @@ async def submit(
     evidence = Evidence(
         participation_id=mine.id, meeting_id=meeting_id, user_id=user_id,
         file_id=upload.file_id, file_unique_id=upload.file_unique_id,
-        as_document=upload.as_document, flags=[],
+        as_document=upload.as_document, media_kind=upload.media_kind, flags=[],
         signals={"named_format": upload.named_format} if upload.named_format else {},
         attempt=len(photos) + 1, status=RECEIVED, submitted_at=now,
     )  # fmt: skip
@@ -347,6 +364,7 @@ async def check_item(session: AsyncSession, evidence_id: int) -> CheckItem:
         mission_title=mission.title_en, evidence_rule=mission.evidence_rule_en,
         proof_word=mine.proof_word if mine else None,
         checked_in_at=mine.checked_in_at if mine else None, meeting_id=meeting.id,
+        media_kind=evidence.media_kind, submitted_at=evidence.submitted_at,
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from telegram import InlineKeyboardMarkup
 
 from storage import evidence
-from ui import callbacks, keyboards
+from ui import callbacks, keyboards, video_evidence
 from ui.callbacks import Action
 from ui.i18n import N_, format_when, localized, t
 
@@ -51,6 +51,10 @@ VERDICTS = {
 }
 
 
+# A video's own checks (issue 21), said by ui/video_evidence.py.
+CHECKS.update(video_evidence.CHECKS)
+
+
 @dataclass(frozen=True)
 class RejectReason:
     button: str  # the reviewer's button, and the card's "Rejected by …" line
@@ -83,6 +87,8 @@ class ReviewCard:
     as_document: bool
     # The stored JPEG to show instead, for an original Telegram cannot show inline (HEIC).
     shown_as_jpeg: str | None = None
+    # What it is (storage.evidence.PHOTO, VIDEO_NOTE, VIDEO): an ordinary video goes as a video.
+    media_kind: str = evidence.PHOTO
 
 
 def card(lang: str, view: evidence.ReviewView, zone: tzinfo) -> ReviewCard:
@@ -93,6 +99,7 @@ def card(lang: str, view: evidence.ReviewView, zone: tzinfo) -> ReviewCard:
         item.file_id,
         item.as_document,
         evidence.shown_jpeg_key(item),
+        media_kind=item.media_kind,
     )
 
 
@@ -141,6 +148,9 @@ def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo, by: str | None
     ]
     if view.proof_word:
         lines.insert(1, t(lang, "🔤 Expected proof word: {word}", word=view.proof_word))
+    mark = video_evidence.card_mark(lang, item.media_kind)
+    if mark:  # a video: live (a round video message) or a file to watch (issue 21)
+        lines.insert(0, mark)
     for check in signals.get("checks", []):
         lines.append(_check_line(lang, check))
     if signals.get("recommendation") == "approve":
