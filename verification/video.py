@@ -73,7 +73,9 @@ def inspect(data: bytes) -> VideoReport:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """A short reason for the reviewer: FFmpeg's own words without its error number."""
+    words = exc.strerror if isinstance(exc, av.FFmpegError) else None
+    text = str(words or exc).strip() or type(exc).__name__
     return text[:200]
 
 
