@@ -38,6 +38,7 @@ class Services:
             checkin_closes_after=timedelta(minutes=settings.checkin_closes_minutes),
             host_max_per_day=settings.host_max_per_day,
             join_min_trust=settings.join_min_trust,
+            join_same_district=settings.join_same_district,
         )
         signer = TokenSigner(settings.secret(), settings.checkin_rotation_seconds)
         return cls(settings, clock, sessions, rules, signer, photo_store(settings))

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # /healthz and /metrics: their own listener, never the webhook's port (metrics_port 0: off).
     metrics_host: str = "127.0.0.1"
+    # Issue 21: a meetup is joined only by people of its own district (when true), and always
+    # only by people living in an open one.
+    join_same_district: bool = True
     metrics_port: int = Field(default=9100, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     webhook_url: str | None = None

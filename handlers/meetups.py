@@ -40,6 +40,13 @@ def _chat_id(update: Update) -> int:
     return update.effective_chat.id
 
 
+def _press_id(update: Update) -> str:
+    """The press's own id (Telegram's callback query id): the same press handled again, as
+    after a crash before its update was marked done, is recognised by storage."""
+    assert update.callback_query is not None
+    return update.callback_query.id
+
+
 async def _reply(update: Update, screen: ui.Screen | str) -> None:
     assert update.effective_message is not None
     text, markup = (screen, None) if isinstance(screen, str) else screen
@@ -121,21 +128,25 @@ async def meetups_of_mission(update: Update, context: Context) -> None:
 
 async def view_meetup(update: Update, context: Context) -> None:
     """A list's button: the meetup's venue and card."""
-    meeting_id = context.pressed.int_arg(0)
-    async with context.services.sessions() as session:
-        card = await meetings.card(session, meeting_id, _user_id(update))
+    svc, meeting_id = context.services, context.pressed.int_arg(0)
+    async with svc.sessions() as session:
+        card = await meetings.card(session, meeting_id, _user_id(update), svc.clock.now())
     await context.answer()
     await _send_card(update, context, card)
 
 
 async def join(update: Update, context: Context) -> None:
-    """Join: a seat, or a waitlist place when full; every refusal says why."""
+    """Join: a seat, or a waitlist place when full; every refusal says why. The same press
+    handled twice joins once and confirms the same way both times."""
     svc, meeting_id, user_id = context.services, context.pressed.int_arg(0), _user_id(update)
     await context.answer()
+    now = svc.clock.now()
     async with transaction(svc.sessions) as session:
-        seat = await meetings.join(session, meeting_id, user_id, svc.rules, svc.clock.now())
+        seat = await meetings.join(
+            session, meeting_id, user_id, svc.rules, now, press=_press_id(update)
+        )
         # Read before the commit: the card shows exactly what this join left.
-        card = await meetings.card(session, meeting_id, user_id)
+        card = await meetings.card(session, meeting_id, user_id, now)
     await context.bot.send_message(
         _chat_id(update), ui.joined(context.lang, svc.settings.zone, seat)
     )
@@ -143,12 +154,14 @@ async def join(update: Update, context: Context) -> None:
 
 
 async def leave(update: Update, context: Context) -> None:
-    """Leave: the seat goes to the first on the waitlist, who is told."""
+    """Leave (until the start, never after checking in): the seat goes to the first on the
+    waitlist, who is told. The same press handled twice leaves once."""
     svc, meeting_id, user_id = context.services, context.pressed.int_arg(0), _user_id(update)
     await context.answer()
+    now = svc.clock.now()
     async with transaction(svc.sessions) as session:
-        await meetings.leave(session, meeting_id, user_id, svc.clock.now())
-        card = await meetings.card(session, meeting_id, user_id)
+        await meetings.leave(session, meeting_id, user_id, now, press=_press_id(update))
+        card = await meetings.card(session, meeting_id, user_id, now)
     await context.bot.send_message(_chat_id(update), ui.left(context.lang))
     await _redraw(update, context, card)
 
@@ -157,13 +170,18 @@ async def leave(update: Update, context: Context) -> None:
 
 
 async def host_tool(update: Update, context: Context) -> None:
-    """The host's buttons on their card; each re-checks on the server that they host it."""
+    """The host's buttons on their card. Whether the person hosts the meetup is read before
+    the press is answered: anyone else gets one answer, the refusal (an alert), and nothing
+    more. Each tool's own operation checks it again in its transaction."""
     pressed = context.pressed
     tool = HOST_TOOLS.get(pressed.args[1])
     if tool is None:
         await context.stale_button()
         return
-    await tool(update, context, pressed.int_arg(0))
+    meeting_id = pressed.int_arg(0)
+    async with context.services.sessions() as session:
+        await meetings.as_host(session, meeting_id, _user_id(update))
+    await tool(update, context, meeting_id)
 
 
 async def _checkin_qr(update: Update, context: Context, meeting_id: int) -> None:
@@ -188,11 +206,11 @@ async def _roster(update: Update, context: Context, meeting_id: int) -> None:
 
 
 async def _close_joining(update: Update, context: Context, meeting_id: int) -> None:
-    host_id = _user_id(update)
+    host_id, svc = _user_id(update), context.services
     await context.answer()
-    async with transaction(context.services.sessions) as session:
+    async with transaction(svc.sessions) as session:
         await meetings.close_joining(session, meeting_id, host_id)
-        card = await meetings.card(session, meeting_id, host_id)
+        card = await meetings.card(session, meeting_id, host_id, svc.clock.now())
     await context.bot.send_message(_chat_id(update), ui.joining_closed(context.lang))
     await _redraw(update, context, card)
 

@@ -15,7 +15,7 @@ or their Telegram id:
 - Barred: while a suspension or ban still runs, the keyed phone hash alone stays in
   `barred_phones` until it ends (a ban: while it stands; `accounts.bar_phone`), so deleting
   the account is no way to sign up again at once with the same number.
-- Released: seats and waitlist places in open meetups (`meetings.leave`: the first waiting
+- Released: seats and waitlist places in open meetups (`meetings.release`: the first waiting
   moves up, the host is told "a participant left"); meetups they host that have not started
   are cancelled (`meetings.cancel`: everyone holding a place is told).
 - Kept anonymously, under a random negative id that is no Telegram id (`ANONYMOUS`; the row in
@@ -220,7 +220,7 @@ async def _release_places(session: AsyncSession, user_id: int, now: datetime) ->
     without a notice, so reminders and closing never address the erased account."""
     seats = await _open_seats(session, user_id)
     for meeting_id in seats:
-        await meetings.leave(session, meeting_id, user_id, now)
+        await meetings.release(session, meeting_id, user_id, now)
     hosted = await _unstarted_hosted(session, user_id, now)
     for meeting_id in hosted:
         await meetings.cancel(session, meeting_id, user_id, now)

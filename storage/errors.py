@@ -142,6 +142,20 @@ class NotHost(MeetupError):
     code = "not_host"
 
 
+class CannotLeave(MeetupError):
+    """A seat is given up only until the start, and never after checking in. reason:
+    "checked_in" or "started"."""
+
+    code = "cannot_leave"
+
+
+class OutsideNeighbourhood(MeetupError):
+    """Meetups are for neighbours. reason: "meetup" (its district is not open), "home" (the
+    person's is not) or "district" (it is in another district than the person's)."""
+
+    code = "outside_neighbourhood"
+
+
 class Suspended(AccountError):
     """A moderator suspended the person; `until` says for how long. Raised by
     `storage.accounts.require_may_act` for every action (reason: the action), not only

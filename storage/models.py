@@ -216,6 +216,12 @@ class Participation(Base):
     no_show_at: Mapped[datetime | None]
     # The one-time word given at check-in, to be written into the evidence photo.
     proof_word: Mapped[str | None] = mapped_column(String(20))
+    # How many times this person joined this meetup (a leave and a new join count again): the
+    # occasion in the outbox keys of the join, leave and promotion notices (storage/outbox.py).
+    joins: Mapped[int] = mapped_column(Integer, default=1)
+    # The button press (Telegram's callback query id) that made the current join or leave: the
+    # same press handled again (a redelivered update) is recognised and answered as before.
+    last_press: Mapped[str | None] = mapped_column(String(64))
 
 
 class Evidence(Base):

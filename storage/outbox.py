@@ -6,6 +6,21 @@ text: the dispatcher renders it in the recipient's language at send time (`ui/no
 `dedupe_key` is unique, so writing the same notice twice (a retried transaction, two
 schedulers, a reminder after a restart) sends it once.
 
+A key is natural: what happened, to which meetup, for whom, on which occasion; never the
+moment it was written, so no path (a replay, a retry, a join inside the reminder window) can
+queue one notice twice. The meetup notices (storage/meetings/*):
+- `join:<participation>:<n>` (to the host, `meetup_joined` or `meetup_waitlisted`),
+  `leave:<participation>:<n>` (to the host) and `promoted:<participation>:<n>` (to the person
+  seated from the waitlist): a participation is one person in one meetup (its id, not the
+  person's, so a key to the host names nobody once the person is erased), and `n` counts
+  their joins of it (`participations.joins`): a real second join after a leave is told, a
+  replay is not;
+- `cancel:<meeting>:<person>`, once per meetup;
+- `hostmsg:<meeting>:<person>:m<message id>`, the occasion being the host's Telegram message;
+- `remind<minutes>:<meeting>:<person>`, one per reminder lead;
+- `checkin:<participation>`, `feedback_ask:<meeting>:<person>`, `evidence_ask:<meeting>:<person>`,
+  each once.
+
 Claiming is a guarded UPDATE (`... WHERE` the row is still due), on SQLite and PostgreSQL
 alike, so two workers never take one row; the outcome of each send is recorded here, and what
 it teaches about the recipient (blocked, moved) in `storage/delivery.py`.

@@ -177,7 +177,7 @@ async def test_host_tools(bot: BotHarness) -> None:
     await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     card = await meetup_card(bot, host, meeting_id)
     await host.press(card, "👥 참가자")
-    assert host.inbox()[-1].splitlines()[1:] == ["• 지훈", "• 민지"]
+    assert host.inbox()[-1].splitlines()[1:3] == ["• 지훈", "• 민지"]
     await host.press(card, "✉️ 메시지 보내기")
     await host.say("입구 앞 편의점에서 만나요!")
     assert host.inbox()[-1] == "참가자 1명에게 보냈어요."

@@ -67,7 +67,10 @@ def _host_tools(lang: str, meeting_id: int) -> list[list[keyboards.Button]]:
 
 
 def card_markup(lang: str, card: meetings.Card) -> InlineKeyboardMarkup | None:
-    """The buttons that fit the person: the host's tools, Leave, or Join (the waitlist)."""
+    """The buttons that fit the person: the host's tools, Leave, or Join (the waitlist).
+
+    Leave only until the start and never once checked in; Join only until the start (the
+    server refuses either anyway, with the same words for a forged press)."""
     meeting, me = card.meetup.meeting, card.me
     if meeting.status != "open":
         return None
@@ -76,15 +79,24 @@ def card_markup(lang: str, card: meetings.Card) -> InlineKeyboardMarkup | None:
     if me.user_id == meeting.host_id:
         return keyboards.inline([*_host_tools(lang, mid), venue_map])
     if me.status in meetings.ACTIVE:
+        if me.checked_in or card.started:
+            return keyboards.inline([venue_map])
         leave = [(t(lang, "Leave"), callbacks.encode(Action.MEETUP_LEAVE, mid))]
         return keyboards.inline([leave, venue_map])
+    if card.started:
+        return keyboards.inline([venue_map])
     label = t(lang, "Join") if card.meetup.seats_left else t(lang, "Join the waitlist")
     return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))], venue_map])
 
 
 def meetup_card(lang: str, zone: tzinfo, card: meetings.Card) -> Screen:
-    """The meetup's card with the buttons that fit the person looking at it."""
-    return card_text(lang, zone, card.meetup), card_markup(lang, card)
+    """The meetup's card with the buttons that fit the person looking at it; a participant
+    who checked in reads so where the Leave button was."""
+    text = card_text(lang, zone, card.meetup)
+    me = card.me
+    if me.checked_in and me.status in meetings.ACTIVE and me.user_id != card.meetup.meeting.host_id:
+        text += "\n" + t(lang, "✅ You checked in.")
+    return text, card_markup(lang, card)
 
 
 def joined(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:

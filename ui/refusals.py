@@ -76,6 +76,20 @@ TABLE: dict[str, str] = {
     ),
     "not_participant": N_("You are not in this meetup. Join it first from /meetups."),
     "not_host": N_("Only the host can do that."),
+    "cannot_leave:checked_in": N_(
+        "You have checked in, so you can't leave this meetup any more. See you there!"
+    ),
+    "cannot_leave": N_("This meetup has started, so you can't leave it any more."),
+    "outside_neighbourhood:meetup": N_(
+        "This meetup is in a neighbourhood where Halsaram is not open yet, so it can't be joined."
+    ),
+    "outside_neighbourhood:home": N_(
+        "Meetups are for people who live where Halsaram is open, and your neighbourhood is "
+        "not open yet. Coming soon!"
+    ),
+    "outside_neighbourhood": N_(
+        "This meetup is for neighbours of its own district. /meetups shows the ones near you."
+    ),
     # People who may not act (storage.accounts.require_may_act): join, host, check in, send a
     # photo, rate, report, exchange.
     # A press's alert holds at most 200 characters: these stay below with the date filled in.

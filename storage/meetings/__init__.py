@@ -39,6 +39,7 @@ from storage.meetings.queries import (
     Roster,
     Standing,
     Venue,
+    as_host,
     attendees,
     card,
     hostable_mission,
@@ -64,8 +65,9 @@ from storage.meetings.seats import (
     join,
     leave,
     message_participants,
+    release,
 )
-from storage.meetings.timers import finish_due, queue_reminders
+from storage.meetings.timers import due_lead, finish_due, queue_reminders
 
 __all__ = [
     "ACTIVE",
@@ -87,6 +89,7 @@ __all__ = [
     "Seat",
     "Standing",
     "Venue",
+    "as_host",
     "attendees",
     "cancel",
     "card",
@@ -96,6 +99,7 @@ __all__ = [
     "checkin_window",
     "close_joining",
     "create",
+    "due_lead",
     "ensure_can_host",
     "ensure_start",
     "finish_due",
@@ -112,6 +116,7 @@ __all__ = [
     "participation",
     "public_places",
     "queue_reminders",
+    "release",
     "roster",
     "standing",
     "venue",

@@ -33,6 +33,9 @@ class Rules:
     checkin_closes_after: timedelta = timedelta(minutes=30)
     host_max_per_day: int = 3
     join_min_trust: float = 20.0
+    # Only people living in the meetup's own district may join it (people living in an
+    # enabled district may join any meetup of an enabled one when false).
+    join_same_district: bool = True
 
 
 @dataclass(frozen=True)

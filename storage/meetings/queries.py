@@ -45,10 +45,12 @@ class Standing:
 
 @dataclass(frozen=True)
 class Card:
-    """A meetup's card as one person sees it: its buttons depend on where they stand."""
+    """A meetup's card as one person sees it: its buttons depend on where they stand, and
+    whether it has started (no joining or leaving from then on)."""
 
     meetup: MeetupView
     me: Standing
+    started: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,23 @@ async def standing(session: AsyncSession, meeting_id: int, user_id: int) -> Stan
     return Standing(user_id, mine.status, mine.checked_in_at is not None)
 
 
-async def card(session: AsyncSession, meeting_id: int, user_id: int) -> Card:
-    """The meetup as its card shows it, and where this person stands in it."""
+async def card(
+    session: AsyncSession, meeting_id: int, user_id: int, now: datetime | None = None
+) -> Card:
+    """The meetup as its card shows it, and where this person stands in it (with `now`,
+    whether it has started)."""
     meetup = await view(session, meeting_id)
-    return Card(meetup, await standing(session, meeting_id, user_id))
+    started = now is not None and meetup.meeting.starts_at <= now
+    return Card(meetup, await standing(session, meeting_id, user_id), started)
+
+
+async def as_host(session: AsyncSession, meeting_id: int, user_id: int) -> MeetupView:
+    """The meetup, for its host only (`NotHost` for anyone else): a host tool's check before
+    it answers the press, so someone else's press gets one answer, the refusal."""
+    meetup = await view(session, meeting_id)
+    if meetup.meeting.host_id != user_id:
+        raise NotHost
+    return meetup
 
 
 async def open_meetups(
@@ -204,9 +219,7 @@ async def attendees(session: AsyncSession, meeting_id: int) -> list[Attendee]:
 
 async def roster(session: AsyncSession, meeting_id: int, host_id: int) -> Roster:
     """Who holds a place, for the host only (`NotHost` for anyone else)."""
-    meetup = await view(session, meeting_id)
-    if meetup.meeting.host_id != host_id:
-        raise NotHost
+    meetup = await as_host(session, meeting_id, host_id)
     return Roster(meetup, await attendees(session, meeting_id))
 
 

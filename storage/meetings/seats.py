@@ -3,6 +3,18 @@
 
 Every seat decision takes the meeting row's lock first (`base.locked`), then counts; the
 people a change concerns hear of it through the outbox, in the same transaction.
+
+Seats follow the meetup's rules: only people living in an enabled district join, and (the
+`Rules.join_same_district` setting, on by default) only people of the meetup's own district;
+a meetup whose district is not enabled is joined by no one. A seat is given up until the
+start only, and never after checking in (`CannotLeave`). A forged press meets the same checks
+as a real one: they are all here.
+
+Each notice has a natural outbox key (storage/outbox.py lists them): a join, the leave that
+ends it and a promotion are told once per join of the person (`Participation.joins`), so no
+replay queues one twice and a real second join after a leave is still told. The press that
+made the current join or leave (`Participation.last_press`) is kept: the same press handled
+again (a redelivered update) changes nothing and is answered as the first time.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyIn,
     Blocked,
+    CannotLeave,
     HostLimit,
     HostNotAllowed,
     InvalidTime,
@@ -28,6 +41,7 @@ from storage.errors import (
     MissionUnavailable,
     NotParticipant,
     NotVerified,
+    OutsideNeighbourhood,
     OwnMeetup,
     TimeConflict,
 )
@@ -46,7 +60,7 @@ from storage.meetings.base import (
     locked,
     participation,
 )
-from storage.models import Meeting, Mission, Participation, User
+from storage.models import Meeting, Mission, Participation, Region, User
 from storage.text import clean
 from verification.checkin import new_code
 
@@ -157,13 +171,63 @@ async def create(
 # --------------------------------------------------------------------------- joining
 
 
+def _press(press: str | None) -> str | None:
+    """A press as it is kept (Telegram's callback query ids are short; cut to the column)."""
+    return press[:64] if press else None
+
+
+def _repeated(mine: Participation | None, press: str | None) -> bool:
+    """Whether `press` is the one that made this participation's current join or leave."""
+    return mine is not None and press is not None and mine.last_press == _press(press)
+
+
+async def _ensure_neighbours(
+    session: AsyncSession, meeting: Meeting, user: User, rules: Rules
+) -> None:
+    """Meetups are for neighbours: the meetup's district and the person's are enabled, and
+    with `rules.join_same_district` they are one district."""
+    there = await session.get(Region, meeting.region_id) if meeting.region_id else None
+    if there is None or not there.enabled:
+        raise OutsideNeighbourhood("meetup")
+    home = await session.get(Region, user.region_id) if user.region_id else None
+    if home is None or not home.enabled:
+        raise OutsideNeighbourhood("home")
+    if rules.join_same_district and home.district_code != there.district_code:
+        raise OutsideNeighbourhood("district")
+
+
+async def _seat(session: AsyncSession, meeting: Meeting, mine: Participation) -> Seat:
+    """Where a participation stands: seated, or its place on the waitlist."""
+    if mine.status == JOINED:
+        return Seat(JOINED, 0, meeting)
+    ahead = await session.scalar(
+        select(func.count())
+        .select_from(Participation)
+        .where(
+            Participation.meeting_id == meeting.id,
+            Participation.status == WAITLISTED,
+            (Participation.joined_at < mine.joined_at)
+            | ((Participation.joined_at == mine.joined_at) & (Participation.id <= mine.id)),
+        )
+    )
+    return Seat(WAITLISTED, int(ahead or 1), meeting)
+
+
 async def join(
-    session: AsyncSession, meeting_id: int, user_id: int, rules: Rules, now: datetime
-) -> Seat:
+    session: AsyncSession, meeting_id: int, user_id: int, rules: Rules, now: datetime,
+    *, press: str | None = None,
+) -> Seat:  # fmt: skip
     """Takes a seat, or a waitlist place when full; the host hears about it. A deleted, banned
-    or suspended person may not join."""
+    or suspended person may not join, nor anyone from outside the meetup's neighbourhood.
+
+    `press` identifies the button press (Telegram's callback query id): the same press handled
+    again finds its seat and returns it, with nothing changed and nobody told twice.
+    """
     user = await require_may_act(session, user_id, now, "join")
     meeting = await locked(session, meeting_id)
+    existing = await participation(session, meeting_id, user_id)
+    if _repeated(existing, press) and existing is not None and existing.status in ACTIVE:
+        return await _seat(session, meeting, existing)
     ensure_open(meeting, now)
     if meeting.host_id == user_id:
         raise OwnMeetup
@@ -171,9 +235,9 @@ async def join(
         raise Blocked
     if meeting.joining_closed:
         raise JoiningClosed
-    existing = await participation(session, meeting_id, user_id)
     if existing is not None and existing.status in ACTIVE:
         raise AlreadyIn(existing.status)
+    await _ensure_neighbours(session, meeting, user, rules)
     if rules.join_requires_verified and user.region_verified_at is None:
         raise NotVerified
     if user.trust_score < rules.join_min_trust:
@@ -183,14 +247,15 @@ async def join(
     seated = await count(session, meeting_id, JOINED)
     status = JOINED if seated < meeting.capacity else WAITLISTED
     if existing is None:
-        existing = Participation(meeting_id=meeting_id, user_id=user_id, joined_at=now)
+        existing = Participation(meeting_id=meeting_id, user_id=user_id, joined_at=now, joins=0)
         session.add(existing)
     existing.status, existing.joined_at, existing.left_at = status, now, None
+    existing.joins, existing.last_press = (existing.joins or 0) + 1, _press(press)
     await session.flush()
     position = 0 if status == JOINED else await count(session, meeting_id, WAITLISTED)
     await outbox.enqueue(
         session,
-        key=f"join:{existing.id}:{int(now.timestamp())}",
+        key=f"join:{existing.id}:{existing.joins}",
         chat_id=meeting.host_id,
         kind="meetup_joined" if status == JOINED else "meetup_waitlisted",
         values={"meeting_id": meeting_id, "name": user.display_name,
@@ -200,47 +265,82 @@ async def join(
     return Seat(status, position, meeting)
 
 
-async def leave(session: AsyncSession, meeting_id: int, user_id: int, now: datetime) -> int | None:
-    """Gives up a seat or waitlist place; the first on the waitlist moves up and is told.
+async def leave(
+    session: AsyncSession, meeting_id: int, user_id: int, now: datetime,
+    *, press: str | None = None,
+) -> int | None:  # fmt: skip
+    """Gives up a seat or waitlist place, until the start and never after checking in
+    (`CannotLeave`); the first on the waitlist moves up and is told.
 
-    Returns the id of the person who got the seat, if anyone did.
+    `press` as for `join`: the same press handled again changes nothing. Returns the id of
+    the person who got the seat, if anyone did (None for a repeated press).
     """
     meeting = await locked(session, meeting_id)
+    mine = await participation(session, meeting_id, user_id)
+    if _repeated(mine, press) and mine is not None and mine.status == LEFT:
+        return None
     if meeting.status != "open":
         raise MeetupNotOpen(meeting.status)
     if meeting.host_id == user_id:
         raise OwnMeetup  # a host cancels instead
+    if mine is None or mine.status not in ACTIVE:
+        raise NotParticipant
+    if mine.checked_in_at is not None:
+        raise CannotLeave("checked_in")
+    if meeting.starts_at <= now:
+        raise CannotLeave("started")
+    mine.last_press = _press(press)
+    return await _give_up(session, meeting, mine, now)
+
+
+async def release(
+    session: AsyncSession, meeting_id: int, user_id: int, now: datetime
+) -> int | None:
+    """Gives up the person's place whatever the leaving rules say, for an account being
+    deleted (`storage.erasure`); the host and the first waiting are told as for `leave`."""
+    meeting = await locked(session, meeting_id)
+    if meeting.status != "open":
+        raise MeetupNotOpen(meeting.status)
     mine = await participation(session, meeting_id, user_id)
     if mine is None or mine.status not in ACTIVE:
         raise NotParticipant
+    return await _give_up(session, meeting, mine, now)
+
+
+async def _give_up(
+    session: AsyncSession, meeting: Meeting, mine: Participation, now: datetime
+) -> int | None:
+    """The place is given up; the host is told; before the start the first waiting takes a
+    freed seat and is told. Returns who took it."""
     was_seated = mine.status == JOINED
     mine.status, mine.left_at = LEFT, now
-    user = await session.get(User, user_id)
+    user = await session.get(User, mine.user_id)
     await outbox.enqueue(
         session,
-        key=f"leave:{mine.id}:{int(now.timestamp())}",
+        key=f"leave:{mine.id}:{mine.joins}",
         chat_id=meeting.host_id,
         kind="meetup_left",
-        values={"meeting_id": meeting_id, "name": user.display_name if user else ""},
+        values={"meeting_id": meeting.id, "name": user.display_name if user else ""},
         now=now,
     )
     if not was_seated or meeting.starts_at <= now:
         return None
     first = await session.scalar(
         select(Participation)
-        .where(Participation.meeting_id == meeting_id, Participation.status == WAITLISTED)
+        .where(Participation.meeting_id == meeting.id, Participation.status == WAITLISTED)
         .order_by(Participation.joined_at, Participation.id)
         .limit(1)
     )
     if first is None:
         return None
-    first.status = JOINED
+    # Seated from now on: the reminders count from here (storage.meetings.timers).
+    first.status, first.joined_at = JOINED, now
     await outbox.enqueue(
         session,
-        key=f"promoted:{first.id}:{int(now.timestamp())}",
+        key=f"promoted:{first.id}:{first.joins}",
         chat_id=first.user_id,
         kind="meetup_promoted",
-        values={"meeting_id": meeting_id},
+        values={"meeting_id": meeting.id},
         now=now,
     )
     return first.user_id
@@ -250,9 +350,13 @@ async def leave(session: AsyncSession, meeting_id: int, user_id: int, now: datet
 
 
 async def _notify_all(
-    session: AsyncSession, meeting: Meeting, kind: outbox.NoticeKind, key: str, now: datetime,
+    session: AsyncSession, meeting: Meeting, kind: outbox.NoticeKind, event: str, now: datetime,
     values: dict[str, object] | None = None, statuses: Sequence[str] = ACTIVE,
+    occasion: str | None = None,
 ) -> int:  # fmt: skip
+    """Tells everyone holding a place (not the host), each under the key
+    `<event>:<meeting>:<person>[:<occasion>]`; returns how many are told (a notice queued
+    already under its key, by the same occasion handled before, counts once)."""
     rows = await session.scalars(
         select(Participation.user_id).where(
             Participation.meeting_id == meeting.id,
@@ -260,13 +364,15 @@ async def _notify_all(
             Participation.user_id != meeting.host_id,
         )
     )
-    sent = 0
+    suffix = f":{occasion}" if occasion is not None else ""
+    told = 0
     for user_id in rows:
-        sent += await outbox.enqueue(
-            session, key=f"{key}:{user_id}", chat_id=user_id, kind=kind,
+        await outbox.enqueue(
+            session, key=f"{event}:{meeting.id}:{user_id}{suffix}", chat_id=user_id, kind=kind,
             values={"meeting_id": meeting.id, **(values or {})}, now=now,
         )  # fmt: skip
-    return sent
+        told += 1
+    return told
 
 
 async def cancel(session: AsyncSession, meeting_id: int, host_id: int, now: datetime) -> int:
@@ -275,7 +381,7 @@ async def cancel(session: AsyncSession, meeting_id: int, host_id: int, now: date
     if meeting.status != "open":
         raise MeetupNotOpen(meeting.status)
     meeting.status = "cancelled"
-    return await _notify_all(session, meeting, "meetup_cancelled", f"cancel:{meeting_id}", now)
+    return await _notify_all(session, meeting, "meetup_cancelled", "cancel", now)
 
 
 async def close_joining(session: AsyncSession, meeting_id: int, host_id: int) -> None:
@@ -284,14 +390,20 @@ async def close_joining(session: AsyncSession, meeting_id: int, host_id: int) ->
 
 
 async def message_participants(
-    session: AsyncSession, meeting_id: int, host_id: int, text: str, now: datetime
-) -> int:
-    """Sends the host's words to everyone seated; returns how many will get them."""
+    session: AsyncSession, meeting_id: int, host_id: int, text: str, now: datetime,
+    *, occasion: int | None = None,
+) -> int:  # fmt: skip
+    """Sends the host's words to everyone seated; returns how many will get them.
+
+    `occasion` is the host's message (its Telegram message id in the host's chat): the same
+    message handled again is queued once. Without it the moment stands in (no such promise).
+    """
     meeting = await hosted(session, meeting_id, host_id)
     if meeting.status != "open":
         raise MeetupNotOpen(meeting.status)
-    key = f"hostmsg:{meeting_id}:{int(now.timestamp() * 1000)}"
+    said = f"m{occasion}" if occasion is not None else f"t{int(now.timestamp() * 1000)}"
     words = clean(text, 3000)
     return await _notify_all(
-        session, meeting, "host_message", key, now, {"text": words}, statuses=(JOINED,)
-    )
+        session, meeting, "host_message", "hostmsg", now, {"text": words}, statuses=(JOINED,),
+        occasion=said,
+    )  # fmt: skip

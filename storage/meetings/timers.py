@@ -18,30 +18,54 @@ from storage.meetings.checkin import checkin_window
 from storage.models import Meeting, Participation
 
 
+def due_lead(starts_at: datetime, now: datetime, before: Sequence[timedelta]) -> timedelta | None:
+    """The reminder lead due now: the nearest to the start among those whose moment
+    (`starts_at - lead`) has come; None before the first, or once the meetup has started."""
+    if starts_at <= now:
+        return None
+    due = [lead for lead in before if starts_at - lead <= now]
+    return min(due) if due else None
+
+
 async def queue_reminders(session: AsyncSession, now: datetime, before: Sequence[timedelta]) -> int:
-    """Queues each due reminder once (the outbox key is the claim), for everyone seated."""
+    """Queues the due reminder of each open meetup for everyone seated, once.
+
+    One reminder at a time: only the nearest lead whose moment has come (`due_lead`), so a job
+    that ran late, or a meetup joined inside the window, never gets two identical ones at once.
+    Never one for a moment already past when the person took their seat: someone who joins
+    25 minutes before the start (reminders at 120 and 15) hears once, 15 minutes before.
+    The key `remind<minutes>:<meeting>:<person>` is the claim, so a restart or a second
+    scheduler repeating the job sends nothing twice.
+    """
+    if not before:
+        return 0
     queued = 0
-    for lead in before:
+    due = await session.scalars(
+        select(Meeting).where(
+            Meeting.status == "open",
+            Meeting.starts_at > now,
+            Meeting.starts_at <= now + max(before),
+        )
+    )
+    for meeting in list(due):
+        lead = due_lead(meeting.starts_at, now, before)
+        if lead is None:
+            continue
+        moment = meeting.starts_at - lead
         minutes = int(lead.total_seconds() // 60)
-        due = await session.scalars(
-            select(Meeting).where(
-                Meeting.status == "open",
-                Meeting.starts_at > now,
-                Meeting.starts_at <= now + lead,
+        seated = await session.scalars(
+            select(Participation.user_id).where(
+                Participation.meeting_id == meeting.id,
+                Participation.status == JOINED,
+                Participation.joined_at <= moment,
             )
         )
-        for meeting in due:
-            seated = await session.scalars(
-                select(Participation.user_id).where(
-                    Participation.meeting_id == meeting.id, Participation.status == JOINED
-                )
-            )
-            for user_id in seated:
-                queued += await outbox.enqueue(
-                    session, key=f"remind{minutes}:{meeting.id}:{user_id}", chat_id=user_id,
-                    kind="meetup_reminder", values={"meeting_id": meeting.id, "minutes": minutes},
-                    now=now,
-                )  # fmt: skip
+        for user_id in list(seated):
+            queued += await outbox.enqueue(
+                session, key=f"remind{minutes}:{meeting.id}:{user_id}", chat_id=user_id,
+                kind="meetup_reminder", values={"meeting_id": meeting.id, "minutes": minutes},
+                now=now,
+            )  # fmt: skip
     return queued
 
 
