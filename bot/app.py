@@ -156,6 +156,7 @@ def register_handlers(application: Application) -> None:
     admin_missions.register(application)
     # The hosting conversations own "create a meetup": before the meetup buttons.
     host.register(application)
+    # /checkin; and in group -1 the location step of a check-in, before "meetups near you".
     checkin.register(application)
     meetups.register(application)
     market.register(application)

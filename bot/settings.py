@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     checkin_opens_minutes: int = Field(default=15, ge=0, le=240)
     checkin_closes_minutes: int = Field(default=30, ge=0, le=240)
     checkin_rotation_seconds: int = Field(default=180, ge=30, le=3600)
+    # Issue 21: after the QR or code, the location shared must be this close to the venue;
+    # with `checkin_location_required`, someone who does not share one is not checked in
+    # (else they are, as "location unverified").
+    checkin_radius_m: int = Field(default=150, ge=20, le=5000)
+    checkin_location_required: bool = False
     reminder_minutes: str = "120,15"
     host_max_per_day: int = Field(default=3, ge=1, le=50)
     join_min_trust: float = Field(default=20.0, ge=0, le=100)

@@ -199,8 +199,11 @@ async def _checkin_qr(update: Update, context: Context, meeting_id: int) -> None
 
 
 async def _roster(update: Update, context: Context, meeting_id: int) -> None:
-    async with context.services.sessions() as session:
-        roster = await meetings.roster(session, meeting_id, _user_id(update))
+    """The host's list: who holds a place, who is here and how (QR or code, where)."""
+    svc = context.services
+    presence = meetings.Presence.from_settings(svc.settings)
+    async with svc.sessions() as session:
+        roster = await meetings.attendance(session, meeting_id, _user_id(update), presence)
     await context.answer()
     await context.bot.send_message(_chat_id(update), checkin_ui.roster_text(context.lang, roster))
 

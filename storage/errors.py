@@ -199,7 +199,8 @@ class AlreadyCheckedIn(MeetupError):
 class InvalidCheckin(MeetupError):
     """What was presented to check in is not valid. reason: "token" (a QR token forged,
     altered or expired: a screenshot forwarded later), "malformed_code" (a typed code of the
-    wrong shape) or "unknown_code" (no meetup has that code)."""
+    wrong shape), "old_code" (a meetup's code of a window no longer accepted: it was read
+    from the host's screen too long ago) or "unknown_code" (no meetup has that code)."""
 
     code = "invalid_checkin"
 

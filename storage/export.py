@@ -195,7 +195,14 @@ async def _meetups(session: AsyncSession, user_id: int) -> Data:
             for p, m, mission in seats
         ],
         "check_ins": [
-            {"meeting_id": m.id, "checked_in_at": _iso(p.checked_in_at), "proof_word": p.proof_word}
+            {
+                "meeting_id": m.id,
+                "checked_in_at": _iso(p.checked_in_at),
+                "proof_word": p.proof_word,
+                "method": p.checkin_method,
+                "location": p.checkin_location,
+                "distance_m": p.checkin_distance_m,
+            }
             for p, m, _ in seats
             if p.checked_in_at is not None
         ],

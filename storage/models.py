@@ -44,6 +44,8 @@ MISSION_STATUSES = ("draft", "published", "retired")
 MISSION_SOURCES = ("catalogue", "rules", "ai")
 MEETING_STATUSES = ("open", "cancelled", "finished")
 PARTICIPATION_STATUSES = ("joined", "waitlisted", "left")
+CHECKIN_METHODS = ("qr", "code", "host")
+CHECKIN_LOCATIONS = ("live", "point", "unverified")
 EVIDENCE_STATUSES = ("received", "checking", "in_review", "approved", "rejected", "retry")
 # What a piece of evidence is: a photo (compressed or a file), a round video message recorded
 # live in Telegram's camera, or an ordinary video (issue 21).
@@ -216,6 +218,19 @@ class Participation(Base):
     no_show_at: Mapped[datetime | None]
     # The one-time word given at check-in, to be written into the evidence photo.
     proof_word: Mapped[str | None] = mapped_column(String(20))
+    # Check-in proves presence (issue 21, storage.meetings.checkin): how the person checked in
+    # (CHECKIN_METHODS); while their location is awaited, when they presented the QR or code
+    # (the window is judged by it) and until when the location step waits.
+    checkin_method: Mapped[str | None] = mapped_column(String(8))
+    checkin_presented_at: Mapped[datetime | None]
+    checkin_pending_until: Mapped[datetime | None]
+    # Where they were (CHECKIN_LOCATIONS): a live or one-off location within the radius, or
+    # none shared ("unverified"); the distance to the meeting point, rounded to 10 m.
+    checkin_location: Mapped[str | None] = mapped_column(String(12))
+    checkin_distance_m: Mapped[int | None] = mapped_column(Integer)
+    # The private-chat message that completed the check-in: the same update handled again
+    # (a redelivery) is recognised and answered as the first time.
+    checkin_message_id: Mapped[int | None] = mapped_column(BigInteger)
     # How many times this person joined this meetup (a leave and a new join count again): the
     # occasion in the outbox keys of the join, leave and promotion notices (storage/outbox.py).
     joins: Mapped[int] = mapped_column(Integer, default=1)

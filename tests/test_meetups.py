@@ -216,11 +216,12 @@ async def test_scanning_the_hosts_qr_checks_people_in_once(bot: BotHarness) -> N
     assert link.startswith("https://t.me/halsaram_bot?start=c")
     payload = link.split("start=", 1)[1]
     assert len(payload) <= 64
-    async with bot.sessions() as s:
-        code = (await s.get(Meeting, meeting_id)).checkin_code  # type: ignore[union-attr]
-    assert code and code in qr["caption"]
+    code = bot.app.bot_data["services"].signer.code(meeting_id, bot.clock.now())
+    assert f"/checkin {code}" in qr["caption"]  # the typed code of this window (issue 21)
 
-    [done] = await guest.say(f"/start {payload}")
+    [asked] = await guest.say(f"/start {payload}")
+    assert "위치를 공유해 주세요" in asked["text"]
+    done = await _at_the_venue(bot, guest, meeting_id)
     assert done["text"].startswith('"석촌호수 한 바퀴 걷기" 체크인 완료! ✅')
     [again] = await guest.say(f"/start {payload}")
     assert again["text"] == "이미 체크인했어요. ✅"
@@ -247,18 +248,20 @@ async def test_an_old_qr_stops_working_and_the_typed_code_helps(bot: BotHarness)
     meeting_id = await new_meetup(bot, host, hours=1)
     await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     bot.clock.advance(timedelta(minutes=55))
-    await host.press(await meetup_card(bot, host, meeting_id), "📷 체크인 QR")
+    card = await meetup_card(bot, host, meeting_id)
+    await host.press(card, "📷 체크인 QR")
     payload = decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
     bot.clock.advance(timedelta(minutes=7))  # beyond the current and the previous window
     [expired] = await guest.say(f"/start {payload}")
     assert "만료" in expired["text"] and "/checkin" in expired["text"]
     [wrong] = await guest.say("/checkin ZZZZZZ")
     assert wrong["text"] == "그 코드의 모임이 없어요. 확인하고 다시 입력해 주세요."
-    async with bot.sessions() as s:
-        code = (await s.get(Meeting, meeting_id)).checkin_code  # type: ignore[union-attr]
-    assert code is not None
+    # The code under a fresh QR (it rotates with the QR: issue 21), typed loosely.
+    await host.press(card, "📷 체크인 QR")
+    code = bot.app.bot_data["services"].signer.code(meeting_id, bot.clock.now())
     [typed] = await guest.say(f"/checkin {code.lower()[:3]} {code.lower()[3:]}")
-    assert "체크인 완료" in typed["text"]
+    assert "위치를 공유해 주세요" in typed["text"]
+    assert "체크인 완료" in (await _at_the_venue(bot, guest, meeting_id))["text"]
 
 
 async def test_check_in_closes_after_the_window(bot: BotHarness) -> None:
@@ -266,11 +269,23 @@ async def test_check_in_closes_after_the_window(bot: BotHarness) -> None:
     guest = await Neighbour(bot, "민지").register()
     meeting_id = await new_meetup(bot, host, hours=1)
     await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
-    async with bot.sessions() as s:
-        code = (await s.get(Meeting, meeting_id)).checkin_code  # type: ignore[union-attr]
-    bot.clock.advance(timedelta(hours=1, minutes=31))
-    [late] = await guest.say(f"/checkin {code}")
+    card = await meetup_card(bot, host, meeting_id)
+    bot.clock.advance(timedelta(hours=1, minutes=29))
+    await host.press(card, "📷 체크인 QR")  # a minute before the window closes
+    payload = decode_qr(bot, bot.bot_messages(host.id)[-1]).split("start=", 1)[1]
+    bot.clock.advance(timedelta(minutes=2))  # the QR is still valid, the window is not
+    [late] = await guest.say(f"/start {payload}")
     assert late["text"] == "이 모임의 체크인은 마감됐어요."
+
+
+async def _at_the_venue(bot: BotHarness, person: Neighbour, meeting_id: int) -> dict[str, Any]:
+    """`person` shares a location at the meeting point (the check-in's second step)."""
+    async with bot.sessions() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        assert meeting is not None
+    where = bot.emulator.share_location(person.id, meeting.place_lat, meeting.place_lon)
+    [done] = await bot.act(person.id, where)
+    return done
 
 
 # --------------------------------------------------------------------------- the clock

@@ -87,9 +87,12 @@ async def test_check_in_gives_a_word_the_reply_and_the_admin_card_show(bot: BotH
     meeting_id = await new_meetup(bot, host, hours=1)
     async with transaction(bot.sessions) as s:
         await meetings.join(s, meeting_id, guest.id, RULES, bot.clock.now())
-        code = (await meetings.view(s, meeting_id)).meeting.checkin_code
+        meeting = (await meetings.view(s, meeting_id)).meeting
     bot.clock.advance(timedelta(minutes=50))
-    [reply] = await guest.say(f"/checkin {code}")
+    code = bot.app.bot_data["services"].signer.code(meeting_id, bot.clock.now())
+    await guest.say(f"/checkin {code}")
+    where = bot.emulator.share_location(guest.id, meeting.place_lat, meeting.place_lon)
+    [reply] = await bot.act(guest.id, where)  # the location step (issue 21)
     word = await _word(bot, meeting_id, guest.id)
     assert word in proof_words.words("en")
     assert f"🔤 Your proof word: {word}" in reply["text"]

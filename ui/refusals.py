@@ -115,6 +115,10 @@ TABLE: dict[str, str] = {
         "Type /checkin followed by the 6-character code under the host's QR, e.g. /checkin AB3XYZ."
     ),
     "invalid_checkin:unknown_code": N_("No meetup has that code. Check it and try again."),
+    "invalid_checkin:old_code": N_(
+        "That code has changed: it changes every few minutes. Type the one the host's screen "
+        "shows now, or scan the QR."
+    ),
     "invalid_checkin": N_(
         "This check-in code has expired or is not valid. Ask the host to show a fresh QR "
         "code, or type /checkin followed by the 6-character code under it."

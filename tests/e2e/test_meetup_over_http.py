@@ -1,6 +1,6 @@
 """Meetups end to end: a host creates a meetup, two people join, the host shows the check-in
-QR, and both check in by opening its deep link (`/start <token>`) — all through the sandbox
-over HTTP, with the bot as its own process and real time."""
+QR, and both check in by opening its deep link (`/start <token>`) and sharing where they are,
+all through the sandbox over HTTP, with the bot as its own process and real time."""
 
 from __future__ import annotations
 
@@ -61,6 +61,9 @@ def test_host_two_guests_and_qr_check_in(people: People, sandbox_url: str, tmp_p
 
         for guest in (guest1, guest2):
             people.say(guest, f"/start {payload}")
+            # Then where they are (issue 21): at the lake, so within the radius.
+            people.wait_for_bot(guest["id"], where=lambda m: "위치를 공유해" in m.get("text", ""))
+            people.share_location(guest, *SEOKCHON_LAKE)
             people.wait_for_bot(guest["id"], where=lambda m: "체크인 완료" in m.get("text", ""))
         # The host hears of each arrival (through the outbox).
         people.wait_for_bot(host["id"], where=lambda m: "(3/3명 도착)" in m.get("text", ""))
