@@ -216,8 +216,10 @@ async def test_a_video_sent_as_a_file_is_taken_as_the_file(scene: Scene) -> None
     await run_checks(bot)
     [row] = await evidence_rows(bot)
     assert row.media_kind == "video" and row.as_document
+    assert _checks(row)["time"]["reason"] == "no_video_time"  # the clip states no time
     card = _card(scene)
     assert card["document"]["file_id"] == row.file_id
+    assert "The file states no recording time" in str(card["caption"])
     assert str(card["caption"]).startswith(FILE)
 
 

@@ -43,6 +43,7 @@ CHECKS = {
     "too_long": N_("{seconds} s long, over the {max} s a video may last"),
     "not_round": N_("Not square ({width}×{height}): not recorded by Telegram's camera"),
     "unreadable_video": N_("Could not read the video: {detail}"),
+    "no_video_time": N_("The file states no recording time"),
 }
 
 

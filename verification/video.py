@@ -171,7 +171,7 @@ def signals(
     ]
     when = sent_at if live else report.recorded_at
     if when is None:
-        found.append(Signal("time", "unknown", "no_time", {}))
+        found.append(Signal("time", "unknown", "no_video_time", {}))
     else:
         during = starts_at - TIME_SLACK <= when <= ends_at + TIME_SLACK
         local = when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
