@@ -26,7 +26,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.context import CONTEXT_TYPES
-from bot.ingress import PerUserProcessor
+from bot.ingress import DatabaseOutage, PerUserProcessor
 from bot.persistence import DatabasePersistence
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, follow_admin_chat
@@ -82,6 +82,8 @@ def build_application(
     if sessions is None:
         sessions = session_factory(create_engine(settings.database_url))
     clock = clock or SystemClock()
+    # The database going away is waited out, not failed on (bot.ingress.DatabaseOutage).
+    outage = DatabaseOutage(sessions)
     builder = (
         ApplicationBuilder()
         .token(settings.token())
@@ -96,7 +98,7 @@ def build_application(
         .post_init(_post_init)
         # Our own ingress feeds the update queue (bot.ingress); PTB's Updater is not used.
         .updater(None)
-        .concurrent_updates(PerUserProcessor(on_done=_inbox_marker(sessions, clock)))
+        .concurrent_updates(PerUserProcessor(on_done=_inbox_marker(sessions, clock), outage=outage))
     )
     if handle_updates:
         builder = builder.persistence(DatabasePersistence(sessions, clock))
@@ -115,6 +117,9 @@ def build_application(
     application.bot_data[SERVICES_KEY] = Services.build(settings, clock, sessions)
     # A worker process (`halsaram worker`) runs jobs only: no handlers, no conversations.
     if handle_updates:
+        # The first error handler: an update that met a database outage runs again when it is
+        # back, instead of an apology from handlers/errors.py (registered last).
+        application.add_error_handler(outage.on_error)
         register_handlers(application)
     if schedule_jobs:
         jobs.schedule(application)

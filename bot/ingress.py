@@ -8,6 +8,15 @@ After an update was handled it is marked done; at start-up, whatever was stored 
 marked done (the process died) is handled first. A repeat delivery (the same update id
 within `storage.inbox.REPEAT_WINDOW`) is stored once and handled once.
 
+The database going away (a restart, a failover, the network) is an episode, not a crash
+(`DatabaseOutage`): whoever meets it first (polling or the webhook storing an update, a
+handler, a job) reports it; one warning is logged and a probe pings the database with a
+growing wait. Meanwhile polling stops asking Telegram (the offset stays, so Telegram keeps
+every update it handed over and the ones after), the webhook answers 503 (Telegram posts the
+update again), no update starts, and one that failed half-way is neither apologised for nor
+marked done: it waits, and runs again once the database answers (one info line), in each
+person's order.
+
 Polling starts where Telegram stands, not from the inbox: the first getUpdates sends no offset
 and gets the oldest update Telegram still holds unconfirmed, later calls confirm up to the
 last one received. An offset taken from the ids stored would confirm unread every update below
@@ -18,27 +27,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, BaseUpdateProcessor
+from telegram.ext import Application, ApplicationHandlerStop, BaseUpdateProcessor, CallbackContext
 
 from bot import metrics
 from bot.senders import sender_key
 from storage import inbox
 from storage.clock import Clock
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory, ping, transaction
 
 log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25
 # While another process takes this token's updates: first wait, and the longest.
 CONFLICT_BACKOFF = (5.0, 60.0)
+# While the database is unreachable, it is pinged after these waits: first, and the longest.
+OUTAGE_PROBE = (0.5, 5.0)
+PING_TIMEOUT = 5.0
+# Updates that could not be stored for another reason than an outage: first wait, the longest.
+STORE_BACKOFF = (1.0, 30.0)
+# A connection error while the database answers a ping (a connection cut by a restart that is
+# over, a deadlock, SQLite busy): the update runs again this many times before it counts as
+# failed (and the error handler apologises).
+RETRIES_WHILE_REACHABLE = 2
 # The update types the bot asks Telegram for, by polling and by webhook alike. Without the
 # list Telegram sends every type but chat_member and the reactions (Bot API, getUpdates:
 # allowed_updates), edited_message included: a live location is edited every few seconds for
@@ -69,17 +90,24 @@ class PerUserProcessor(BaseUpdateProcessor):
     the order they queued, and PTB starts one task per update in arrival order, so a person's
     updates keep their order. `on_done` runs after each update was handled (errors included:
     PTB has passed them to the error handler by then).
+
+    With an `outage` (`DatabaseOutage`), no update starts while the database is away, and one
+    that met the outage half-way runs again once it is back, before the person's next one; it
+    is marked done only then. Stopping during an outage leaves such updates pending in the
+    inbox for the next run.
     """
 
     def __init__(
         self,
         max_concurrent_updates: int = 256,
         on_done: Callable[[Update], Awaitable[None]] | None = None,
+        outage: DatabaseOutage | None = None,
     ) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: defaultdict[int, int] = defaultdict(int)
         self._on_done = on_done
+        self.outage = outage
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = ordering_key(update)
@@ -87,22 +115,224 @@ class PerUserProcessor(BaseUpdateProcessor):
         self._waiting[key] += 1
         try:
             async with lock:
-                started = time.perf_counter()
-                await coroutine
-                metrics.observe_update(update, time.perf_counter() - started)
+                handled = await self._handle(update, coroutine)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key]
                 self._locks.pop(key, None)
-        if self._on_done is not None and isinstance(update, Update):
-            await self._on_done(update)
+        if handled and self._on_done is not None and isinstance(update, Update):
+            await self._mark_done(update)
+
+    async def _handle(self, update: object, coroutine: Awaitable[Any]) -> bool:
+        """Runs the update (again, after an outage met half-way); False if it stays pending."""
+        outage = self.outage
+        if outage is None or not isinstance(update, Update):
+            started = time.perf_counter()
+            await coroutine
+            metrics.observe_update(update, time.perf_counter() - started)
+            return True
+        if not await outage.wait_up():
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # never started: pending in the inbox for the next run
+            return False
+        with outage.watching(update):
+            started = time.perf_counter()
+            await coroutine
+            while (again := outage.retry_of(update)) is not None:
+                if not await outage.wait_up():
+                    return False
+                started = time.perf_counter()
+                await again(update)
+        metrics.observe_update(update, time.perf_counter() - started)
+        return True
+
+    async def _mark_done(self, update: Update) -> None:
+        assert self._on_done is not None
+        tries = 0
+        while True:
+            try:
+                await self._on_done(update)
+                return
+            except Exception as exc:
+                tries += 1
+                outage = self.outage
+                if outage is None or not connection_lost(exc):
+                    raise
+                if not await outage.failed(exc) and tries > RETRIES_WHILE_REACHABLE:
+                    raise
+                if not await outage.wait_up():
+                    return  # handled, not marked: the next run handles it again
 
     async def initialize(self) -> None:
         return None
 
     async def shutdown(self) -> None:
         return None
+
+
+def connection_lost(error: BaseException | None) -> bool:
+    """Whether `error` says the database could not be reached or a connection broke: the
+    driver's OperationalError and InterfaceError (refused, closed, reset, timed out; on
+    PostgreSQL also deadlocks and cancelled statements, on SQLite a busy file: the ping in
+    `DatabaseOutage.failed` tells an outage from those), a connection SQLAlchemy found dead,
+    or no pooled connection in time. Looks at what `error` was raised from too."""
+    for _ in range(5):
+        if error is None:
+            return False
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+            return True
+        error = error.__cause__
+    return False
+
+
+def describe(error: BaseException) -> str:
+    """`error`'s type, and its cause's (a database error wraps the driver's), without text:
+    a database error's text can quote the values of its statement (an update, a name)."""
+    cause = error.__cause__ or getattr(error, "orig", None)
+    if cause is None:
+        return type(error).__name__
+    package = type(cause).__module__.partition(".")[0]
+    named = type(cause).__name__ if package == "builtins" else f"{package}.{type(cause).__name__}"
+    return f"{type(error).__name__} ({named})"
+
+
+class DatabaseOutage:
+    """The database unreachable: noticed once, waited out, over.
+
+    Whoever meets a connection error (`connection_lost`) reports it with `failed`, which pings
+    the database: if the ping fails too, the outage starts (one warning) and a probe pings
+    again after a growing wait (`OUTAGE_PROBE`) until the database answers (one info line).
+    Until then `wait_up` holds whoever waits: the poller, updates not started yet, and updates
+    that met the outage half-way, which the error handler (`on_error`, the first one) keeps
+    from apologising and hands back to `PerUserProcessor` to run again. A job or the
+    persistence flush that fails meanwhile is silent: its next run does the work.
+    """
+
+    def __init__(self, sessions: SessionFactory | None) -> None:
+        self._sessions = sessions
+        self._up = asyncio.Event()
+        self._up.set()
+        self._stopping = asyncio.Event()
+        self._since = 0.0
+        self._probe: asyncio.Task[None] | None = None
+        self._running: set[int] = set()  # update ids inside PerUserProcessor now
+        self._again: dict[int, Callable[[Update], Awaitable[None]]] = {}
+        self._retried: dict[int, int] = {}  # retries while the database answered a ping
+
+    @property
+    def down(self) -> bool:
+        return not self._up.is_set()
+
+    async def failed(self, error: BaseException) -> bool:
+        """A connection error met: True when the database is away (an outage, started now if
+        it was not already), False when it answers a ping (the fault has passed)."""
+        if self.down:
+            return True
+        if await self.reachable():
+            return False
+        if self.down:  # someone else started it while this ping waited
+            return True
+        self._up.clear()
+        self._since = time.monotonic()
+        first, longest = OUTAGE_PROBE
+        log.warning(
+            "database unreachable (%s): holding updates until it answers, confirming none to "
+            "Telegram (it keeps them) and marking none done; trying again every %.1f-%.0f s",
+            describe(error), first, longest,
+        )  # fmt: skip
+        self._probe = asyncio.create_task(self._wait_out())
+        return True
+
+    async def reachable(self) -> bool:
+        """One round trip to the database, given `PING_TIMEOUT` at most."""
+        if self._sessions is None:
+            return True
+        try:
+            async with asyncio.timeout(PING_TIMEOUT), self._sessions() as session:
+                await ping(session)
+        except Exception:
+            return False
+        return True
+
+    async def _wait_out(self) -> None:
+        wait, longest = OUTAGE_PROBE
+        while not self._stopping.is_set():
+            await _sleep_or_stop(self._stopping, wait)
+            if await self.reachable():
+                log.info(
+                    "database reachable again after %.0f s: handling the updates that waited",
+                    time.monotonic() - self._since,
+                )
+                self._up.set()
+                return
+            wait = min(wait * 2, longest)
+
+    async def wait_up(self, stop: asyncio.Event | None = None) -> bool:
+        """Waits while the database is away; False when stopping first (this process's or
+        `stop`)."""
+        if not self.down:
+            return True
+        waits = [
+            asyncio.ensure_future(self._up.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        if stop is not None:
+            waits.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+        return not self.down
+
+    def stop(self) -> None:
+        """The process stops: nothing waits for the database any more."""
+        self._stopping.set()
+
+    @contextlib.contextmanager
+    def watching(self, update: Update) -> Iterator[None]:
+        """While `update` runs inside the processor, an outage it meets is retried."""
+        self._running.add(update.update_id)
+        try:
+            yield
+        finally:
+            self._running.discard(update.update_id)
+            self._again.pop(update.update_id, None)
+            self._retried.pop(update.update_id, None)
+
+    def retry_of(self, update: Update) -> Callable[[Update], Awaitable[None]] | None:
+        """How to run `update` again, when it met an outage (once per meeting)."""
+        return self._again.pop(update.update_id, None)
+
+    async def on_error(self, update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        """The first error handler: a connection error is no failure to apologise for.
+
+        An update inside the processor is handed back to it to run again once the database
+        answers (`ApplicationHandlerStop`: no other error handler, no further handler group),
+        or at once when it answers now, up to `RETRIES_WHILE_REACHABLE` times. A job or the
+        persistence flush during an outage stops here too. Anything else goes on to the next
+        error handler (handlers/errors.py: counted, logged, apologised for)."""
+        error = context.error
+        if not connection_lost(error):
+            return
+        assert error is not None
+        down = await self.failed(error)
+        if isinstance(update, Update):
+            if update.update_id not in self._running:
+                return
+            if not down:
+                retried = self._retried.get(update.update_id, 0)
+                if retried >= RETRIES_WHILE_REACHABLE:
+                    return
+                self._retried[update.update_id] = retried + 1
+            log.debug("update %s met the outage: it runs again", update.update_id)
+            self._again[update.update_id] = context.application.process_update
+            raise ApplicationHandlerStop
+        if down:
+            raise ApplicationHandlerStop
 
 
 class Inbox:
@@ -116,11 +346,33 @@ class Inbox:
         self.application = application
         self.sessions = sessions
         self.clock = clock
+        processor = application.update_processor
+        outage = processor.outage if isinstance(processor, PerUserProcessor) else None
+        self.outage = outage or DatabaseOutage(sessions)
+        # Ids of updates whose store raised: a connection lost while committing may have
+        # stored them all the same, and then their next delivery is no longer new.
+        self._unsure: set[int] = set()
 
     async def accept(self, updates: list[Update]) -> int:
-        """Stores updates and queues the new ones for handling; returns how many were new."""
-        async with transaction(self.sessions) as session:
-            new = set(await inbox.store(session, [u.to_dict() for u in updates], self.clock.now()))
+        """Stores updates and queues the new ones for handling; returns how many were new.
+
+        An update whose earlier store raised and which is stored and pending now was stored
+        by that attempt after all (its commit's answer was lost with the connection): it is
+        queued too, since that attempt queued nothing."""
+        ids = [u.update_id for u in updates]
+        try:
+            async with transaction(self.sessions) as session:
+                stored = await inbox.store(
+                    session, [u.to_dict() for u in updates], self.clock.now()
+                )
+                new = set(stored)
+                unsure = [i for i in ids if i in self._unsure and i not in new]
+                if unsure:
+                    new |= set(await inbox.pending_among(session, unsure))
+        except BaseException:
+            self._unsure.update(ids)
+            raise
+        self._unsure.difference_update(ids)
         for update in updates:
             if update.update_id in new:
                 await self.application.update_queue.put(update)
@@ -145,10 +397,15 @@ async def poll(
     `allowed_updates` only (Telegram keeps the list for later calls and for a webhook).
 
     The first call has no offset: Telegram answers from the oldest update it has not had
-    confirmed (those stored before a crash come again and are dropped as repeats)."""
+    confirmed (those stored before a crash come again and are dropped as repeats).
+
+    Updates that could not be stored are not confirmed: the offset stays, and the next call
+    gets them again. While the database is away (`DatabaseOutage`) there is no next call:
+    Telegram keeps them, and the ones after, until it answers."""
     bot = box.application.bot
     offset: int | None = None
     backoff = 1.0
+    store_backoff = _Backoff(*STORE_BACKOFF)
     conflict = _ConflictBackoff()
     while not stop.is_set():
         request = asyncio.ensure_future(bot.get_updates(
@@ -186,9 +443,42 @@ async def poll(
         conflict.passed()
         if not updates:
             continue
-        await box.accept(list(updates))
+        try:
+            await box.accept(list(updates))
+        except Exception as exc:
+            # Not stored, so not confirmed: the offset stays and Telegram hands them over again.
+            lost = connection_lost(exc)
+            if lost and await box.outage.failed(exc):
+                await box.outage.wait_up(stop)
+                continue
+            # A connection that broke while the database answers (a warning), or a failure
+            # of another kind (an error); either way tried again, with a growing wait.
+            again = store_backoff.next()
+            log.log(
+                logging.WARNING if lost else logging.ERROR,
+                "%d updates not stored (%s); asking Telegram for them again in %.0f s",
+                len(updates), describe(exc), again,
+            )  # fmt: skip
+            await _sleep_or_stop(stop, again)
+            continue
+        store_backoff.reset()
         # Telegram forgets updates below the offset we send next; they are stored by now.
         offset = updates[-1].update_id + 1
+
+
+class _Backoff:
+    """A wait that doubles from `first` up to `longest` until reset."""
+
+    def __init__(self, first: float, longest: float) -> None:
+        self.first, self.longest = first, longest
+        self.wait = 0.0
+
+    def next(self) -> float:
+        self.wait = min(self.wait * 2, self.longest) if self.wait else self.first
+        return self.wait
+
+    def reset(self) -> None:
+        self.wait = 0.0
 
 
 class _ConflictBackoff:

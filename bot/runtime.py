@@ -125,6 +125,8 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
                 log.info("receiving updates by long polling")
                 await poll(box, stop, ALLOWED_UPDATES)
             await _close(listeners)  # no new update while the ones in flight finish
+            # Updates waiting for the database stay pending in the inbox for the next run.
+            box.outage.stop()
             await application.stop()
     finally:
         await _close(listeners)

@@ -14,6 +14,13 @@ a chat's updates reach the per-person processor (`bot.ingress.PerUserProcessor`)
 different people's are handled concurrently. A person's button presses travel in a queue of
 their own, so a press and a message sent right after it may arrive in either order; Telegram
 promises none there, and the handlers re-check state on every press.
+
+While the database is away (`bot.ingress.DatabaseOutage`) an update cannot be stored, so it
+is not acknowledged: 503, at once and without touching the database once the outage is known,
+and Telegram posts it again later (setWebhook: "In case of an unsuccessful request (a request
+with response HTTP status code different from 2XY), we will repeat the request and give up
+after a reasonable amount of attempts", https://core.telegram.org/bots/api#setwebhook). The
+outage is logged once, not per request, and never as a 500 with a traceback.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from starlette.routing import Route
 from telegram import Bot, Update
 from telegram.error import BadRequest
 
-from bot.ingress import Inbox
+from bot.ingress import OUTAGE_PROBE, Inbox, connection_lost, describe
 from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -70,15 +77,30 @@ def create_http_app(box: Inbox, secret: str) -> Starlette:
         update = _parse(body, box)
         if update is None:
             return PlainTextResponse("bad update", status_code=400)
+        if box.outage.down:
+            return _unavailable()
         try:
             await box.accept([update])
-        except Exception as exc:  # not stored: Telegram sends it again after a 500
+        except Exception as exc:  # not stored: Telegram sends it again after any non-2xx
+            if connection_lost(exc):
+                if not await box.outage.failed(exc):  # else the outage's one warning says why
+                    log.warning(
+                        "webhook: update %s not stored: %s (a connection broke)",
+                        update.update_id, describe(exc),
+                    )  # fmt: skip
+                return _unavailable()
             # The type only: a database error's text can quote the update it failed to store.
-            log.error("webhook: update %s not stored: %s", update.update_id, _kind(exc))
+            log.error("webhook: update %s not stored: %s", update.update_id, describe(exc))
             return PlainTextResponse("not stored", status_code=500)
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route(PATH, receive, methods=["POST"])])
+
+
+def _unavailable() -> Response:
+    """Not stored while the database is away: Telegram keeps the update and posts it again."""
+    headers = {"Retry-After": str(int(OUTAGE_PROBE[1]))}
+    return PlainTextResponse("database unavailable", status_code=503, headers=headers)
 
 
 def _parse(body: bytes, box: Inbox) -> Update | None:
@@ -119,9 +141,3 @@ def _fits(value: object) -> bool:
     if isinstance(value, int):
         return -(2**63) <= value < 2**63
     return not isinstance(value, float) or math.isfinite(value)
-
-
-def _kind(exc: BaseException) -> str:
-    """`exc`'s type, and its cause's (a database error wraps the driver's), without text."""
-    cause = exc.__cause__ or getattr(exc, "orig", None)
-    return type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")

@@ -114,6 +114,16 @@ async def unfinished(session: AsyncSession, limit: int = 1000) -> list[dict[str,
     return [dict(r) for r in rows]
 
 
+async def pending_among(session: AsyncSession, update_ids: list[int]) -> list[int]:
+    """Which of `update_ids` are stored and not handled yet."""
+    rows = await session.scalars(
+        select(InboxUpdate.update_id).where(
+            InboxUpdate.update_id.in_(update_ids), InboxUpdate.status == "pending"
+        )
+    )
+    return list(rows)
+
+
 async def backlog(session: AsyncSession, now: datetime) -> tuple[int, float]:
     """How many updates wait, and the age in seconds of the oldest (0 when none)."""
     count, oldest = (

@@ -4,24 +4,30 @@ after a crash, per-person ordering with cross-person concurrency, health and met
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.error import Conflict
 
 from bot import ingress, metrics
-from bot.ingress import Inbox, PerUserProcessor
+from bot.ingress import DatabaseOutage, Inbox, PerUserProcessor
 from bot.webhook import PATH, SECRET_HEADER, create_http_app
 from storage import inbox
+from storage import market as storage_market
 from storage.db import transaction
 from storage.models import InboxUpdate
 from tests.harness import BotHarness
+from tests.people import Neighbour
 
 SECRET = "right-secret"
 
@@ -297,3 +303,267 @@ async def test_polling_after_a_restart_takes_what_telegram_holds_when_the_ids_ju
     await asyncio.sleep(0.05)
     assert len(bot.bot_messages(james["id"])) == 5
     assert bot.emulator.pending_update_count == 0
+
+
+# ---------------------------------------------------------------- the database going away
+# An outage is played in process: the database answers no ping (`DatabaseOutage.reachable`)
+# and the storage call an update needs raises the driver's connection error, until "up".
+# tests/e2e/test_db_outage_over_http.py cuts a real PostgreSQL away through a proxy.
+
+GONE = OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
+WARNED = "database unreachable"
+
+
+class _Outage:
+    """Switches the database away and back for the calls patched with `breaks`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.away = False
+        self.monkeypatch = monkeypatch
+        self.calls: defaultdict[str, int] = defaultdict(int)
+
+        async def reachable(_self: DatabaseOutage) -> bool:
+            return not self.away
+
+        monkeypatch.setattr(DatabaseOutage, "reachable", reachable)
+        monkeypatch.setattr(ingress, "OUTAGE_PROBE", (0.01, 0.02))
+
+    def breaks(self, module: Any, name: str, *, after_commit: bool = False) -> None:
+        """`module.name` raises the connection error while away."""
+        real = getattr(module, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            if self.away:
+                raise GONE
+            return await real(*args, **kwargs)
+
+        self.monkeypatch.setattr(module, name, call)
+
+
+async def _waits(seconds: float = 0.3) -> None:
+    await asyncio.sleep(seconds)
+
+
+def _points_update(update_id: int, person: Any) -> dict[str, Any]:
+    return _text_update(update_id, {"id": person.id, "first_name": person.name}, "/points")
+
+
+def _statuses(rows: list[InboxUpdate]) -> dict[int, str]:
+    return {r.update_id: r.status for r in rows}
+
+
+async def _inbox(bot: BotHarness) -> dict[int, str]:
+    async with bot.sessions() as s:
+        return _statuses(list((await s.scalars(select(InboxUpdate))).all()))
+
+
+def _said(bot: BotHarness, chat_id: int, needle: str) -> int:
+    return sum(needle in m.get("text", "") for m in bot.bot_messages(chat_id))
+
+
+async def test_an_update_that_meets_the_outage_half_way_runs_again_once_it_is_back(
+    bot: BotHarness, seeded: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    minji = await Neighbour(bot, "Minji", lang="en").register()
+    jisoo = await _person(bot, "Jisoo")
+    before = len(bot.bot_messages(minji.id))
+    errors = metrics.ERRORS._value.get()
+    outage = _Outage(monkeypatch)
+    outage.breaks(storage_market, "points")  # /points's read, after the earlier groups ran
+    box = Inbox(bot.app, bot.sessions, bot.clock)
+    caplog.set_level(logging.INFO)
+    outage.away = True
+    await box.accept([Update.de_json(_points_update(900, minji), bot.app.bot)])
+    await _waits()
+    assert outage.calls["points"] == 1  # it ran, met the outage half-way, and waits
+    # More while it is away: Minji's next one waits behind hers, Jisoo's does not start.
+    await box.accept([
+        Update.de_json(_points_update(901, minji), bot.app.bot),
+        Update.de_json(_text_update(902, jisoo, "/help"), bot.app.bot),
+    ])  # fmt: skip
+    await _waits()
+    assert outage.calls["points"] == 1
+    assert await _inbox(bot) == {900: "pending", 901: "pending", 902: "pending"}
+    assert len(bot.bot_messages(minji.id)) == before and bot.bot_messages(jisoo["id"]) == []
+
+    outage.away = False
+    await _settled(bot, [900, 901, 902])
+    await _waits(0.1)
+    assert _said(bot, minji.id, "Your points: 0") == 2  # one answer each, no apology
+    assert len(bot.bot_messages(minji.id)) == before + 2
+    assert _said(bot, jisoo["id"], "/help — What I can do") == 1
+    assert len(bot.bot_messages(jisoo["id"])) == 1
+    assert metrics.ERRORS._value.get() == errors
+    warned = [r for r in caplog.records if WARNED in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_connection_error_while_the_database_answers_is_retried_then_apologised_for(
+    bot: BotHarness, seeded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not an outage (the ping passes: a deadlock, a busy SQLite file, a bug): run again a
+    couple of times, then the usual failure, never a loop."""
+    minji = await Neighbour(bot, "Minji", lang="en").register()
+    before = len(bot.bot_messages(minji.id))
+    errors = metrics.ERRORS._value.get()
+    outage = _Outage(monkeypatch)
+    outage.breaks(storage_market, "points")
+    outage.away = True
+
+    async def answers(_self: DatabaseOutage) -> bool:
+        return True
+
+    monkeypatch.setattr(DatabaseOutage, "reachable", answers)
+    box = Inbox(bot.app, bot.sessions, bot.clock)
+    await box.accept([Update.de_json(_points_update(910, minji), bot.app.bot)])
+    await _settled(bot, [910])
+    assert outage.calls["points"] == 1 + ingress.RETRIES_WHILE_REACHABLE
+    [apology] = bot.bot_messages(minji.id)[before:]
+    assert (
+        apology["text"] == "Sorry, something went wrong on my side. Please try again in a moment."
+    )
+    assert metrics.ERRORS._value.get() == errors + 1
+
+
+async def test_the_webhook_answers_503_while_the_database_is_away_and_stores_when_back(
+    bot: BotHarness,
+    http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    james = await _person(bot, "James")
+    outage = _Outage(monkeypatch)
+    outage.breaks(inbox, "store")
+    caplog.set_level(logging.DEBUG)
+    headers = {SECRET_HEADER: SECRET}
+    outage.away = True
+    for n in range(3):  # Telegram posts each again after any answer but 2xx
+        response = await http.post(
+            PATH, json=_text_update(920 + n, james, "/help"), headers=headers
+        )
+        assert response.status_code == 503
+    assert outage.calls["store"] == 1  # then the outage is known: no database call per post
+    assert await _inbox(bot) == {}
+    outage.away = False
+    await _waits(0.2)
+    for n in range(3):
+        response = await http.post(
+            PATH, json=_text_update(920 + n, james, "/help"), headers=headers
+        )
+        assert response.status_code == 200
+    await _settled(bot, [920, 921, 922])
+    assert _said(bot, james["id"], "/help — What I can do") == 3
+    assert len(bot.bot_messages(james["id"])) == 3
+    assert len([r for r in caplog.records if WARNED in r.getMessage()]) == 1
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_polling_stops_confirming_while_the_database_is_away_and_drains_when_back(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    james = await _person(bot, "James")
+    outage = _Outage(monkeypatch)
+    outage.breaks(inbox, "store")
+    caplog.set_level(logging.INFO)
+    outage.away = True
+    for _ in range(3):
+        await bot.emulator.send_text(james["id"], "/help")
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingress.poll(Inbox(bot.app, bot.sessions, bot.clock), stop))
+    await _waits()
+    polls = [c for c in bot.request.calls if c.method == "getUpdates"]
+    assert len(polls) == 1 and outage.calls["store"] == 1  # no more calls while away
+    await bot.emulator.send_text(james["id"], "/help")  # and more arrive meanwhile
+    await _waits()
+    assert not task.done()  # the poller lives
+    assert bot.emulator.pending_update_count == 4  # none confirmed
+    assert len([c for c in bot.request.calls if c.method == "getUpdates"]) == 1
+    outage.away = False
+    for _ in range(500):
+        if _said(bot, james["id"], "/help —") >= 4:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    await _waits(0.1)
+    assert _said(bot, james["id"], "/help — What I can do") == 4
+    assert len(bot.bot_messages(james["id"])) == 4
+    assert bot.emulator.pending_update_count == 0
+    assert len([r for r in caplog.records if WARNED in r.getMessage()]) == 1
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_updates_stored_by_a_commit_whose_answer_was_lost_are_handled_once(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection breaks after COMMIT went out: the store raised, but the rows are there.
+    Telegram sends them again; they are no longer new, yet nothing has queued them."""
+    james = await _person(bot, "James")
+    real = ingress.transaction
+    lost = [True]
+
+    @contextlib.asynccontextmanager
+    async def commit_then_lose(sessions: Any) -> AsyncIterator[Any]:
+        async with real(sessions) as session:
+            yield session
+        if lost:
+            lost.clear()
+            raise GONE
+
+    monkeypatch.setattr(ingress, "transaction", commit_then_lose)
+    box = Inbox(bot.app, bot.sessions, bot.clock)
+    updates = [Update.de_json(_text_update(930 + n, james, "/help"), bot.app.bot) for n in range(2)]
+    with pytest.raises(OperationalError):
+        await box.accept(updates)
+    assert await _inbox(bot) == {930: "pending", 931: "pending"}  # stored after all
+    assert await box.accept(updates) == 2  # delivered again: queued now
+    await _settled(bot, [930, 931])
+    assert await box.accept(updates) == 0  # and a third delivery is a repeat
+    await _waits(0.1)
+    assert len(bot.bot_messages(james["id"])) == 2
+
+
+async def test_an_update_handled_as_the_database_goes_is_marked_done_later_not_run_again(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    james = await _person(bot, "James")
+    outage = _Outage(monkeypatch)
+    outage.breaks(inbox, "mark_done")  # handled and answered; marking it done fails
+    box = Inbox(bot.app, bot.sessions, bot.clock)
+    outage.away = True
+    await box.accept([Update.de_json(_text_update(940, james, "/help"), bot.app.bot)])
+    await _waits()
+    assert await _inbox(bot) == {940: "pending"}
+    assert len(bot.bot_messages(james["id"])) == 1
+    outage.away = False
+    await _settled(bot, [940])
+    assert outage.calls["mark_done"] >= 2
+    await _waits(0.1)
+    assert len(bot.bot_messages(james["id"])) == 1  # answered once
+
+
+async def test_stopping_while_the_database_is_away_leaves_the_update_for_the_next_run(
+    bot: BotHarness, seeded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    minji = await Neighbour(bot, "Minji", lang="en").register()
+    before = len(bot.bot_messages(minji.id))
+    outage = _Outage(monkeypatch)
+    outage.breaks(storage_market, "points")
+    box = Inbox(bot.app, bot.sessions, bot.clock)
+    outage.away = True
+    await box.accept([Update.de_json(_points_update(950, minji), bot.app.bot)])
+    await _waits()
+    box.outage.stop()  # SIGTERM: bot.runtime stops the waiting first, then the application
+    await asyncio.wait_for(bot.restart(), timeout=10)
+    assert await _inbox(bot) == {950: "pending"}
+    assert len(bot.bot_messages(minji.id)) == before  # no apology on the way out
+    outage.away = False
+    assert await Inbox(bot.app, bot.sessions, bot.clock).replay_unfinished() == 1
+    await _settled(bot, [950])
+    await _waits(0.1)
+    assert _said(bot, minji.id, "Your points: 0") == 1
+    assert len(bot.bot_messages(minji.id)) == before + 1
