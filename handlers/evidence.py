@@ -1,12 +1,14 @@
-"""Step 5: a checked-in participant sends a photo of the mission as proof.
+"""Step 5: a checked-in participant (or host) sends a photo of the mission as proof.
 
 A photo (compressed by Telegram, EXIF gone) or the original as a document (EXIF kept; an
 iPhone's arrives as `image/heic`) in the private chat is attached to the meetup waiting for it
 (the person picks with buttons when several are), recorded at once and answered "received,
 being checked" — after a compressed photo with the tip to send the original as a file next
-time, so the time and place checks can run. Downloading, hashing and the other checks run in
-the verification job. Albums, files that are not images and files over Telegram's 20 MB
-download limit each get a clear answer instead.
+time, so the time and place checks can run. Photos count from the person's check-in on;
+someone who has not checked in is told how and from when they can. Downloading, hashing and
+the other checks run in the verification job. Albums, files that are not images and files over
+Telegram's 20 MB download limit each get a clear answer instead. The same message handled
+twice (a redelivery) is one photo and gets the same answer.
 """
 
 from __future__ import annotations
@@ -46,9 +48,13 @@ IN_ALBUM = _InAlbum(name="IN_ALBUM")
 
 async def receive_photo(update: Update, context: Context) -> None:
     """A compressed photo: the largest size Telegram made of it."""
-    assert update.effective_message is not None
-    largest = update.effective_message.photo[-1]
-    await _attach(update, context, evidence.Upload(largest.file_id, largest.file_unique_id, False))
+    message = update.effective_message
+    assert message is not None
+    largest = message.photo[-1]
+    upload = evidence.Upload(
+        largest.file_id, largest.file_unique_id, False, message_id=message.message_id
+    )
+    await _attach(update, context, upload)
 
 
 async def receive_document(update: Update, context: Context) -> None:
@@ -64,8 +70,9 @@ async def receive_document(update: Update, context: Context) -> None:
         await message.reply_text(t(context.lang, ui.UNREADABLE))
         return
     upload = evidence.Upload(
-        document.file_id, document.file_unique_id, True, expected_format(document.file_name)
-    )
+        document.file_id, document.file_unique_id, True, expected_format(document.file_name),
+        message_id=message.message_id,
+    )  # fmt: skip
     await _attach(update, context, upload)
 
 
@@ -87,8 +94,9 @@ async def album(update: Update, context: Context) -> None:
 
 
 async def pick_meetup(update: Update, context: Context) -> None:
-    """The answer to "which meetup?": submits the photo kept from a moment ago."""
-    kept = context.user_data.pop(UPLOAD_KEY, None) if context.user_data is not None else None
+    """The answer to "which meetup?": submits the photo kept from a moment ago (kept until the
+    next photo, so the same press handled twice gives the same answer)."""
+    kept = context.user_data.get(UPLOAD_KEY) if context.user_data is not None else None
     try:
         meeting_id = context.pressed.int_arg(0)
     except InvalidCallback:

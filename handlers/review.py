@@ -5,7 +5,10 @@ the photo itself (by file_id), mission, meetup, the sender's trust score and wha
 checks found, with Approve / Reject (then a reason) / Ask again. Every press is re-checked on
 the server: only an admin decides, and only the first decision counts; the card is then edited
 to say who decided. `/review` in a private chat shows an admin the photos still waiting, with
-the same buttons. The card itself is drawn by `ui/review.py`.
+the same buttons. The card itself is drawn by `ui/review.py`. Nobody decides on their own
+photo or on one of a meetup they took part in, and a copy of an approved photo is not
+approved (each is a polite refusal). The same admin's press handled twice (a redelivery, a
+double tap) is the decision it made: no refusal, the card as it was drawn the first time.
 
 A decision's press is answered first, before the database work (the redrawn card then says
 what was decided); a refusal (not an admin, checks still running, no tries left, the photo
@@ -54,7 +57,7 @@ async def decide(update: Update, context: Context) -> None:
             session, evidence_id=evidence_id, reviewer_id=user.id, action=action,
             reason=reason, now=svc.clock.now(), rules=rules,
         )  # fmt: skip
-    if not decision.first:
+    if not decision.first and not decision.repeat:
         await context.refuse(errors.AlreadyDecided(decision.status))
         await _show_outcome(update, context, decision.view, None)
         return

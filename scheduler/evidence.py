@@ -3,9 +3,12 @@ and posts a review card per photo to the admin group.
 
 Claims are guarded UPDATEs (received → checking), so two workers never check one photo; a
 download that fails for a passing reason puts the photo back. Each check gives a signal with
-a reason and none rejects: the card shows them to the human reviewer. The near-duplicate index
-lives in this process and catches up from the database before each batch (new hashes above
-what it loaded, plus photos that were still unhashed then).
+a reason for the human reviewer, with one exception (issue 21): a copy — the bytes (SHA-256)
+or the picture (perceptual hash within `evidence.TWIN` bits) of an approved photo, or the
+bytes of the sender's own photo that was not accepted — is refused here, without a card, and
+its sender is told why (`storage.evidence.refuse_copy`); nearer misses stay a signal on the
+card. The near-duplicate index lives in this process and catches up from the database before
+each batch (new hashes above what it loaded, plus photos that were still unhashed then).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from bot.settings import Settings, follow_admin_chat
 from storage import evidence, proof_words
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
-from storage.files import FileStore
+from storage.files import FileStore, content_key
 from ui import review
 from verification import ai_judge, photos, video
 from verification import proof_words as words
@@ -89,7 +92,7 @@ async def check_once(
     checked = 0
     for evidence_id in claimed:
         try:
-            checked += await _check(bot, sessions, settings, checker, evidence_id)
+            checked += await _check(bot, sessions, clock, settings, checker, evidence_id)
         except StoreUnavailable as exc:
             # Disk full, S3 unreachable: the photo stays queued and its sender hears why.
             log.warning(
@@ -117,9 +120,15 @@ async def _download(bot: Bot, file_id: str) -> bytes:
 
 
 async def _check(
-    bot: Bot, sessions: SessionFactory, settings: Settings, checker: Checker, evidence_id: int
+    bot: Bot,
+    sessions: SessionFactory,
+    clock: Clock,
+    settings: Settings,
+    checker: Checker,
+    evidence_id: int,
 ) -> int:
-    """Checks one claimed photo and queues it for review; 0 when it went back to the queue."""
+    """Checks one claimed photo and queues it for review (or refuses it as a copy); 0 when it
+    went back to the queue."""
     async with sessions() as session:
         item = await evidence.check_item(session, evidence_id)
     signals: list[photos.Signal] = []
@@ -133,6 +142,8 @@ async def _check(
         async with transaction(sessions) as session:
             await evidence.release(session, evidence_id)
         return 0
+    # The bytes as downloaded (a video's own, not its frame's): the same file sent again.
+    digest = content_key(data) if data is not None else None
     clip: video.VideoReport | None = None
     if data is not None and item.media_kind != evidence.PHOTO:
         # Issue 21: a video is checked, hashed, judged, stored and shown as one frame of it;
@@ -141,8 +152,12 @@ async def _check(
         data = clip.frame
         signals += _video_signals(clip, item, settings)
     report, key, converted = photos.PhotoReport(error="not downloaded"), None, False
-    if data is not None:
-        key, report, converted = await _store_and_inspect(checker, data)
+    if data is not None and digest is not None:
+        report = await asyncio.to_thread(photos.inspect, data)
+        copy = await _copy_of(sessions, checker, item, digest, report.phash)
+        if copy is not None:
+            return await _refuse(sessions, clock, settings, checker, item, copy, digest, report)
+        key, converted = await _store(checker, data, report)
         signals += _meetup_signals(report, item, settings)
     if report.phash is not None:
         signals.append(await _duplicates(sessions, checker, item, report.phash))
@@ -151,6 +166,7 @@ async def _check(
         verdict = await _judge(checker.judge, data, item)
         signals += await _judge_signals(sessions, item, verdict)
     outcome = _result(report, key, signals, verdict, settings)
+    outcome.sha256 = digest
     if converted:
         outcome.signals[evidence.SHOWN_AS_JPEG] = True
     if clip is not None and key is not None and item.media_kind == evidence.VIDEO_NOTE:
@@ -167,12 +183,58 @@ async def _store_and_inspect(checker: Checker, data: bytes) -> tuple[str, photos
     """Reads the image, then keeps it (a failing store stops here): as sent, or as a JPEG with
     its EXIF when Telegram cannot show the original (an iPhone's HEIC) — True then."""
     report = await asyncio.to_thread(photos.inspect, data)
+    key, converted = await _store(checker, data, report)
+    return key, report, converted
+
+
+async def _store(checker: Checker, data: bytes, report: photos.PhotoReport) -> tuple[str, bool]:
+    """Keeps an inspected image (a failing store stops here): as sent, or as a JPEG with its
+    EXIF when Telegram cannot show the original (an iPhone's HEIC) — True then."""
     jpeg = await asyncio.to_thread(photos.viewable_jpeg, data, report)
     try:
         key = await checker.store.put(jpeg if jpeg is not None else data)
     except Exception as exc:
         raise StoreUnavailable from exc
-    return key, report, jpeg is not None
+    return key, jpeg is not None
+
+
+async def _copy_of(
+    sessions: SessionFactory,
+    checker: Checker,
+    item: evidence.CheckItem,
+    digest: str,
+    phash: str | None,
+) -> evidence.Copy | None:
+    """Whether the photo is a copy: of an approved photo (its bytes, or its picture within
+    `evidence.TWIN` bits), or the bytes of the sender's photo that was not accepted."""
+    twins: list[tuple[int, int]] = []
+    if phash is not None:
+        found = checker.index.search(hash_int(phash), evidence.TWIN)
+        twins = [(m.evidence_id, m.distance) for m in found]
+    async with sessions() as session:
+        return await evidence.find_copy(session, item.evidence_id, digest, twins)
+
+
+async def _refuse(
+    sessions: SessionFactory,
+    clock: Clock,
+    settings: Settings,
+    checker: Checker,
+    item: evidence.CheckItem,
+    copy: evidence.Copy,
+    digest: str,
+    report: photos.PhotoReport,
+) -> int:
+    """Refuses a copy (its sender is told why, no try used, no card); 1 when it was still ours."""
+    rules = evidence.EvidenceRules.from_settings(settings)
+    async with transaction(sessions) as session:
+        refused = await evidence.refuse_copy(
+            session, item.evidence_id, copy, sha256=digest, phash=report.phash,
+            now=clock.now(), rules=rules,
+        )  # fmt: skip
+    if report.phash is not None:
+        checker.index.add(item.evidence_id, hash_int(report.phash))
+    return int(refused)
 
 
 def _meetup_signals(

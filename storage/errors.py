@@ -281,6 +281,42 @@ class NoTriesLeft(EvidenceError):
     code = "no_tries_left"
 
 
+class NotCheckedIn(EvidenceError):
+    """A photo for a meetup the person (host or participant) has not checked in to: evidence
+    counts only from check-in on (issue 21). reason: "early" (check-in opens at `opens_at`),
+    "open" (check-in is open now) or "missed" (it closed without them); `starts_at` is the
+    meetup's start, `host` whether they host it."""
+
+    code = "not_checked_in"
+
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        starts_at: datetime | None = None,
+        opens_at: datetime | None = None,
+        host: bool = False,
+    ) -> None:
+        super().__init__(f"host_{reason}" if host and reason else reason)
+        self.starts_at = starts_at
+        self.opens_at = opens_at
+        self.host = host
+
+
+class CopyOfApproved(EvidenceError):
+    """Approving a photo whose bytes (or picture: perceptual hash within 2 bits) are those of
+    a photo already approved: the same proof pays once (issue 21)."""
+
+    code = "copy_of_approved"
+
+
+class NotImpartial(EvidenceError):
+    """An admin deciding on evidence they may not judge (issue 21). reason: "own" (they sent
+    it) or "attended" (they hosted, joined or checked in to its meetup)."""
+
+    code = "not_impartial"
+
+
 # Groups
 class GroupError(DomainError):
     code = "group"

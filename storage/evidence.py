@@ -1,12 +1,25 @@
 """Photo evidence (steps 5 and 6): intake, the verification job's claims, admin decisions.
 
-A checked-in participant may send a photo for a meetup that has started, until some hours
-after it ended, while no photo of theirs for it is approved or still being looked at, within a
-number of tries. Each state change is a guarded UPDATE (`WHERE status = …`), so two workers
+Evidence belongs to the people who were there (issue 21). A participant or host who checked in
+may send a photo from their check-in on until some hours after the meetup ended, while no
+photo of theirs for it is approved or still being looked at, within a number of tries; someone
+who has not checked in is told how and from when they can (`NotCheckedIn`). The same message
+handled twice (Telegram redelivering it) is the one photo it was.
+
+Copies never pay twice: the verification job refuses a photo whose bytes (SHA-256) or picture
+(perceptual hash within `TWIN` bits) are those of an approved photo, and identical bytes a
+person sends again after their photo was not accepted; such a copy goes to "retry" with the
+`COPY` signal, its sender is told why, and it uses none of their tries. Nearer misses stay a
+signal on the review card. An approval checks the same against approved photos once more
+(approvals take turns), and a partial unique index lets the same bytes be approved once.
+
+Nobody reviews their own evidence or that of a meetup they hosted, joined or checked in to
+(`NotImpartial`). Each state change is a guarded UPDATE (`WHERE status = …`), so two workers
 never check one photo and two admins pressing at once give one decision: the second finds the
-status changed (and the review unique per evidence backs that up). Approval pays through the
-ledger with reference `evidence:<id>`, so nothing can pay twice. Notices to the sender go to
-the outbox in the same transaction.
+status changed (and the review unique per evidence backs that up); the same admin's press
+handled twice is recognised as the decision it made. Approval pays through the ledger with
+reference `evidence:<id>`, so nothing can pay twice. Notices to the sender go to the outbox in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,9 +36,13 @@ from storage import ledger, meetings, outbox, proof_words, users
 from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyDecided,
+    CopyOfApproved,
+    DomainError,
     EvidenceNotFound,
     NotAdmin,
+    NotCheckedIn,
     NothingPending,
+    NotImpartial,
     NotReady,
     NoTriesLeft,
     SamePhoto,
@@ -51,6 +68,21 @@ APPROVE, REJECT, ASK_AGAIN = "approve", "reject", "again"
 REASONS = ("blurry", "place", "mission", "duplicate", "other")
 # A photo still "checking" this long after it arrived was claimed by a worker that died.
 STALE_CHECK = timedelta(minutes=10)
+# A signal of the checks: this photo is a copy ({"why": "approved" | "repeat", "of": id,
+# "distance": bits}); it was refused without a reviewer and used no try.
+COPY = "copy"
+# Perceptual hashes this close (of 64 bits) are one picture: re-encoded, resized, re-saved.
+TWIN = 2
+# The person's message that carried a photo (in its signals): a redelivery is that message.
+MESSAGE_ID = "message_id"
+# Approvals take turns on PostgreSQL (a transaction-scoped advisory lock), so two admins
+# approving two copies at once cannot both find no approved twin.
+APPROVAL_LOCK = 2_021_0001
+
+
+def is_copy(item: Evidence) -> bool:
+    """Whether the checks refused this photo as a copy (it used no try)."""
+    return COPY in (item.signals or {})
 
 
 def shown_jpeg_key(item: Evidence) -> str | None:
@@ -69,17 +101,28 @@ class RuleSettings(Protocol):
     @property
     def evidence_window_hours(self) -> int: ...
 
+    @property
+    def checkin_opens_minutes(self) -> int: ...
+
+    @property
+    def checkin_closes_minutes(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class EvidenceRules:
     max_attempts: int = 3
     window_after: timedelta = timedelta(hours=48)
+    # The check-in window (as `meetings.Rules`), to tell someone not checked in when they can.
+    checkin_opens_before: timedelta = timedelta(minutes=15)
+    checkin_closes_after: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_settings(cls, settings: RuleSettings) -> EvidenceRules:
         return cls(
             max_attempts=settings.evidence_max_attempts,
             window_after=timedelta(hours=settings.evidence_window_hours),
+            checkin_opens_before=timedelta(minutes=settings.checkin_opens_minutes),
+            checkin_closes_after=timedelta(minutes=settings.checkin_closes_minutes),
         )
 
 
@@ -111,6 +154,8 @@ class Received:
 
     meetup: meetings.MeetupView | None = None
     choices: list[meetings.MeetupView] = field(default_factory=list)
+    # The same message taken in before (handled twice): nothing new was recorded.
+    repeat: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +218,9 @@ class Decision:
     balance: int
     view: ReviewView
     first: bool = True
+    # Not first, but this admin's own decision on record, pressed again (a redelivered press or
+    # a double tap): nothing to refuse.
+    repeat: bool = False
 
 
 @dataclass
@@ -186,6 +234,18 @@ class CheckResult:
     flags: list[str] = field(default_factory=list)
     ai_verdict: str | None = None
     ai_reason: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """What makes a photo a copy: the same as approved photo `of` ("approved", `distance` bits
+    apart, 0 for the same bytes), or the same bytes as the sender's photo `of` that was not
+    accepted ("repeat")."""
+
+    why: str
+    of: int
+    distance: int = 0
 
 
 # --------------------------------------------------------------------------- intake
@@ -198,27 +258,33 @@ async def _own_evidence(session: AsyncSession, meeting_id: int, user_id: int) ->
     return list(rows)
 
 
+def _tries(photos: list[Evidence]) -> int:
+    """The tries these photos used: a copy refused by the checks uses none."""
+    return sum(1 for p in photos if not is_copy(p))
+
+
 def _standing(photos: list[Evidence], rules: EvidenceRules) -> str:
     """ "open" when a photo may be sent, else why not: approved, in_review or no_tries."""
     if any(p.status == APPROVED for p in photos):
         return APPROVED
     if any(p.status in IN_FLIGHT for p in photos):
         return IN_REVIEW
-    return "no_tries" if len(photos) >= rules.max_attempts else "open"
+    return "no_tries" if _tries(photos) >= rules.max_attempts else "open"
 
 
 async def pending_meetups(
     session: AsyncSession, user_id: int, now: datetime, rules: EvidenceRules
 ) -> Pending:
-    """Meetups the person checked in to that have started and still wait for their photo."""
+    """Meetups the person checked in to (from check-in on, whether or not they have started)
+    that still wait for their photo."""
     ids = await session.scalars(
         select(Meeting.id)
         .join(Participation, Participation.meeting_id == Meeting.id)
         .where(
             Participation.user_id == user_id,
             Participation.checked_in_at.is_not(None),
+            Participation.checked_in_at <= now,
             Meeting.status != "cancelled",
-            Meeting.starts_at <= now,
             Meeting.ends_at >= now - rules.window_after,
         )
         .order_by(Meeting.starts_at.desc())
@@ -248,6 +314,9 @@ async def submit(
     """Records a photo for the verification job; raises when this meetup takes none now, or
     when the person may not act (deleted, banned, suspended)."""
     await require_may_act(session, user_id, now, "photo")
+    earlier = await _same_message(session, user_id, upload)
+    if earlier is not None:
+        return earlier  # this message was taken in already (handled twice)
     # Locks the person's seat (PostgreSQL; SQLite serialises writers): two photos sent at
     # once are counted one after the other.
     mine = await session.scalar(
@@ -258,13 +327,15 @@ async def submit(
     meeting = await session.get(Meeting, meeting_id)
     if (
         mine is None
-        or mine.checked_in_at is None
         or meeting is None
         or meeting.status == "cancelled"
-        or meeting.starts_at > now
         or meeting.ends_at < now - rules.window_after
     ):
         raise NothingPending("none")
+    if mine.checked_in_at is None or mine.checked_in_at > now:
+        if mine.status != meetings.JOINED:
+            raise NothingPending("none")
+        raise _not_checked_in(meeting, user_id, now, rules)
     photos = await _own_evidence(session, meeting_id, user_id)
     standing = _standing(photos, rules)
     if standing != "open":
@@ -276,12 +347,16 @@ async def submit(
     )
     if seen is not None:
         raise SamePhoto
+    signals: dict[str, Any] = {}
+    if upload.named_format:
+        signals["named_format"] = upload.named_format
+    if upload.message_id is not None:
+        signals[MESSAGE_ID] = upload.message_id
     evidence = Evidence(
         participation_id=mine.id, meeting_id=meeting_id, user_id=user_id,
         file_id=upload.file_id, file_unique_id=upload.file_unique_id,
-        as_document=upload.as_document, media_kind=upload.media_kind, flags=[],
-        signals={"named_format": upload.named_format} if upload.named_format else {},
-        attempt=len(photos) + 1, status=RECEIVED, submitted_at=now,
+        as_document=upload.as_document, media_kind=upload.media_kind, flags=[], signals=signals,
+        attempt=_tries(photos) + 1, status=RECEIVED, submitted_at=now,
     )  # fmt: skip
     session.add(evidence)
     try:
@@ -290,6 +365,70 @@ async def submit(
     except IntegrityError as exc:  # the same file, sent twice at the same moment
         raise SamePhoto from exc
     return evidence
+
+
+async def _same_message(session: AsyncSession, user_id: int, upload: Upload) -> Evidence | None:
+    """The photo this very message already gave (the message handled a second time), or None.
+    A file sent again in a new message is not this: it is refused as `SamePhoto`."""
+    if upload.message_id is None:
+        return None
+    found = await session.scalar(
+        select(Evidence).where(
+            Evidence.user_id == user_id, Evidence.file_unique_id == upload.file_unique_id
+        )
+    )
+    if found is None or (found.signals or {}).get(MESSAGE_ID) != upload.message_id:
+        return None
+    return found
+
+
+def _not_checked_in(
+    meeting: Meeting, user_id: int, now: datetime, rules: EvidenceRules
+) -> NotCheckedIn:
+    """Why a seat in `meeting` takes no photo yet, with what the person can do about it."""
+    opens = meeting.starts_at - rules.checkin_opens_before
+    closes = meeting.starts_at + rules.checkin_closes_after
+    reason = "early" if now < opens else "open" if now <= closes else "missed"
+    return NotCheckedIn(
+        reason, starts_at=meeting.starts_at, opens_at=opens, host=meeting.host_id == user_id
+    )
+
+
+async def _unchecked_seat(
+    session: AsyncSession, user_id: int, now: datetime, rules: EvidenceRules
+) -> NotCheckedIn | None:
+    """When a person with no meetup waiting for their photo holds a seat (or hosts) one they
+    have not checked in to, the refusal that tells them how and when: the meetup whose
+    check-in is open first, else the next one, else the latest one they missed."""
+    rows = await session.scalars(
+        select(Meeting)
+        .join(Participation, Participation.meeting_id == Meeting.id)
+        .where(
+            Participation.user_id == user_id,
+            Participation.status == meetings.JOINED,
+            Participation.checked_in_at.is_(None),
+            Meeting.status != "cancelled",
+            Meeting.ends_at >= now - rules.window_after,
+        )
+        .order_by(Meeting.starts_at)
+    )
+    found = [_not_checked_in(m, user_id, now, rules) for m in rows]
+    for reason in ("open", "early"):
+        for refusal in found:
+            if refusal.reason.removeprefix("host_") == reason:
+                return refusal
+    return found[-1] if found else None
+
+
+async def _nothing_waiting(
+    session: AsyncSession, user_id: int, now: datetime, rules: EvidenceRules, pending: Pending
+) -> DomainError:
+    """Why no meetup takes this person's photo now, as the refusal to tell them."""
+    if pending.in_review:
+        return NothingPending(IN_REVIEW)
+    if pending.no_tries:
+        return NothingPending("no_tries")
+    return await _unchecked_seat(session, user_id, now, rules) or NothingPending("no_meetup")
 
 
 async def receive(
@@ -305,18 +444,20 @@ async def receive(
     one meetup waiting for it; with several waiting, returns them to choose from.
 
     Raises `NothingPending` ("in_review", "no_tries" or "no_meetup") when no meetup waits,
-    and whatever `submit` raises (first of all: a person who may not act is refused).
+    `NotCheckedIn` when the person holds a seat they have not checked in to (saying how and
+    when), and whatever `submit` raises (first of all: a person who may not act is refused).
+    The same message handled again returns what it gave the first time (`repeat`).
     """
     await require_may_act(session, user_id, now, "photo")
+    earlier = await _same_message(session, user_id, upload)
+    if earlier is not None:
+        return Received(meetup=await meetings.view(session, earlier.meeting_id), repeat=True)
     if meeting_id is None:
         pending = await pending_meetups(session, user_id, now, rules)
         if len(pending.meetups) > 1:
             return Received(choices=pending.meetups)
         if not pending.meetups:
-            why = (
-                IN_REVIEW if pending.in_review else "no_tries" if pending.no_tries else "no_meetup"
-            )
-            raise NothingPending(why)
+            raise await _nothing_waiting(session, user_id, now, rules, pending)
         meeting_id = pending.meetups[0].meeting.id
     await submit(
         session, user_id=user_id, meeting_id=meeting_id, upload=upload, now=now, rules=rules
@@ -403,6 +544,7 @@ async def record_checks(session: AsyncSession, evidence_id: int, result: CheckRe
             status=IN_REVIEW,
             storage_key=result.storage_key,
             phash=result.phash,
+            sha256=result.sha256,
             exif_taken_at=result.taken_at,
             exif_lat=result.lat,
             exif_lon=result.lon,
@@ -414,6 +556,84 @@ async def record_checks(session: AsyncSession, evidence_id: int, result: CheckRe
         .returning(Evidence.id)
     )
     return done.first() is not None
+
+
+async def find_copy(
+    session: AsyncSession, evidence_id: int, sha256: str, twins: list[tuple[int, int]]
+) -> Copy | None:
+    """Whether the photo whose bytes hash to `sha256` is a copy: of an approved photo (the same
+    bytes, or one of `twins`, (evidence id, bits apart) found in the duplicate index, within
+    `TWIN` bits), else of a photo of the same sender that was not accepted (the same bytes)."""
+    evidence = await session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise EvidenceNotFound
+    approved = await session.scalar(
+        select(Evidence.id)
+        .where(Evidence.sha256 == sha256, Evidence.status == APPROVED, Evidence.id != evidence_id)
+        .order_by(Evidence.id)
+        .limit(1)
+    )
+    if approved is not None:
+        return Copy(APPROVED, int(approved), 0)
+    close = {i: d for i, d in twins if d <= TWIN and i != evidence_id}
+    if close:
+        shown = await session.scalars(
+            select(Evidence.id).where(Evidence.id.in_(close), Evidence.status == APPROVED)
+        )
+        nearest = sorted((close[int(i)], int(i)) for i in shown)
+        if nearest:
+            return Copy(APPROVED, nearest[0][1], nearest[0][0])
+    refused = await session.scalar(
+        select(Evidence.id)
+        .where(
+            Evidence.user_id == evidence.user_id,
+            Evidence.sha256 == sha256,
+            Evidence.status.in_((REJECTED, RETRY)),
+            Evidence.id != evidence_id,
+        )
+        .order_by(Evidence.id)
+        .limit(1)
+    )
+    return Copy("repeat", int(refused)) if refused is not None else None
+
+
+async def refuse_copy(
+    session: AsyncSession,
+    evidence_id: int,
+    copy: Copy,
+    *,
+    sha256: str,
+    phash: str | None,
+    now: datetime,
+    rules: EvidenceRules,
+) -> bool:
+    """Refuses a photo being checked as a copy (no reviewer needed): it goes to "retry" with
+    the `COPY` signal, uses no try, and its sender is told why. False when it was not being
+    checked any more (another worker finished it)."""
+    evidence = await session.get(Evidence, evidence_id)
+    if evidence is None:
+        return False
+    signals = {
+        **(evidence.signals or {}),
+        COPY: {"why": copy.why, "of": copy.of, "distance": copy.distance},
+    }
+    done = await session.execute(
+        update(Evidence)
+        .where(Evidence.id == evidence_id, Evidence.status == CHECKING)
+        .values(status=RETRY, sha256=sha256, phash=phash, signals=signals, flags=[COPY])
+        .returning(Evidence.id)
+    )
+    if done.first() is None:
+        return False
+    photos = await _own_evidence(session, evidence.meeting_id, evidence.user_id)
+    kind: outbox.NoticeKind = "evidence_copy" if copy.why == APPROVED else "evidence_repeat"
+    await outbox.enqueue(
+        session, key=f"evidence_outcome:{evidence_id}", chat_id=evidence.user_id, kind=kind,
+        values={"meeting_id": evidence.meeting_id,
+                "left": max(0, rules.max_attempts - _tries(photos))},
+        now=now,
+    )  # fmt: skip
+    return True
 
 
 async def phashes_after(
@@ -519,24 +739,47 @@ async def require_admin(session: AsyncSession, user_id: int, reason: str = "") -
 async def review_for_admin(
     session: AsyncSession, admin_id: int, evidence_id: int, max_attempts: int
 ) -> ReviewView:
-    """A card's photo, for an admin pressing one of its buttons."""
+    """A card's photo, for an admin pressing one of its buttons (one who may judge it)."""
     await require_admin(session, admin_id, "review")
-    return await review_view(session, evidence_id, max_attempts)
+    view = await review_view(session, evidence_id, max_attempts)
+    await ensure_impartial(session, view.evidence, admin_id)
+    return view
+
+
+def _attended_by(user_id: int) -> ColumnElement[bool]:
+    """Evidence of meetups `user_id` hosted, holds a seat in, or checked in to."""
+    seats = select(Participation.meeting_id).where(
+        Participation.user_id == user_id,
+        or_(Participation.status == meetings.JOINED, Participation.checked_in_at.is_not(None)),
+    )
+    hosted = select(Meeting.id).where(Meeting.host_id == user_id)
+    return or_(Evidence.meeting_id.in_(seats), Evidence.meeting_id.in_(hosted))
+
+
+async def ensure_impartial(session: AsyncSession, evidence: Evidence, reviewer_id: int) -> None:
+    """Nobody judges their own evidence (`NotImpartial("own")`) or that of a meetup they
+    hosted, hold a seat in or checked in to (`NotImpartial("attended")`)."""
+    if evidence.user_id == reviewer_id:
+        raise NotImpartial("own")
+    attended = await session.scalar(
+        select(Evidence.id).where(Evidence.id == evidence.id, _attended_by(reviewer_id))
+    )
+    if attended is not None:
+        raise NotImpartial("attended")
 
 
 async def review_queue(
     session: AsyncSession, admin_id: int, max_attempts: int, limit: int = 5
 ) -> ReviewQueue:
-    """`/review`: the oldest photos waiting for a decision, and how many wait in all."""
+    """`/review`: the oldest photos waiting for this admin's decision (not their own, nor of a
+    meetup they attended), and how many wait in all for them."""
     await require_admin(session, admin_id, "command")
-    total = int(
-        await session.scalar(
-            select(func.count()).select_from(Evidence).where(Evidence.status == IN_REVIEW)
-        )
-        or 0
+    theirs = (
+        (Evidence.status == IN_REVIEW) & (Evidence.user_id != admin_id) & ~_attended_by(admin_id)
     )
+    total = int(await session.scalar(select(func.count()).select_from(Evidence).where(theirs)) or 0)
     ids = await session.scalars(
-        select(Evidence.id).where(Evidence.status == IN_REVIEW).order_by(Evidence.id).limit(limit)
+        select(Evidence.id).where(theirs).order_by(Evidence.id).limit(limit)
     )
     return ReviewQueue([await review_view(session, i, max_attempts) for i in list(ids)], total)
 
@@ -554,24 +797,38 @@ async def decide(
     now: datetime,
     rules: EvidenceRules,
 ) -> Decision:
-    """An admin's decision; the first one wins, approval pays once, the sender is told."""
+    """An admin's decision; the first one wins, approval pays once, the sender is told.
+
+    Refused with `NotImpartial` for an admin's own photo or one of a meetup they attended,
+    and (approving) with `CopyOfApproved` for a copy of a photo already approved."""
     if action not in (APPROVE, REJECT, ASK_AGAIN) or (action == REJECT and reason not in REASONS):
         raise ValueError("unknown decision")
     await require_admin(session, reviewer_id, "review")
     evidence = await session.get(Evidence, evidence_id)
     if evidence is None:
         raise EvidenceNotFound
+    await ensure_impartial(session, evidence, reviewer_id)
     if action == ASK_AGAIN and evidence.attempt >= rules.max_attempts:
         raise NoTriesLeft
+    if action == APPROVE and evidence.status == IN_REVIEW:
+        await _take_approval_turn(session)
+        if await approved_twin(session, evidence) is not None:
+            raise CopyOfApproved
     status = {APPROVE: APPROVED, REJECT: REJECTED, ASK_AGAIN: RETRY}[action]
-    # The guard: only a photo still waiting is decided; a second press changes no row.
-    changed = await session.execute(
-        update(Evidence)
-        .where(Evidence.id == evidence_id, Evidence.status == IN_REVIEW)
-        .values(status=status)
-        .returning(Evidence.id)
-    )
-    if changed.first() is None:
+    # The guard: only a photo still waiting is decided; a second press changes no row. The
+    # same bytes approved already make the UPDATE fail (uq_evidence_sha256_approved).
+    try:
+        async with session.begin_nested():
+            changed = await session.execute(
+                update(Evidence)
+                .where(Evidence.id == evidence_id, Evidence.status == IN_REVIEW)
+                .values(status=status)
+                .returning(Evidence.id)
+            )
+            decided = changed.first() is not None
+    except IntegrityError as exc:
+        raise CopyOfApproved from exc
+    if not decided:
         await session.refresh(evidence, ["status"])
         if evidence.status in (RECEIVED, CHECKING):
             raise NotReady
@@ -604,6 +861,64 @@ async def decide(
         values={"meeting_id": evidence.meeting_id, **values}, now=now,
     )  # fmt: skip
     return Decision(status, points, balance, view)
+
+
+async def _take_approval_turn(session: AsyncSession) -> None:
+    """Approvals take turns until the transaction ends (PostgreSQL; SQLite's write
+    transactions already do), so each one sees the approvals before it."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPROVAL_LOCK})
+
+
+async def approved_twin(session: AsyncSession, evidence: Evidence) -> int | None:
+    """An approved photo with the same bytes as `evidence`, or a picture within `TWIN` bits of
+    it: its id, or None. (Hashes within 2 bits share at least one of their four 16-bit bands
+    exactly, so only approved photos sharing a band are compared.)"""
+    if evidence.sha256:
+        same = await session.scalar(
+            select(Evidence.id).where(
+                Evidence.sha256 == evidence.sha256,
+                Evidence.status == APPROVED,
+                Evidence.id != evidence.id,
+            )
+        )
+        if same is not None:
+            return int(same)
+    try:
+        mine = int(evidence.phash or "", 16)
+    except ValueError:
+        return None
+    phash = str(evidence.phash)
+    bands = [
+        func.substr(Evidence.phash, 1 + 4 * i, 4) == phash[4 * i : 4 * i + 4] for i in range(4)
+    ]
+    rows = await session.execute(
+        select(Evidence.id, Evidence.phash).where(
+            Evidence.status == APPROVED, Evidence.id != evidence.id, or_(*bands)
+        )
+    )
+    for other_id, other in rows:
+        try:
+            if (int(str(other), 16) ^ mine).bit_count() <= TWIN:
+                return int(other_id)
+        except ValueError:
+            continue
+    return None
+
+
+def _same_decision(
+    decision: Review | None, reviewer_id: int, action: str, reason: str | None
+) -> bool:
+    """Whether the decision on record is this admin's press of this very button."""
+    if decision is None or decision.reviewer_id != reviewer_id:
+        return False
+    recorded = {
+        APPROVE: (APPROVED, None),
+        REJECT: (REJECTED, reason),
+        ASK_AGAIN: (REJECTED, "ask_again"),
+    }[action]
+    return (decision.decision, decision.reason) == recorded
 
 
 def _outcome_notice(
@@ -639,4 +954,5 @@ async def decide_or_show(
             )  # fmt: skip
     except AlreadyDecided:
         view = await review_view(session, evidence_id, rules.max_attempts)
-        return Decision(view.evidence.status, 0, 0, view, first=False)
+        repeat = _same_decision(view.decision, reviewer_id, action, reason)
+        return Decision(view.evidence.status, 0, 0, view, first=False, repeat=repeat)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import text
 
 from storage.types import BigId, UTCDateTime
 
@@ -247,6 +248,14 @@ class Evidence(Base):
         CheckConstraint(_in("status", EVIDENCE_STATUSES), name="status"),
         UniqueConstraint("user_id", "file_unique_id"),
         CheckConstraint(_in("media_kind", EVIDENCE_MEDIA), name="media_kind"),
+        # The same bytes are approved (and paid) once, whoever sends them (issue 21).
+        Index(
+            "uq_evidence_sha256_approved",
+            "sha256",
+            unique=True,
+            sqlite_where=text("status = 'approved'"),
+            postgresql_where=text("status = 'approved'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -260,6 +269,8 @@ class Evidence(Base):
     media_kind: Mapped[str] = mapped_column(String(12), default="photo")
     storage_key: Mapped[str | None] = mapped_column(String(300))
     phash: Mapped[str | None] = mapped_column(String(32), index=True)
+    # SHA-256 of the bytes downloaded from Telegram: the same file sent again (issue 21).
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     exif_taken_at: Mapped[datetime | None]
     exif_lat: Mapped[float | None] = mapped_column(Float)
     exif_lon: Mapped[float | None] = mapped_column(Float)

@@ -67,6 +67,8 @@ NoticeKind = Literal[
     "evidence_again",
     "evidence_delayed",
     "evidence_rejected_final",
+    "evidence_copy",  # a photo refused by the checks as a copy of an approved one (issue 21)
+    "evidence_repeat",  # the same bytes the person sent before, not accepted (issue 21)
     "daily_missions",  # a group's daily mission post (storage/groups.py)
     "group_no_rights",  # to a group's admin: the bot may not send messages there
     "group_topic_closed",  # to a group's admin: the topic the bot posts in is closed

@@ -48,6 +48,7 @@ from tests.people import (
     send_photo,
     sign_up,
 )
+from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -332,15 +333,17 @@ async def _sweep_bot(bot: BotHarness) -> job.Swept:
 
 
 async def test_a_file_another_photo_still_needs_stays(scene: Scene) -> None:
-    """Keys are content hashes: the same bytes sent by two people are one file."""
+    """Keys are content hashes: the same bytes sent by two people are one file. (Both are
+    checked before either is approved: a copy of an approved photo is refused unstored.)"""
     bot = scene.bot
     same = corpus.plain_jpeg(81, size=(640, 480))
     await send_photo(bot, scene.guest, same)
     await run_checks(bot)
-    await _decide(scene, Action.REVIEW_APPROVE)
+    first_card = review_card(bot, scene.group_id)
     await _checked_in_host(scene)
     await send_photo(bot, scene.host, same)
     await run_checks(bot)
+    await bot.press(scene.admin.user, first_card, action_data(first_card, Action.REVIEW_APPROVE))
     first, second = await evidence_rows(bot)
     assert first.storage_key == second.storage_key and first.storage_key is not None
     key = first.storage_key
@@ -351,7 +354,11 @@ async def test_a_file_another_photo_still_needs_stays(scene: Scene) -> None:
     first, second = await evidence_rows(bot)
     assert first.storage_key is None and second.storage_key == key
     assert await _stored(bot, key)
-    await _decide(scene, Action.REVIEW_APPROVE)
+    await _decide(scene, Action.REVIEW_REJECT)  # the same bytes pay once: a duplicate
+    copy = review_card(bot, scene.group_id)
+    await bot.press(
+        scene.admin.user, copy, callbacks.encode(Action.REVIEW_REASON, second.id, "duplicate")
+    )
     swept = await _sweep_bot(bot)
     assert (swept.photos, swept.files) == (1, 1)
     assert not await _stored(bot, key)

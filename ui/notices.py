@@ -68,6 +68,17 @@ MESSAGES: dict[NoticeKind, str] = {
         'Your photo for "{title}" was not accepted: {reason}. That was the last try for this '
         "meetup."
     ),
+    # Issue 21: a copy refused by the checks, with no reviewer; it used none of the tries.
+    "evidence_copy": N_(
+        'Your photo for "{title}" can\'t count: it is the same as a photo already accepted as '
+        "proof. Please send a photo you took at this meetup. This one used none of your tries "
+        "({left} left)."
+    ),
+    "evidence_repeat": N_(
+        'This is the same photo as the one for "{title}" that was not accepted, so I can\'t '
+        "take it again. Please send a new photo of the mission. This one used none of your "
+        "tries ({left} left)."
+    ),
     # Issue 19, point 6: told once to the admin who set a group up, privately.
     "group_no_rights": N_(
         "I can't post the daily missions in \"{title}\": the group doesn't let me send "

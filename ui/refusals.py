@@ -11,7 +11,7 @@ from datetime import tzinfo
 from typing import Any
 
 from storage import errors
-from ui.i18n import N_, t
+from ui.i18n import N_, format_when, t
 from ui.moderation import NOBODY_MET, action_label
 
 FALLBACK = N_("Sorry, something went wrong on my side. Please try again in a moment.")
@@ -128,6 +128,17 @@ TABLE: dict[str, str] = {
     "already_decided": N_("Another admin already decided on this photo. Nothing was changed."),
     "not_ready": N_("The checks on this photo are still running. Try again in a moment."),
     "no_tries_left": N_("The sender has used every try; approve or reject this photo."),
+    "copy_of_approved": N_(
+        "This photo is the same as one already approved, so it can't earn points again. "
+        "Please reject it as a duplicate."
+    ),
+    "not_impartial:own": N_(
+        "This is your own photo: another admin has to review it. Nothing was changed."
+    ),
+    "not_impartial": N_(
+        "You took part in this meetup, so another admin has to review its photos. Nothing was "
+        "changed."
+    ),
     "evidence_not_found": N_("That photo no longer exists."),
     # Evidence intake (a photo sent as proof)
     "nothing_pending:approved": N_("Your photo for that meetup is already approved. 🎉"),
@@ -141,6 +152,31 @@ TABLE: dict[str, str] = {
     ),
     "nothing_pending": N_("That meetup is not waiting for a photo from you."),
     "same_photo": N_("You sent this exact photo before. Please send a new one."),
+    # Evidence counts from check-in on (issue 21): how and from when one can check in.
+    "not_checked_in:early": N_(
+        "Photos count from your check-in on. Check-in for your meetup on {start} opens at "
+        "{opens}: at the meeting place, scan the host's QR code (or type /checkin and the code "
+        "under it), then send your photo here."
+    ),
+    "not_checked_in:open": N_(
+        "You haven't checked in to your meetup on {start} yet, so this photo can't count. At "
+        "the meeting place, scan the host's QR code (or type /checkin and the code under it), "
+        "then send your photo here."
+    ),
+    "not_checked_in:host_early": N_(
+        "Photos count from your check-in on. As the host, you check in by showing the "
+        "check-in QR (📷 on your meetup's card in /mymeetups), from {opens} for your meetup on "
+        "{start}; then send your photo here."
+    ),
+    "not_checked_in:host_open": N_(
+        "You haven't checked in to your meetup on {start} yet, so this photo can't count. As "
+        "the host, show the check-in QR now (📷 on your meetup's card in /mymeetups): that "
+        "checks you in. Then send your photo here."
+    ),
+    "not_checked_in": N_(
+        "You didn't check in to your meetup on {start}, so it can't take a photo from you: "
+        "photos count only from people who checked in at the meetup."
+    ),
     # Missions and the review of generated drafts (admins)
     "mission_not_found:review": STALE_BUTTON,  # a review card's forged or outdated mission
     "mission_not_found": MISSION_GONE,
@@ -185,4 +221,10 @@ def _values(lang: str, error: errors.DomainError, zone: tzinfo) -> dict[str, Any
         return {"until": error.until.astimezone(zone).strftime("%Y-%m-%d %H:%M")}
     if isinstance(error, errors.AlreadyHandled):
         return {"action": action_label(lang, error.action)}
+    if isinstance(error, errors.NotCheckedIn):
+        start, opens = error.starts_at, error.opens_at
+        return {
+            "start": format_when(lang, start, zone) if start else "-",
+            "opens": opens.astimezone(zone).strftime("%H:%M") if opens else "-",
+        }
     return {}
