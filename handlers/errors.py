@@ -14,7 +14,7 @@ from bot.transport import maybe_delivered
 from storage.errors import DomainError
 from ui.callbacks import InvalidCallback
 from ui.i18n import t
-from ui.refusals import FALLBACK
+from ui.refusals import FALLBACK, STALE_BUTTON
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ async def _refuse(update: Update, context: Context, error: InvalidCallback | Dom
     try:
         if isinstance(error, DomainError):
             await context.refuse(error)
+        elif context.answered:
+            # Answered before its work read the data (the usual order): a message says it.
+            await context.answer(t(context.lang, STALE_BUTTON), or_message=True)
         else:
             await context.stale_button()
     except TelegramError as failed:

@@ -4,6 +4,11 @@ Telegram returns `callback_data` exactly as the bot sent it, but anyone can forg
 (a modified client, a forwarded message), so data is parsed strictly here and every action
 re-checks permission on the server. Telegram refuses data over 64 bytes with a 400
 (`BUTTON_DATA_INVALID`) and python-telegram-bot does not check, so `encode` does.
+
+A number in the data is an id (or a page, a count) the bot put there, so it fits the database's
+ids: signed 64-bit integers (PostgreSQL `bigint`, SQLite `INTEGER`). A larger one can only be
+forged; handed to the database it would fail the query (an overflow, then an apology), so the
+codec refuses it as it refuses any other forgery.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from typing import ClassVar
 # Bumped when the meaning of existing data changes; old buttons then read as outdated.
 VERSION = "1"
 MAX_BYTES = 64
-_ARG = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
+_ARG = re.compile(r"[A-Za-z0-9_-]{1,24}")
+_NUMBER = re.compile(r"[0-9]+")
+# The largest number an argument may carry: the largest id the database can hold.
+MAX_NUMBER = 2**63 - 1
 
 
 class Action:
@@ -104,11 +112,17 @@ class Callback:
     args: tuple[str, ...]
 
     def int_arg(self, index: int) -> int:
-        """An argument as an integer id; a non-number raises `InvalidCallback`."""
+        """An argument as an integer id (0 to `MAX_NUMBER`); anything else raises
+        `InvalidCallback`."""
         value = self.args[index]
-        if not value.isdigit():
+        if not _NUMBER.fullmatch(value) or not _in_range(value):
             raise InvalidCallback("expected a number")
         return int(value)
+
+
+def _in_range(arg: str) -> bool:
+    """Whether an argument is no number, or a number the database's ids can hold."""
+    return not _NUMBER.fullmatch(arg) or int(arg) <= MAX_NUMBER
 
 
 def encode(action: str, *args: str | int) -> str:
@@ -120,8 +134,10 @@ def encode(action: str, *args: str | int) -> str:
         raise ValueError(f"action {action!r} takes {arity} arguments")
     parts = [str(a) for a in args]
     for part in parts:
-        if not _ARG.match(part):
+        if not _ARG.fullmatch(part):
             raise ValueError(f"callback argument {part!r} is not short and plain")
+        if not _in_range(part):
+            raise ValueError(f"callback argument {part!r} is beyond the database's ids")
     data = ":".join([VERSION + action, *parts])
     if len(data.encode()) > MAX_BYTES:
         raise ValueError("callback data over 64 bytes")
@@ -134,8 +150,11 @@ def decode(data: str | None) -> Callback:
         raise InvalidCallback("not ours or outdated")
     head, *args = data[len(VERSION) :].split(":")
     arity = Action.ARITY.get(head)
-    if arity is None or len(args) != arity or not all(_ARG.match(a) for a in args):
+    if arity is None or len(args) != arity or not all(_ARG.fullmatch(a) for a in args):
         raise InvalidCallback("malformed")
+    # Also for the handlers that read a number themselves (a place key or a region id).
+    if not all(_in_range(a) for a in args):
+        raise InvalidCallback("number out of range")
     return Callback(head, tuple(args))
 
 
