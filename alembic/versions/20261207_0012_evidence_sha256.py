@@ -1,7 +1,7 @@
 """evidence: `sha256` of the bytes downloaded from Telegram, and the same bytes approved once
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 11:00:00.000000
 
 The verification job records each photo's SHA-256, so a file sent again (by the same person
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

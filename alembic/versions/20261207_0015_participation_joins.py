@@ -3,7 +3,7 @@ outbox keys of join, leave and promotion notices) and `last_press` (the button p
 the current join or leave, so the same press handled again is recognised)
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-07 12:00:00.000000
 
 Every participation before this revision was joined once; its notices were queued under the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
