@@ -249,6 +249,9 @@ async def _anonymise_evidence(session: AsyncSession, user_id: int, now: datetime
         row.file_id = ""
         row.file_unique_id = f"erased:{row.id}"
         row.storage_key = None
+        # The bytes' digest names the file (the store is content-addressed); the perceptual
+        # hash alone still keeps a copy of an approved photo from paying twice.
+        row.sha256 = None
         row.exif_taken_at = row.exif_lat = row.exif_lon = None
         row.signals = None
         row.ai_reason = None
