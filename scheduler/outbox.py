@@ -13,6 +13,12 @@ A send whose answer timed out (the request reached Telegram) is recorded as sent
 than the rare one lost; a send that never reached Telegram (refused, connect timeout) is retried.
 A row in flight when the process died goes out again after the stale-claim delay (at-least-once
 inside that window; a row recorded as sent is never sent again).
+
+A voucher's code ("voucher_issued", `bot/send_now.py`) is the exception to "at most once": it
+goes with `protect_content`, a send whose answer timed out is sent again, and it is never given
+up after `MAX_ATTEMPTS` failures (its backoff stops growing instead): a code twice costs
+nothing, a code lost costs the points paid for it. The handler that queued it usually sends
+it at once; the dispatcher takes it when that failed.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from telegram.ext import ExtBot
 
 from bot import card_cleanup
 from bot.rights import cannot_post
+from bot.send_now import PROTECTED, RESENT_WHEN_UNSURE, looked_up
 from bot.transport import NO_RETRY, budget_of, maybe_delivered
 from storage import admin_cards, delivery, groups, meetings
 from storage import outbox as rows
@@ -157,7 +164,7 @@ class _Sender:
             log.warning("outbox row %s refused: %s", row.id, exc.message)
             return 0
         except TelegramError as exc:
-            if maybe_delivered(exc):
+            if maybe_delivered(exc) and kind not in RESENT_WHEN_UNSURE:
                 # Sending again would most likely show the person the same notice twice; a
                 # notice is better kept at most once than repeated. Recorded, not retried.
                 async with transaction(self.sessions) as session:
@@ -165,8 +172,12 @@ class _Sender:
                 log.warning("outbox row %s: answer timed out, taken as delivered", row.id)
                 return 1
             backoff = timedelta(seconds=min(600, 5 * 2**row.attempts))
+            # A code is never given up: its attempts stop one short of the limit.
+            count = kind not in RESENT_WHEN_UNSURE or row.attempts + 1 < rows.MAX_ATTEMPTS
             async with transaction(self.sessions) as session:
-                await rows.mark_retry(session, row.id, type(exc).__name__, now + backoff)
+                await rows.mark_retry(
+                    session, row.id, type(exc).__name__, now + backoff, count=count
+                )
             return 0
         async with transaction(self.sessions) as session:
             await rows.mark_sent(session, row.id, sent_id)
@@ -183,6 +194,8 @@ class _Sender:
                                      **extra)  # fmt: skip
             return None
         text, markup = await self._render(chat_id, kind, values)
+        if kind in PROTECTED:
+            extra["protect_content"] = True
         message = await self.bot.send_message(chat_id, text, reply_markup=markup, **extra)
         return message.message_id
 
@@ -193,6 +206,10 @@ class _Sender:
         lang = self.languages[chat_id]
         if kind == "daily_missions":
             return daily_post(lang, values, _username(self.bot))
+        fields = await looked_up(self.sessions, kind, values)
+        if fields is None:  # what it names is gone (a code refunded and deleted): a 400's fate
+            raise BadRequest("notice refers to nothing")
+        values = {**values, **fields}
         meeting_id = values.get("meeting_id")
         meetup = None
         if meeting_id:

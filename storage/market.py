@@ -7,8 +7,16 @@ they would go below zero), and tie the code to that ledger entry (unique). Anyth
 rolls the whole exchange back: no charge without a code, no code without a charge. The ledger
 reference comes from the confirm button, so a double tap returns the same code, charged once.
 
-Also the read models of `/points` (balance, level, a page of history) and `/market` (shelves
-and balance), each read in one session.
+The message that carries a code is an outbox notice ("voucher_issued", values: the voucher's
+id, never the code), queued in the exchange's own transaction: it is retried until Telegram
+takes it, whatever happens to the reply after the commit. Every handling of a press of the
+confirm button (the first, a repeat press, the same update handled again after a crash) and
+every press of "show code" in `/vouchers` sends the code once more (`_send_code`), except
+that a copy still waiting to go out is sent now instead of a new one, and a copy that went out
+moments ago answers the other presses of a burst of taps too (`RESEND_QUIET`).
+
+Also the read models of `/points` (balance, level, a page of history), `/market` (shelves
+and balance) and `/vouchers` (the person's codes), each read in one session.
 """
 
 from __future__ import annotations
@@ -17,12 +25,14 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from hashlib import sha256
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger, progress, users
+from storage import ledger, outbox, progress, users
 from storage.accounts import require_may_act, require_user
 from storage.errors import (
     AlreadyRefunded,
@@ -32,7 +42,14 @@ from storage.errors import (
     OutOfStock,
     UnknownCode,
 )
-from storage.models import LedgerEntry, MarketItem, VoucherCode
+from storage.models import LedgerEntry, MarketItem, OutboxMessage, VoucherCode
+
+# The outbox notice that carries a voucher's code to its owner (rendered in ui/notices.py, sent
+# with protect_content and retried until delivered: scheduler/outbox.py, bot/sending.py).
+CODE_NOTICE: outbox.NoticeKind = "voucher_issued"
+# A copy of a code sent this recently answers the other presses of the same burst of taps (they
+# were made before the person could see it); a press after that gets a copy of its own.
+RESEND_QUIET = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,10 @@ class Purchase:
     code: str
     balance_after: int
     new: bool  # False when this was a replay of the same confirm (a double tap)
+    voucher_id: int
+    # The outbox key of the copy of the code this press sends now; None when a copy that went
+    # out moments ago answers this press too (a burst of taps).
+    notice: str | None
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,29 @@ class PointsPage:
     page: int
     lines: list[HistoryLine]
     older: bool  # more entries beyond this page
+    vouchers: int = 0  # codes the person holds (the "My vouchers" button shows when any)
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """One code a person bought, as `/vouchers` lists it (the list shows it masked)."""
+
+    id: int
+    name_ko: str
+    name_en: str
+    code: str
+    issued_at: datetime
+    refunded: bool
+
+
+@dataclass(frozen=True)
+class VoucherPage:
+    """One page of `/vouchers`, newest first."""
+
+    vouchers: list[Voucher]
+    page: int
+    offset: int  # how many newer codes come before this page
+    older: bool  # more codes beyond this page
 
 
 @dataclass(frozen=True)
@@ -144,18 +188,153 @@ async def points(session: AsyncSession, user_id: int, *, page: int, size: int) -
     codes = await issued_codes(session, [e.id for e in shown])
     lines = [HistoryLine(e.amount, e.kind, e.created_at, codes.get(e.id)) for e in shown]
     level = progress.level_for(earned)
-    return PointsPage(balance, earned, level, page, lines, older=len(entries) > size)
+    held = await session.scalar(
+        select(func.count()).select_from(VoucherCode).where(VoucherCode.issued_to == user_id)
+    )
+    return PointsPage(
+        balance, earned, level, page, lines, older=len(entries) > size, vouchers=int(held or 0)
+    )
+
+
+async def vouchers(session: AsyncSession, user_id: int, *, page: int, size: int) -> VoucherPage:
+    """A page of the person's codes, newest first (`NotRegistered` without an account)."""
+    await require_user(session, user_id)
+    rows = await session.execute(
+        select(VoucherCode, MarketItem)
+        .join(MarketItem, MarketItem.id == VoucherCode.item_id)
+        .where(VoucherCode.issued_to == user_id)
+        .order_by(VoucherCode.issued_at.desc(), VoucherCode.id.desc())
+        .limit(size + 1)
+        .offset(page * size)
+    )
+    found = [_voucher(code, item) for code, item in rows]
+    return VoucherPage(found[:size], page, page * size, older=len(found) > size)
+
+
+def _voucher(code: VoucherCode, item: MarketItem) -> Voucher:
+    assert code.issued_at is not None
+    refunded = code.refunded_at is not None
+    return Voucher(code.id, item.name_ko, item.name_en, code.code, code.issued_at, refunded)
+
+
+async def reveal(
+    session: AsyncSession, *, user_id: int, voucher_id: int, press: str, now: datetime
+) -> str | None:
+    """The "show code" button of `/vouchers`: queues a copy of the code for its owner and
+    returns its outbox key (None when a copy went out moments ago). Someone else's code, or
+    one that does not exist, is `UnknownCode`; a refunded one `AlreadyRefunded`."""
+    await require_user(session, user_id)
+    voucher = await session.get(VoucherCode, voucher_id)
+    if voucher is None or voucher.issued_to != user_id:
+        raise UnknownCode
+    if voucher.refunded_at is not None:
+        raise AlreadyRefunded
+    return await _send_code(
+        session, user_id=user_id, voucher_id=voucher_id, press=press, now=now, quiet=False
+    )
+
+
+async def code_notice_values(session: AsyncSession, voucher_id: int) -> dict[str, Any] | None:
+    """What a "voucher_issued" notice is drawn with, read when it is sent (the outbox keeps
+    only the voucher's id): the code and the item's names. None if the code is gone."""
+    row = (
+        await session.execute(
+            select(VoucherCode.code, MarketItem.name_ko, MarketItem.name_en)
+            .join(MarketItem, MarketItem.id == VoucherCode.item_id)
+            .where(VoucherCode.id == voucher_id)
+        )
+    ).first()
+    return None if row is None else {"code": row.code, "name_ko": row.name_ko,
+                                       "name_en": row.name_en}  # fmt: skip
+
+
+def _press_key(voucher_id: int, press: str) -> str:
+    """The outbox key of the first copy a press sends (a long or odd press id is hashed)."""
+    if len(press) > 40 or not press.replace("-", "").replace("_", "").isalnum():
+        press = sha256(press.encode()).hexdigest()[:32]
+    return f"voucher:{voucher_id}:{press}"
+
+
+async def _send_code(
+    session: AsyncSession, *, user_id: int, voucher_id: int, press: str, now: datetime,
+    first: bool = False, quiet: bool = True,
+) -> str | None:  # fmt: skip
+    """Queues one more copy of a code for its owner, for one handling of one press, and
+    returns the key of the copy to send now (None: the copy that went out moments ago answers
+    this press too).
+
+    - `first` (the purchase itself): a new copy, always.
+    - A copy still waiting to go out (pending or being sent): that one, due now; no other.
+    - With `quiet` (a press of the confirm card), this press never had a copy, and one went
+      out within `RESEND_QUIET`: none (a burst of taps on one card gets one message).
+    - Otherwise a new copy: a repeat press, a "show code", or the same update handled again
+      after a crash (which shows the same message again, as its first handling did).
+    """
+    own = _press_key(voucher_id, press)
+    if not first:
+        copies = OutboxMessage.dedupe_key.startswith(f"voucher:{voucher_id}:")
+        waiting = await session.scalar(
+            select(OutboxMessage)
+            .where(copies, OutboxMessage.status.in_(("pending", "sending")))
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        if waiting is not None:  # sent now, not at its retry time
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == waiting.id, OutboxMessage.status == "pending",
+                       OutboxMessage.not_before > now)
+                .values(not_before=now)
+            )  # fmt: skip
+            return waiting.dedupe_key
+        mine = list(
+            await session.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    or_(
+                        OutboxMessage.dedupe_key == own,
+                        OutboxMessage.dedupe_key.startswith(own + ":", autoescape=True),
+                    )
+                )
+            )
+        )
+        if not mine and quiet:
+            since = now - RESEND_QUIET
+            recent = await session.scalar(
+                select(OutboxMessage.dedupe_key)
+                .where(
+                    copies,
+                    and_(
+                        OutboxMessage.status == "sent",
+                        OutboxMessage.not_before >= since,
+                        OutboxMessage.claimed_at >= since,
+                    ),
+                )
+                .limit(1)
+            )
+            if recent is not None:
+                return None
+        elif mine:
+            own = f"{own}:{len(mine) + 1}"
+    await outbox.enqueue(
+        session, key=own, chat_id=user_id, kind=CODE_NOTICE, values={"voucher_id": voucher_id},
+        now=now,
+    )  # fmt: skip
+    return own
 
 
 async def exchange(
-    session: AsyncSession, *, user_id: int, item_id: int, request: str, now: datetime
-) -> Purchase:
-    """Spends points on one code. `request` identifies the confirm press (idempotency).
+    session: AsyncSession, *, user_id: int, item_id: int, request: str, now: datetime,
+    press: str | None = None,
+) -> Purchase:  # fmt: skip
+    """Spends points on one code. `request` identifies the confirm card (idempotency),
+    `press` this press of it (Telegram's callback query id; `request` when not given).
 
     Taps racing on one confirm card resolve here: each takes the person's account lock first,
     so the later one waits for the earlier to commit and then finds its purchase, the same
     code, returned with `new=False`. A reference clash (`ReferenceConflict`) cannot happen
     between them. A deleted, banned or suspended person is refused before anything is read.
+    Either way a copy of the code is queued for the person in this transaction
+    (`_send_code`), and `Purchase.notice` names the one to send now.
     """
     await require_may_act(session, user_id, now, "exchange")
     reference = f"exchange:{user_id}:{request}"
@@ -168,7 +347,10 @@ async def exchange(
         sold = await session.get(MarketItem, issued.item_id) if issued else None
         if issued is None or sold is None:
             raise MarketError("a charge without a code")  # the invariant tests guard this
-        return Purchase(sold, issued.code, replay.balance_after, new=False)
+        notice = await _send_code(
+            session, user_id=user_id, voucher_id=issued.id, press=press or request, now=now
+        )
+        return Purchase(sold, issued.code, replay.balance_after, False, issued.id, notice)
     wanted = await item(session, item_id)
     code = await session.scalar(
         select(VoucherCode)
@@ -190,7 +372,10 @@ async def exchange(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise OutOfStock  # taken meanwhile: the transaction rolls back, nothing is charged
-    return Purchase(wanted, code.code, posting.entry.balance_after, new=True)
+    notice = await _send_code(
+        session, user_id=user_id, voucher_id=code.id, press=press or request, now=now, first=True
+    )
+    return Purchase(wanted, code.code, posting.entry.balance_after, True, code.id, notice)
 
 
 async def refund(session: AsyncSession, code: str, admin_id: int, now: datetime) -> int:

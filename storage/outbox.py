@@ -73,6 +73,7 @@ NoticeKind = Literal[
     "group_no_rights",  # to a group's admin: the bot may not send messages there
     "group_topic_closed",  # to a group's admin: the topic the bot posts in is closed
     "card_erased",  # not a message: an admin-group card about an erased person, cleaned
+    "voucher_issued",  # a voucher's code to its owner (storage/market.py), protect_content
 ]
 NOTICE_KINDS: frozenset[NoticeKind] = frozenset(get_args(NoticeKind))
 
@@ -169,6 +170,26 @@ async def claim(
         if row is not None:
             claimed.append(Claimed(row.id, row.chat_id, dict(row.payload), row.attempts))
     return claimed
+
+
+async def claim_key(session: AsyncSession, key: str, worker: str, now: datetime) -> Claimed | None:
+    """Claims the notice `key` when it is waiting and due, for a send right after the commit
+    that queued it (the dispatcher would take it on its next round); None when it is not
+    (sent already, in another worker's hands, or put off until later)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key == key,
+            OutboxMessage.status == "pending",
+            OutboxMessage.not_before <= now,
+        )
+        .values(status="sending", claimed_by=worker, claimed_at=now)
+        .returning(
+            OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.payload, OutboxMessage.attempts
+        )
+    )
+    row = result.first()
+    return None if row is None else Claimed(row.id, row.chat_id, dict(row.payload), row.attempts)
 
 
 async def mark_sent(

@@ -64,6 +64,8 @@ class Action:
     MARKET_ITEM = "k"  # k:<item id> — the confirm card
     MARKET_BUY = "kb"  # kb:<item id>:<nonce> — the nonce makes a double tap one purchase
     MARKET_CANCEL = "kc"  # kc:<item id>
+    VOUCHERS = "kl"  # kl:<page> | kl:new — "My vouchers" (new: a new message, from /points)
+    VOUCHER_SHOW = "ks"  # ks:<voucher id> — send the full code again (the owner only)
     FEEDBACK = "fb"  # fb:<meeting id> — rate the others
     FEEDBACK_STARS = "fs"  # fs:<meeting id>:<ratee id>:<1-5>
     FEEDBACK_TAG = "ft"  # ft:<feedback id>:<tag>
@@ -92,7 +94,8 @@ class Action:
         MEETUP_HOST: 2, HOST_WHEN: 1, HOST_PLACE: 1, HOST_SIZE: 1, HOST_NOTE: 1, HOST_CONFIRM: 1,
         MISSION_LIST: 2, MISSION_SHOW: 1, MISSION_FOR_YOU: 1,
         DRAFT_PUBLISH: 1, DRAFT_POINTS: 2, DRAFT_DISCARD: 1,
-        POINTS_PAGE: 1, MARKET_ITEM: 1, MARKET_BUY: 2, MARKET_CANCEL: 1,
+        POINTS_PAGE: 1, MARKET_ITEM: 1, MARKET_BUY: 2, MARKET_CANCEL: 1, VOUCHERS: 1,
+        VOUCHER_SHOW: 1,
         FEEDBACK: 1, FEEDBACK_STARS: 3, FEEDBACK_TAG: 2, REPORT_PICK: 2, REPORT_REASON: 1,
         MODERATE: 2, BLOCK: 1,
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,

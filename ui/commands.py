@@ -57,6 +57,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("checkin", N_("Check in with the code under the host's QR")),
     Command("points", N_("Your points, level and history")),
     Command("market", N_("Exchange points for gift vouchers")),
+    Command("vouchers", N_("My vouchers: the codes you exchanged points for")),
     Command("report", N_("Report someone you met at a meetup")),
     Command("block", N_("Stop seeing someone's meetups")),
     Command("profile", N_("Your profile card, and edit it")),

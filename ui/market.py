@@ -1,5 +1,6 @@
 """Points and the market (step 8) as text and buttons: the `/points` page, the `/market`
-shelves, the confirm card and the voucher code message."""
+shelves, the confirm card and "My vouchers" (`/vouchers`). The message carrying a code is an
+outbox notice ("voucher_issued", drawn in ui/notices.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import tzinfo
 from telegram import InlineKeyboardMarkup
 
 from storage import ledger
-from storage.market import HistoryLine, Offer, PointsPage, Purchase, Storefront
+from storage.market import HistoryLine, Offer, PointsPage, Storefront, Voucher, VoucherPage
 from ui import callbacks, keyboards
 from ui.callbacks import Action
 from ui.i18n import N_, format_when, localized, t
@@ -24,6 +25,7 @@ KINDS = {
     ledger.BONUS: N_("Bonus"),
 }
 EMPTY = N_("The market is empty right now. Check back soon!")
+MY_VOUCHERS = N_("🎁 My vouchers")
 
 
 def mask(code: str) -> str:
@@ -53,7 +55,10 @@ def points_page(lang: str, zone: tzinfo, view: PointsPage) -> Screen:
         nav.append((t(lang, "« Newer"), callbacks.encode(Action.POINTS_PAGE, view.page - 1)))
     if view.older:
         nav.append((t(lang, "Older »"), callbacks.encode(Action.POINTS_PAGE, view.page + 1)))
-    return "\n".join(lines), keyboards.inline([nav]) if nav else None
+    rows = [nav] if nav else []
+    if view.vouchers:
+        rows.append([(t(lang, MY_VOUCHERS), callbacks.encode(Action.VOUCHERS, "new"))])
+    return "\n".join(lines), keyboards.inline(rows) if rows else None
 
 
 def storefront(lang: str, front: Storefront) -> Screen:
@@ -89,9 +94,31 @@ def confirm_card(lang: str, offer: Offer, nonce: str) -> Screen:
     ]])  # fmt: skip
 
 
-def voucher(lang: str, purchase: Purchase) -> str:
-    """The code itself, shown once (sent with `protect_content`)."""
-    return t(lang, "Here is your {name} code:\n\n{code}\n\nYou have {balance} points left. Keep "
-                   "this code safe: it is shown only once.",
-             name=localized(lang, purchase.item, "name"), code=purchase.code,
-             balance=purchase.balance_after)  # fmt: skip
+def _voucher_line(lang: str, zone: tzinfo, number: int, voucher: Voucher) -> str:
+    name, when = localized(lang, voucher, "name"), format_when(lang, voucher.issued_at, zone)
+    line = f"{number}. {name} · {when} · {mask(voucher.code)}"
+    return line + t(lang, " (refunded)") if voucher.refunded else line
+
+
+def vouchers_page(lang: str, zone: tzinfo, view: VoucherPage) -> Screen:
+    """My vouchers: the person's codes, masked, newest first, each (unless refunded) with a
+    button that sends the full code again (a protected message); « Newer / Older »."""
+    if not view.vouchers and view.page == 0:
+        return t(lang, "No vouchers yet: /market exchanges points for gift vouchers."), None
+    lines = [t(lang, MY_VOUCHERS), ""]
+    rows = []
+    for number, voucher in enumerate(view.vouchers, start=view.offset + 1):
+        lines.append(_voucher_line(lang, zone, number, voucher))
+        if not voucher.refunded:
+            label = t(lang, "Show code {number}: {name}", number=number,
+                      name=localized(lang, voucher, "name"))  # fmt: skip
+            rows.append([(label, callbacks.encode(Action.VOUCHER_SHOW, voucher.id))])
+    lines += ["", t(lang, "Codes are sent as messages that can't be forwarded or saved.")]
+    nav = []
+    if view.page > 0:
+        nav.append((t(lang, "« Newer"), callbacks.encode(Action.VOUCHERS, view.page - 1)))
+    if view.older:
+        nav.append((t(lang, "Older »"), callbacks.encode(Action.VOUCHERS, view.page + 1)))
+    if nav:
+        rows.append(nav)
+    return "\n".join(lines), keyboards.inline(rows) if rows else None

@@ -89,6 +89,11 @@ MESSAGES: dict[NoticeKind, str] = {
         'I can\'t post the daily missions in "{title}": the topic I post in is closed. Reopen '
         "it and send /resume there, or send /resume in the topic where I should post."
     ),
+    # Issue 21: a voucher's code, to its owner (storage/market.py; sent with protect_content).
+    "voucher_issued": N_(
+        "Here is your {name} code:\n\n{code}\n\nKeep it to yourself: it can be used once. "
+        "/vouchers shows your codes again whenever you need them."
+    ),
 }
 
 # Who a notice names once that person deleted their account (/deleteme blanks the name).
@@ -137,6 +142,8 @@ def render(
         fields["reason"] = told
     if "name" in fields and not fields["name"]:  # an erased account (storage/erasure.py)
         fields["name"] = t(lang, ERASED_NAMES.get(kind, ERASED_NAMES["meetup_left"]))
+    if kind == "voucher_issued":  # the item's name, looked up at send time (bot/send_now.py)
+        fields["name"] = localized(lang, fields, "name")
     if kind == "report_filed":
         label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
         fields["reason"] = t(lang, label)
