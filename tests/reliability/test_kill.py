@@ -16,6 +16,9 @@ test_redelivery.py), and the person sees its answer twice, the same answer. Thos
 known exactly: at each kill the updates still pending are read from the inbox, and each one's
 answers already sent are counted; they, and nothing else, may come twice. Notices to others
 (the host's "joined", "checked in", the guest's "approved") come once, whatever the kills.
+
+A kill in the middle of signups (a conversation: where each person stands is kept by PTB's
+persistence) has a test of its own, `test_a_kill_mid_signup_leaves_nobody_stuck`.
 """
 
 from __future__ import annotations
@@ -685,3 +688,71 @@ def test_a_kill_mid_mix_on_sqlite_loses_nothing_and_does_nothing_twice(
 ) -> None:
     url = migrated(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
     run_mix(sandbox_url, tmp_path, url, 6, 2, 2)
+
+
+@pytest.mark.reliability
+def test_a_kill_mid_signup_leaves_nobody_stuck(
+    sandbox_url: str, tmp_path: Path, postgresql_url: str
+) -> None:
+    """Eight people sign up at once (a conversation: where each one stands is kept by the
+    bot) and the bot is killed half-way, while their steps are verified pending. After the
+    restart each one finishes: every step answered (no press left without an answer), one
+    welcome each, one account each, no apology."""
+    tally: list[int] = []
+    people = Counted(sandbox_url, tally)
+    host = people.create("호스트", LANG)
+    newcomers = [people.create(f"새이웃{n:02d}", LANG) for n in range(8)]
+    with fresh_pg_database() as url:
+        migrated(url)
+        asyncio.run(_prepare(url, [host["id"]], host["id"] + 10_000, []))
+        env = bot_env(sandbox_url, tmp_path, HALSARAM_DATABASE_URL=url)
+        bot, inbox = Bot(env, tmp_path), Inbox(url)
+        failures: list[BaseException] = []
+
+        def sign_up(person: dict[str, Any]) -> None:
+            try:
+                people.another().sign_up(person, corpus.SEOKCHON_LAKE)
+            except BaseException as failure:  # reported below, with whose signup it was
+                failures.append(failure)
+
+        with ThreadPoolExecutor(max_workers=len(newcomers)) as pool:
+            with bot.up():
+                futures = [pool.submit(sign_up, person) for person in newcomers]
+                wait_until(
+                    "part of the signups handled",
+                    lambda: inbox.statuses()["done"] >= 4 * len(newcomers),
+                    timeout=90,
+                    every=0.01,
+                )
+                bot.kill()
+                pending, held = inbox.pending(), people.info()["pending_update_count"]
+                assert pending or held, "nothing was pending at the kill"
+                assert not all(f.done() for f in futures), "every signup was over"
+            with bot.up():
+                for future in futures:
+                    future.result()
+                wait_until(
+                    "every update handled",
+                    lambda: inbox.statuses() == Counter({"done": len(tally)}),
+                    timeout=120,
+                )
+        welcome = said(
+            "Welcome to Halsaram, {name}! Your account is ready. Send /help to see what you can "
+            "do, or /profile to look at your card."
+        )
+        for person in newcomers:
+            texts = [_text(m) for m in bot_messages(people, person["id"])]
+            assert not any(APOLOGY in text for text in texts), texts
+            assert sum(map(welcome, texts)) == 1, (person["first_name"], texts)
+        assert failures == [], failures
+        registered = asyncio.run(_count_users(url))
+        assert registered == len(newcomers) + 2  # and the host and the (absent) admin
+
+
+async def _count_users(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as s:
+            return int(await s.scalar(select(func.count()).select_from(User)) or 0)
+    finally:
+        await engine.dispose()
