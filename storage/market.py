@@ -50,6 +50,10 @@ CODE_NOTICE: outbox.NoticeKind = "voucher_issued"
 # A copy of a code sent this recently answers the other presses of the same burst of taps (they
 # were made before the person could see it); a press after that gets a copy of its own.
 RESEND_QUIET = timedelta(seconds=5)
+# A copy claimed for sending this long ago and not recorded was most likely lost with the worker
+# that claimed it (the dispatcher retries it only after `outbox_stale_seconds`): a press then
+# gets a copy of its own instead of waiting for it.
+STUCK = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,8 @@ async def _send_code(
     this press too).
 
     - `first` (the purchase itself): a new copy, always.
-    - A copy still waiting to go out (pending or being sent): that one, due now; no other.
+    - A copy still waiting to go out (pending, or being sent since less than `STUCK`): that
+      one, due now; no other.
     - With `quiet` (a press of the confirm card), this press never had a copy, and one went
       out within `RESEND_QUIET`: none (a burst of taps on one card gets one message).
     - Otherwise a new copy: a repeat press, a "show code", or the same update handled again
@@ -275,7 +280,13 @@ async def _send_code(
         copies = OutboxMessage.dedupe_key.startswith(f"voucher:{voucher_id}:")
         waiting = await session.scalar(
             select(OutboxMessage)
-            .where(copies, OutboxMessage.status.in_(("pending", "sending")))
+            .where(
+                copies,
+                or_(
+                    OutboxMessage.status == "pending",
+                    and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at > now - STUCK),
+                ),
+            )
             .order_by(OutboxMessage.id)
             .limit(1)
         )

@@ -208,6 +208,20 @@ async def test_a_crash_before_the_code_went_out_still_delivers_it(bot: BotHarnes
     await assert_every_code_reaches_its_owner(bot.sessions)
 
 
+async def test_a_copy_stuck_with_a_dead_worker_does_not_hold_back_a_repeat_press(
+    bot: BotHarness,
+) -> None:
+    person = await _buyer(bot)
+    card = await _confirm_card(person)
+    await person.press(card, "교환하기 ✅")
+    async with transaction(bot.sessions) as s:  # as if a worker died between claim and send
+        [notice] = (await s.scalars(select(OutboxMessage))).all()
+        notice.status, notice.claimed_by = "sending", "dead-worker"
+    bot.clock.advance(market.STUCK + timedelta(seconds=1))
+    await person.press_data(card, data_of(card, "교환하기 ✅"))
+    assert len(_codes(bot, person)) == 2  # the press's own copy, not a wait for the stale one
+
+
 async def test_my_vouchers_lists_the_codes_and_shows_each_on_request(bot: BotHarness) -> None:
     person = await _buyer(bot, points=1000)
     for _ in range(2):
