@@ -10,7 +10,7 @@ from tests.harness import BotHarness, make_settings
 
 PRIVATE = [
     "start", "help", "missions", "meetups", "mymeetups", "map", "host", "checkin", "points",
-    "market", "report", "block", "profile", "language", "cancel", "privacy", "mydata",
+    "market", "vouchers", "report", "block", "profile", "language", "cancel", "privacy", "mydata",
     "deleteme",
 ]  # fmt: skip
 GROUP = ["help"]

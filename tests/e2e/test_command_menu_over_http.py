@@ -45,7 +45,7 @@ def test_menus_per_scope_and_language(people: People, sandbox_url: str, tmp_path
             time.sleep(0.2)
         for code in (None, "en"):
             private = _commands(sandbox_url, {"type": "all_private_chats"}, code)
-            assert len(private) == 18 and {"privacy", "mydata", "deleteme"} <= set(private)
+            assert len(private) == 19 and {"privacy", "mydata", "deleteme"} <= set(private)
             assert _commands(sandbox_url, {"type": "all_group_chats"}, code) == ["help"]
             admins_menu = _commands(sandbox_url, {"type": "all_chat_administrators"}, code)
             assert admins_menu == GROUP_ADMIN
