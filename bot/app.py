@@ -6,7 +6,6 @@ The order of registration matters where noted; everything the bot reacts to is v
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import (
     BotCommand,
@@ -26,7 +25,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.context import CONTEXT_TYPES
-from bot.ingress import DatabaseOutage, PerUserProcessor
+from bot.ingress import DatabaseOutage, PerUserProcessor, ordering_key
 from bot.persistence import DatabasePersistence
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, follow_admin_chat
@@ -98,10 +97,14 @@ def build_application(
         .post_init(_post_init)
         # Our own ingress feeds the update queue (bot.ingress); PTB's Updater is not used.
         .updater(None)
-        .concurrent_updates(PerUserProcessor(on_done=_inbox_marker(sessions, clock), outage=outage))
     )
+    marker = InboxMarker(sessions, clock)
+    processor = PerUserProcessor(on_done=marker.mark_done, outage=outage)
+    builder = builder.concurrent_updates(processor)
     if handle_updates:
-        builder = builder.persistence(DatabasePersistence(sessions, clock))
+        marker.persistence = DatabasePersistence(sessions, clock)
+        marker.persistence.busy = processor.busy
+        builder = builder.persistence(marker.persistence)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limited:
@@ -114,6 +117,7 @@ def build_application(
         )
         builder = builder.rate_limiter(BudgetRateLimiter(budget))  # type: ignore[arg-type]
     application = builder.build()
+    marker.application = application
     application.bot_data[SERVICES_KEY] = Services.build(settings, clock, sessions)
     # A worker process (`halsaram worker`) runs jobs only: no handlers, no conversations.
     if handle_updates:
@@ -126,12 +130,29 @@ def build_application(
     return application
 
 
-def _inbox_marker(sessions: SessionFactory, clock: Clock) -> Callable[[Update], Awaitable[None]]:
-    async def mark_done(update: Update) -> None:
-        async with transaction(sessions) as session:
-            await inbox.mark_done(session, update.update_id, clock.now())
+class InboxMarker:
+    """Marks an update done in the inbox, in one transaction with the conversation step and
+    scratch values it left (bot.persistence), so a kill at any moment replays an update
+    against the position it found, or not at all."""
 
-    return mark_done
+    def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.application: Application | None = None
+        self.persistence: DatabasePersistence | None = None
+
+    async def mark_done(self, update: Update) -> None:
+        persistence, application = self.persistence, self.application
+        if persistence is not None and application is not None:
+            # PTB hands what changed to the persistence, which holds this person's rows
+            # until they are written below.
+            await application.update_persistence()
+        owner = ordering_key(update)
+        async with transaction(self.sessions) as session:
+            written = await persistence.save(session, owner) if persistence else None
+            await inbox.mark_done(session, update.update_id, self.clock.now())
+        if persistence is not None and written:
+            persistence.saved(written)
 
 
 def register_handlers(application: Application) -> None:

@@ -116,13 +116,19 @@ class PerUserProcessor(BaseUpdateProcessor):
         try:
             async with lock:
                 handled = await self._handle(update, coroutine)
+                # Marked done before the person's next update starts, and with the
+                # conversation step this one made (bot.persistence: one transaction).
+                if handled and self._on_done is not None and isinstance(update, Update):
+                    await self._mark_done(update)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key]
                 self._locks.pop(key, None)
-        if handled and self._on_done is not None and isinstance(update, Update):
-            await self._mark_done(update)
+
+    def busy(self, key: int) -> bool:
+        """Whether the person (`ordering_key`) has an update being handled or waiting."""
+        return key in self._waiting
 
     async def _handle(self, update: object, coroutine: Awaitable[Any]) -> bool:
         """Runs the update (again, after an outage met half-way); False if it stays pending."""

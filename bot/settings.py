@@ -65,14 +65,14 @@ class Settings(BaseSettings):
     reminder_minutes: str = "120,15"
     host_max_per_day: int = Field(default=3, ge=1, le=50)
     join_min_trust: float = Field(default=20.0, ge=0, le=100)
+    # Issue 21: a meetup is joined only by people of its own district (when true), and always
+    # only by people living in an open one.
+    join_same_district: bool = True
     flood_max_updates: int = Field(default=20, ge=3, le=1000)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=600)
     redis_url: str | None = None
     # /healthz and /metrics: their own listener, never the webhook's port (metrics_port 0: off).
     metrics_host: str = "127.0.0.1"
-    # Issue 21: a meetup is joined only by people of its own district (when true), and always
-    # only by people living in an open one.
-    join_same_district: bool = True
     metrics_port: int = Field(default=9100, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     webhook_url: str | None = None
