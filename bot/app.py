@@ -125,6 +125,10 @@ def build_application(
         # back, instead of an apology from handlers/errors.py (registered last).
         application.add_error_handler(outage.on_error)
         register_handlers(application)
+    else:
+        # A job that raises is logged the same way (type and traceback, no personal data),
+        # not by PTB's "No error handlers are registered" fallback.
+        application.add_error_handler(errors.on_error)
     if schedule_jobs:
         jobs.schedule(application)
     return application

@@ -54,6 +54,30 @@ TELEGRAM_429 = Gauge(
 POINTS_PAID = Gauge(
     "halsaram_points_paid_total", "Mission points paid, all time", registry=REGISTRY
 )
+DATABASE_UP = Gauge(
+    "halsaram_database_up", "1 if the last read of the backlogs reached the database",
+    registry=REGISTRY,
+)  # fmt: skip
+
+
+class DatabaseWatch:
+    """Logs the database going away and coming back once each, not at every check: a scrape
+    every 15 s and a health probe every few seconds would fill the log during an outage."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def failed(self, what: str, error: BaseException) -> None:
+        DATABASE_UP.set(0)
+        if not self.down:
+            self.down = True
+            log.warning("%s: database unreachable (%s)", what, type(error).__name__)
+
+    def reached(self) -> None:
+        DATABASE_UP.set(1)
+        if self.down:
+            self.down = False
+            log.info("database reachable again")
 
 
 def update_type(update: object) -> str:
@@ -88,7 +112,10 @@ def exposition() -> bytes:
 
 
 def create_app(sessions: SessionFactory, clock: Clock, bot: Bot) -> Starlette:
-    """`GET /healthz` and `GET /metrics`, for the metrics listener only."""
+    """`GET /healthz` and `GET /metrics`, for the metrics listener only. While the database is
+    away `/healthz` answers 503 and `/metrics` still answers, with `halsaram_database_up 0`
+    and the backlogs as last read (Prometheus keeps scraping an exporter that answers)."""
+    watch = DatabaseWatch()
 
     async def health(_request: Request) -> Response:
         now = clock.now()
@@ -98,8 +125,9 @@ def create_app(sessions: SessionFactory, clock: Clock, bot: Bot) -> Starlette:
                 waiting, inbox_age = await inbox.backlog(session, now)
                 queued, outbox_age = await outbox_backlog(session, now)
         except Exception as exc:  # any failure here means "not healthy", with the reason
-            log.warning("health check failed: %s", type(exc).__name__)
+            watch.failed("health check", exc)
             return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
+        watch.reached()
         return JSONResponse({
             "ok": True, "database": "ok",
             "inbox": {"waiting": waiting, "oldest_seconds": round(inbox_age, 1)},
@@ -107,7 +135,12 @@ def create_app(sessions: SessionFactory, clock: Clock, bot: Bot) -> Starlette:
         })  # fmt: skip
 
     async def scrape(_request: Request) -> Response:
-        await refresh(sessions, clock)
+        try:
+            await refresh(sessions, clock)
+        except Exception as exc:  # the traffic counters are still worth answering with
+            watch.failed("metrics", exc)
+        else:
+            watch.reached()
         TELEGRAM_429.set(getattr(getattr(bot, "rate_limiter", None), "throttled", 0))
         return Response(exposition(), media_type="text/plain; version=0.0.4")
 

@@ -117,3 +117,33 @@ async def test_health_and_metrics_are_not_on_the_webhooks_port(
     scraped = await private.get("/metrics")
     assert scraped.status_code == 200 and "halsaram_inbox_backlog" in scraped.text
     assert (await private.post(PATH, content=_message(5), headers=HEADERS)).status_code == 404
+
+
+async def test_a_database_outage_is_scraped_as_down_and_logged_once(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """During an outage Prometheus keeps scraping (200, `halsaram_database_up 0`) and the
+    health probe says 503; each logs the outage once, not once per scrape or probe."""
+    up = False
+
+    def sessions() -> Any:
+        if not up:
+            raise DBAPIError("SELECT 1", None, ConnectionRefusedError("refused"))
+        return bot.sessions()
+
+    app = metrics.create_app(sessions, bot.clock, bot.app.bot)  # type: ignore[arg-type]
+    private = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m")
+    caplog.set_level(logging.INFO, logger="bot.metrics")
+    for _ in range(3):
+        scraped = await private.get("/metrics")
+        assert scraped.status_code == 200
+        assert "halsaram_database_up 0.0" in scraped.text
+        assert (await private.get("/healthz")).status_code == 503
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert said == [("WARNING", "metrics: database unreachable (DBAPIError)")]
+    up = True
+    assert "halsaram_database_up 1.0" in (await private.get("/metrics")).text
+    assert (await private.get("/healthz")).json()["ok"] is True
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert said[1:] == [("INFO", "database reachable again")]
+    assert all(r.exc_info is None for r in caplog.records)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.app import build_application
 from bot.card_cleanup import PLACEHOLDER_SIZE
 from bot.services import SERVICES_KEY
+from handlers import errors
 from scheduler import retention as job
 from scheduler.jobs import retention_sweep
 from storage import inbox, meetings, outbox
@@ -404,3 +405,12 @@ async def test_the_job_runs_daily_and_soon_after_start(db_url: str) -> None:
     assert queue is not None
     [found] = queue.get_jobs_by_name("retention")
     assert found.job.trigger.interval == timedelta(days=1)
+
+
+async def test_a_worker_logs_a_failing_job_through_the_error_handler(db_url: str) -> None:
+    """`halsaram worker` handles no updates but runs jobs: one that raises goes to the
+    project's error handler (type and update id, no personal data), not PTB's fallback."""
+    application = build_application(
+        make_settings(database_url=db_url), rate_limited=False, handle_updates=False
+    )
+    assert list(application.error_handlers) == [errors.on_error]
