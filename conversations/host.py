@@ -272,6 +272,11 @@ async def ask_message(update: Update, context: Context) -> int:
     """The card's "message them" button: the next text goes to everyone seated."""
     meeting_id = context.pressed.int_arg(0)
     assert update.callback_query is not None and context.user_data is not None
+    assert update.effective_user is not None
+    # Read before the press is answered: anyone but the host gets one answer, the refusal
+    # (handlers/errors.py), and no conversation starts.
+    async with context.services.sessions() as session:
+        await meetings.as_host(session, meeting_id, update.effective_user.id)
     await context.answer()
     context.user_data["host_message"] = meeting_id
     await _say(update, ui.ask_host_message(context.lang))
@@ -291,6 +296,8 @@ async def send_message(update: Update, context: Context) -> int:
             count = await meetings.message_participants(
                 session, int(meeting_id), update.effective_user.id,
                 update.effective_message.text or "", svc.clock.now(),
+                # The host's message handled again (a redelivery) is queued once.
+                occasion=update.effective_message.message_id,
             )  # fmt: skip
     except errors.DomainError as exc:
         await _refused(update, context, exc)

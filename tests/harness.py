@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -256,6 +257,9 @@ class BotHarness:
         """A new Application on the same database, as after kill -9: nothing in memory survives
         (the settings `configure` changed are the running configuration and stay)."""
         self.settings = services_of(self.app.bot_data).settings
+        # A killed process writes nothing more: not the conversation steps PTB still holds
+        # (a graceful shutdown would flush them), nor what the persistence holds unwritten.
+        self.app.persistence = None
         await self.app.stop()
         await self.app.shutdown()
         self.app = self._build()
@@ -266,11 +270,17 @@ class BotHarness:
         ingress stores it, handled by the handlers, the process dies before marking it done,
         and the next run's `Inbox.replay_unfinished` hands it to the handlers again (through
         the per-person processor, which marks it done this time)."""
+        # What earlier updates left is written, as their done marks would have (updates fed
+        # by `deliver` skip the inbox); what this one leaves dies with the process.
+        await self.app.update_persistence()
+        if self.app.persistence is not None:
+            await self.app.persistence.flush()
         async with transaction(self.sessions) as session:
             assert await inbox.store(session, [data], self.clock.now()) == [data["update_id"]]
         start = len(self.request.calls)
         await self.app.process_update(Update.de_json(data, self.app.bot))
         middle = len(self.request.calls)
+        self.clock.advance(timedelta(seconds=1))  # a restart takes a moment
         await self.crash()
         assert await Inbox(self.app, self.sessions, self.clock).replay_unfinished() == 1
         await self._settled(data["update_id"])

@@ -247,7 +247,7 @@ def test_the_same_district_rule_is_a_setting(
 # --------------------------------------------------------------------------- host tools
 
 
-@pytest.mark.parametrize("tool", ["qr", "list", "close", "cancel", "cancelyes"])
+@pytest.mark.parametrize("tool", ["qr", "list", "msg", "close", "cancel", "cancelyes"])
 async def test_someone_elses_host_tool_press_gets_one_polite_refusal(
     bot: BotHarness, tool: str
 ) -> None:
@@ -262,6 +262,8 @@ async def test_someone_elses_host_tool_press_gets_one_polite_refusal(
     async with bot.sessions() as s:
         meeting = await s.get(Meeting, meeting_id)
         assert meeting is not None and meeting.status == "open" and not meeting.joining_closed
+    replies = await guest.say("다들 오지 마세요")  # "message them" started nothing
+    assert not any("보냈어요" in str(m.get("text")) for m in replies)
 
 
 # --------------------------------------------------------------------------- notice keys

@@ -297,6 +297,27 @@ async def test_a_rating_handled_twice_is_one_rating_with_its_tag(bot: BotHarness
     assert "✅ On time" in [label for label, _ in buttons(rated)]
 
 
+# --------------------------------------------------------------------------- host message
+
+
+async def test_a_host_message_handled_twice_reaches_each_guest_once(bot: BotHarness) -> None:
+    """The host's words are handled again against the step they found (the conversation
+    position is written with the done mark, so a crash before it loses the step too)."""
+    host, guest, meeting_id = await meetup_with_host(bot)
+    await guest.press(await meetup_card(bot, guest, meeting_id), "Join")
+    await bot.run_outbox()
+    await host.press(await meetup_card(bot, host, meeting_id), "✉️ 메시지 보내기")
+
+    handled = await twice(bot, host.say("입구 파란 벤치에서 만나요"))
+    shown_the_same(handled)
+
+    assert (await notices_to(bot, guest.id))["host_message"] == 1
+    before = len(guest.inbox())
+    await bot.run_outbox()
+    [told] = guest.inbox()[before:]
+    assert "입구 파란 벤치에서 만나요" in told
+
+
 # --------------------------------------------------------------------------- the harness
 
 
