@@ -159,6 +159,15 @@ class Received:
 
 
 @dataclass(frozen=True)
+class Presence:
+    """How someone checked in: QR or code, and where ("live", "location", "unverified")."""
+
+    method: str | None
+    location: str | None
+    distance_m: int | None
+
+
+@dataclass(frozen=True)
 class ReviewView:
     """Everything a review card shows."""
 
@@ -171,6 +180,9 @@ class ReviewView:
     reviewer_name: str = ""
     # The word the sender was given at check-in, to look for in the photo.
     proof_word: str | None = None
+    # How the sender checked in (Participation.checkin_*, issue 21): the reviewer sees a
+    # "location unverified" check-in as the host does. None: no check-in on record.
+    checkin: Presence | None = None
 
     @property
     def can_ask_again(self) -> bool:
@@ -715,6 +727,10 @@ async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int
     sender = await session.get(User, evidence.user_id)
     decision = await session.scalar(select(Review).where(Review.evidence_id == evidence_id))
     reviewer = await session.get(User, decision.reviewer_id) if decision else None
+    seat = await session.get(Participation, evidence.participation_id)
+    presence = None
+    if seat is not None and seat.checked_in_at is not None:
+        presence = Presence(seat.checkin_method, seat.checkin_location, seat.checkin_distance_m)
     return ReviewView(
         evidence=evidence,
         meetup=await meetings.view(session, evidence.meeting_id),
@@ -724,6 +740,7 @@ async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int
         decision=decision,
         reviewer_name=(reviewer.display_name if reviewer else "") or "",
         proof_word=await proof_words.word_of(session, evidence.participation_id),
+        checkin=presence,
     )
 
 

@@ -152,6 +152,22 @@ async def test_a_photo_right_after_check_in_counts_before_the_start(scene: Scene
     assert "Mina" not in review_card(bot, scene.group_id)["caption"]  # Jun's card
 
 
+async def test_the_review_card_shows_how_the_sender_checked_in(scene: Scene) -> None:
+    """A check-in with the location step skipped is "location unverified" for the reviewer
+    too, as the sender was told (ui/checkin.py)."""
+    bot = scene.bot
+    guest, meeting_id = await _second_meetup(scene)
+    async with transaction(bot.sessions) as s:  # as the code and a skipped location leave it
+        seat = await meetings.participation(s, meeting_id, guest.id)
+        assert seat is not None
+        seat.checkin_method, seat.checkin_location = "code", "unverified"
+    await send_photo(bot, guest, corpus.plain_jpeg(202))
+    await run_checks(bot)
+    caption = review_card(bot, scene.group_id)["caption"]
+    assert caption.startswith("📸 Photo #") and "Jun" in caption
+    assert "🙋 Checked in: code · ⚠️ location unverified" in caption
+
+
 async def test_someone_not_checked_in_is_told_how_and_when_to_check_in(scene: Scene) -> None:
     bot = scene.bot
     host = await Neighbour(bot, "서준").register()

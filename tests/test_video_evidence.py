@@ -110,6 +110,7 @@ async def test_a_video_note_is_live_proof_from_check_to_points(scene: Scene) -> 
     assert caption.startswith(LIVE)
     assert "Round video message recorded live in Telegram (3 s)" in caption
     assert "Recorded and sent" in caption and "during the meetup" in caption
+    assert "🎥 Video #" in caption and "Photo #" not in caption and "🙋 Checked in" in caption
 
     await bot.press(scene.admin.user, card, action_data(card, Action.REVIEW_APPROVE))
     card = _card(scene)

@@ -57,7 +57,7 @@ def checkin_caption(lang: str, sheet: meetings.CheckinSheet, rotation_seconds: i
     return caption, keyboards.inline([[(t(lang, "🔄 Fresh QR"), fresh)]])
 
 
-def _how(lang: str, method: str | None, location: str | None, distance_m: int | None) -> str:
+def presence(lang: str, method: str | None, location: str | None, distance_m: int | None) -> str:
     """How someone checked in: "QR · 📍 40 m (live)", "code · location unverified"…"""
     parts = [t(lang, _METHODS[method])] if method in _METHODS else []
     if location == "unverified":
@@ -76,7 +76,7 @@ def roster_text(lang: str, roster: meetings.Attendance) -> str:
         waiting = person.status == meetings.WAITLISTED
         mark = "✅" if person.checked_in else ("⏳" if waiting else "•")
         suffix = t(lang, " (waitlist)") if waiting else ""
-        how = _how(lang, person.method, person.location, person.distance_m)
+        how = presence(lang, person.method, person.location, person.distance_m)
         lines.append(f"{mark} {person.name}{suffix}" + (f" — {how}" if how else ""))
     here = sum(1 for p in roster.people if p.checked_in)
     seated = sum(1 for p in roster.people if p.status == meetings.JOINED)
@@ -161,7 +161,7 @@ def nothing_waiting(lang: str) -> Step:
 def checked_in(lang: str, zone: tzinfo, done: meetings.CheckedIn) -> Step:
     """Checked in: how it was recorded, then exactly when and how to send the proof."""
     title = title_of(lang, done.meetup)
-    how = _how(lang, done.method, done.location, done.distance_m)
+    how = presence(lang, done.method, done.location, done.distance_m)
     text = t(lang, 'Checked in to "{title}". ✅', title=title)
     if how:
         text += f" ({how})"

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardMarkup
 from storage import evidence
 from ui import callbacks, keyboards, video_evidence
 from ui.callbacks import Action
+from ui.checkin import presence
 from ui.i18n import N_, format_when, localized, t
 
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
@@ -128,14 +129,16 @@ def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo, by: str | None
     item, meetup = view.evidence, view.meetup
     mission = meetup.mission
     signals = item.signals or {}
+    # A video (round or a file) is named as one: "사진" on a video confuses the reviewer.
+    header = N_("📸 Photo #{id} (try {attempt}/{max})")
+    if item.media_kind != "photo":
+        header = N_("🎥 Video #{id} (try {attempt}/{max})")
     lines = [
+        t(lang, header, id=item.id, attempt=item.attempt, max=view.max_attempts),
         t(
             lang,
-            "📸 Photo #{id} (try {attempt}/{max})\n👤 {name} · trust {trust}\n🎯 {title} · "
+            "👤 {name} · trust {trust}\n🎯 {title} · "
             "⭐ {points} points\n📍 {place} · {when}\n📝 {rule}",
-            id=item.id,
-            attempt=item.attempt,
-            max=view.max_attempts,
             name=view.sender_name or "-",
             trust=round(view.trust_score),
             title=localized(lang, mission, "title"),
@@ -146,8 +149,13 @@ def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo, by: str | None
         ),
         "",
     ]
+    if view.checkin is None:
+        lines.insert(2, t(lang, "⚠️ No check-in on record"))
+    else:
+        how = presence(lang, view.checkin.method, view.checkin.location, view.checkin.distance_m)
+        lines.insert(2, t(lang, "🙋 Checked in: {how}", how=how or "-"))
     if view.proof_word:
-        lines.insert(1, t(lang, "🔤 Expected proof word: {word}", word=view.proof_word))
+        lines.insert(2, t(lang, "🔤 Expected proof word: {word}", word=view.proof_word))
     mark = video_evidence.card_mark(lang, item.media_kind)
     if mark:  # a video: live (a round video message) or a file to watch (issue 21)
         lines.insert(0, mark)
