@@ -68,7 +68,7 @@ class Action:
     VOUCHER_SHOW = "ks"  # ks:<voucher id> — send the full code again (the owner only)
     FEEDBACK = "fb"  # fb:<meeting id> — rate the others
     FEEDBACK_STARS = "fs"  # fs:<meeting id>:<ratee id>:<1-5>
-    FEEDBACK_TAG = "ft"  # ft:<feedback id>:<tag>
+    FEEDBACK_TAG = "ft"  # ft:<feedback id>:<tag> sets it, ft:<feedback id>:-<tag> clears it
     REPORT_PICK = "rp"  # rp:<meeting id>:<user id>
     REPORT_REASON = "rr"  # rr:<reason>
     MODERATE = "md"  # md:<report id>:<warn|suspend|dismiss> — admins only
