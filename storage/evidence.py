@@ -159,7 +159,7 @@ class Received:
 
 
 @dataclass(frozen=True)
-class Presence:
+class CheckinMark:
     """How someone checked in: QR or code, and where ("live", "location", "unverified")."""
 
     method: str | None
@@ -182,7 +182,7 @@ class ReviewView:
     proof_word: str | None = None
     # How the sender checked in (Participation.checkin_*, issue 21): the reviewer sees a
     # "location unverified" check-in as the host does. None: no check-in on record.
-    checkin: Presence | None = None
+    checkin: CheckinMark | None = None
 
     @property
     def can_ask_again(self) -> bool:
@@ -730,7 +730,7 @@ async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int
     seat = await session.get(Participation, evidence.participation_id)
     presence = None
     if seat is not None and seat.checked_in_at is not None:
-        presence = Presence(seat.checkin_method, seat.checkin_location, seat.checkin_distance_m)
+        presence = CheckinMark(seat.checkin_method, seat.checkin_location, seat.checkin_distance_m)
     return ReviewView(
         evidence=evidence,
         meetup=await meetings.view(session, evidence.meeting_id),
