@@ -107,7 +107,7 @@ async def _scenario(url: str, concurrent: bool) -> tuple[list[float], float]:
     async with transaction(sessions) as s:
         await seed_all(s, clock)
         region = await s.scalar(select(Region).where(Region.name_ko == "잠실동"))
-        mission = await s.scalar(select(Mission).where(Mission.key == "seokchon-lake-loop"))
+        mission = await s.scalar(select(Mission).where(Mission.key == "hangang-plogging"))
         assert region is not None and mission is not None
         people = [harness.user(f"p{i}") for i in range(PEOPLE)]
         s.add_all(
@@ -122,7 +122,7 @@ async def _scenario(url: str, concurrent: bool) -> tuple[list[float], float]:
             meeting = await meetings.create(
                 s, host_id=people[n]["id"], mission_id=mission.id,
                 starts_at=now + timedelta(hours=3, minutes=n), capacity=10, note=None,
-                place=meetings.Place("석촌호수", mission.place_lat, mission.place_lon),
+                place=meetings.Place("잠실한강공원", mission.place_lat, mission.place_lon),
                 rules=meetings.Rules(host_max_per_day=99), now=now,
             )  # fmt: skip
             meeting_ids.append(meeting.id)

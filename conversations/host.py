@@ -132,16 +132,26 @@ async def when_typed(update: Update, context: Context) -> int | None:
     now_local = _now_local(context)
     day = 1 if (match[1] or "").lower() in ("내일", "tomorrow") else 0
     start = _local_start(now_local, day, time(hour, minute))
-    if not match[1] and start < now_local + meetings.MIN_LEAD:
-        start += timedelta(days=1)  # a bare time already past today means tomorrow
+    if not match[1] and start <= now_local:
+        # A bare time already past today means tomorrow, and the host is told so; one still
+        # ahead today but too soon is refused with the earliest time that works.
+        start += timedelta(days=1)
+        await _say(
+            update, ui.moved_to_tomorrow(context.lang, start, context.services.settings.zone)
+        )
     return await _set_time(update, context, start)
 
 
 async def _set_time(update: Update, context: Context, start: datetime) -> int:
+    now = context.services.clock.now()
     try:
-        meetings.ensure_start(start, context.services.clock.now())
+        meetings.ensure_start(start, now)
     except errors.InvalidTime as exc:
-        await _refused(update, context, exc)
+        if exc.reason == "past" and start > now:
+            earliest = _now_local(context) + meetings.MIN_LEAD + timedelta(minutes=1)
+            await _say(update, ui.too_soon(context.lang, earliest))
+        else:
+            await _refused(update, context, exc)
         return await ask_when(update, context)
     _data(context)["starts_at"] = start.astimezone(context.services.settings.zone).isoformat()
     return await ask_place(update, context)
@@ -173,7 +183,17 @@ async def place_button(update: Update, context: Context) -> int:
         return await ask_place(update, context)
     name = localized(context.lang, mission, "place_name")
     data["place"] = {"name": name, "lat": mission.place_lat, "lon": mission.place_lon}
-    await _say(update, ui.size_question(context.lang))
+    return await ask_size(update, context)
+
+
+async def ask_size(update: Update, context: Context) -> int:
+    """How many people: only the sizes the mission allows are offered."""
+    async with context.services.sessions() as session:
+        mission = await meetings.hostable_mission(session, _data(context)["mission_id"])
+    if mission is None:
+        await _refused(update, context, errors.MissionUnavailable())
+        return END
+    await _say(update, ui.size_question(context.lang, meetings.group_sizes(mission)))
     return SIZE
 
 

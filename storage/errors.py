@@ -100,6 +100,12 @@ class InvalidTime(MeetupError):
     code = "invalid_time"
 
 
+class InvalidCapacity(MeetupError):
+    """A group size outside the mission's range (a forged button: only those are offered)."""
+
+    code = "invalid_capacity"
+
+
 class MeetupNotFound(MeetupError):
     code = "meetup_not_found"
 

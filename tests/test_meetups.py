@@ -63,6 +63,44 @@ async def test_a_typed_time_is_read_and_nonsense_is_refused(bot: BotHarness) -> 
     assert "11월 26일 (목) 07:30" in summary["text"]
 
 
+async def test_a_time_too_soon_is_refused_with_the_earliest_and_a_past_one_is_told_tomorrow(
+    bot: BotHarness,
+) -> None:
+    """At 09:00, "09:05" is five minutes ahead: refused, with the earliest time that works
+    (not silently moved to tomorrow); "08:30" has passed: tomorrow, and said so."""
+    host = await Neighbour(bot, "지훈").register()
+    [offer] = await host.say("/host")
+    await host.press(offer, "석촌호수 한 바퀴 걷기")
+    soon, asked = await host.say("09:05")
+    assert "최소 10분 뒤" in soon["text"] and "09:11 이후" in soon["text"]
+    assert "언제 만날까요" in asked["text"]
+    [soon, _] = await host.say("오늘 09:05")
+    assert "09:11 이후" in soon["text"]
+    told, place = await host.say("08:30")
+    assert told["text"] == "오늘 08:30: 이미 지난 시간이라 내일로 잡을게요 (11월 26일 (목) 08:30)."
+    assert "📍 석촌호수" in [b for b, _ in buttons(place)]
+
+
+async def test_the_sizes_offered_are_the_missions_and_a_forged_one_is_refused(
+    bot: BotHarness,
+) -> None:
+    host = await Neighbour(bot, "지훈").register()
+    [offer] = await host.say("/host")
+    await host.press(offer, "석촌호수 한 바퀴 걷기")  # 👥 2-6명
+    await host.press(bot.bot_messages(host.id)[-1], "오늘 12:00")
+    await host.press(bot.bot_messages(host.id)[-1], "📍 석촌호수")
+    size = bot.bot_messages(host.id)[-1]
+    assert "2-6명" in size["text"]
+    assert [label for label, _ in buttons(size)] == ["2", "3", "4", "5", "6"]
+    # A modified client sends 9: the meetup is refused when it would be created.
+    await host.press_data(size, callbacks.encode(Action.HOST_SIZE, 9))
+    summary = (await host.press(bot.bot_messages(host.id)[-1], "건너뛰기"))[-1]
+    refused = (await host.press(summary, "만들기 ✅"))[-1]
+    assert "이 미션에 맞지 않는 인원이에요" in refused["text"]
+    async with bot.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Meeting)) == 0
+
+
 async def test_an_unverified_host_is_told_how_to_become_one(bot: BotHarness) -> None:
     host = await Neighbour(bot, "지훈", verified=False).register()
     [offer] = await host.say("/host")

@@ -259,9 +259,26 @@ def place_question(lang: str, places: meetings.MeetingPlaces) -> Screen:
     )
 
 
-def size_question(lang: str) -> Screen:
-    buttons = [(str(n), callbacks.encode(Action.HOST_SIZE, n)) for n in range(2, 11)]
-    return t(lang, "How many people, you included?"), keyboards.inline(keyboards.grid(buttons, 5))
+def size_question(lang: str, sizes: range) -> Screen:
+    """How many people: the mission's own range only (its card says "👥 2-6")."""
+    buttons = [(str(n), callbacks.encode(Action.HOST_SIZE, n)) for n in sizes]
+    text = t(lang, "How many people, you included? This mission is for {low}-{high}.",
+             low=sizes.start, high=sizes.stop - 1)  # fmt: skip
+    return text, keyboards.inline(keyboards.grid(buttons, 5))
+
+
+def too_soon(lang: str, earliest: datetime) -> str:
+    """A typed time less than 10 minutes ahead: the earliest one that works, in local time."""
+    return t(lang, "That is too soon: a meetup starts at least 10 minutes from now, so at "
+                   "{earliest} or later. Type another time or pick a button.",
+             earliest=f"{earliest:%H:%M}")  # fmt: skip
+
+
+def moved_to_tomorrow(lang: str, start: datetime, zone: tzinfo) -> str:
+    """A bare time already past today was read as tomorrow's: said, not silently done."""
+    local = start.astimezone(zone)
+    return t(lang, "{time} has already passed today, so the meetup would be tomorrow, {when}.",
+             time=f"{local:%H:%M}", when=format_when(lang, start, zone))  # fmt: skip
 
 
 def note_question(lang: str) -> Screen:

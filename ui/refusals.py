@@ -59,6 +59,9 @@ TABLE: dict[str, str] = {
     "invalid_time": N_(
         "That time is too soon or has passed. Pick a time at least 10 minutes ahead."
     ),
+    "invalid_capacity": N_(
+        "That group size does not fit this mission: pick one of the sizes shown."
+    ),
     "meetup_not_found": N_("That meetup does not exist."),
     "meetup_not_open:cancelled": N_("That meetup was cancelled."),
     "meetup_not_open:started": N_("That meetup has already started."),

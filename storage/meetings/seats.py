@@ -34,6 +34,7 @@ from storage.errors import (
     CannotLeave,
     HostLimit,
     HostNotAllowed,
+    InvalidCapacity,
     InvalidTime,
     JoiningClosed,
     LowTrust,
@@ -113,6 +114,13 @@ async def ensure_can_host(session: AsyncSession, user_id: int, rules: Rules, now
     return host
 
 
+def group_sizes(mission: Mission) -> range:
+    """The sizes a meetup of `mission` may have, host included: the mission's own range (its
+    card says "👥 2-6명"), within the 2-10 every meetup keeps."""
+    low = max(2, min(10, mission.min_group))
+    return range(low, max(low, min(10, mission.max_group)) + 1)
+
+
 def ensure_start(starts_at: datetime, now: datetime) -> None:
     """A meetup starts at least `MIN_LEAD` from now and at most `MAX_AHEAD`."""
     if starts_at < now + MIN_LEAD:
@@ -139,8 +147,8 @@ async def create(
     if mission is None or mission.status != "published":
         raise MissionUnavailable
     ensure_start(starts_at, now)
-    if not 2 <= capacity <= 10:
-        raise ValueError("capacity must be 2-10")
+    if capacity not in group_sizes(mission):
+        raise InvalidCapacity
     ends_at = starts_at + timedelta(minutes=mission.duration_min)
     if await _conflicts(session, host_id, starts_at, ends_at, None):
         raise TimeConflict

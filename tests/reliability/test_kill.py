@@ -244,7 +244,7 @@ async def _prepare(url: str, hosts: list[int], admin: int, buyers: list[int]) ->
                     s, host_id=host, mission_id=mission.id,
                     starts_at=clock.now() + timedelta(minutes=12 + n),
                     place=meetings.Place("석촌호수", mission.place_lat, mission.place_lon),
-                    capacity=10, note=None, rules=meetings.Rules(), now=clock.now(),
+                    capacity=6, note=None, rules=meetings.Rules(), now=clock.now(),
                 )  # fmt: skip
                 ids.append(meeting.id)
         return ids
@@ -503,7 +503,8 @@ def run_mix(
 ) -> None:
     tally: list[int] = []
     people = Counted(sandbox_url, tally)
-    host_users = [people.create(f"호스트{n}", LANG) for n in range((guests + 7) // 8)]
+    # Five guests a meetup at most: with its host, the mission's largest group (👥 2-6).
+    host_users = [people.create(f"호스트{n}", LANG) for n in range((guests + 4) // 5)]
     admin_user = people.create("Admin", LANG)
     buyer_users = [people.create(f"구매자{n:02d}", LANG) for n in range(buyers)]
     guest_users = [people.create(f"참가자{n:02d}", LANG) for n in range(guests)]
