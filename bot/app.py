@@ -40,6 +40,7 @@ from handlers import (
     edits,
     errors,
     evidence,
+    fallback,
     feedback,
     flood,
     groups,
@@ -205,6 +206,9 @@ def register_handlers(application: Application) -> None:
     stats.register(application)
     # An anonymous admin's /refund in the admin group: asked for privately (who acted).
     anonymous_admins.register(application)
+    # Every message has an answer (issue 23): /cancel with nothing running, a bare check-in
+    # code, free text and stickers; the /checkin handlers are handed in (features are apart).
+    fallback.register(application, checkin.checkin_code, checkin.checkin_link)
     # Last: whatever no feature claimed, and the one error handler.
     errors.register(application)
 
