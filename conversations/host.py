@@ -22,6 +22,7 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -333,6 +334,23 @@ async def cancel_message(update: Update, context: Context) -> int:
     return END
 
 
+async def timed_out(update: Update, context: Context) -> None:
+    """Idle too long while hosting: the draft is dropped and the host told (PTB ends the
+    conversation afterwards; the update is the last one the host sent)."""
+    assert context.user_data is not None
+    context.user_data.pop(KEY, None)
+    if update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, ui.hosting_timed_out(context.lang))
+
+
+async def message_timed_out(update: Update, context: Context) -> None:
+    """Idle too long after "message them": nothing goes out, and the host is told."""
+    assert context.user_data is not None
+    context.user_data.pop("host_message", None)
+    if update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, ui.message_timed_out(context.lang))
+
+
 def _button(action: str, callback: Any, *values: str) -> CallbackQueryHandler:
     return CallbackQueryHandler(callback, pattern=callbacks.pattern(action, *values))
 
@@ -352,6 +370,7 @@ def conversations(timeout_seconds: float) -> list[ConversationHandler]:
                 SIZE: [_button(Action.HOST_SIZE, size_button)],
                 NOTE: [_button(Action.HOST_NOTE, note_skipped), MessageHandler(text, note_typed)],
                 CONFIRM: [_button(Action.HOST_CONFIRM, confirm)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
             fallbacks=[CommandHandler("cancel", cancel)],
             name="host",
@@ -365,7 +384,10 @@ def conversations(timeout_seconds: float) -> list[ConversationHandler]:
                     ask_message, pattern=callbacks.pattern(Action.MEETUP_HOST, last="msg")
                 )
             ],
-            states={MESSAGE: [MessageHandler(text, send_message)]},
+            states={
+                MESSAGE: [MessageHandler(text, send_message)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, message_timed_out)],
+            },
             fallbacks=[CommandHandler("cancel", cancel_message)],
             name="host_message",
             persistent=True,

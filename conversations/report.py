@@ -17,6 +17,7 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -115,6 +116,18 @@ async def _file(update: Update, context: Context, text: str | None) -> int:
     return END
 
 
+async def timed_out(update: Update, context: Context) -> None:
+    """Idle too long: nothing is filed, and the person is told (PTB ends the conversation)."""
+    assert context.user_data is not None
+    context.user_data.pop(KEY, None)
+    if update.effective_chat is not None:
+        await context.bot.send_message(
+            update.effective_chat.id,
+            t(context.lang, "I stopped the report because nothing happened for a while; "
+                            "nothing was sent. Send /report to start again."),
+        )  # fmt: skip
+
+
 def conversation(timeout_seconds: float) -> ConversationHandler:
     """Person → reason → details (or /skip) → filed."""
     text = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
@@ -130,6 +143,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
             states={
                 REASON: [button(Action.REPORT_REASON, reason)],
                 DETAILS: [CommandHandler("skip", skip), MessageHandler(text, details)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
             fallbacks=[CommandHandler("cancel", cancel)],
             name="report",

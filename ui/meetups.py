@@ -333,3 +333,13 @@ def ask_host_message(lang: str) -> str:
 
 def nothing_sent(lang: str) -> str:
     return t(lang, "Okay, nothing was sent.")
+
+
+def hosting_timed_out(lang: str) -> str:
+    return t(lang, "I stopped creating the meetup because nothing happened for a while; no "
+                   "meetup was created. Pick a mission in /missions to start again.")  # fmt: skip
+
+
+def message_timed_out(lang: str) -> str:
+    return t(lang, "Nothing was sent to the participants: no message came for a while. Press "
+                   "\"✉️ Message them\" on the meetup card to try again.")  # fmt: skip
