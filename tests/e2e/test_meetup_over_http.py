@@ -34,11 +34,21 @@ def test_host_two_guests_and_qr_check_in(people: People, sandbox_url: str, tmp_p
         people.say(host, "/host")
         people.press_label(host, "석촌호수 한 바퀴 걷기")
         people.wait_for_bot(host["id"], where=lambda m: "언제 만날까요" in m.get("text", ""))
+        # Three minutes from now is too soon: refused with the earliest time that works, not
+        # silently moved to tomorrow (issue 23).
+        now = datetime.now(ZoneInfo("Asia/Seoul"))
+        soon = now + timedelta(minutes=3)
+        people.say(host, f"{'' if soon.date() == now.date() else '내일 '}{soon:%H:%M}")
+        people.wait_for_bot(host["id"], where=lambda m: "최소 10분 뒤" in m.get("text", ""))
         # Twelve minutes from now (Seoul time): check-in opens 15 minutes before the start.
         start = datetime.now(ZoneInfo("Asia/Seoul")) + timedelta(minutes=12)
         day = "" if start.date() == datetime.now(ZoneInfo("Asia/Seoul")).date() else "내일 "
         people.say(host, f"{day}{start:%H:%M}")
         people.press_label(host, "📍 석촌호수")
+        # Only the mission's group sizes are offered (👥 2-6명 on its card).
+        [sizes] = people.wait_for_bot(host["id"], where=lambda m: "2-6명" in m.get("text", ""))
+        labels = [b["text"] for row in sizes["reply_markup"]["inline_keyboard"] for b in row]
+        assert labels == ["2", "3", "4", "5", "6"]
         people.press_label(host, "4")
         people.press_label(host, "건너뛰기")
         people.press_label(host, "만들기 ✅")
