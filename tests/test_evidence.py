@@ -94,7 +94,7 @@ async def test_photo_job_card_approve_points_and_message(scene: Scene) -> None:
 
     # Another photo for the same meetup: already approved, nothing is waiting.
     [again] = await send_photo(bot, guest, corpus.plain_jpeg(22))
-    assert "No mission is waiting for a photo" in again["text"]
+    assert "No mission is waiting for a photo or video" in again["text"]
 
 
 async def test_reject_then_ask_again_then_approve(scene: Scene) -> None:
@@ -225,7 +225,7 @@ async def test_photos_that_cannot_count_each_get_a_clear_answer(scene: Scene) ->
     bot, guest = scene.bot, scene.guest
     stranger = await Neighbour(bot, "Stranger", lang="en").register()
     [reply] = await send_photo(bot, stranger, corpus.plain_jpeg(71))
-    assert "No mission is waiting for a photo from you" in reply["text"]
+    assert "No mission is waiting for a photo or video from you" in reply["text"]
 
     text_file = b"just some notes"
     [reply] = await bot.act(

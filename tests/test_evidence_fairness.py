@@ -221,7 +221,7 @@ async def test_photos_are_taken_until_the_same_deadline_as_before(scene: Scene) 
         deadline = meeting.ends_at + timedelta(hours=48)
     bot.clock.set(deadline + timedelta(minutes=1))
     [late] = await send_photo(bot, guest, corpus.plain_jpeg(218))
-    assert "No mission is waiting for a photo" in late["text"]
+    assert "No mission is waiting for a photo or video" in late["text"]
     bot.clock.set(deadline - timedelta(minutes=1))
     [taken] = await send_photo(bot, guest, corpus.plain_jpeg(219))
     assert taken["text"].startswith("Got it!")

@@ -150,8 +150,8 @@ TABLE: dict[str, str] = {
     ),
     "nothing_pending:no_tries": N_("You have used every try to send a photo for that meetup."),
     "nothing_pending:no_meetup": N_(
-        "No mission is waiting for a photo from you. Photos count as proof for meetups you "
-        "checked in to: find one with /meetups."
+        "No mission is waiting for a photo or video from you. They count as proof for meetups "
+        "you checked in to: find one with /meetups."
     ),
     "nothing_pending": N_("That meetup is not waiting for a photo from you."),
     "same_photo": N_("You sent this exact photo before. Please send a new one."),

@@ -40,7 +40,7 @@ from tests.people import SEOKCHON_LAKE
 
 SEOUL = ZoneInfo("Asia/Seoul")
 TAKEN = "확인하고 있어요"  # "Got it! … is being checked"
-NOTHING_WAITING = "지금 사진을 기다리는 미션이 없어요"
+NOTHING_WAITING = "지금 사진이나 영상을 기다리는 미션이 없어요"
 POINTS = 100  # the lake walk's points in the seeded catalogue
 
 
