@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import ledger, meetings, outbox, proof_words, users
+from storage import ledger, meetings, outbox, progress, proof_words, trust, users
 from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyDecided,
@@ -862,6 +862,13 @@ async def decide(
             await session.flush()
     except IntegrityError as exc:
         raise AlreadyDecided(status) from exc
+    # Trust and milestones follow the decision at once (issue 23): the join and host gates
+    # read the stored score, and a badge this approval earns is not left to the meetup's
+    # close, which may have passed already. Before the card's view, which shows the score.
+    if status in (APPROVED, REJECTED):
+        await trust.recompute(session, evidence.user_id)
+    if status == APPROVED:
+        await progress.award_badges(session, evidence.user_id, now)
     view = await review_view(session, evidence_id, rules.max_attempts)
     points = view.meetup.mission.points if action == APPROVE else 0
     balance = 0
