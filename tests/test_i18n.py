@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from ui.i18n import LOCALES_DIR, pick_language, t
+from ui.i18n import LOCALES_DIR, particle, pick_language, t
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {"t": (2,), "N_": None}
@@ -48,3 +49,25 @@ def test_language_choice() -> None:
     assert pick_language(None) == "ko"
     assert t("ko", "Commands") == "명령어"
     assert t("en", "Commands") == "Commands"
+
+
+@pytest.mark.parametrize(
+    ("word", "form", "said"),
+    [
+        ("1", "와", "1과"), ("2", "과", "2와"), ("10", "와", "10과"), ("105", "이에요", "105예요"),
+        ("300", "이에요", "300이에요"), ("사과", "을", "사과를"), ("책", "를", "책을"),
+        ("서울", "으로", "서울로"), ("집", "로", "집으로"), ("7", "로", "7로"),
+        ("3", "로", "3으로"),
+        ("찻잔", "가", "찻잔이"), ("나비", "이", "나비가"), ("아메리카노", "을", "아메리카노를"),
+        ("Americano", "은", "Americano는"), ("Gym", "은", "Gym은"),
+    ],
+)  # fmt: skip
+def test_a_korean_particle_fits_how_the_value_is_read(word: str, form: str, said: str) -> None:
+    assert word + particle(word, form) == said
+
+
+def test_korean_texts_choose_their_particles_and_english_ignores_them() -> None:
+    line = "Looks like photo #{of} ({distance}/64 bits apart, {whose})"
+    assert t("ko", line, of=1, distance=0, whose="같은 사람").startswith("사진 #1과 비슷해요")
+    assert t("ko", line, of=2, distance=0, whose="같은 사람").startswith("사진 #2와 비슷해요")
+    assert t("en", line, of=1, distance=0, whose="same person").startswith("Looks like photo #1 ")

@@ -53,9 +53,63 @@ def pick_language(code: str | None, default: str = DEFAULT) -> str:
 
 
 def t(lang: str, message: str, /, **values: Any) -> str:
-    """Translates `message` into `lang` and fills `{placeholders}`."""
+    """Translates `message` into `lang` and fills `{placeholders}`. A Korean text writes the
+    particle after a value as its format spec, `{name:을}`, `{of:과}`, `{after:이에요}`: the
+    form that fits how the value is read is chosen (`particle`)."""
     text = translations(lang).gettext(message)
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    if lang == "ko":
+        values = {key: _Spoken(value) for key, value in values.items()}
+    return text.format(**values)
+
+
+# Each particle's two forms: after a final consonant (받침), after a vowel. 으로/로 also
+# takes 로 after ㄹ.
+_PARTICLES = {
+    form: pair
+    for pair in (("이", "가"), ("을", "를"), ("은", "는"), ("과", "와"), ("으로", "로"),
+                 ("이에요", "예요"), ("이나", "나"))
+    for form in pair
+}  # fmt: skip
+# How a value's last character is read: digits as Sino-Korean numbers (영 일 이 삼 사 오 육 칠
+# 팔 구), Latin letters as their English names (엘, 엠, 엔, 알 end in a consonant).
+_DIGIT_FINAL = {"0": "ㅇ", "1": "ㄹ", "3": "ㅁ", "6": "ㄱ", "7": "ㄹ", "8": "ㄹ"}
+_LETTER_FINAL = {"l": "ㄹ", "m": "ㅁ", "n": "ㄴ", "r": "ㄹ"}
+_RIEUL = 8  # ㄹ's index among the final consonants of a Hangul syllable
+
+
+def particle(word: str, form: str) -> str:
+    """The form of the particle `form` (either of its pair: "을" or "를") that fits `word`."""
+    after_consonant, after_vowel = _PARTICLES[form]
+    last = next((c for c in reversed(word) if c.isalnum()), "")
+    final: str | None = None
+    if "가" <= last <= "힣":
+        index = (ord(last) - ord("가")) % 28
+        final = None if index == 0 else ("ㄹ" if index == _RIEUL else "other")
+    elif last.isdigit():
+        final = _DIGIT_FINAL.get(last)
+    elif last.isascii():
+        final = _LETTER_FINAL.get(last.lower())
+    if final is None or (final == "ㄹ" and after_consonant == "으로"):
+        return after_vowel
+    return after_consonant
+
+
+class _Spoken:
+    """A value in a Korean text: `{value:을}` adds the particle that fits it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        if spec in _PARTICLES:
+            said = format(self.value, "")
+            return said + particle(said, spec)
+        return format(self.value, spec)
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 def localized(lang: str, item: Any, name: str) -> str:
