@@ -208,7 +208,7 @@ async def test_review_command_shows_waiting_photos_to_admins_only(scene: Scene) 
     await send_photo(bot, guest, corpus.plain_jpeg(61))
     await run_checks(bot)
     answers = await admin.say("/review")
-    assert answers[0]["text"] == "1 photos are waiting; the oldest first:"
+    assert answers[0]["text"] == "1 photo is waiting:"
     private_card = answers[1]
     assert "photo" in private_card and "Mina" in private_card["caption"]
     await bot.press(admin.user, private_card, action_data(private_card, Action.REVIEW_APPROVE))

@@ -9,9 +9,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from ui.i18n import LOCALES_DIR, particle, pick_language, t
+from ui.meetups import host_message_sent
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {"t": (2,), "N_": None}
+KEYWORDS = {"t": (2,), "tn": (2, 3), "N_": None}
 
 
 def _msgids_in_code() -> set[str]:
@@ -37,7 +38,11 @@ def _msgids_in_code() -> set[str]:
 def test_every_text_has_a_korean_translation() -> None:
     with (LOCALES_DIR / "ko" / "LC_MESSAGES" / "halsaram.po").open("rb") as handle:
         catalog = read_po(handle)
-    translated = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.string}
+    translated = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in catalog
+        if (all(m.string) if isinstance(m.string, tuple) else m.string)
+    }
     missing = _msgids_in_code() - translated
     assert not missing, f"untranslated (run `make messages`, then translate): {sorted(missing)}"
 
@@ -71,3 +76,10 @@ def test_korean_texts_choose_their_particles_and_english_ignores_them() -> None:
     assert t("ko", line, of=1, distance=0, whose="같은 사람").startswith("사진 #1과 비슷해요")
     assert t("ko", line, of=2, distance=0, whose="같은 사람").startswith("사진 #2와 비슷해요")
     assert t("en", line, of=1, distance=0, whose="same person").startswith("Looks like photo #1 ")
+
+
+def test_counted_texts_take_the_english_plural_and_the_one_korean_form() -> None:
+    assert host_message_sent("en", 1) == "Sent to 1 participant."
+    assert host_message_sent("en", 3) == "Sent to 3 participants."
+    assert host_message_sent("ko", 1) == "참가자 1명에게 보냈어요."
+    assert host_message_sent("ko", 3) == "참가자 3명에게 보냈어요."

@@ -64,6 +64,16 @@ def t(lang: str, message: str, /, **values: Any) -> str:
     return text.format(**values)
 
 
+def tn(lang: str, singular: str, plural: str, count: int, /, **values: Any) -> str:
+    """`t` for a text about `count` things: gettext picks the form ("1 photo is", "2 photos
+    are"; Korean has one form); `{count}` and `values` fill the placeholders."""
+    text = translations(lang).ngettext(singular, plural, count)
+    values = {"count": count, **values}
+    if lang == "ko":
+        values = {key: _Spoken(value) for key, value in values.items()}
+    return text.format(**values)
+
+
 # Each particle's two forms: after a final consonant (받침), after a vowel. 으로/로 also
 # takes 로 after ㄹ.
 _PARTICLES = {

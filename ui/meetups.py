@@ -16,7 +16,7 @@ from storage import meetings
 from storage.models import Mission
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import format_distance, format_when, localized, t
+from ui.i18n import format_distance, format_when, localized, t, tn
 from verification import geo
 
 MAX_LISTED = 8
@@ -136,7 +136,7 @@ def _listing(
     for view in views[:MAX_LISTED]:
         when = format_when(lang, view.meeting.starts_at, zone)
         seats = (
-            t(lang, "{left} seats left", left=view.seats_left)
+            tn(lang, "{count} seat left", "{count} seats left", view.seats_left)
             if view.seats_left
             else t(lang, "full, waitlist open")
         )
@@ -198,7 +198,7 @@ def cancelled(lang: str, told: int) -> str:
 
 
 def host_message_sent(lang: str, count: int) -> str:
-    return t(lang, "Sent to {n} participants.", n=count)
+    return tn(lang, "Sent to {count} participant.", "Sent to {count} participants.", count)
 
 
 # --------------------------------------------------------------------------- check-in

@@ -17,7 +17,7 @@ from storage import evidence
 from ui import callbacks, keyboards, video_evidence
 from ui.callbacks import Action
 from ui.checkin import presence
-from ui.i18n import N_, format_when, localized, t
+from ui.i18n import N_, format_when, localized, t, tn
 
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 
@@ -223,4 +223,5 @@ def reason_buttons(lang: str, evidence_id: int) -> InlineKeyboardMarkup:
 
 
 def queue_header(lang: str, total: int) -> str:
-    return t(lang, "{total} photos are waiting; the oldest first:", total=total)
+    return tn(lang, "{count} photo is waiting:", "{count} photos are waiting; the oldest first:",
+              total)  # fmt: skip
