@@ -106,11 +106,24 @@ async def _open_meetups(update: Update, context: Context, near: tuple[float, flo
 
 
 async def my_meetups(update: Update, context: Context) -> None:
-    """`/mymeetups`: meetups I host or hold a place in."""
+    """`/mymeetups`: my meetups, coming up and past (마이페이지)."""
     svc = context.services
     async with svc.sessions() as session:
-        found = await meetings.my_meetups(session, _user_id(update), svc.clock.now())
-    await _reply(update, ui.my_list(context.lang, svc.settings.zone, found))
+        record = await meetings.my_record(session, _user_id(update), svc.clock.now())
+    await _reply(update, ui.my_record(context.lang, svc.settings.zone, record))
+
+
+async def my_meetups_page(update: Update, context: Context) -> None:
+    """« Newer / Older » under /mymeetups: the list edited in place."""
+    svc, query = context.services, update.callback_query
+    assert query is not None
+    page = min(context.pressed.int_arg(0), meetings.RECORD_LAST_PAGE)
+    async with svc.sessions() as session:
+        record = await meetings.my_record(session, _user_id(update), svc.clock.now(), page)
+    await context.answer()
+    text, markup = ui.my_record(context.lang, svc.settings.zone, record)
+    with contextlib.suppress(BadRequest):  # "not modified" on a double tap
+        await query.edit_message_text(text, reply_markup=markup)
 
 
 async def meetups_of_mission(update: Update, context: Context) -> None:
@@ -257,6 +270,7 @@ def register(application: Application) -> None:
     for action, callback in (
         (Action.MEETUPS_OF, meetups_of_mission),
         (Action.MEETUP_VIEW, view_meetup),
+        (Action.MY_MEETUPS, my_meetups_page),
         (Action.MEETUP_JOIN, join),
         (Action.MEETUP_LEAVE, leave),
         (Action.MEETUP_HOST, host_tool),

@@ -86,6 +86,7 @@ class Action:
     GROUP_DONG = "sg"  # sg:<region id> | sg:back
     # Beyond: maps
     MEETUP_MAP = "um"  # um:<meeting id> — the venue on a map of its neighbourhood
+    MY_MEETUPS = "my"  # my:<page> — /mymeetups, the page of past meetups
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
@@ -101,7 +102,7 @@ class Action:
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
         REVIEW_AGAIN: 1, REVIEW_BACK: 1,
         GROUP_DISTRICT: 1, GROUP_DONG: 1,
-        MEETUP_MAP: 1,
+        MEETUP_MAP: 1, MY_MEETUPS: 1,
     }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from storage import meetings
 from storage.models import Mission
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import format_distance, format_when, localized, t, tn
+from ui.i18n import N_, format_distance, format_when, localized, t, tn
 from verification import geo
 
 MAX_LISTED = 8
@@ -168,9 +168,70 @@ def neighbourhood_list(
     return _listing(lang, zone, views, nothing_near(lang), near=near, hint=hint)
 
 
-def my_list(lang: str, zone: tzinfo, views: Sequence[meetings.MeetupView]) -> Screen:
-    empty = t(lang, "You have no upcoming meetups. /meetups shows open ones.")
-    return _listing(lang, zone, views, empty)
+def my_record(lang: str, zone: tzinfo, record: meetings.MyRecord) -> Screen:
+    """`/mymeetups`: coming up with where the person stands (a button each, to its card), then
+    the past with how it went, a page at a time."""
+    if not record.upcoming and not record.past:
+        return t(lang, "You have no meetups yet. /meetups shows open ones."), None
+    lines, rows = [], []
+    if record.upcoming:
+        lines += [t(lang, "📅 Coming up:"), ""]
+        for mine in record.upcoming:
+            when = format_when(lang, mine.view.meeting.starts_at, zone)
+            title = title_of(lang, mine.view)
+            lines.append(f"• {title} — {when}, {mine.view.meeting.place_name} · "
+                         f"{_standing(lang, mine)}")  # fmt: skip
+            view = callbacks.encode(Action.MEETUP_VIEW, mine.view.meeting.id)
+            rows.append([(f"{when} · {title}"[:60], view)])
+    else:
+        lines.append(t(lang, "Nothing coming up: /meetups shows open ones."))
+    if record.past:
+        lines += ["", tn(lang, "🗂 Past ({page}/{count} page):", "🗂 Past ({page}/{count} pages):",
+                         record.pages, page=record.page + 1)]  # fmt: skip
+        for mine in record.past:
+            when = format_when(lang, mine.view.meeting.starts_at, zone)
+            lines.append(f"• {title_of(lang, mine.view)} — {when} · {_outcome(lang, mine)}")
+        pager = []
+        if record.page > 0:
+            pager.append((t(lang, "« Newer"), callbacks.encode(Action.MY_MEETUPS, record.page - 1)))
+        if record.page + 1 < record.pages:
+            pager.append((t(lang, "Older »"), callbacks.encode(Action.MY_MEETUPS, record.page + 1)))
+        if pager:
+            rows.append(pager)
+    return "\n".join(lines), keyboards.inline(rows) if rows else None
+
+
+def _standing(lang: str, mine: meetings.MyMeetup) -> str:
+    if mine.hosting:
+        return t(lang, "🏠 hosting")
+    if mine.checked_in:
+        return t(lang, "🙋 checked in")
+    if mine.status == meetings.WAITLISTED:
+        return t(lang, "⏳ on the waitlist")
+    return t(lang, "✅ joined")
+
+
+_EVIDENCE = {
+    "approved": N_("📸 approved, +{points} points"),
+    "rejected": N_("📸 photo rejected"),
+    "retry": N_("📸 a new photo was asked for"),
+}
+
+
+def _outcome(lang: str, mine: meetings.MyMeetup) -> str:
+    """How a past meetup went for the person."""
+    if mine.view.meeting.status == "cancelled":
+        return t(lang, "cancelled")
+    if mine.no_show:
+        return t(lang, "🚫 did not check in")
+    parts = [t(lang, "🏠 hosted") if mine.hosting else t(lang, "🙋 attended")]
+    if mine.evidence in _EVIDENCE:
+        parts.append(t(lang, _EVIDENCE[mine.evidence], points=mine.points))
+    elif mine.evidence is not None:
+        parts.append(t(lang, "📸 photo being checked"))
+    elif mine.checked_in:
+        parts.append(t(lang, "no photo sent"))
+    return " · ".join(parts)
 
 
 def mission_list(lang: str, zone: tzinfo, views: Sequence[meetings.MeetupView]) -> Screen:

@@ -66,6 +66,8 @@ from storage.meetings.queries import (
     view,
     views,
 )
+from storage.meetings.record import LAST_PAGE as RECORD_LAST_PAGE
+from storage.meetings.record import MyMeetup, MyRecord, my_record
 from storage.meetings.seats import (
     Seat,
     cancel,
@@ -87,6 +89,7 @@ __all__ = [
     "LEFT",
     "MAX_AHEAD",
     "MIN_LEAD",
+    "RECORD_LAST_PAGE",
     "WAITLISTED",
     "Answer",
     "Arrival",
@@ -99,6 +102,8 @@ __all__ = [
     "LocationNeeded",
     "MeetingPlaces",
     "MeetupView",
+    "MyMeetup",
+    "MyRecord",
     "Neighbourhood",
     "Place",
     "Presence",
@@ -132,6 +137,7 @@ __all__ = [
     "message_participants",
     "missions_to_host",
     "my_meetups",
+    "my_record",
     "neighbourhood",
     "open_checkin",
     "open_meetups",
