@@ -87,6 +87,13 @@ async def got_location(update: Update, context: Context) -> int | None:
     return await _save(update, context, _region_change(context))
 
 
+async def take_instead(update: Update, context: Context) -> int | None:
+    """ "Use <동>": the neighbourhood the location fits is stored, verified."""
+    if not await STEPS.take_instead(update, context):
+        return None
+    return await _save(update, context, _region_change(context))
+
+
 async def skip_location(update: Update, context: Context) -> int:
     """ "Skip for now": the neighbourhood is stored unverified."""
     await STEPS.skip_location(update, context)
@@ -164,6 +171,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
                 LOCATION: [
                     MessageHandler((filters.LOCATION | filters.VENUE) & private, got_location),
                     button(STEPS.repick, Action.LOCATION, "repick"),
+                    button(take_instead, Action.LOCATION, "use"),
                     button(skip_location, Action.LOCATION),
                 ],
                 PICK_INTERESTS: [

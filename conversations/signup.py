@@ -107,6 +107,13 @@ async def got_location(update: Update, context: Context) -> int | None:
     return await STEPS.ask_interests(update, context)
 
 
+async def take_instead(update: Update, context: Context) -> int | None:
+    """ "Use <동>": the neighbourhood the location fits, verified; on to interests."""
+    if not await STEPS.take_instead(update, context):
+        return None
+    return await STEPS.ask_interests(update, context)
+
+
 async def skip_location(update: Update, context: Context) -> int:
     """ "Skip for now": the neighbourhood stays unverified; on to interests."""
     await STEPS.skip_location(update, context)
@@ -221,6 +228,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
                 LOCATION: [
                     MessageHandler((filters.LOCATION | filters.VENUE) & private, got_location),
                     button(STEPS.repick, Action.LOCATION, "repick"),
+                    button(take_instead, Action.LOCATION, "use"),
                     button(skip_location, Action.LOCATION),
                 ],
                 PICK_INTERESTS: [

@@ -191,14 +191,33 @@ class Steps:
         answers = self.answers(context)
         dong = answers.get("dong_name", "")
         async with context.services.sessions() as session:
-            metres = await accounts.distance_outside(
+            found = await accounts.check_home(
                 session, int(answers["region_id"]), location.latitude, location.longitude
             )
-        if metres > 0:
-            await show(update, screens.outside(context.lang, metres, dong))
+        if found.instead is not None:
+            # Kept here, not in the button: a forged button cannot verify another 동.
+            instead = localized(context.lang, found.instead, "name")
+            answers["instead"] = {"region_id": found.instead.id, "name": instead}
+            await show(update, screens.elsewhere(context.lang, found.metres, dong, instead))
+            return False
+        if not found.verified:
+            await show(update, screens.outside(context.lang, found.metres, dong))
             return False
         answers["verified"] = True
         await show(update, screens.verified(context.lang, dong))
+        return True
+
+    async def take_instead(self, update: Update, context: Context) -> bool:
+        """ "Use <동>" after a location that fits another neighbourhood: that one, verified."""
+        instead = self.answers(context).pop("instead", None)
+        if instead is None:
+            await context.stale_button()
+            return False
+        await context.close_buttons()
+        answers = self.answers(context)
+        answers["region_id"], answers["dong_name"] = instead["region_id"], instead["name"]
+        answers["verified"] = True
+        await show(update, screens.verified(context.lang, instead["name"]))
         return True
 
     async def repick(self, update: Update, context: Context) -> int:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import regions
 from storage.errors import (
     AccountDeleted,
     AlreadyRegistered,
@@ -166,6 +167,57 @@ async def distance_outside(
     """How far a shared location lies outside the neighbourhood's boundary (0 inside)."""
     region = await open_region(session, region_id)
     return geo.distance_to_area_m(region.boundary, latitude, longitude)
+
+
+# Parks, lakes and wide roads lie between 동 boundaries (Seokchon Lake is in no 동 at all): a
+# location in none of them counts for the nearest within this distance (issue 23).
+BETWEEN_DONGS_M = 300.0
+
+
+@dataclass(frozen=True)
+class HomeCheck:
+    """What a shared location says about the neighbourhood a person chose: `verified`, or how
+    far outside it lies and, when it fits another open 동 (inside it, or the nearest across a
+    park, lake or road), that one to offer instead."""
+
+    verified: bool
+    metres: float = 0.0
+    instead: Region | None = None
+
+
+async def check_home(
+    session: AsyncSession, region_id: int, latitude: float, longitude: float,
+    between_m: float = BETWEEN_DONGS_M,
+) -> HomeCheck:  # fmt: skip
+    """Checks a shared location against the chosen open 동: inside it verifies; inside another
+    open 동 offers that one (inside one not open: only how far); in none (a gap between the
+    boundaries) the chosen one counts within `between_m`, else the nearest open 동 within
+    `between_m` is offered."""
+    chosen = await open_region(session, region_id)
+    metres = geo.distance_to_area_m(chosen.boundary, latitude, longitude)
+    if metres == 0:
+        return HomeCheck(True)
+    # Every 동 whose centre is within a few kilometres, open or not: a location inside one of
+    # a district not open (강남구) verifies nothing.
+    reach = regions.REACH_DEGREES
+    around = select(Region).where(
+        Region.id != region_id,
+        Region.center_lat.between(latitude - reach, latitude + reach),
+        Region.center_lon.between(longitude - reach, longitude + reach),
+    )
+    others = list(await session.scalars(around))
+    for other in others:
+        if geo.contains(other.boundary, latitude, longitude):
+            return HomeCheck(False, metres, other if other.enabled else None)
+    if metres <= between_m:
+        return HomeCheck(True)
+    distances = [
+        (geo.distance_to_area_m(r.boundary, latitude, longitude), r) for r in others if r.enabled
+    ]
+    nearest = min(distances, default=None, key=lambda found: found[0])
+    if nearest is not None and nearest[0] <= between_m:
+        return HomeCheck(False, metres, nearest[1])
+    return HomeCheck(False, metres)
 
 
 async def phone_in_use(session: AsyncSession, phone_hash: str, user_id: int) -> bool:

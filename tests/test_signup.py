@@ -17,6 +17,7 @@ from ui.callbacks import Action
 from verification import geo
 
 GANGNAM_STATION = (37.4979, 127.0276)  # Gangnam-gu
+LAKE_EAST = (37.5096, 127.1054)  # by Seokchon Lake's east lake, in 송파동
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -151,6 +152,55 @@ async def test_a_location_elsewhere_says_how_far_and_offers_a_new_pick(
     user = await user_row(sessions, p.id)
     assert user is not None and user.registered_at is not None
     assert user.region_verified_at is None
+
+
+async def test_by_seokchon_lake_the_dong_it_lies_in_is_offered(bot: BotHarness) -> None:
+    """By the east lake (37.5096, 127.1054) 잠실동 said "156 m outside" and offered nothing:
+    the point lies in 송파동, which is offered (issue 23)."""
+    p = Person(bot)
+    await walk_to_location(p)  # 잠실동
+    offered = (await p.location(*LAKE_EAST))[-1]
+    assert offered["text"].startswith("잠실동에서 ") and "송파동이에요" in offered["text"]
+    taken = await p.press("송파동으로 하기")
+    assert taken[0]["text"] == "확인됐어요: 송파동에 계시네요. ✅"
+
+
+async def test_inside_a_district_not_open_verifies_nothing(bot: BotHarness) -> None:
+    p = Person(bot)
+    await walk_to_location(p)
+    far = (await p.location(*GANGNAM_STATION))[-1]
+    assert "으로 하기" not in str(buttons(far)) and "km 떨어진 곳이에요" in far["text"]
+
+
+async def test_a_location_in_another_dong_offers_it_and_a_forged_offer_is_stale(
+    bot: BotHarness, sessions: SessionFactory
+) -> None:
+    async with sessions() as s:
+        songpa = await s.scalar(select(Region).where(Region.name_ko == "송파동"))
+        assert songpa is not None
+    inside = (songpa.center_lat, songpa.center_lon)
+    assert geo.contains(songpa.boundary, *inside)
+    p = Person(bot)
+    await walk_to_location(p)  # 잠실동
+    forged = callbacks.encode(Action.LOCATION, "use")  # no offer made yet
+    asked = p.last[-1]
+    await bot.emulator.press_button(p.id, p.id, asked["message_id"], forged, force=True)
+    await bot.deliver()
+    assert p.answers()[-1].startswith("더 이상 쓸 수 없는 버튼이에요")
+    offered = (await p.location(*inside))[-1]
+    assert "송파동이에요" in offered["text"]
+    assert next(label for label, _ in buttons(offered)) == "송파동으로 하기"
+    taken = await p.press("송파동으로 하기")
+    assert taken[0]["text"] == "확인됐어요: 송파동에 계시네요. ✅"
+    await p.press("걷기")
+    await p.press("완료")
+    await p.press("아침")
+    summary = (await p.press("완료"))[-1]
+    assert "송파동" in summary["text"] and "(아직 인증 전)" not in summary["text"]
+    await p.press("확인 ✅")
+    user = await user_row(sessions, p.id)
+    assert user is not None and user.region_id == songpa.id
+    assert user.region_verified_at is not None
 
 
 @pytest.mark.parametrize("kind", ["live", "venue"])

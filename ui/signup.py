@@ -145,6 +145,19 @@ def outside(lang: str, metres: float, dong: str) -> Screen:
     return text, keyboards.inline([[_repick(lang)], [_skip(lang)]])
 
 
+def elsewhere(lang: str, metres: float, dong: str, instead: str) -> Screen:
+    """The location fits another neighbourhood (inside it, or the nearest across a park or a
+    road): that one is offered."""
+    text = t(
+        lang,
+        "That location is {distance} outside {dong}, in {instead}. Use {instead} as your "
+        "neighbourhood, choose another one, or skip for now.",
+        distance=format_distance(lang, metres), dong=dong, instead=instead,
+    )  # fmt: skip
+    use = (t(lang, "Use {instead}", instead=instead), callbacks.encode(Action.LOCATION, "use"))
+    return text, keyboards.inline([[use], [_repick(lang)], [_skip(lang)]])
+
+
 def verified(lang: str, dong: str) -> Screen:
     return t(lang, "Verified: you are in {dong}. ✅", dong=dong), CLOSE
 
