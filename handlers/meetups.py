@@ -78,7 +78,7 @@ async def _redraw(update: Update, context: Context, card: meetings.Card) -> None
 
 
 async def list_meetups(update: Update, context: Context) -> None:
-    """`/meetups`: open meetups in the person's neighbourhood, soonest first."""
+    """`/meetups`: open meetups of the person's district, nearest to their 동 first."""
     await _open_meetups(update, context, near=None)
 
 
@@ -95,14 +95,12 @@ async def meetups_near(update: Update, context: Context) -> None:
 
 
 async def _open_meetups(update: Update, context: Context, near: tuple[float, float] | None) -> None:
-    """The open meetups of the person's neighbourhood; with `near`, each with its distance,
-    without it, a hint that sharing a location shows them."""
+    """The open meetups of the person's district, nearest first, with their distance from
+    `near` (a shared location) or from the person's 동."""
     svc = context.services
     async with svc.sessions() as session:
-        found = await meetings.neighbourhood(session, _user_id(update), svc.clock.now())
-    await _reply(
-        update, ui.neighbourhood_list(context.lang, svc.settings.zone, found.meetups, near)
-    )
+        found = await meetings.nearby(session, _user_id(update), svc.clock.now(), near)
+    await _reply(update, ui.nearby_list(context.lang, svc.settings.zone, found, near is not None))
 
 
 async def my_meetups(update: Update, context: Context) -> None:

@@ -388,8 +388,36 @@ async def test_a_shared_location_lists_meetups_with_their_distance(bot: BotHarne
     guest = await Neighbour(bot, "민지").register()
     await new_meetup(bot, host, key="ogeum-park-badminton")
     [listing] = await guest.say("/meetups")
+    assert listing["text"].startswith("잠실동에서 가까운 열린 모임:")
     assert "위치를 공유" in listing["text"]
     near_lake = await bot.act(guest.id, bot.emulator.share_location(guest.id, 37.5096, 127.1027))
     # Seokchon Lake to Ogeum Park is about 2.7 km as the crow flies.
-    assert "(3자리 남음, 2.7km)" in near_lake[-1]["text"]
+    assert near_lake[-1]["text"].startswith("지금 있는 곳에서 가까운 열린 모임:")
+    assert "(2.7km, 3자리 남음)" in near_lake[-1]["text"]
     assert "2.7km" not in listing["text"]
+
+
+async def test_meetups_lists_the_whole_district_nearest_first(bot: BotHarness) -> None:
+    """A verified 송파동 person sees the meetups of other 동 of 송파구 too, nearest to their
+    동 first, with the distance (it said "no meetups in your neighbourhood": issue 23)."""
+    hosts = [await Neighbour(bot, name).register() for name in ("지훈", "도윤")]
+    guest = await Neighbour(bot, "민지").register()
+    far = await new_meetup(bot, hosts[0], hours=2, key="ogeum-park-badminton")
+    near = await new_meetup(bot, hosts[1], hours=5)  # 석촌호수, later but nearer
+    async with transaction(bot.sessions) as s:
+        songpa = await s.scalar(select(Region).where(Region.name_ko == "송파동"))
+        user = await s.get(User, guest.id)
+        assert songpa is not None and user is not None
+        user.region_id = songpa.id
+    [listing] = await guest.say("/meetups")
+    assert listing["text"].startswith("송파동에서 가까운 열린 모임:")
+    lines = [line for line in listing["text"].splitlines() if line.startswith("• ")]
+    assert [line.split(" — ")[0] for line in lines] == [
+        "• 석촌호수 한 바퀴 걷기", "• 오금공원에서 배드민턴 30분"
+    ]  # fmt: skip
+    assert all("km" in line or "m, " in line for line in lines)
+    views = [data for row in listing["reply_markup"]["inline_keyboard"] for data in row]
+    assert [b["callback_data"] for b in views] == [
+        callbacks.encode(Action.MEETUP_VIEW, near),
+        callbacks.encode(Action.MEETUP_VIEW, far),
+    ]

@@ -155,17 +155,36 @@ def _listing(
 
 
 def nothing_near(lang: str) -> str:
-    return t(lang, "No open meetups in your neighbourhood right now. Host one from /missions!")
+    return t(lang, "No open meetups in your district right now. Host one from /missions!")
 
 
-def neighbourhood_list(
-    lang: str, zone: tzinfo, views: Sequence[meetings.MeetupView], near: tuple[float, float] | None
-) -> Screen:
-    """`/meetups`: with a shared location, each with its distance; without, a hint to share."""
-    hint = None
-    if near is None:
-        hint = t(lang, "Share your location (📎 → Location) to see how far each meetup is.")
-    return _listing(lang, zone, views, nothing_near(lang), near=near, hint=hint)
+def nearby_list(lang: str, zone: tzinfo, found: meetings.Nearby, from_location: bool) -> Screen:
+    """`/meetups`: the district's open meetups, nearest first, each with its distance from the
+    shared location or from the person's 동 (then a hint that a location is more exact)."""
+    if not found.meetups:
+        return nothing_near(lang), None
+    if from_location:
+        lines = [t(lang, "Open meetups near you, nearest first:"), ""]
+    else:
+        home = localized(lang, found.home, "name") if found.home else ""
+        lines = [t(lang, "Open meetups near {dong}, nearest first:", dong=home), ""]
+    rows = []
+    for view, metres in found.meetups[:MAX_LISTED]:
+        when = format_when(lang, view.meeting.starts_at, zone)
+        seats = (
+            tn(lang, "{count} seat left", "{count} seats left", view.seats_left)
+            if view.seats_left
+            else t(lang, "full, waitlist open")
+        )
+        title, place = title_of(lang, view), view.meeting.place_name
+        far = format_distance(lang, metres)
+        lines.append(f"• {title} — {when}, {place} ({far}, {seats})")
+        rows.append(
+            [(f"{when} · {title}"[:60], callbacks.encode(Action.MEETUP_VIEW, view.meeting.id))]
+        )
+    if not from_location:
+        lines += ["", t(lang, "Share your location (📎 → Location) to measure from where you are.")]
+    return "\n".join(lines), keyboards.inline(rows)
 
 
 def my_record(lang: str, zone: tzinfo, record: meetings.MyRecord) -> Screen:

@@ -19,6 +19,7 @@ from storage.accounts import require_user
 from storage.errors import MeetupNotFound, NotHost
 from storage.meetings.base import ACTIVE, JOINED, WAITLISTED, participation
 from storage.models import Meeting, Mission, Participation, Region, User
+from verification import geo
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,43 @@ async def neighbourhood(
     home = await regions.region(session, user.region_id) if user.region_id else None
     found = await open_meetups(session, user.region_id, now, viewer_id=user.id, limit=limit)
     return Neighbourhood(home, found)
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """Open meetups of the person's district, nearest first, each with its distance (metres)
+    from the shared location or, without one, from the centre of the person's 동."""
+
+    home: Region | None
+    meetups: list[tuple[MeetupView, float]]
+
+
+async def nearby(
+    session: AsyncSession, user_id: int, now: datetime,
+    near: tuple[float, float] | None = None, *, limit: int = 10,
+) -> Nearby:  # fmt: skip
+    """`/meetups` (issue 23): not only one's own 동, the whole district, by distance, then by
+    start; hosts on either side of a block left out (`NotRegistered` without an account)."""
+    user = await require_user(session, user_id)
+    home = await regions.region(session, user.region_id) if user.region_id else None
+    if home is None:
+        return Nearby(None, [])
+    district = select(Region.id).where(Region.district_code == home.district_code)
+    query = select(Meeting.id).where(
+        Meeting.status == "open", Meeting.starts_at > now, Meeting.region_id.in_(district)
+    )
+    hidden = await moderation.blocked_ids(session, user.id)
+    if hidden:
+        query = query.where(Meeting.host_id.not_in(hidden))
+    # A district's open meetups are few: the nearest are chosen here, not in SQL.
+    found = await views(session, list(await session.scalars(query.limit(200))))
+    origin = near or (home.center_lat, home.center_lon)
+    measured = [
+        (view, geo.distance_m(*origin, view.meeting.place_lat, view.meeting.place_lon))
+        for view in found
+    ]
+    measured.sort(key=lambda item: (round(item[1], -2), item[0].meeting.starts_at))
+    return Nearby(home, measured[:limit])
 
 
 async def my_meetups(session: AsyncSession, user_id: int, now: datetime) -> list[MeetupView]:
