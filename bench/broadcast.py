@@ -1,12 +1,23 @@
-"""The daily post to 5,000 groups through the outbox dispatcher, against the sandbox as a
-process with its overall flood limit at 300 messages/s; the dispatcher runs as its own process,
-is killed with SIGKILL once mid-run and restarted.
+"""The outbox at Telegram's limits, through the sandbox as a process. Three runs, each on a
+fresh database (PostgreSQL when reachable, the production database, else SQLite) and sandbox:
 
-Prints one JSON line: `groups`, `sent` (posts in the sandbox), `duplicates` (posts beyond one
-per group), `lost` (groups without a post), `achieved_per_s` (posts per second while a
-dispatcher was running), `limit_per_s`, `ratio` (target >= 0.9), `throttled_beyond_first`
-(429 responses after the first one), and how long queueing the posts took. PostgreSQL when
-reachable (the production database), else SQLite.
+- `ratio`: the daily post to 5,000 groups with the sandbox's overall flood limit at 300
+  messages/s; the dispatcher (`scheduler.outbox.dispatch`, as the job calls it) runs as its own
+  process, is killed with SIGKILL once mid-run (after 2,000 posts, between any two sends) and
+  restarted; its claims are taken over after a 3 s stale-claim delay.
+- `cadence_ratio`: 1,200 groups at Telegram's own 30/s, sent by a real `halsaram worker`
+  process: the job as scheduled in production (`scheduler/jobs.py`), not a loop of our own.
+- `paid_ratio`: 5,000 groups with paid broadcasts allowed at 1,000/s
+  (`HALSARAM_OUTBOX_PAID_PER_SECOND`; the sandbox lets 30/s free and 1,000/s paid through), no
+  kill; `paid_sends` is how many went with `allow_paid_broadcast` (0.1 Stars each).
+
+Prints one JSON line: per run `duplicates` (posts beyond one per group) and `lost` (groups
+without a post); `achieved_per_s` is posts per second while a dispatcher was running (from
+its ready to its last send; for the worker, from the first post to the last), and each ratio is
+that over the limit (targets: ratio and cadence_ratio >= 0.95, 0 duplicates, 0 lost).
+A SIGKILL between Telegram's answer to a send and the commit that records it sends that post
+again after the stale delay (at most one per sender, `scheduler/outbox.py`): `duplicates`
+of `ratio` counts those, as it counts every post twice.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,7 +50,7 @@ from telegram.request import HTTPXRequest
 from bot.settings import SANDBOX_TOKEN
 from bot.transport import BudgetRateLimiter, SendBudget
 from scheduler import daily
-from scheduler.outbox import dispatch_once
+from scheduler.outbox import dispatch
 from storage.clock import FrozenClock, SystemClock
 from storage.db import create_engine, session_factory, transaction
 from storage.models import GroupChat, OutboxMessage, Region
@@ -49,6 +61,7 @@ from tests.databases import (
     migrated,
     pg_unreachable_reason,
 )
+from tests.e2e.processes import bot_env
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,34 +69,64 @@ GROUPS = 5_000
 LIMIT_PER_S = 300.0
 KILL_AFTER = 2_000  # posts sent before the SIGKILL
 STALE_SECONDS = 3  # the killed worker's claims are taken over after this
+CADENCE_GROUPS = 1_200
+TELEGRAM_PER_S = 30.0
+PAID_PER_S = 1_000.0
 SEOUL = ZoneInfo("Asia/Seoul")
+REPORT_EVERY = 0.05
 
 
 # --------------------------------------------------------------------------- the dispatcher
 
 
-async def dispatch(db_url: str, api_url: str, rate: float) -> None:
-    """The dispatcher process: sends until the outbox is empty, one line per batch."""
+class Counting(HTTPXRequest):
+    """The bot's HTTP client, counting the posts Telegram accepted and when the last was."""
+
+    sent = 0
+    last = 0.0
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        code, payload = await super().do_request(url, method, *args, **kwargs)
+        if code == 200 and url.endswith("/sendMessage"):
+            Counting.sent += 1
+            Counting.last = time.time()
+        return code, payload
+
+
+async def dispatcher(db_url: str, api_url: str, rate: float, paid: float | None) -> None:
+    """The dispatcher process: drains the outbox as the job does (`dispatch`), again while
+    rows are left (put back by a 429 or a paced chat), reporting progress on stdout."""
     engine = create_engine(db_url)
     sessions = session_factory(engine)
-    limiter = BudgetRateLimiter(SendBudget(rate, 20, 1.0))
+    budget = SendBudget(rate, 20, 1.0)
+    if paid is not None:
+        budget.allow_paid(paid)
+    limiter = BudgetRateLimiter(budget)
     bot: ExtBot[None] = ExtBot(
         SANDBOX_TOKEN,
         base_url=f"{api_url}/bot",
-        request=HTTPXRequest(connection_pool_size=64),
+        request=Counting(connection_pool_size=64),
         rate_limiter=limiter,  # type: ignore[arg-type]
     )
     await bot.initialize()
     print(json.dumps({"ready": time.time()}), flush=True)
-    worker = f"bench:{os.getpid()}"
+
+    def report() -> None:
+        line = {"t": time.time(), "sent": Counting.sent, "last": Counting.last,
+                "429": limiter.throttled, "paid": limiter.paid}  # fmt: skip
+        print(json.dumps(line), flush=True)
+
+    async def reporter() -> None:
+        while True:
+            report()
+            await asyncio.sleep(REPORT_EVERY)
+
+    task = asyncio.create_task(reporter())
     while True:
-        sent = await dispatch_once(
-            bot, sessions, SystemClock(), SEOUL, "ko",
-            batch=int(rate), stale=timedelta(seconds=STALE_SECONDS), worker=worker,
+        await dispatch(
+            bot, sessions, SystemClock(), SEOUL, "ko", stale=timedelta(seconds=STALE_SECONDS),
+            worker=f"bench:{os.getpid()}", paid=paid is not None,
         )  # fmt: skip
-        print(json.dumps({"t": time.time(), "sent": sent, "429": limiter.throttled}), flush=True)
-        if sent:
-            continue
         async with sessions() as s:
             left = await s.scalar(
                 select(func.count())
@@ -93,6 +136,8 @@ async def dispatch(db_url: str, api_url: str, rate: float) -> None:
         if not left:
             break
         await asyncio.sleep(0.2)
+    task.cancel()
+    report()
     await bot.shutdown()
     await engine.dispose()
 
@@ -101,10 +146,11 @@ async def dispatch(db_url: str, api_url: str, rate: float) -> None:
 
 
 @contextlib.contextmanager
-def sandbox(port: int) -> Iterator[str]:
+def sandbox(per_second: float) -> Iterator[str]:
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox.server", "--port", str(port),
-         "--overall-per-second", str(LIMIT_PER_S)],
+         "--overall-per-second", str(per_second), "--paid-per-second", str(PAID_PER_S)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -120,8 +166,18 @@ def sandbox(port: int) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-async def make_groups(url: str) -> list[int]:
-    """5,000 groups with one admin each, the bot added to every one."""
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    with contextlib.ExitStack() as stack:
+        if pg_unreachable_reason() is None:
+            yield migrated(stack.enter_context(fresh_pg_database()))
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            yield migrated(fresh_sqlite_database(tmp))
+
+
+async def make_groups(url: str, count: int) -> list[int]:
+    """`count` groups with one admin each, the bot added to every one."""
     async with httpx.AsyncClient(base_url=f"{url}/sandbox/api", timeout=30) as http:
         admin = (await http.post("/users", json={"first_name": "Admin"})).json()["result"]["id"]
         gate = asyncio.Semaphore(32)
@@ -133,7 +189,7 @@ async def make_groups(url: str) -> list[int]:
                 await http.post(f"/groups/{chat}/bot", json={"user_id": admin})
                 return int(chat)
 
-        return list(await asyncio.gather(*(one(n) for n in range(GROUPS))))
+        return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
 async def queue_posts(db_url: str, chat_ids: list[int]) -> float:
@@ -166,10 +222,10 @@ async def queue_posts(db_url: str, chat_ids: list[int]) -> float:
 class Run:
     """One dispatcher process and what it printed."""
 
-    def __init__(self, db_url: str, api_url: str) -> None:
+    def __init__(self, db_url: str, api_url: str, *extra: str) -> None:
         self.lines: list[dict[str, float]] = []
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--dispatch", db_url, api_url],
+            [sys.executable, __file__, "--dispatch", db_url, api_url, *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -181,19 +237,18 @@ class Run:
             with contextlib.suppress(ValueError):
                 self.lines.append(json.loads(line))
 
-    @property
-    def sent(self) -> int:
-        return int(sum(x.get("sent", 0) for x in self.lines))
-
-    @property
-    def throttled(self) -> int:
-        return int(max([x.get("429", 0) for x in self.lines] or [0]))
+    def last(self, key: str) -> int:
+        return int(max([x.get(key, 0) for x in self.lines] or [0]))
 
     def window(self, end: float | None = None) -> float:
-        """Seconds from ready to its last batch (or to `end`, the kill)."""
+        """Seconds from ready to its last send (or to `end`, the kill)."""
         ready = next(x["ready"] for x in self.lines if "ready" in x)
-        last = end if end is not None else max(x["t"] for x in self.lines if "t" in x)
+        last = end if end is not None else max(x.get("last", 0.0) for x in self.lines)
         return last - ready
+
+    def finish(self) -> None:
+        self.process.wait(timeout=600)
+        self.reader.join(timeout=5)
 
 
 async def count_posts(url: str, chat_ids: list[int]) -> list[int]:
@@ -208,59 +263,157 @@ async def count_posts(url: str, chat_ids: list[int]) -> list[int]:
         return list(await asyncio.gather(*(one(c) for c in chat_ids)))
 
 
-def main() -> None:
-    with contextlib.ExitStack() as stack:
-        if pg_unreachable_reason() is None:
-            db_url = migrated(stack.enter_context(fresh_pg_database()))
-        else:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            db_url = migrated(fresh_sqlite_database(tmp))
-        api_url = stack.enter_context(sandbox(free_port()))
-        chat_ids = asyncio.run(make_groups(api_url))
-        queue_s = asyncio.run(queue_posts(db_url, chat_ids))
+def outcome(posts: list[int]) -> dict[str, int]:
+    return {
+        "duplicates": sum(max(0, n - 1) for n in posts),
+        "lost": sum(1 for n in posts if n == 0),
+    }
 
+
+def killed_run() -> dict[str, Any]:
+    """5,000 groups at 300/s, the dispatcher killed once and restarted."""
+    with database() as db_url, sandbox(LIMIT_PER_S) as api_url:
+        chat_ids = asyncio.run(make_groups(api_url, GROUPS))
+        queue_s = asyncio.run(queue_posts(db_url, chat_ids))
         first = Run(db_url, api_url)
-        while first.sent < KILL_AFTER and first.process.poll() is None:
+        while first.last("sent") < KILL_AFTER and first.process.poll() is None:
             time.sleep(0.01)
         first.process.send_signal(signal.SIGKILL)
         killed_at = time.time()
-        first.process.wait()
-        first.reader.join(timeout=5)
+        first.finish()
         second = Run(db_url, api_url)
-        second.process.wait(timeout=300)
-        second.reader.join(timeout=5)
-
+        second.finish()
         posts = asyncio.run(count_posts(api_url, chat_ids))
-        sent = sum(posts)
+        if trace := os.environ.get("BENCH_TRACE"):  # each process's progress lines, to plot
+            Path(trace).write_text(json.dumps([first.lines, second.lines, killed_at]))
         windows = [first.window(killed_at), second.window()]
-        window = sum(windows)
-        achieved = (first.sent + second.sent) / window if window > 0 else 0.0
-        throttled = first.throttled + second.throttled
-        print(
-            json.dumps(
-                {
-                    "groups": len(chat_ids),
-                    "sent": sent,
-                    "duplicates": sum(max(0, n - 1) for n in posts),
-                    "lost": sum(1 for n in posts if n == 0),
-                    "achieved_per_s": round(achieved, 1),
-                    "limit_per_s": LIMIT_PER_S,
-                    "ratio": round(achieved / LIMIT_PER_S, 3),
-                    "throttled_beyond_first": max(0, throttled - 1),
-                    "sent_before_kill": first.sent,
-                    "dispatcher_windows_s": [round(w, 2) for w in windows],
-                    "queue_daily_posts_s": round(queue_s, 2),
-                    "database": db_url.split("+")[0],
-                }
+        sent = first.last("sent") + second.last("sent")
+        achieved = sent / sum(windows)
+        return {
+            "groups": len(chat_ids),
+            "sent": sum(posts),
+            **outcome(posts),
+            "achieved_per_s": round(achieved, 1),
+            "limit_per_s": LIMIT_PER_S,
+            "ratio": round(achieved / LIMIT_PER_S, 3),
+            "throttled_beyond_first": max(0, first.last("429") + second.last("429") - 1),
+            "sent_before_kill": first.last("sent"),
+            "dispatcher_windows_s": [round(w, 2) for w in windows],
+            "queue_daily_posts_s": round(queue_s, 2),
+            "database": db_url.split("+")[0],
+        }
+
+
+async def sent_rows(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as s:
+            found = await s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "sent")
             )
+        return int(found or 0)
+    finally:
+        await engine.dispose()
+
+
+def cadence_run() -> dict[str, Any]:
+    """1,200 groups at 30/s sent by a `halsaram worker` process, its jobs as in production."""
+    with (
+        database() as db_url,
+        sandbox(TELEGRAM_PER_S) as api_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        chat_ids = asyncio.run(make_groups(api_url, CADENCE_GROUPS))
+        asyncio.run(queue_posts(db_url, chat_ids))
+        env = bot_env(api_url, Path(tmp), HALSARAM_DATABASE_URL=db_url,
+                      HALSARAM_METRICS_PORT="0", HALSARAM_LOG_LEVEL="WARNING")  # fmt: skip
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env={**os.environ, **env},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            first: tuple[float, int] | None = None
+            done = 0
+            deadline = time.time() + 600
+            while time.time() < deadline and worker.poll() is None:
+                done = asyncio.run(sent_rows(db_url))
+                now = time.time()
+                if first is None and done > 0:
+                    first = (now, done)
+                if done >= len(chat_ids):
+                    break
+                time.sleep(0.1)
+            finished = time.time()
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+        posts = asyncio.run(count_posts(api_url, chat_ids))
+        assert first is not None, "the worker sent nothing"
+        achieved = (done - first[1]) / (finished - first[0])
+        return {
+            "groups": len(chat_ids),
+            **outcome(posts),
+            "achieved_per_s": round(achieved, 1),
+            "limit_per_s": TELEGRAM_PER_S,
+            "cadence_ratio": round(achieved / TELEGRAM_PER_S, 3),
+        }
+
+
+def paid_run() -> dict[str, Any]:
+    """5,000 groups with paid broadcasts at 1,000/s (30/s of it free), no kill."""
+    with database() as db_url, sandbox(TELEGRAM_PER_S) as api_url:
+        chat_ids = asyncio.run(make_groups(api_url, GROUPS))
+        asyncio.run(queue_posts(db_url, chat_ids))
+        run = Run(db_url, api_url, "--paid")
+        run.finish()
+        posts = asyncio.run(count_posts(api_url, chat_ids))
+        achieved = run.last("sent") / run.window()
+        return {
+            "groups": len(chat_ids),
+            **outcome(posts),
+            "achieved_per_s": round(achieved, 1),
+            "limit_per_s": PAID_PER_S,
+            "paid_ratio": round(achieved / PAID_PER_S, 3),
+            "paid_sends": run.last("paid"),
+            "throttled": run.last("429"),
+        }
+
+
+def main() -> None:
+    killed = killed_run()
+    cadence = cadence_run()
+    paid = paid_run()
+    print(
+        json.dumps(
+            {
+                "ratio": killed["ratio"],
+                "cadence_ratio": cadence["cadence_ratio"],
+                "paid_ratio": paid["paid_ratio"],
+                "killed": killed,
+                "cadence": cadence,
+                "paid": paid,
+            }
         )
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--dispatch", nargs=2, metavar=("DB_URL", "API_URL"))
+    parser.add_argument("--paid", action="store_true")
+    parser.add_argument("--only", choices=["ratio", "cadence", "paid"])
     args = parser.parse_args()
     if args.dispatch:
-        asyncio.run(dispatch(args.dispatch[0], args.dispatch[1], LIMIT_PER_S))
+        db, api = args.dispatch
+        if args.paid:
+            asyncio.run(dispatcher(db, api, TELEGRAM_PER_S, PAID_PER_S))
+        else:
+            asyncio.run(dispatcher(db, api, LIMIT_PER_S, None))
+    elif args.only:
+        print(
+            json.dumps({"ratio": killed_run, "cadence": cadence_run, "paid": paid_run}[args.only]())
+        )
     else:
         main()

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # Today's weather for the daily pick when no provider is wired in (rain/snow: indoors).
     daily_weather: Literal["clear", "rain", "snow", "heat", "cold"] | None = None
     outbox_per_second: float = Field(default=30.0, gt=0, le=10_000)
+    # Issue 24: paid broadcasts, off unless set. The outbox may then send up to this many
+    # messages/s in all; what exceeds the free rate goes with allow_paid_broadcast, 0.1 Stars
+    # each (Bot API, sendMessage: "up to 1000 messages per second").
+    outbox_paid_per_second: float | None = Field(default=None, gt=0, le=1000)
     outbox_group_per_minute: int = Field(default=20, ge=1, le=600)
     outbox_chat_per_second: float = Field(default=1.0, gt=0, le=100)
     outbox_stale_seconds: int = Field(default=300, ge=1, le=24 * 3600)

@@ -6,6 +6,13 @@ python-telegram-bot (`ApplicationBuilder.rate_limiter`), so replies and the outb
 draw from the same budget; on a 429 it holds the chat for `retry_after` (and everyone briefly,
 since Telegram does not say which limit was hit) instead of hammering.
 
+Paid broadcasts (`HALSARAM_OUTBOX_PAID_PER_SECOND`, off by default): Telegram lets a send with
+`allow_paid_broadcast` go beyond the 30/s, up to 1,000 messages/s, for 0.1 Stars each (Bot API,
+sendMessage). With them allowed (`allow_paid`), a send that says it may pay (the outbox's,
+`rate_limit_args={"paid": True}`) goes free while the overall bucket has a token and otherwise
+takes one from a second bucket holding the rest of the paid rate, and only then carries
+`allow_paid_broadcast`: a quiet day costs nothing, a large fan-out pays for what exceeds 30/s.
+
 Scope: without Redis the budget lives in the process, which is right for one process per bot
 token (the default: the dispatcher runs in the bot process). With `HALSARAM_REDIS_URL` the
 overall and per-chat buckets live in Redis (`scheduler/shared_budget.py`), so any number of
@@ -16,7 +23,9 @@ The overall bucket starts empty, so a restarted process never bursts into a spen
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -100,6 +109,17 @@ class SendBudget:
         self._lock = asyncio.Lock()
         # With Redis, the buckets are shared by every process of this bot (see shared_budget).
         self._shared = shared
+        self._paid: _Bucket | None = None
+        self.paid_per_second = 0.0
+
+    def allow_paid(self, per_second: float) -> None:
+        """Allows paid sends up to `per_second` in all (free ones included); 0 turns them off."""
+        extra = per_second - self.overall_per_second
+        self.paid_per_second = per_second if extra > 0 else 0.0
+        if extra <= 0:
+            self._paid = None
+            return
+        self._paid = _Bucket(extra, max(1.0, extra / 2), self._now(), 0.0)
 
     def _chat(self, chat: str, now: float) -> _Bucket:
         bucket = self._chats.get(chat)
@@ -125,27 +145,40 @@ class SendBudget:
         held = max(0.0, self._held.get(chat, 0.0) - now)
         return max(held, self._chat(chat, now).wait(now))
 
-    async def acquire(self, chat_id: int | str | None) -> None:
-        """Waits until one message may go to the chat, and takes it from the budget."""
+    async def acquire(self, chat_id: int | str | None, *, may_pay: bool = False) -> bool:
+        """Waits until one message may go to the chat, and takes it from the budget; returns
+        True when it was taken from the paid bucket (the send must carry allow_paid_broadcast).
+        """
         if self._shared is not None:
-            await self._acquire_shared(None if chat_id is None else str(chat_id))
-            return
+            return await self._acquire_shared(
+                None if chat_id is None else str(chat_id), may_pay=may_pay
+            )
         chat = None if chat_id is None else str(chat_id)
         while chat is not None and (wait := self.chat_wait(chat)) > 0:
             await self._sleep(wait)
+        paid = self._paid if may_pay else None
         # The overall bucket is taken in turn: waiters leave in the order they came.
         async with self._lock:
             while True:
                 now = self._now()
-                wait = max(self._everyone_until - now, self._overall.wait(now))
+                held = self._everyone_until - now
+                wait = max(held, self._overall.wait(now))
                 if wait <= 0:
+                    self._overall.tokens -= 1
+                    took_paid = False
                     break
+                if paid is not None and held <= 0 and (extra := paid.wait(now)) <= 0:
+                    paid.tokens -= 1
+                    took_paid = True
+                    break
+                if paid is not None and held <= 0:
+                    wait = min(wait, extra)
                 await self._sleep(wait)
-            self._overall.tokens -= 1
         if chat is not None:
             self._chat(chat, self._now()).tokens -= 1
+        return took_paid
 
-    async def _acquire_shared(self, chat: str | None) -> None:
+    async def _acquire_shared(self, chat: str | None, *, may_pay: bool) -> bool:
         assert self._shared is not None
         if chat is not None:
             while (held := self._held.get(chat, 0.0) - self._now()) > 0:
@@ -159,8 +192,15 @@ class SendBudget:
             while (pause := self._everyone_until - self._now()) > 0:
                 await self._sleep(pause)
             capacity = self._overall.capacity
+            paid = self._paid if may_pay else None
             while (wait := await self._shared.take("all", self.rate, capacity, 0)) > 0:
+                if paid is not None:
+                    extra = await self._shared.take("paid", paid.rate, paid.capacity, 0)
+                    if extra <= 0:
+                        return True
+                    wait = min(wait, extra)
                 await self._sleep(wait)
+        return False
 
     def now(self) -> float:
         """The budget's own monotonic clock (tests drive a fake one)."""
@@ -175,6 +215,9 @@ class SendBudget:
         """A message went through: the overall rate climbs back towards the configured one."""
         step = self.overall_per_second * RATE_STEP_SHARE
         self._overall.rate = min(self.overall_per_second, self._overall.rate + step)
+        if self._paid is not None:
+            extra = self.paid_per_second - self.overall_per_second
+            self._paid.rate = min(extra, self._paid.rate + extra * RATE_STEP_SHARE)
 
     def hold(self, chat_id: int | str | None, seconds: float) -> None:
         """A 429: the chat waits `seconds`, everyone else a little, and no token is refunded."""
@@ -185,6 +228,9 @@ class SendBudget:
         self._everyone_until = max(self._everyone_until, now + min(seconds, EVERYONE_HOLD_MAX))
         self._overall.wait(now)  # settle the tokens earned at the old rate first
         self._overall.rate = max(MIN_OVERALL_RATE, self._overall.rate / 2)
+        if self._paid is not None:
+            self._paid.wait(now)
+            self._paid.rate = max(MIN_OVERALL_RATE, self._paid.rate / 2)
 
 
 def counted(endpoint: str) -> bool:
@@ -194,6 +240,12 @@ def counted(endpoint: str) -> bool:
 
 # `rate_limit_args` the dispatcher passes: a 429 comes back to it instead of being retried here.
 NO_RETRY: dict[str, Any] = {"retry": False}
+# ... and with paid broadcasts allowed: a send beyond the free rate goes paid (module docstring).
+NO_RETRY_MAY_PAY: dict[str, Any] = {"retry": False, "paid": True}
+PAID_FLAG = "allow_paid_broadcast"
+# The round trip is the median of this many latest calls (`BudgetRateLimiter.round_trip`): a
+# moment the event loop was busy elsewhere (a claim, a commit) does not count as the network.
+ROUND_TRIPS_KEPT = 64
 
 
 class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
@@ -205,6 +257,10 @@ class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
         # rather than losing it (the person's later updates wait behind it in order).
         self.patience = patience
         self.throttled = 0  # 429 responses seen, for logs and the benchmark
+        self.paid = 0  # sends that went with allow_paid_broadcast (0.1 Stars each)
+        # Seconds the latest counted calls took once let through: the outbox sizes its
+        # concurrency from their median (scheduler/outbox.py).
+        self._round_trips: deque[float] = deque(maxlen=ROUND_TRIPS_KEPT)
 
     async def initialize(self) -> None:
         return None
@@ -225,10 +281,18 @@ class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
         limited = counted(endpoint)
         chat_id = data.get("chat_id") if limited else None
         retry = not rate_limit_args or rate_limit_args.get("retry", True)
+        may_pay = limited and bool(rate_limit_args and rate_limit_args.get("paid"))
         give_up = self.budget.now() + self.patience
         while True:
             if limited:
-                await self.budget.acquire(chat_id)
+                # A paid token puts the flag into the request's parameters (`data` is the dict
+                # the callback sends); a retry after a 429 asks again.
+                if await self.budget.acquire(chat_id, may_pay=may_pay):
+                    data[PAID_FLAG] = True
+                    self.paid += 1
+                elif may_pay:
+                    data.pop(PAID_FLAG, None)
+            started = time.monotonic()
             try:
                 result = await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -241,7 +305,13 @@ class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 continue
             if limited:
                 self.budget.sent()
+                self._round_trips.append(time.monotonic() - started)
             return result
+
+    @property
+    def round_trip(self) -> float | None:
+        """Seconds a send takes once the budget let it through (median; None before any)."""
+        return statistics.median(self._round_trips) if self._round_trips else None
 
 
 def budget_of(bot: object) -> SendBudget | None:

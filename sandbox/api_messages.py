@@ -169,7 +169,7 @@ class MessagesApi(FilesApi, ChatsApi):
         reply_to = self._reply_target(chat, _reply_parameters(p))
         thread = _topic_for_send(chat, p, reply_to)
         markup = p.get("reply_markup")
-        self._flood.take(self.limits, chat)
+        self._flood.take(self.limits, chat, paid=bool(p.get("allow_paid_broadcast")))
         message = self._new_message(chat, self.bot_user, content)
         if thread is not None:
             message["message_thread_id"] = thread

@@ -59,6 +59,9 @@ class FloodLimits:
     """Telegram's outgoing message limits; tests shrink them or turn them off."""
 
     overall_per_second: float = 30.0
+    # Sends with `allow_paid_broadcast` ignore the overall limit and have their own, "up to 1000
+    # messages per second" (Bot API, sendMessage); the per-chat limits still hold.
+    paid_per_second: float = 1000.0
     private_per_second: float = 1.0
     private_burst: int = 4
     group_per_minute: int = 20
@@ -92,12 +95,18 @@ class FloodGate:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
 
-    def take(self, limits: FloodLimits, chat: ChatRecord) -> None:
-        """Uses up one send to `chat`, or raises 429 "retry after N" as Telegram does."""
+    def take(self, limits: FloodLimits, chat: ChatRecord, *, paid: bool = False) -> None:
+        """Uses up one send to `chat`, or raises 429 "retry after N" as Telegram does. A paid
+        send (`allow_paid_broadcast`) counts against the paid bucket instead of the overall one.
+        """
         if not limits.enabled:
             return
         now = self._clock()
-        buckets = [self._bucket("all", limits.overall_per_second, limits.overall_per_second)]
+        if paid:
+            overall = self._bucket("paid", limits.paid_per_second, limits.paid_per_second)
+        else:
+            overall = self._bucket("all", limits.overall_per_second, limits.overall_per_second)
+        buckets = [overall]
         if chat.is_private:
             rate, burst = limits.private_per_second, float(limits.private_burst)
         else:

@@ -723,6 +723,12 @@ def _parser() -> argparse.ArgumentParser:
         default=FloodLimits.overall_per_second,
         help="messages per second across all chats before a 429 (Telegram: 30)",
     )
+    parser.add_argument(
+        "--paid-per-second",
+        type=float,
+        default=FloodLimits.paid_per_second,
+        help="sends with allow_paid_broadcast per second before a 429 (Telegram: 1000)",
+    )
     return parser
 
 
@@ -730,7 +736,9 @@ def main(argv: list[str] | None = None) -> None:
     """Starts the sandbox server until interrupted."""
     args = _parser().parse_args(argv)
     limits = FloodLimits(
-        enabled=not args.no_flood_limits, overall_per_second=args.overall_per_second
+        enabled=not args.no_flood_limits,
+        overall_per_second=args.overall_per_second,
+        paid_per_second=args.paid_per_second,
     )
     state_file = Path(args.state_file) if args.state_file else None
     emulator = Emulator(

@@ -12,13 +12,16 @@ from datetime import timedelta
 from telegram.ext import Application, ContextTypes
 
 from bot.services import services_of
+from bot.transport import budget_of
 from scheduler import daily, evidence, retention, stats
-from scheduler.outbox import WORKER, dispatch_once
+from scheduler.outbox import WORKER, dispatch
 from storage import meetings
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
+# The pause between one drain of the outbox and the next look (not a cap on the rate).
 OUTBOX_EVERY_SECONDS = 2.0
+OUTBOX_JOB = "outbox"
 CLOCK_EVERY_SECONDS = 60.0
 EVIDENCE_EVERY_SECONDS = 3.0
 WEEKLY_CHECK_SECONDS = 3600.0
@@ -26,15 +29,26 @@ RETENTION_EVERY_SECONDS = 24 * 3600.0
 
 
 async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Sends what is due until the outbox is drained (`scheduler.outbox.dispatch`: no cadence
+    caps the rate), then runs again `OUTBOX_EVERY_SECONDS` after it ended. A job that schedules
+    its next run itself never overlaps its last, so APScheduler skips nothing, and a stop lets
+    it finish what it claimed and end."""
     svc = services_of(context.bot_data)
-    await dispatch_once(
-        context.bot,
-        svc.sessions,
-        svc.clock,
-        svc.settings.zone,
-        svc.settings.default_language,
-        stale=timedelta(seconds=svc.settings.outbox_stale_seconds),
-    )
+    application = context.application
+    try:
+        await dispatch(
+            context.bot,
+            svc.sessions,
+            svc.clock,
+            svc.settings.zone,
+            svc.settings.default_language,
+            stale=timedelta(seconds=svc.settings.outbox_stale_seconds),
+            paid=svc.settings.outbox_paid_per_second is not None,
+            keep_going=lambda: application.running,
+        )
+    finally:
+        if application.running and context.job_queue is not None:
+            context.job_queue.run_once(dispatch_outbox, OUTBOX_EVERY_SECONDS, name=OUTBOX_JOB)
 
 
 async def check_evidence(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,7 +108,12 @@ async def retention_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
 def schedule(application: Application) -> None:
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot[job-queue] is a dependency"
-    queue.run_repeating(dispatch_outbox, interval=OUTBOX_EVERY_SECONDS, first=1, name="outbox")
+    queue.run_once(dispatch_outbox, 1, name=OUTBOX_JOB)  # then it schedules itself
+    settings = application.bot_data["services"].settings
+    if (paid := settings.outbox_paid_per_second) is not None and (
+        budget := budget_of(application.bot)
+    ) is not None:
+        budget.allow_paid(paid)  # the outbox may send beyond 30/s, paying (bot/transport.py)
     queue.run_repeating(check_evidence, interval=EVIDENCE_EVERY_SECONDS, first=3, name="evidence")
     queue.run_repeating(meetup_clock, interval=CLOCK_EVERY_SECONDS, first=5, name="meetup-clock")
     every = application.bot_data["services"].settings.daily_check_seconds

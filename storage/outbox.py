@@ -21,9 +21,10 @@ queue one notice twice. The meetup notices (storage/meetings/*):
 - `checkin:<participation>`, `feedback_ask:<meeting>:<person>`, `evidence_ask:<meeting>:<person>`,
   each once.
 
-Claiming is a guarded UPDATE (`... WHERE` the row is still due), on SQLite and PostgreSQL
-alike, so two workers never take one row; the outcome of each send is recorded here, and what
-it teaches about the recipient (blocked, moved) in `storage/delivery.py`.
+Claiming is one guarded UPDATE (`... WHERE` the row is still due) of a whole batch, on SQLite
+and PostgreSQL alike (`claim`), so two workers never take one row; the outcome of each send is
+recorded here (deliveries many at a time, `record_sent`), and what it teaches about the
+recipient (blocked, moved) in `storage/delivery.py`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -129,11 +130,29 @@ class Claimed:
     chat_id: int
     payload: dict[str, Any]
     attempts: int
+    key: str = ""  # the dedupe key (a report's card is also recorded on its report)
 
     def notice(self) -> tuple[NoticeKind, dict[str, Any]]:
         """The notice's kind and the values it is rendered with."""
         values = dict(self.payload)
         return notice_kind(values.pop("kind")), values
+
+
+def _due(now: datetime, stale: timedelta) -> Any:
+    """Waiting and due, or claimed by a worker that died (its claim older than `stale`)."""
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - stale),
+    )
+
+
+_CLAIMED = (
+    OutboxMessage.id,
+    OutboxMessage.chat_id,
+    OutboxMessage.payload,
+    OutboxMessage.attempts,
+    OutboxMessage.dedupe_key,
+)
 
 
 async def claim(
@@ -143,33 +162,36 @@ async def claim(
     limit: int = 50,
     stale: timedelta = STALE_CLAIM,
 ) -> list[Claimed]:
-    """Claims due rows for `worker`; a guarded UPDATE, so two workers never take one row."""
-    due = or_(
-        and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
-        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - stale),
+    """Claims up to `limit` due rows for `worker`, oldest first, in one statement.
+
+    `WITH chosen AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... WHERE id IN chosen AND
+    <still due> RETURNING`: on PostgreSQL a second claimer skips the rows a first one is taking
+    instead of queueing behind it, and the outer guard re-checks each row once its lock is had,
+    so a row claimed by a transaction that committed meanwhile is left alone (two workers never
+    take one row). SQLite renders no FOR UPDATE; its writers take turns (BEGIN IMMEDIATE,
+    storage/db.py), and the same guard holds there.
+    """
+    due = _due(now, stale)
+    # MATERIALIZED: chosen once. As a plain subquery PostgreSQL may run it again per row, and
+    # each run skips what the last one locked, claiming more than `limit` rows.
+    chosen = (
+        select(OutboxMessage.id)
+        .where(due)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED")
     )
-    ids = list(
-        await session.scalars(
-            select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
-        )
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(select(chosen.c.id)), due)
+        .values(status="sending", claimed_by=worker, claimed_at=now)
+        .returning(*_CLAIMED)
+        .execution_options(synchronize_session=False)
     )
-    claimed: list[Claimed] = []
-    for row_id in ids:
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, due)
-            .values(status="sending", claimed_by=worker, claimed_at=now)
-            .returning(
-                OutboxMessage.id,
-                OutboxMessage.chat_id,
-                OutboxMessage.payload,
-                OutboxMessage.attempts,
-            )
-        )
-        row = result.first()
-        if row is not None:
-            claimed.append(Claimed(row.id, row.chat_id, dict(row.payload), row.attempts))
-    return claimed
+    claimed = [Claimed(r.id, r.chat_id, dict(r.payload), r.attempts, r.dedupe_key) for r in result]
+    return sorted(claimed, key=lambda row: row.id)  # RETURNING keeps no order
 
 
 async def claim_key(session: AsyncSession, key: str, worker: str, now: datetime) -> Claimed | None:
@@ -184,12 +206,12 @@ async def claim_key(session: AsyncSession, key: str, worker: str, now: datetime)
             OutboxMessage.not_before <= now,
         )
         .values(status="sending", claimed_by=worker, claimed_at=now)
-        .returning(
-            OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.payload, OutboxMessage.attempts
-        )
+        .returning(*_CLAIMED)
     )
     row = result.first()
-    return None if row is None else Claimed(row.id, row.chat_id, dict(row.payload), row.attempts)
+    if row is None:
+        return None
+    return Claimed(row.id, row.chat_id, dict(row.payload), row.attempts, row.dedupe_key)
 
 
 async def mark_sent(
@@ -212,6 +234,40 @@ async def mark_sent(
             update(Report)
             .where(Report.id == int(report_id))
             .values(card_chat_id=row.chat_id, card_message_id=message_id)
+        )
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One delivery to record: the row, and Telegram's `message_id` (None with a `note`)."""
+
+    row: Claimed
+    message_id: int | None
+    note: str | None = None
+
+
+async def record_sent(session: AsyncSession, sent: Sequence[Sent]) -> None:
+    """Records many deliveries in one statement (executemany), as `mark_sent` does one; the
+    dispatcher's group commit (`scheduler/outbox.py`)."""
+    if not sent:
+        return
+    table = cast(Table, OutboxMessage.__table__)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status="sent", sent_message_id=bindparam("message_id"), last_error=bindparam("note")
+        ),
+        [{"row_id": s.row.id, "message_id": s.message_id, "note": s.note} for s in sent],
+    )
+    for s in sent:
+        report_id = s.row.key.removeprefix(REPORT_CARD)
+        if s.message_id is None or not s.row.key.startswith(REPORT_CARD) or not report_id.isdigit():
+            continue
+        await session.execute(
+            update(Report)
+            .where(Report.id == int(report_id))
+            .values(card_chat_id=s.row.chat_id, card_message_id=s.message_id)
         )
 
 
