@@ -19,7 +19,7 @@ import logging
 
 from telegram import ChatMember, ChatMemberUpdated, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -32,7 +32,7 @@ from telegram.ext import (
 from bot import rights
 from bot.context import Context
 from bot.settings import follow_admin_chat, parse_hhmm
-from storage import accounts, errors, groups, missions
+from storage import accounts, errors, groups, missions, users
 from storage.db import transaction
 from ui import callbacks, links
 from ui import groups as screens
@@ -156,6 +156,25 @@ async def _added(update: Update, context: Context) -> None:
             lang, settings.daily_post_time, context.bot.username, paused=paused
         )
         await _say(update, context, text, reply=False)
+        await _tell_chat_id(update, context, lang)
+
+
+async def _tell_chat_id(update: Update, context: Context, lang: str) -> None:
+    """Whoever added the bot hears the group's chat id privately when it may be meant as the
+    admin group: none is set yet (a new installation), or they are an operator. Telegram's
+    apps show a chat id nowhere, and it is what HALSARAM_ADMIN_CHAT_ID needs."""
+    chat, person, settings = update.effective_chat, update.effective_user, context.services.settings
+    message = update.effective_message
+    if chat is None or person is None or (message is not None and message.sender_chat):
+        return
+    if settings.admin_chat_id is not None:
+        async with context.services.sessions() as session:
+            if await users.acting_admin(session, person.id) is None:
+                return
+    try:
+        await context.bot.send_message(person.id, screens.chat_id_for_admins(lang, chat))
+    except TelegramError:  # they never wrote to the bot: nothing to send it to
+        log.info("group %s: could not tell its chat id to whoever added the bot", chat.id)
 
 
 async def migrated(update: Update, context: Context) -> None:

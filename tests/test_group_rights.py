@@ -48,8 +48,12 @@ async def ready(bot: BotHarness, clock: FrozenClock, title: str) -> Group:
 
 
 def told(bot: BotHarness, person: dict[str, Any], title: str) -> list[dict[str, Any]]:
-    """The bot's private words to a person naming the group (its title in quotes)."""
-    return [m for m in bot.bot_messages(person["id"]) if f'"{title}"' in m.get("text", "")]
+    """The bot's private words to a person naming the group (its title in quotes), but for
+    the chat id told to whoever added the bot (no admin group is set in these tests)."""
+    return [
+        m for m in bot.bot_messages(person["id"])
+        if f'"{title}"' in m.get("text", "") and "HALSARAM_ADMIN_CHAT_ID" not in m["text"]
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- point 4

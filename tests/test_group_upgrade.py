@@ -139,7 +139,12 @@ async def test_a_post_waiting_for_the_old_id_goes_to_the_new_one_once(
     assert await bot.run_outbox() >= 1
     assert len(posts(bot, new_id)) == 1
     assert await run_daily(bot) == 0, "the day's claim moved with the group"
-    failed = [c for c in bot.calls("sendMessage") if c.status != 200]
+    # (A 403 to the group's admin, who never wrote to the bot, is the chat id they are told
+    # while no admin group is set: refused by Telegram, and not about the group.)
+    failed = [
+        c for c in bot.calls("sendMessage")
+        if c.status != 200 and c.params.get("chat_id") != group.admin["id"]
+    ]  # fmt: skip
     assert not failed, "the waiting row was retargeted before it met the old id"
 
 

@@ -22,7 +22,7 @@ from storage.clock import FrozenClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from storage.models import GroupChat, OutboxMessage, Region, ScheduledSend
 from tests.harness import BotHarness, buttons, make_settings
-from tests.people import SEOUL, Neighbour
+from tests.people import SEOUL, Neighbour, configure
 from ui import callbacks
 from ui.callbacks import Action
 
@@ -358,3 +358,21 @@ async def test_dispatcher_keeps_each_chats_order_and_records_message_ids(
 
 def test_post_time_default_is_eight() -> None:
     assert make_settings().default_post_time == time(8, 0)
+
+
+async def test_whoever_adds_the_bot_hears_the_chat_id_while_no_admin_group_is_set(
+    bot: BotHarness,
+) -> None:
+    """Telegram shows a chat id nowhere; a new installation's operator needs it for
+    HALSARAM_ADMIN_CHAT_ID (issue 23). Once an admin group is set, only operators hear it."""
+    group = Group(bot, "할사람 운영진")
+    await bot.send(group.admin, "/help")  # a bot writes only to people who wrote first
+    await group.add_bot()
+    [told] = [m for m in bot.bot_messages(group.admin["id"]) if "CHAT_ID" in m["text"]]
+    assert str(group.id) in told["text"] and f"HALSARAM_ADMIN_CHAT_ID={group.id}" in told["text"]
+
+    await configure(bot, admin_chat_id=group.id)
+    other = Group(bot, "Jamsil runners")
+    await bot.send(other.admin, "/help")
+    await other.add_bot()
+    assert not [m for m in bot.bot_messages(other.admin["id"]) if "CHAT_ID" in m["text"]]

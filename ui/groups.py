@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from telegram import InlineKeyboardMarkup
+from telegram import Chat, InlineKeyboardMarkup
 
 from storage.accounts import District
 from storage.groups import Bound
@@ -88,3 +88,14 @@ def posts_active(lang: str, active: bool) -> str:
 def still_paused(lang: str) -> str:
     """Added again to a group whose admin had paused the posts: they stay paused."""
     return t(lang, "Daily missions are still paused here. Send /resume to restart.")
+
+
+def chat_id_for_admins(lang: str, chat: Chat) -> str:
+    """Sent privately to whoever added the bot to a group that may become the admin group."""
+    return t(
+        lang,
+        'You added me to "{title}". Its chat id is {chat_id}. To review photos and reports '
+        "there, make it the admin group: set HALSARAM_ADMIN_CHAT_ID={chat_id} in the bot's "
+        "settings and restart it. Otherwise nothing needs doing.",
+        title=chat.title or "", chat_id=chat.id,
+    )  # fmt: skip
