@@ -43,6 +43,14 @@ async def send_weekly(
         figures = await stats.overview(
             session, until=until, zone=zone, weeks=1, chart_weeks=CHART_WEEKS
         )
+        began = await stats.began_at(session)
+    if not stats.worth_reporting(figures.recent, began, zone):
+        # The week the service began part-way through, or one where nothing happened: no
+        # report (marked as done, so it is not weighed again at every check).
+        async with transaction(sessions) as session:
+            await stats.week_sent(session, chat_id, slot, clock.now())
+        log.info("weekly figures for %s: a partial or empty week, not sent", slot)
+        return False
     png = await asyncio.to_thread(chart_png, lang, figures.chart)
     caption = report_text(lang, figures.recent)
     if len(caption) > CAPTION_LIMIT:

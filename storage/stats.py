@@ -252,6 +252,22 @@ class Overview:
     chart: Report
 
 
+async def began_at(session: AsyncSession) -> datetime | None:
+    """When the service began here: the first signup (None before anyone signed up)."""
+    return await session.scalar(select(func.min(User.registered_at)))
+
+
+def worth_reporting(report: Report, began: datetime | None, zone: tzinfo) -> bool:
+    """A week's report goes out only for a whole week of service with something in it: not
+    the week the service began part-way through (nor one before), not a week where nothing
+    happened."""
+    if began is None or not report.weeks:
+        return False
+    if began > week_bounds(report.weeks[0], zone)[0]:
+        return False
+    return report.total() != Figures()
+
+
 async def overview(
     session: AsyncSession, *, until: datetime, zone: tzinfo, weeks: int, chart_weeks: int
 ) -> Overview:

@@ -119,7 +119,7 @@ async def test_stats_command_for_admins_only(bot: BotHarness) -> None:
     text, chart = await admin.say("/stats")
     lines = text["text"].splitlines()
     assert lines[:6] == [
-        "📊 Figures for the weeks of 2026-11-02 to 2026-11-23",
+        "📊 Figures from Monday 2026-11-02 to Sunday 2026-11-29",
         "👋 Signups: 6 · verified neighbourhoods: 6",  # the stranger signed up just now
         "🗓 Meetups: 2 created, 1 held, 1 cancelled",
         "✅ Check-in rate: 67% (2/3) · no-shows: 1",
@@ -164,5 +164,26 @@ async def test_the_weekly_chart_goes_to_the_admin_group_once(bot: BotHarness) ->
     assert await send_weekly(bot.app.bot, bot.sessions, bot.clock, settings, WORKER)
     assert not await send_weekly(bot.app.bot, bot.sessions, bot.clock, settings, WORKER)
     [chart] = [m for m in bot.bot_messages(group["id"]) if "photo" in m]
-    assert chart["caption"].startswith("📊 Figures for the weeks of 2026-11-23 to 2026-11-23")
+    assert chart["caption"].startswith("📊 Figures from Monday 2026-11-23 to Sunday 2026-11-29")
     assert "👋 Signups: 1 · verified neighbourhoods: 1" in chart["caption"]
+
+
+async def test_no_weekly_report_for_the_first_partial_week_nor_an_empty_one(
+    bot: BotHarness,
+) -> None:
+    """The service began on Wednesday 18 November: that week is not reported (it said
+    "2026-11-16 ~ 2026-11-16" with half a week in it), nor a week where nothing happened
+    (issue 23); the whole week between is."""
+    admin = await _fortnight(bot)
+    group = bot.emulator.create_group("Halsaram admins", [admin.id], admin_ids=[admin.id])
+    await bot.emulator.add_bot_to_group(admin.id, group["id"], as_admin=True)
+    await bot.deliver()
+    await configure(bot, admin_chat_id=group["id"], default_language="en")
+    settings = bot.app.bot_data["services"].settings
+    for monday, sent in ((23, False), (30, True)):
+        bot.clock.set(datetime(2026, 11, monday, 10, 0, tzinfo=SEOUL))
+        assert await send_weekly(bot.app.bot, bot.sessions, bot.clock, settings, WORKER) is sent
+    bot.clock.set(datetime(2026, 12, 7, 10, 0, tzinfo=SEOUL))  # the week of 30 Nov: nothing
+    assert not await send_weekly(bot.app.bot, bot.sessions, bot.clock, settings, WORKER)
+    [chart] = [m for m in bot.bot_messages(group["id"]) if "photo" in m]
+    assert "2026-11-23" in chart["caption"]

@@ -7,6 +7,8 @@ series. Nothing about a person is shown: counts, rates and points only.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from missions.chart import weekly_bars
 from storage.stats import Figures, Report
 from ui.i18n import localized, t
@@ -41,9 +43,9 @@ def _row(lang: str, label: str, f: Figures) -> str:
 def report_text(lang: str, report: Report) -> str:
     """The whole report as one message: totals, then per week, then per neighbourhood."""
     total = report.total()
-    first, last = report.weeks[0], report.weeks[-1]
+    first, last = report.weeks[0], report.weeks[-1] + timedelta(days=6)
     lines = [
-        t(lang, "📊 Figures for the weeks of {first} to {last}", first=f"{first:%Y-%m-%d}",
+        t(lang, "📊 Figures from Monday {first} to Sunday {last}", first=f"{first:%Y-%m-%d}",
           last=f"{last:%Y-%m-%d}"),
         t(lang, "👋 Signups: {signups} · verified neighbourhoods: {verified}",
           signups=total.signups, verified=total.verified),
