@@ -137,7 +137,7 @@ class VoucherPage:
 class LoadResult:
     added: int
     duplicates: list[str]
-    items: int
+    items: int  # how many items the file named
 
 
 def _available() -> list[object]:
@@ -440,9 +440,10 @@ async def load_csv(session: AsyncSession, text: str) -> LoadResult:
         raise ValueError(f"CSV lacks columns: {', '.join(sorted(missing))}")
     items: dict[str, MarketItem] = {i.key: i for i in await session.scalars(select(MarketItem))}
     known = set(await session.scalars(select(VoucherCode.code)))
-    added, duplicates = 0, []
+    added, duplicates, in_file = 0, [], set()
     for line, row in enumerate(reader, start=2):
         key, code = row["item"].strip(), row["code"].strip()
+        in_file.add(key)
         if not key or not code:
             raise ValueError(f"line {line}: item and code are required")
         cost = int(row["cost"])
@@ -463,4 +464,5 @@ async def load_csv(session: AsyncSession, text: str) -> LoadResult:
         session.add(VoucherCode(item_id=stocked.id, code=code))
         added += 1
     await session.flush()
-    return LoadResult(added, duplicates, len(items))
+    # The items this file named (it said "3 items" for a one-item file: the whole catalogue).
+    return LoadResult(added, duplicates, len(in_file))

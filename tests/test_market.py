@@ -17,6 +17,7 @@ from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
+HEADER = "item,name_ko,name_en,cost,code\n"
 CSV = "item,name_ko,name_en,cost,code\n" + "".join(
     f"coffee,아메리카노,Americano,500,CAFE-{n:04d}-AMER\n" for n in range(3)
 )
@@ -36,6 +37,17 @@ async def test_loading_codes_refuses_duplicates(sessions: SessionFactory) -> Non
     async with sessions() as s:
         [shelf] = await market.shelves(s)
     assert shelf.stock == 4 and shelf.item.cost == 500
+
+
+async def test_loading_counts_the_items_of_the_file_not_of_the_catalogue(
+    sessions: SessionFactory,
+) -> None:
+    """`halsaram market load` said "loaded 2 codes for 3 items" for a one-item file."""
+    await stock_codes(sessions, HEADER + "tea,녹차,Green tea,200,TEA-1\ncake,케이크,Cake,900,C-1\n")
+    loaded = await stock_codes(
+        sessions, HEADER + "coffee,커피,Coffee,300,A-1\ncoffee,커피,Coffee,300,A-2\n"
+    )
+    assert (loaded.added, loaded.items) == (2, 1)
 
 
 async def test_exchange_in_chat_gives_one_protected_code(bot: BotHarness) -> None:
