@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.senders import sender_is_admin
+from storage import users
 from ui import callbacks
 from ui.callbacks import Action
 from ui.greetings import TOPICS, help_text, help_topic
@@ -25,7 +26,11 @@ async def help_command(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
     if chat.type == ChatType.PRIVATE:
-        await message.reply_text(help_text(context.lang, True))
+        # An operator (`halsaram admin add`) sees their commands too: the menu cannot show
+        # them, Telegram's scopes know nothing of who operates the bot.
+        async with context.services.sessions() as session:
+            operator = await users.acting_admin(session, chat.id) is not None
+        await message.reply_text(help_text(context.lang, True, operator=operator))
         return
     admin_group = chat.id == context.services.settings.admin_chat_id
     text = help_text(

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from storage.db import transaction
+from storage.users import grant_admin
 from tests.harness import BotHarness, make_settings
+from tests.people import Neighbour
 
 PRIVATE = [
     "start", "help", "missions", "meetups", "mymeetups", "map", "host", "checkin", "points",
@@ -119,3 +124,25 @@ async def test_help_in_the_admin_group_lists_the_review_commands(bot: BotHarness
         "/drafts@halsaram_bot — Missions waiting for review",
         "/stats@halsaram_bot — The last weeks' figures and the weekly chart",
     ]
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_help_in_private_lists_an_operators_commands_to_operators_only(
+    bot: BotHarness,
+) -> None:
+    """`/review`, `/refund`, `/drafts` and `/stats` appeared in no /help (issue 23): an
+    operator sees them under their own heading; anyone else does not."""
+    operator = await Neighbour(bot, "James", lang="en").register()
+    other = await Neighbour(bot, "Mina", lang="en").register()
+    async with transaction(bot.sessions) as s:
+        await grant_admin(s, operator.id, bot.clock)
+    [mine] = await operator.say("/help")
+    heading = "Operators (you are one):"
+    assert mine["text"].split(heading)[1].splitlines()[1:] == [
+        "/drafts — Missions waiting for review",
+        "/review — Photos waiting for review",
+        "/stats — The last weeks' figures and the weekly chart",
+        "/refund — Give back the points of a bad voucher code",
+    ]
+    [theirs] = await other.say("/help")
+    assert heading not in theirs["text"] and "/review" not in theirs["text"]

@@ -49,12 +49,18 @@ def help_text(
     group_admin: bool = False,
     admin_group: bool = False,
     bot_username: str | None = None,
+    operator: bool = False,
 ) -> str:
     """The commands that work in this kind of chat (a group sees fewer), as its menu lists
     them: in a group each written `/name@bot`, and for a group's admin its admin commands too;
-    the admin group (`admin_group`) sees the review commands instead."""
+    the admin group (`admin_group`) sees the review commands instead; an operator
+    (`operator`) sees theirs after everyone's in a private chat."""
     if private:
-        return _listing(lang, commands_for(Audience.PRIVATE), None)
+        text = _listing(lang, commands_for(Audience.PRIVATE), None)
+        if not operator:
+            return text
+        run = [_line(lang, c, None) for c in commands_for(Audience.OPERATOR)]
+        return "\n".join([text, "", t(lang, "Operators (you are one):"), *run])
     if admin_group:
         return _listing(lang, commands_for(Audience.ADMIN_GROUP), bot_username)
     text = _listing(lang, commands_for(Audience.GROUP), bot_username)
