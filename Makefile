@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint bench clean browser-deps messages reliability
+.PHONY: setup run test test-fast lint bench clean browser-deps messages reliability mutation
 
 setup: $(STAMP)
 
@@ -41,13 +41,27 @@ reliability: setup
 test-fast: setup
 	$(BIN)/pytest -m "not e2e and not browser"
 
+# Mutation testing of the money and token code (issue 22; not part of `make test`): mutmut
+# ([tool.mutmut] in pyproject.toml) mutates the ledger, the market, the evidence decisions and
+# the check-in tokens and runs their tests (in process, SQLite) against each mutant; prints
+# killed / total per module and the survivors (read one with `.venv/bin/mutmut show NAME`).
+MUTANTS := 'storage.ledger.*' 'storage.market.*' 'storage.evidence.x_decide*' \
+	'storage.evidence.x__same_decision*' 'storage.evidence.x__outcome_notice*' \
+	'storage.evidence.x_approved_twin*' 'storage.evidence.x_ensure_impartial*' \
+	'storage.evidence.x__attended_by*' 'verification.checkin.*'
+mutation: setup
+	rm -rf mutants && mkdir -p var
+	$(BIN)/mutmut run --max-children 1 $(MUTANTS) > var/mutation.log 2>&1 \
+		|| { tail -n 40 var/mutation.log; exit 1; }
+	$(BIN)/python tests/mutation_score.py $(MUTANTS)
+
 # Every benchmark prints one JSON line; they are also collected in bench/results/latest.jsonl.
 bench: setup
 	@mkdir -p bench/results && : > bench/results/latest.jsonl
 	@for f in bench/[a-z]*.py; do $(BIN)/python $$f | tee -a bench/results/latest.jsonl || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants
 
 # Re-extract texts from the code and merge them into each language's catalogue.
 messages: setup
