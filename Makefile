@@ -65,6 +65,6 @@ clean:
 
 # Re-extract texts from the code and merge them into each language's catalogue.
 messages: setup
-	$(BIN)/pybabel extract -F babel.cfg -k t:2 -k N_ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k t:2 -k tn:2,3 -k N_ --no-location --sort-output \
 		--project halsaram -o ui/locales/halsaram.pot .
 	$(BIN)/pybabel update -N -i ui/locales/halsaram.pot -d ui/locales -D halsaram --no-fuzzy-matching
