@@ -244,6 +244,13 @@ class AlreadyRefunded(MarketError):
     code = "already_refunded"
 
 
+class OwnVoucher(MarketError):
+    """An admin refunding a code they bought themselves: they have seen it, so its points
+    would come back with the code still usable. Another admin decides."""
+
+    code = "own_voucher"
+
+
 class UnknownCode(MarketError):
     code = "unknown_code"
 

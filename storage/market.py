@@ -40,6 +40,7 @@ from storage.errors import (
     MarketError,
     NotAdmin,
     OutOfStock,
+    OwnVoucher,
     UnknownCode,
 )
 from storage.models import LedgerEntry, MarketItem, OutboxMessage, VoucherCode
@@ -392,8 +393,8 @@ async def exchange(
 async def refund(session: AsyncSession, code: str, admin_id: int, now: datetime) -> int:
     """Returns a bad code's points once; the code is taken out of use. Returns the points.
 
-    Raises `NotRegistered` for someone without an account and `NotAdmin` for anyone else
-    who is not an admin.
+    Raises `NotRegistered` for someone without an account, `NotAdmin` for anyone else who is
+    not an admin, and `OwnVoucher` for an admin's own code (another admin refunds it).
     """
     await require_user(session, admin_id)
     if await users.acting_admin(session, admin_id) is None:
@@ -405,6 +406,8 @@ async def refund(session: AsyncSession, code: str, admin_id: int, now: datetime)
         raise UnknownCode
     if voucher.refunded_at is not None:
         raise AlreadyRefunded
+    if voucher.issued_to == admin_id:
+        raise OwnVoucher
     charge = await session.get(LedgerEntry, voucher.ledger_entry_id)
     assert charge is not None
     await ledger.post(

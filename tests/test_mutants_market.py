@@ -126,6 +126,29 @@ async def test_only_an_admin_refunds(sessions: SessionFactory, clock: FrozenCloc
         assert await ledger.balance(s, BUYER) == 0
 
 
+async def test_an_admin_cannot_refund_their_own_code(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """The admin has seen their code: refunding it would return the points with the code
+    still usable. Another admin may."""
+    await _people(sessions, clock)
+    await stock_codes(sessions, HEADER + "cake,케이크,Cake,900,CAKE-1\n")
+    await _pay(sessions, clock, ADMIN, 900)
+    await _buy(sessions, clock, ADMIN, "cake", "own")
+    with pytest.raises(errors.OwnVoucher):
+        await _refund(sessions, clock, "CAKE-1", admin_id=ADMIN)
+    async with sessions() as s:
+        assert await ledger.balance(s, ADMIN) == 0
+    async with transaction(sessions) as s:
+        other = await s.get(User, OTHER)
+        assert other is not None
+        other.is_admin = True
+    assert await _refund(sessions, clock, "CAKE-1", admin_id=OTHER) == 900
+    async with sessions() as s:
+        assert await ledger.balance(s, ADMIN) == 900
+        assert await ledger.invariant_violations(s) == []
+
+
 # --------------------------------------------------------------------------- exchanges
 
 

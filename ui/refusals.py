@@ -196,6 +196,7 @@ TABLE: dict[str, str] = {
     "insufficient_points": N_("Not enough points for this; nothing was charged."),
     "unknown_code": N_("No issued code matches that."),
     "already_refunded": N_("That code was already refunded."),
+    "own_voucher": N_("That code is yours: another admin has to refund it. Nothing was changed."),
     # Feedback after a meetup (a rating's own buttons: "rating")
     "not_attended:rating": STALE_BUTTON,
     "not_over:rating": STALE_BUTTON,
