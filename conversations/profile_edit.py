@@ -142,7 +142,8 @@ async def _save(update: Update, context: Context, change: accounts.ProfileChange
         return END
     STEPS.forget(context)
     await show(update, (saved(context.lang), None))
-    await show(update, profile_card(context.lang, view))
+    gates = (svc.rules.join_min_trust, svc.rules.host_min_trust)
+    await show(update, profile_card(context.lang, view, gates))
     return END
 
 

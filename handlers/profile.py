@@ -31,7 +31,9 @@ async def show_profile(update: Update, context: Context) -> None:
     assert update.effective_message is not None and update.effective_user is not None
     async with context.services.sessions() as session:
         view = await profiles.profile_view(session, update.effective_user.id)
-    text, markup = screens.profile_card(context.lang, view)
+    rules = context.services.rules
+    gates = (rules.join_min_trust, rules.host_min_trust)
+    text, markup = screens.profile_card(context.lang, view, gates)
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 

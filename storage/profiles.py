@@ -27,6 +27,7 @@ class ProfileView:
     preferred_times: tuple[str, ...]
     trust_score: float
     trust_parts: tuple[TrustPart, ...]  # why the score is what it is; empty at the start
+    trust_capped: bool  # the parts' sum fell outside 0-100
     level: int
     language: str
     badges: tuple[str, ...]
@@ -45,8 +46,9 @@ async def profile_view(session: AsyncSession, user_id: int) -> ProfileView:
         verified=user.region_verified_at is not None,
         interests=tuple(user.interests),
         preferred_times=tuple(user.preferred_times),
-        trust_score=user.trust_score,
+        trust_score=explained.score,  # the number the join and host gates compare
         trust_parts=tuple(explained.parts),
+        trust_capped=explained.capped,
         level=await progress.level(session, user_id),
         language=user.language,
         badges=tuple(await progress.badges(session, user_id)),

@@ -6,7 +6,7 @@ Pure functions of a language and `storage.profiles.ProfileView`; they never read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
 from telegram import InlineKeyboardMarkup
@@ -15,18 +15,28 @@ from missions.categories import INTERESTS, TIMES_OF_DAY
 from storage.accounts import BANNED_UNTIL
 from storage.erasure import Erased, Preview
 from storage.profiles import ProfileView
+from storage.trust import BASE as BASE_TRUST
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, SUPPORTED, localized, t
+from ui.i18n import N_, SUPPORTED, localized, t, tn
 
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
 EDITABLE = ("phone", "region", "interests", "times")  # the card's buttons the edit flow owns
-TRUST_PARTS = {
-    "ratings": N_("{n} ratings {points}"),
-    "no_shows": N_("{n} no-shows {points}"),
-    "approved": N_("{n} approved missions {points}"),
-    "rejected": N_("{n} rejected photos {points}"),
-    "reports": N_("{n} upheld reports {points}"),
+# Each part of the trust score, counted: (language, count, average stars) -> its name.
+TRUST_PARTS: dict[str, Callable[[str, int, str], str]] = {
+    "ratings": lambda lang, n, average: tn(
+        lang,
+        "{count} rating, average {average}",
+        "{count} ratings, average {average}",
+        n,
+        average=average,
+    ),
+    "no_shows": lambda lang, n, _: tn(lang, "{count} no-show", "{count} no-shows", n),
+    "approved": lambda lang, n, _: tn(
+        lang, "{count} approved mission", "{count} approved missions", n
+    ),
+    "rejected": lambda lang, n, _: tn(lang, "{count} rejected photo", "{count} rejected photos", n),
+    "reports": lambda lang, n, _: tn(lang, "{count} upheld report", "{count} upheld reports", n),
 }
 BADGE_LABELS = {
     "first_mission": N_("🏅 First mission"),
@@ -48,8 +58,26 @@ def time_names(lang: str, keys: Sequence[str]) -> str:
     return ", ".join(t(lang, TIMES_OF_DAY[k]) for k in keys if k in TIMES_OF_DAY)
 
 
-def profile_card(lang: str, view: ProfileView) -> tuple[str, InlineKeyboardMarkup]:
-    """The profile as a person sees it, with a button for each part they can change."""
+def trust_sum(lang: str, view: ProfileView) -> str:
+    """The score as the sum of its parts, the numbers the join and host gates compare:
+    "62 = 기본 50 + 6 (승인된 미션 3개) + 4 (평가 2개, 평균 5) − 8 (노쇼 1번)"."""
+    text = t(
+        lang, "{score} = {base} to start", score=f"{view.trust_score:.0f}", base=f"{BASE_TRUST:.0f}"
+    )
+    for part in view.trust_parts:
+        what = TRUST_PARTS[part.key](lang, part.count, f"{part.average or 0:g}")
+        sign = "+" if part.points >= 0 else "−"
+        text += f" {sign} {abs(part.points):.0f} ({what})"
+    if view.trust_capped:
+        text += " " + t(lang, "(kept within 0-100)")
+    return text
+
+
+def profile_card(
+    lang: str, view: ProfileView, gates: tuple[float, float] | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The profile as a person sees it, with a button for each part they can change; `gates`,
+    the trust a person needs to join and to host, is said under the score."""
     text = t(
         lang,
         "Your profile\n\nName: {name}\nPhone: {phone}\nNeighbourhood: {dong} ({verified})\n"
@@ -61,18 +89,15 @@ def profile_card(lang: str, view: ProfileView) -> tuple[str, InlineKeyboardMarku
         verified=verified_label(lang, view.verified),
         interests=interest_names(lang, view.interests) or "-",
         times=time_names(lang, view.preferred_times) or "-",
-        trust=f"{view.trust_score:.0f}",
+        trust=trust_sum(lang, view),
         level=view.level,
         language=LANGUAGE_NAMES.get(view.language, view.language),
     )
-    why = [
-        t(lang, TRUST_PARTS[p.key], n=p.count, points=f"{p.points:+.0f}") for p in view.trust_parts
-    ]
-    text += "\n" + t(
-        lang,
-        "Why this trust score: {parts}",
-        parts="; ".join(why) if why else t(lang, "everyone starts at 50"),
-    )
+    if gates is not None:
+        text += "\n" + t(
+            lang, "Joining a meetup needs a trust score of {join}, hosting one {host}.",
+            join=f"{gates[0]:.0f}", host=f"{gates[1]:.0f}",
+        )  # fmt: skip
     if view.badges:
         badges = ", ".join(t(lang, BADGE_LABELS[b]) for b in view.badges)
         text += "\n" + t(lang, "Badges: {badges}", badges=badges)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import moderation, outbox
+from storage import moderation, outbox, trust
 from storage.accounts import require_may_act
 from storage.errors import (
     AlreadyIn,
@@ -102,7 +102,7 @@ async def ensure_can_host(session: AsyncSession, user_id: int, rules: Rules, now
     host = await require_may_act(session, user_id, now, "host")
     if rules.host_requires_verified and host.region_verified_at is None:
         raise HostNotAllowed("unverified")
-    if host.trust_score < rules.host_min_trust:
+    if await trust.current(session, host) < rules.host_min_trust:
         raise HostNotAllowed("trust")
     hosted_today = await session.scalar(
         select(func.count())
@@ -248,7 +248,7 @@ async def join(
     await _ensure_neighbours(session, meeting, user, rules)
     if rules.join_requires_verified and user.region_verified_at is None:
         raise NotVerified
-    if user.trust_score < rules.join_min_trust:
+    if await trust.current(session, user) < rules.join_min_trust:
         raise LowTrust
     if await _conflicts(session, user_id, meeting.starts_at, meeting.ends_at, meeting_id):
         raise TimeConflict
