@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     daily_grace_minutes: int = Field(default=120, ge=0, le=24 * 60)
     daily_missions: int = Field(default=1, ge=1, le=3)
     daily_check_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How often the meetup clock looks for due reminders, released seats and finished meetups.
+    meetup_clock_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Today's weather for the daily pick when no provider is wired in (rain/snow: indoors).
     daily_weather: Literal["clear", "rain", "snow", "heat", "cold"] | None = None
     outbox_per_second: float = Field(default=30.0, gt=0, le=10_000)

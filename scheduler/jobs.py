@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 # The pause between one drain of the outbox and the next look (not a cap on the rate).
 OUTBOX_EVERY_SECONDS = 2.0
 OUTBOX_JOB = "outbox"
-CLOCK_EVERY_SECONDS = 60.0
 EVIDENCE_EVERY_SECONDS = 3.0
 WEEKLY_CHECK_SECONDS = 3600.0
 RETENTION_EVERY_SECONDS = 24 * 3600.0
@@ -115,8 +114,10 @@ def schedule(application: Application) -> None:
     ) is not None:
         budget.allow_paid(paid)  # the outbox may send beyond 30/s, paying (bot/transport.py)
     queue.run_repeating(check_evidence, interval=EVIDENCE_EVERY_SECONDS, first=3, name="evidence")
-    queue.run_repeating(meetup_clock, interval=CLOCK_EVERY_SECONDS, first=5, name="meetup-clock")
-    every = application.bot_data["services"].settings.daily_check_seconds
+    queue.run_repeating(
+        meetup_clock, interval=settings.meetup_clock_seconds, first=5, name="meetup-clock"
+    )
+    every = settings.daily_check_seconds
     queue.run_repeating(daily_posts, interval=every, first=2, name="daily-posts")
     queue.run_repeating(
         weekly_figures, interval=WEEKLY_CHECK_SECONDS, first=60, name="weekly-figures"

@@ -106,6 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             sandbox, tmp,
             HALSARAM_ENABLED_DISTRICTS=f"{SONGPA},{GANGNAM}",
             HALSARAM_REMINDER_MINUTES="120,25",
+            HALSARAM_MEETUP_CLOCK_SECONDS="2",
         )  # fmt: skip
         for command in (["db", "upgrade"], ["seed"]):
             subprocess.run(
@@ -278,10 +279,10 @@ def test_joining_25_minutes_before_the_start_gives_one_reminder(world: World) ->
     said = len(_texts(world, "서연"))
     people.press(guest, card, callbacks.encode(Action.MEETUP_JOIN, meeting_id))
     assert _told_after(world, "서연", said)[0].startswith("참여 완료!")
-    # The meetup clock runs every minute and queues every reminder due in one run: once both
-    # have theirs (at most a minute and a bit after the moment), a second copy would be there
-    # too or come with the outbox's next round (every 2 s).
-    deadline = time.monotonic() + (starts - datetime.now(UTC)).total_seconds() - 25 * 60 + 75
+    # The meetup clock runs every 2 s here (every minute by default) and queues every reminder
+    # due in one run: once both have theirs, a second copy would be there too or come with the
+    # outbox's next round (every 2 s).
+    deadline = time.monotonic() + (starts - datetime.now(UTC)).total_seconds() - 25 * 60 + 30
     while time.monotonic() < deadline and not all(
         any(t.startswith("알림:") for t in _texts(world, name)) for name in ("서연", "도윤")
     ):
