@@ -30,8 +30,12 @@ lint: setup
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
+# The e2e tests mostly wait on processes and HTTP, so three workers fit two cores (pytest-xdist;
+# each worker has its own databases, sandboxes and bots). TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 3
+
 test: setup browser-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Every reliability test, the heavy ones too (they restart PostgreSQL and run long, so
 # `make test` leaves them out and runs only the bounded ones).
@@ -39,7 +43,7 @@ reliability: setup
 	$(BIN)/pytest -m "reliability or not reliability" tests/reliability
 
 test-fast: setup
-	$(BIN)/pytest -m "not e2e and not browser"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not e2e and not browser"
 
 # Mutation testing of the money and token code (issue 22; not part of `make test`): mutmut
 # ([tool.mutmut] in pyproject.toml) mutates the ledger, the market, the evidence decisions and
