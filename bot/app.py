@@ -25,8 +25,8 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.context import CONTEXT_TYPES
-from bot.ingress import DatabaseOutage, PerUserProcessor, ordering_key
-from bot.persistence import DatabasePersistence
+from bot.ingress import DatabaseOutage, GroupCommit, PerUserProcessor, ordering_key
+from bot.persistence import DatabasePersistence, Written
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, follow_admin_chat
 from bot.shared_budget import SharedBuckets
@@ -57,11 +57,30 @@ from handlers import (
     video_evidence,
 )
 from scheduler import jobs
+from scheduler.outbox import MAX_CONCURRENCY as OUTBOX_CONCURRENCY
 from storage import inbox
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from ui.commands import Audience, commands_for
 from ui.i18n import SUPPORTED, t
+
+# Updates handled at once (PTB's own default is 256). Each holds a database connection for most
+# of its run and the engine's pool has 15 (SQLAlchemy's 5 + 10 overflow), so more would only
+# queue there, while each one in flight may hold an HTTP connection to Telegram.
+CONCURRENT_UPDATES = 32
+# Calls of jobs other than the outbox's sends (a daily post, verification, a chat's lookup).
+JOB_CONNECTIONS = 4
+
+
+def http_pool_size(*, handle_updates: bool, schedule_jobs: bool) -> int:
+    """Connections to Telegram this process can use at once: one per update handled at once,
+    the outbox's widest concurrency (`scheduler.outbox.concurrency_for` stays within it) and a
+    few for the other jobs. PTB's default pool allows 256, and httpx's bookkeeping grows with
+    every connection open (it measured ~30% of a reply's CPU with 200 people at once)."""
+    size = CONCURRENT_UPDATES if handle_updates else 0
+    if schedule_jobs:
+        size += OUTBOX_CONCURRENCY + JOB_CONNECTIONS
+    return max(size, 1)
 
 
 def build_application(
@@ -100,7 +119,7 @@ def build_application(
         .updater(None)
     )
     marker = InboxMarker(sessions, clock)
-    processor = PerUserProcessor(on_done=marker.mark_done, outage=outage)
+    processor = PerUserProcessor(CONCURRENT_UPDATES, on_done=marker.mark_done, outage=outage)
     builder = builder.concurrent_updates(processor)
     if handle_updates:
         marker.persistence = DatabasePersistence(sessions, clock)
@@ -108,6 +127,9 @@ def build_application(
         builder = builder.persistence(marker.persistence)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    else:
+        pool = http_pool_size(handle_updates=handle_updates, schedule_jobs=schedule_jobs)
+        builder = builder.connection_pool_size(pool)
     if rate_limited:
         # One budget for replies and the outbox dispatcher alike (scheduler/ratelimit.py).
         budget = SendBudget(
@@ -138,26 +160,38 @@ def build_application(
 class InboxMarker:
     """Marks an update done in the inbox, in one transaction with the conversation step and
     scratch values it left (bot.persistence), so a kill at any moment replays an update
-    against the position it found, or not at all."""
+    against the position it found, or not at all.
+
+    By group commit (`bot.ingress.GroupCommit`): the updates finished while a mark-done commits
+    are marked together in the next transaction, each with its person's rows (one update per
+    person at a time: `PerUserProcessor` holds a person's next until this one returns), and
+    each waits for that commit before its person's next update starts."""
 
     def __init__(self, sessions: SessionFactory, clock: Clock) -> None:
         self.sessions = sessions
         self.clock = clock
         self.application: Application | None = None
         self.persistence: DatabasePersistence | None = None
+        self._commits: GroupCommit[Update, None] = GroupCommit(self._mark)
 
     async def mark_done(self, update: Update) -> None:
+        await self._commits.submit(update)
+
+    async def _mark(self, updates: list[Update]) -> list[None]:
         persistence, application = self.persistence, self.application
         if persistence is not None and application is not None:
-            # PTB hands what changed to the persistence, which holds this person's rows
+            # PTB hands what changed to the persistence, which holds each person's rows
             # until they are written below.
             await application.update_persistence()
-        owner = ordering_key(update)
+        written: Written = {}
         async with transaction(self.sessions) as session:
-            written = await persistence.save(session, owner) if persistence else None
-            await inbox.mark_done(session, update.update_id, self.clock.now())
+            if persistence is not None:
+                for update in updates:
+                    written.update(await persistence.save(session, ordering_key(update)))
+            await inbox.mark_done(session, [u.update_id for u in updates], self.clock.now())
         if persistence is not None and written:
             persistence.saved(written)
+        return [None] * len(updates)
 
 
 def register_handlers(application: Application) -> None:

@@ -33,7 +33,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -48,6 +48,8 @@ from storage.clock import Clock
 from storage.db import SessionFactory, ping, transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 LONG_POLL_SECONDS = 25
 # While another process takes this token's updates: first wait, and the longest.
 CONFLICT_BACKOFF = (5.0, 60.0)
@@ -341,12 +343,73 @@ class DatabaseOutage:
             raise ApplicationHandlerStop
 
 
+class GroupCommit(Generic[T, R]):
+    """Group commit: a caller hands an item over and waits until it is committed; the items
+    handed over while a commit runs go together in the next one (`commit`: one transaction
+    for the list, a result per item), up to `limit` at once. Alone, an item is committed at
+    once, as it would be without this; under load, one transaction carries many.
+
+    A batch of several that fails for another reason than a lost connection (an item the
+    database refuses) is committed again one item at a time, so only that item's caller sees
+    the error, as without batching. A lost connection fails every caller of the batch: each
+    handles it as it would its own (the outage, `DatabaseOutage`)."""
+
+    def __init__(self, commit: Callable[[list[T]], Awaitable[list[R]]], limit: int = 100) -> None:
+        self._commit = commit
+        self._limit = limit
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[: self._limit]
+                del self._waiting[: self._limit]
+                await self._run(group)
+        finally:
+            self._flushing = None
+            for _, done in self._waiting:  # cancelled: nobody may wait forever
+                done.cancel()
+            self._waiting = []
+
+    async def _run(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._commit([item for item, _ in group])
+        except Exception as exc:
+            if len(group) > 1 and not connection_lost(exc):
+                for one in group:
+                    await self._run([one])
+                return
+            for _, done in group:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        except BaseException:
+            for _, done in group:
+                done.cancel()
+            raise
+        for (_, done), result in zip(group, results, strict=True):
+            if not done.done():
+                done.set_result(result)
+
+
 class Inbox:
     """The application's inbox: stores, marks done, replays what was left unfinished.
 
     A stored update keeps its raw payload (phone numbers, locations, texts) only until it is
     marked done (`storage.inbox.mark_done` clears it in the same UPDATE): replay needs it,
-    nothing after that does. The retention job deletes handled rows later."""
+    nothing after that does. The retention job deletes handled rows later.
+
+    A `getUpdates` answer is stored in one transaction and one INSERT (`accept`); webhook posts
+    arriving together are too (`accept_one`, by group commit): each is answered once its
+    batch committed and its update is queued."""
 
     def __init__(self, application: Application, sessions: SessionFactory, clock: Clock) -> None:
         self.application = application
@@ -358,9 +421,20 @@ class Inbox:
         # Ids of updates whose store raised: a connection lost while committing may have
         # stored them all the same, and then their next delivery is no longer new.
         self._unsure: set[int] = set()
+        self._stores: GroupCommit[Update, bool] = GroupCommit(self._store)
 
     async def accept(self, updates: list[Update]) -> int:
-        """Stores updates and queues the new ones for handling; returns how many were new.
+        """Stores updates and queues the new ones for handling; returns how many were new."""
+        return sum(await self._store(updates))
+
+    async def accept_one(self, update: Update) -> bool:
+        """Stores one update with whatever else arrives meanwhile (group commit) and queues it
+        if new; returns whether it was new. Returns once it is stored and queued."""
+        return await self._stores.submit(update)
+
+    async def _store(self, updates: list[Update]) -> list[bool]:
+        """Stores `updates` in one transaction and queues the new ones, in order; says of
+        each whether it was new.
 
         An update whose earlier store raised and which is stored and pending now was stored
         by that attempt after all (its commit's answer was lost with the connection): it is
@@ -379,10 +453,14 @@ class Inbox:
             self._unsure.update(ids)
             raise
         self._unsure.difference_update(ids)
+        fresh: list[bool] = []
         for update in updates:
-            if update.update_id in new:
+            queued = update.update_id in new
+            if queued:
+                new.discard(update.update_id)  # the same id twice in one batch: queued once
                 await self.application.update_queue.put(update)
-        return len(new)
+            fresh.append(queued)
+        return fresh
 
     async def replay_unfinished(self) -> int:
         """Queues updates that were stored but not handled before the last stop."""

@@ -4,7 +4,8 @@ listener of their own, `bot.metrics.create_app`).
 Our own webhook endpoint instead of PTB's built-in one, which answers Telegram 200 *before*
 the update is handled. Here a request without the right `X-Telegram-Bot-Api-Secret-Token`
 (compared in constant time) gets 403 and nothing is stored; a good one is stored in the inbox
-and only then acknowledged with 200, so an update is never lost between Telegram and us. A
+and only then acknowledged with 200, so an update is never lost between Telegram and us; posts
+that arrive while a store commits are stored together in the next one (group commit). A
 repeat (the same update id within `storage.inbox.REPEAT_WINDOW`) is acknowledged and dropped.
 
 Telegram posts up to `max_connections` (setWebhook, default 40) updates at once, but one chat's
@@ -80,7 +81,8 @@ def create_http_app(box: Inbox, secret: str) -> Starlette:
         if box.outage.down:
             return _unavailable()
         try:
-            await box.accept([update])
+            # Posts arriving together are stored in one transaction (`Inbox.accept_one`).
+            await box.accept_one(update)
         except Exception as exc:  # not stored: Telegram sends it again after any non-2xx
             if connection_lost(exc):
                 if not await box.outage.failed(exc):  # else the outage's one warning says why

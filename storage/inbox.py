@@ -16,6 +16,7 @@ and handled. The retention job (storage/retention.py) deletes handled rows after
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,37 +33,52 @@ REPEAT_WINDOW = timedelta(days=2)
 
 async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datetime) -> list[int]:
     """Stores updates not received within `REPEAT_WINDOW` before; returns the ids that are new
-    (to be handled). An id stored longer ago and handled is one Telegram gave out again after a
-    quiet week: its row is taken over by the new update. One still pending is kept (replay
-    after restart handles it) and the new update counts as a repeat."""
-    if not updates:
+    (to be handled), in the order given. An id stored longer ago and handled is one Telegram
+    gave out again after a quiet week: its row is taken over by the new update. One still
+    pending is kept (replay after restart handles it) and the new update counts as a repeat.
+
+    One statement for the whole batch (a `getUpdates` answer, a burst of webhook posts): an
+    INSERT of every row with ON CONFLICT ... DO UPDATE guarded as above, RETURNING the ids it
+    wrote. An id twice in the batch is stored once (PostgreSQL refuses to touch a row twice in
+    one statement) and is new at most once."""
+    rows: dict[int, dict[str, Any]] = {}
+    for data in updates:
+        update_id = int(data["update_id"])
+        if update_id not in rows:
+            rows[update_id] = {
+                "update_id": update_id,
+                "payload": data,
+                **summary(data),
+                "status": "pending",
+                "attempts": 0,
+                "received_at": now,
+                "handled_at": None,
+            }
+    if not rows:
         return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = InboxUpdate.__table__.c
-    new: list[int] = []
-    for data in updates:
-        fresh = {
-            "payload": data,
-            **summary(data),
-            "status": "pending",
-            "attempts": 0,
-            "received_at": now,
-            "handled_at": None,
-        }
-        statement = insert(InboxUpdate).values(update_id=int(data["update_id"]), **fresh)
-        result = await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["update_id"],
-                set_=fresh,
-                where=(table.status == "done") & (table.received_at < now - REPEAT_WINDOW),
-            )
-            # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
-            .returning(InboxUpdate.update_id)
+    statement = insert(InboxUpdate).values(list(rows.values()))
+    fresh = [c for c in FRESH if c != "update_id"]
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["update_id"],
+            set_={name: statement.excluded[name] for name in fresh},
+            where=(table.status == "done") & (table.received_at < now - REPEAT_WINDOW),
         )
-        if result.first() is not None:
-            new.append(int(data["update_id"]))
-    return new
+        # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
+        .returning(InboxUpdate.update_id)
+    )
+    written = {int(update_id) for update_id in result.scalars()}
+    return [update_id for update_id in rows if update_id in written]
+
+
+# The columns a stored update sets, its id first.
+FRESH = (
+    "update_id", "payload", "kind", "chat_id", "user_id", "status", "attempts", "received_at",
+    "handled_at",
+)  # fmt: skip
 
 
 def summary(data: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +105,13 @@ def _id(found: object) -> int | None:
     return None
 
 
-async def mark_done(session: AsyncSession, update_id: int, now: datetime) -> None:
-    """Handled: the raw update goes in the same statement (none of it is needed any more)."""
+async def mark_done(session: AsyncSession, update_ids: int | Iterable[int], now: datetime) -> None:
+    """Handled: the raw update goes in the same statement (none of it is needed any more).
+    Several ids at once are one UPDATE (the group commit of `bot.app.InboxMarker`)."""
+    ids = [update_ids] if isinstance(update_ids, int) else list(update_ids)
     await session.execute(
         update(InboxUpdate)
-        .where(InboxUpdate.update_id == update_id)
+        .where(InboxUpdate.update_id.in_(ids))
         .values(
             status="done",
             handled_at=now,
