@@ -69,3 +69,16 @@ def places() -> tuple[Place, ...]:
 
 def by_key() -> dict[str, Place]:
     return {p.key: p for p in places()}
+
+
+@cache
+def _by_name() -> dict[str, Place]:
+    return {name: p for p in places() for name in (p.name_ko, p.name_en)}
+
+
+def place_name(lang: str, name: str) -> str:
+    """A stored place name (a meetup keeps the one its host saw, in the host's language) in
+    `lang` when it is one of the catalogue's places (`data/places.json` has both names);
+    a place typed by a host stays as typed."""
+    place = _by_name().get(name)
+    return place.name(lang) if place is not None else name

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import ledger, outbox, progress, users
 from storage.accounts import require_may_act, require_user
+from storage.entries import UNKNOWN, Source, sources
 from storage.errors import (
     AlreadyRefunded,
     ItemUnavailable,
@@ -97,6 +98,8 @@ class HistoryLine:
     kind: str  # ledger.REWARD, EXCHANGE, …
     at: datetime
     code: str | None  # the voucher code this entry bought, if any
+    # What it was for: which mission and meetup, which decision, which voucher (issue 23).
+    source: Source = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,9 @@ class PointsPage:
     page: int
     lines: list[HistoryLine]
     older: bool  # more entries beyond this page
-    vouchers: int = 0  # codes the person holds (the "My vouchers" button shows when any)
+    # Codes the person holds, refunded ones not counted (the "My vouchers" button shows when
+    # any; /vouchers itself still lists refunded codes, marked).
+    vouchers: int = 0
 
 
 @dataclass(frozen=True)
@@ -191,10 +196,13 @@ async def points(session: AsyncSession, user_id: int, *, page: int, size: int) -
     entries = await ledger.history(session, user_id, limit=size + 1, offset=page * size)
     shown = entries[:size]
     codes = await issued_codes(session, [e.id for e in shown])
-    lines = [HistoryLine(e.amount, e.kind, e.created_at, codes.get(e.id)) for e in shown]
+    why = await sources(session, shown)
+    lines = [HistoryLine(e.amount, e.kind, e.created_at, codes.get(e.id), why[e.id]) for e in shown]
     level = progress.level_for(earned)
     held = await session.scalar(
-        select(func.count()).select_from(VoucherCode).where(VoucherCode.issued_to == user_id)
+        select(func.count())
+        .select_from(VoucherCode)
+        .where(VoucherCode.issued_to == user_id, VoucherCode.refunded_at.is_(None))
     )
     return PointsPage(
         balance, earned, level, page, lines, older=len(entries) > size, vouchers=int(held or 0)

@@ -8,7 +8,9 @@ from datetime import tzinfo
 
 from telegram import InlineKeyboardMarkup
 
-from storage import ledger
+from missions.places import place_name
+from storage import entries, ledger
+from storage.entries import Source
 from storage.market import HistoryLine, Offer, PointsPage, Storefront, Voucher, VoucherPage
 from ui import callbacks, keyboards
 from ui.callbacks import Action
@@ -36,7 +38,37 @@ def mask(code: str) -> str:
 def _line(lang: str, zone: tzinfo, line: HistoryLine) -> str:
     kind = t(lang, KINDS[line.kind]) if line.kind in KINDS else line.kind
     detail = f" ({mask(line.code)})" if line.code else ""
-    return f"{line.amount:+d} · {kind}{detail} · {format_when(lang, line.at, zone)}"
+    text = f"{line.amount:+d} · {kind}{detail} · {format_when(lang, line.at, zone)}"
+    why = _why(lang, zone, line.source)
+    return f"{text}\n   ↳ {why}" if why else text
+
+
+def _why(lang: str, zone: tzinfo, source: Source) -> str | None:
+    """What an entry was for: the mission, its meetup and the decision that paid; the voucher
+    bought or refunded; an admin's note."""
+    if source.why in (entries.REVIEW, entries.APPEAL):
+        decided = (
+            t(lang, "approved on appeal")
+            if source.why == entries.APPEAL
+            else t(lang, "approved at review")
+        )
+        mission = localized(lang, source, "mission")
+        if source.meetup_at is None or source.place is None:
+            return f"{mission}: {decided}"
+        return t(
+            lang, "{mission}, the meetup of {when} at {place}: {decided}", mission=mission,
+            when=format_when(lang, source.meetup_at, zone), place=place_name(lang, source.place),
+            decided=decided,
+        )  # fmt: skip
+    if source.why == entries.EXCHANGE:
+        return t(lang, "{item} bought", item=localized(lang, source, "item"))
+    if source.why == entries.REFUND:
+        item = localized(lang, source, "item")
+        code = mask(source.code or "")
+        return t(lang, "code {code} of {item} refunded by an admin", item=item, code=code)
+    if source.why in (entries.ADJUSTMENT, entries.BONUS) and source.note:
+        return t(lang, "note: {note}", note=source.note)
+    return None
 
 
 def points_page(lang: str, zone: tzinfo, view: PointsPage) -> Screen:

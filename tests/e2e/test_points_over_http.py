@@ -99,5 +99,9 @@ def test_photo_approved_points_exchanged(people: People, sandbox_url: str, tmp_p
         )
         assert "-100 · 교환 (E2E-*****0001)" in history["text"]
         assert "미션 보상" in history["text"]
+        # Each entry says what it was for (issue 23): the voucher, the mission's meetup and
+        # the decision that paid.
+        assert "↳ 아메리카노 교환" in history["text"]
+        assert "석촌호수 모임: 검토에서 승인" in history["text"]
     log = (tmp_path / "bot.log").read_text()
     assert "E2E-CAFE-0001" not in log  # a voucher code never reaches a log line
