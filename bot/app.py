@@ -31,7 +31,7 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, follow_admin_chat
 from bot.shared_budget import SharedBuckets
 from bot.transport import BudgetRateLimiter, SendBudget
-from conversations import host, profile_edit, report, signup
+from conversations import appeal, host, profile_edit, report, signup
 from handlers import (
     admin_missions,
     anonymous_admins,
@@ -227,6 +227,8 @@ def register_handlers(application: Application) -> None:
     market.register(application)
     # /report and its conversation, then the moderators' buttons and /block.
     report.register(application)
+    # An appeal of a rejected photo (issue 23): its reason step, before photos and free text.
+    appeal.register(application)
     moderation.register(application)
     feedback.register(application)
     # Photos after every conversation, so a photo one of them waits for goes there; videos

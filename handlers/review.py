@@ -26,8 +26,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import Context
 from bot.sending import send_review_card
-from storage import errors, evidence
+from storage import appeals, errors, evidence
 from storage.db import transaction
+from ui import appeals as appeal_ui
 from ui import callbacks
 from ui import review as ui
 from ui.callbacks import Action, InvalidCallback
@@ -88,15 +89,54 @@ async def list_waiting(update: Update, context: Context) -> None:
         queue = await evidence.review_queue(
             session, user.id, svc.settings.evidence_max_attempts, SHOWN
         )
-    if not queue.views:
+        waiting, appealed = await appeals.waiting(
+            session, user.id, svc.settings.evidence_max_attempts, SHOWN
+        )
+    if not queue.views and not waiting:
         await message.reply_text(t(lang, ui.NONE_WAITING))
         return
-    await message.reply_text(ui.queue_header(lang, queue.total))
+    if queue.views:
+        await message.reply_text(ui.queue_header(lang, queue.total))
     for view in queue.views:
         card = ui.card(lang, view, svc.settings.zone)
         await send_review_card(context.bot, message.chat_id, card, svc.photos)
-    if queue.total > len(queue.views):
+    if waiting:  # issue 23: appeals, decided by an admin other than the first reviewer
+        await message.reply_text(appeal_ui.queue_header(lang, appealed))
+    for item in waiting:
+        card = appeal_ui.appeal_card(lang, item, svc.settings.zone)
+        await send_review_card(context.bot, message.chat_id, card, svc.photos)
+    if queue.total > len(queue.views) or appealed > len(waiting):
         await message.reply_text(t(lang, ui.MORE_WAITING))
+
+
+async def decide_appeal(update: Update, context: Context) -> None:
+    """Approve on appeal / Keep rejected (issue 23): final, the first press wins, and never
+    the admin who rejected the photo."""
+    query, user, pressed = update.callback_query, update.effective_user, context.pressed
+    assert query is not None and user is not None and query.message is not None
+    choice = pressed.args[1]
+    if choice not in (appeals.OVERTURN, appeals.UPHOLD):
+        raise InvalidCallback("unknown appeal decision")
+    evidence_id, svc = pressed.int_arg(0), context.services
+    rules = evidence.EvidenceRules.from_settings(svc.settings)
+    await context.answer()
+    async with transaction(svc.sessions) as session:
+        decision = await appeals.decide(
+            session, evidence_id=evidence_id, reviewer_id=user.id,
+            approve=choice == appeals.OVERTURN, now=svc.clock.now(), rules=rules,
+        )  # fmt: skip
+    by = user.first_name if decision.first or decision.repeat else None
+    if not decision.first and not decision.repeat:
+        await context.refuse(errors.AppealRefused("decided"))
+    settings, view = svc.settings, decision.view
+    pressed_at = (query.message.chat.id, query.message.message_id)
+    await _edit(
+        context.bot, *pressed_at, appeal_ui.appeal_text(context.lang, view, settings.zone, by)
+    )
+    card = (view.appeal.card_chat_id, view.appeal.card_message_id)
+    if card[0] is not None and card[1] is not None and card != pressed_at:
+        text = appeal_ui.appeal_text(settings.default_language, view, settings.zone, by)
+        await _edit(context.bot, card[0], card[1], text)
 
 
 async def _waiting(update: Update, context: Context) -> evidence.ReviewView | None:
@@ -167,5 +207,6 @@ def register(application: Application) -> None:
         (Action.REVIEW_AGAIN, decide),
         (Action.REVIEW_REJECT, reject_menu),
         (Action.REVIEW_BACK, back),
+        (Action.APPEAL_DECIDE, decide_appeal),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

@@ -325,9 +325,20 @@ class CopyOfApproved(EvidenceError):
 
 class NotImpartial(EvidenceError):
     """An admin deciding on evidence they may not judge (issue 21). reason: "own" (they sent
-    it) or "attended" (they hosted, joined or checked in to its meetup)."""
+    it), "attended" (they hosted, joined or checked in to its meetup) or "first_reviewer" (an
+    appeal, decided by someone other than the admin who rejected the photo, issue 23)."""
 
     code = "not_impartial"
+
+
+class AppealRefused(EvidenceError):
+    """An appeal that cannot be filed or decided (issue 23). reason: "not_yours" (a forged
+    button), "not_rejected" (approved, still being decided, or "send another"), "expired"
+    (the photo's retention ended), "once" (appealed already), "other_photo" (another photo for
+    that meetup is approved or being checked), "none" (no appeal for that photo), "decided"
+    (another admin decided the appeal first)."""
+
+    code = "appeal_refused"
 
 
 # Groups

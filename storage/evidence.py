@@ -50,6 +50,7 @@ from storage.errors import (
 from storage.models import (
     EVIDENCE_MEDIA,
     EVIDENCE_STATUSES,
+    Appeal,
     Evidence,
     Meeting,
     Participation,
@@ -305,6 +306,8 @@ async def pending_meetups(
     in_review = no_tries = 0
     for meeting_id in list(ids):
         standing = _standing(await _own_evidence(session, meeting_id, user_id), rules)
+        if standing == "open" and await _appeal_waits(session, meeting_id, user_id):
+            standing = IN_REVIEW
         if standing == "open":
             waiting.append(await meetings.view(session, meeting_id))
         elif standing == IN_REVIEW:
@@ -312,6 +315,21 @@ async def pending_meetups(
         elif standing == "no_tries":
             no_tries += 1
     return Pending(waiting, in_review, no_tries)
+
+
+async def _appeal_waits(session: AsyncSession, meeting_id: int, user_id: int) -> bool:
+    """Whether an appeal of one of the person's photos for this meetup waits for a decision:
+    the meetup takes no new photo from them meanwhile (issue 23), so both never pay."""
+    found = await session.scalar(
+        select(Appeal.id)
+        .join(Evidence, Evidence.id == Appeal.evidence_id)
+        .where(
+            Evidence.meeting_id == meeting_id,
+            Evidence.user_id == user_id,
+            Appeal.status == "pending",
+        )
+    )
+    return found is not None
 
 
 async def submit(
@@ -352,6 +370,8 @@ async def submit(
     standing = _standing(photos, rules)
     if standing != "open":
         raise NothingPending(standing)
+    if await _appeal_waits(session, meeting_id, user_id):  # being looked at again (issue 23)
+        raise NothingPending(IN_REVIEW)
     seen = await session.scalar(
         select(Evidence.id).where(
             Evidence.user_id == user_id, Evidence.file_unique_id == upload.file_unique_id
@@ -880,6 +900,8 @@ async def decide(
         balance = await ledger.balance(session, evidence.user_id)
     left = rules.max_attempts - evidence.attempt
     kind, values = _outcome_notice(action, reason, left, points, balance)
+    if status == REJECTED:  # its notice carries the appeal button (issue 23)
+        values["evidence_id"] = evidence_id
     await outbox.enqueue(
         session, key=f"evidence_outcome:{evidence_id}", chat_id=evidence.user_id, kind=kind,
         values={"meeting_id": evidence.meeting_id, **values}, now=now,

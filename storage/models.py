@@ -52,6 +52,8 @@ EVIDENCE_STATUSES = ("received", "checking", "in_review", "approved", "rejected"
 # live in Telegram's camera, or an ordinary video (issue 21).
 EVIDENCE_MEDIA = ("photo", "video_note", "video")
 REVIEW_DECISIONS = ("approved", "rejected")
+# An appeal of a rejected photo (issue 23): waiting for a second admin, then final.
+APPEAL_STATUSES = ("pending", "approved", "rejected")
 LEDGER_KINDS = ("reward", "exchange", "refund", "adjustment", "bonus")
 REPORT_STATUSES = ("open", "dismissed", "actioned")
 # skipped: never tried, the recipient had blocked the bot (storage/delivery.py).
@@ -121,6 +123,9 @@ class User(Base):
     registered_at: Mapped[datetime | None]
     # A moderator's suspension: no joining or hosting until then.
     suspended_until: Mapped[datetime | None]
+    # A permanent ban's reason, as the admin gave it (issue 23; the ban itself is
+    # `suspended_until` = `accounts.BANNED_UNTIL`).
+    ban_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
 
@@ -300,6 +305,27 @@ class Review(Base):
     decision: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime]
+
+
+class Appeal(Base):
+    """A sender's appeal of a rejected photo, once per photo (issue 23): a second admin, not
+    the one who rejected it, decides, and that decision is final."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (CheckConstraint(_in("status", APPEAL_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    # Who rejected the photo first (the review on record): they may not decide the appeal.
+    first_reviewer_id: Mapped[int] = mapped_column(BigInteger)
+    reviewer_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    card_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Balance(Base):

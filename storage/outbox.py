@@ -75,6 +75,8 @@ NoticeKind = Literal[
     "group_topic_closed",  # to a group's admin: the topic the bot posts in is closed
     "card_erased",  # not a message: an admin-group card about an erased person, cleaned
     "voucher_issued",  # a voucher's code to its owner (storage/market.py), protect_content
+    "appeal_approved",  # an appeal's final outcome, to the photo's sender (issue 23)
+    "appeal_rejected",
 ]
 NOTICE_KINDS: frozenset[NoticeKind] = frozenset(get_args(NoticeKind))
 

@@ -199,6 +199,7 @@ async def test_a_rejection_and_a_request_again_pay_nothing_and_count_the_tries(
     assert (review.decision, review.reason) == ("rejected", "blurry")
     assert await _notice(scene, rejected) == (scene.guest.id, {
         "kind": "evidence_rejected", "meeting_id": scene.meeting_id, "reason": "blurry", "left": 2,
+        "evidence_id": rejected,
     })  # fmt: skip
 
     again = await _photo(scene, attempt=2)
@@ -216,6 +217,7 @@ async def test_a_rejection_and_a_request_again_pay_nothing_and_count_the_tries(
     await _decide(scene, last, REJECT, "place")
     assert await _notice(scene, last) == (scene.guest.id, {
         "kind": "evidence_rejected_final", "meeting_id": scene.meeting_id, "reason": "place",
+        "evidence_id": last,
     })  # fmt: skip
     async with scene.bot.sessions() as s:
         assert await ledger.balance(s, scene.guest.id) == 0

@@ -81,6 +81,8 @@ class Action:
     REVIEW_REASON = "vx"  # vx:<evidence id>:<reason> — admins only
     REVIEW_AGAIN = "vq"  # vq:<evidence id> — ask for a new photo; admins only
     REVIEW_BACK = "vb"  # vb:<evidence id> — back from the reasons
+    APPEAL = "ea"  # ea:<evidence id> — the sender appeals a rejected photo (issue 23)
+    APPEAL_DECIDE = "ed"  # ed:<evidence id>:<approve|keep> — admins only, final
     # Step 9: groups (admins only, re-checked with getChatMember)
     GROUP_DISTRICT = "sd"  # sd:<district code>
     GROUP_DONG = "sg"  # sg:<region id> | sg:back
@@ -100,7 +102,7 @@ class Action:
         FEEDBACK: 1, FEEDBACK_STARS: 3, FEEDBACK_TAG: 2, REPORT_PICK: 2, REPORT_REASON: 1,
         MODERATE: 2, BLOCK: 1,
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
-        REVIEW_AGAIN: 1, REVIEW_BACK: 1,
+        REVIEW_AGAIN: 1, REVIEW_BACK: 1, APPEAL: 1, APPEAL_DECIDE: 2,
         GROUP_DISTRICT: 1, GROUP_DONG: 1,
         MEETUP_MAP: 1, MY_MEETUPS: 1,
     }  # fmt: skip

@@ -94,6 +94,15 @@ MESSAGES: dict[NoticeKind, str] = {
         "Here is your {name} code:\n\n{code}\n\nKeep it to yourself: it can be used once. "
         "/vouchers shows your codes again whenever you need them."
     ),
+    # Issue 23: an appeal's outcome, final, told to the photo's sender.
+    "appeal_approved": N_(
+        'A second admin looked at your appeal for "{title}" and accepted your photo: '
+        "+{points} points! Your balance is {balance} points (/points)."
+    ),
+    "appeal_rejected": N_(
+        'A second admin looked at your appeal for "{title}" and kept the rejection. This '
+        "decision is final."
+    ),
 }
 
 # Who a notice names once that person deleted their account (/deleteme blanks the name).
@@ -105,6 +114,9 @@ ERASED_NAMES: dict[NoticeKind, str] = {
 # Notices that carry a button: (label msgid, callback action, the value that is its argument).
 BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
     "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
+    # Issue 23: a rejected photo may be appealed once (older rows without the id: no button).
+    "evidence_rejected": [(N_("Appeal this decision"), Action.APPEAL, "evidence_id")],
+    "evidence_rejected_final": [(N_("Appeal this decision"), Action.APPEAL, "evidence_id")],
     "report_filed": [
         (N_("Warn"), Action.MODERATE, "report_id:warn"),
         (N_("Suspend 7 days"), Action.MODERATE, "report_id:suspend"),
@@ -121,9 +133,11 @@ def buttons(kind: NoticeKind, lang: str, values: dict[str, Any]) -> InlineKeyboa
     rows = []
     for label, action, argument in spec:
         key, _, extra = argument.partition(":")
+        if key not in values:
+            continue
         args = [values[key], *([extra] if extra else [])]
         rows.append([(t(lang, label), callbacks.encode(action, *args))])
-    return keyboards.inline(rows)
+    return keyboards.inline(rows) if rows else None
 
 
 def render(

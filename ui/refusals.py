@@ -143,6 +143,29 @@ TABLE: dict[str, str] = {
         "changed."
     ),
     "evidence_not_found": N_("That photo no longer exists."),
+    # Issue 23: appeals
+    "not_impartial:first_reviewer": N_(
+        "You rejected this photo, so another admin has to decide its appeal. Nothing was changed."
+    ),
+    "appeal_refused:not_yours": N_(
+        "Only the sender of a photo can appeal it. Nothing was changed."
+    ),
+    "appeal_refused:not_rejected": N_(
+        "Only a rejected photo can be appealed, and this one is not (any more). Nothing was "
+        "changed."
+    ),
+    "appeal_refused:expired": N_(
+        "This photo is no longer kept, so it can't be appealed any more. Nothing was changed."
+    ),
+    "appeal_refused:once": N_(
+        "This photo was appealed already, and an appeal is once per photo. Nothing was changed."
+    ),
+    "appeal_refused:other_photo": N_(
+        "Another photo of yours for this meetup is approved or being checked, so this one "
+        "can't be appealed. Nothing was changed."
+    ),
+    "appeal_refused:decided": N_("Another admin already decided this appeal. Nothing was changed."),
+    "appeal_refused": N_("There is no appeal for this photo. Nothing was changed."),
     # Evidence intake (a photo sent as proof)
     "nothing_pending:approved": N_("Your photo for that meetup is already approved. 🎉"),
     "nothing_pending:in_review": N_(

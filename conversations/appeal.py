@@ -1,0 +1,164 @@
+"""An appeal, once (issue 23): the appeal button on a rejection notice → the reason → filed.
+
+The button checks at once that the photo may be appealed (the sender's own, rejected by an
+admin, not appealed before, still kept); a refusal is said and nothing starts. The reason is
+one short text message (`storage.appeals.MAX_REASON` characters; a longer one is asked again);
+`/cancel` drops it. Filed, the appeal's card (the photo's review card with the reason) goes to
+the admin group when one is set; either way it waits on `/review` for an admin other than the
+one who rejected the photo.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import timedelta
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.context import Context
+from bot.sending import send_review_card
+from bot.services import services_of
+from storage import appeals, errors
+from storage.db import transaction
+from ui import appeals as ui
+from ui import callbacks
+from ui.callbacks import Action
+from ui.i18n import t
+
+log = logging.getLogger(__name__)
+REASON = 0
+END = ConversationHandler.END
+KEY = "appeal"
+
+
+def _retention(context: Context) -> timedelta:
+    return timedelta(days=context.services.settings.photo_retention_days)
+
+
+async def start(update: Update, context: Context) -> int:
+    """The appeal button: asks for the reason when this photo may be appealed."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    evidence_id, svc = context.pressed.int_arg(0), context.services
+    try:
+        async with svc.sessions() as session:
+            await appeals.appealable(
+                session, evidence_id, update.effective_user.id, svc.clock.now(), _retention(context)
+            )
+    except (errors.AppealRefused, errors.AccountError) as refused:
+        await context.refuse(refused)
+        return END
+    await context.answer()
+    context.scratch(KEY)["evidence_id"] = evidence_id
+    await context.bot.send_message(
+        update.effective_chat.id, t(context.lang, ui.ASK_REASON, max=appeals.MAX_REASON)
+    )
+    return REASON
+
+
+async def reason(update: Update, context: Context) -> int:
+    """The reason typed: too long is asked again; else the appeal is filed."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None and context.user_data is not None
+    text = (message.text or "").strip()
+    if len(text) > appeals.MAX_REASON:
+        await message.reply_text(
+            t(context.lang, ui.TOO_LONG, max=appeals.MAX_REASON, length=len(text))
+        )
+        return REASON
+    evidence_id = context.user_data.pop(KEY, {}).get("evidence_id")
+    if not text or evidence_id is None:
+        await message.reply_text(t(context.lang, ui.CANCELLED))
+        return END
+    svc = context.services
+    try:
+        async with transaction(svc.sessions) as session:
+            await appeals.file(
+                session, evidence_id=evidence_id, user_id=user.id, reason=text,
+                now=svc.clock.now(), retention=_retention(context),
+            )  # fmt: skip
+    except (errors.AppealRefused, errors.AccountError) as refused:
+        await context.refuse(refused)
+        return END
+    await message.reply_text(t(context.lang, ui.FILED))
+    await _post_card(context, evidence_id)
+    return END
+
+
+async def _post_card(context: Context, evidence_id: int) -> None:
+    """The appeal's card in the admin group (when one is set); `/review` shows it anyway."""
+    svc = context.services
+    chat_id = svc.settings.admin_chat_id
+    if chat_id is None:
+        return
+    lang = svc.settings.default_language
+    async with svc.sessions() as session:
+        view = await appeals.view(session, evidence_id, svc.settings.evidence_max_attempts)
+    try:
+        sent = await send_review_card(
+            context.bot, chat_id, ui.appeal_card(lang, view, svc.settings.zone), svc.photos
+        )
+    except TelegramError as exc:  # the appeal is filed: /review shows it
+        log.warning("appeal card not posted: %s", type(exc).__name__)
+        return
+    async with transaction(svc.sessions) as session:
+        await appeals.card_posted(session, evidence_id, chat_id, sent.message_id)
+
+
+async def not_text(update: Update, context: Context) -> int:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(context.lang, ui.TEXT_ONLY))
+    return REASON
+
+
+async def cancel(update: Update, context: Context) -> int:
+    assert context.user_data is not None and update.effective_message is not None
+    context.user_data.pop(KEY, None)
+    await update.effective_message.reply_text(t(context.lang, ui.CANCELLED))
+    return END
+
+
+async def timed_out(update: Update, context: Context) -> None:
+    """Idle too long: nothing is filed, and the person is told (PTB ends the conversation)."""
+    assert context.user_data is not None
+    context.user_data.pop(KEY, None)
+    if update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, t(context.lang, ui.TIMED_OUT))
+
+
+def conversation(timeout_seconds: float) -> ConversationHandler:
+    """Appeal button → reason (or /cancel) → filed."""
+    private = filters.ChatType.PRIVATE
+    with warnings.catch_warnings():
+        # Tracked per person, not per message, on purpose (see conversations.signup).
+        warnings.filterwarnings("ignore", message=".*per_message=False.*")
+        return ConversationHandler(
+            entry_points=[CallbackQueryHandler(start, pattern=callbacks.pattern(Action.APPEAL))],
+            states={
+                REASON: [
+                    MessageHandler(filters.TEXT & ~filters.COMMAND & private, reason),
+                    MessageHandler(~filters.COMMAND & private, not_text),
+                ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[CommandHandler("cancel", cancel)],
+            name="appeal",
+            persistent=True,
+            conversation_timeout=timeout_seconds,
+        )
+
+
+def register(application: Application) -> None:
+    """Issue 23: the appeal conversation, started by the button on a rejection notice."""
+    timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
+    application.add_handler(conversation(timeout))
