@@ -53,9 +53,11 @@ MUTANTS := 'storage.ledger.*' 'storage.market.*' 'storage.evidence.x_decide*' \
 	'storage.evidence.x__same_decision*' 'storage.evidence.x__outcome_notice*' \
 	'storage.evidence.x_approved_twin*' 'storage.evidence.x_ensure_impartial*' \
 	'storage.evidence.x__attended_by*' 'verification.checkin.*'
+# Two mutants at a time (MUTATION_JOBS=1 on a busy machine).
+MUTATION_JOBS ?= 2
 mutation: setup
 	rm -rf mutants && mkdir -p var
-	$(BIN)/mutmut run --max-children 1 $(MUTANTS) > var/mutation.log 2>&1 \
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS) > var/mutation.log 2>&1 \
 		|| { tail -n 40 var/mutation.log; exit 1; }
 	$(BIN)/python tests/mutation_score.py $(MUTANTS)
 

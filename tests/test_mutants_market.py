@@ -6,7 +6,7 @@ tests/test_market.py and tests/test_vouchers.py let live; every one runs on both
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -410,3 +410,355 @@ async def test_a_copy_being_sent_answers_a_press_until_it_looks_lost(
             )
         )
         assert sorted(copies) == sorted([first, f"voucher:{bought.voucher_id}:p2"])
+
+
+# ---------------------------------------------------------------- copies of a code (_send_code)
+# The rules tests/test_vouchers.py checks through the bot, at the storage level (the mutation
+# run leaves the bot's tests out: seconds each).
+
+
+async def _press(sessions: SessionFactory, clock: FrozenClock, request: str,
+                 press: str | None) -> market.Purchase:  # fmt: skip
+    """One handling of a press `press` of the confirm card `request` (tea, bought by BUYER)."""
+    item_id = await _item_id(sessions, "tea")
+    async with transaction(sessions) as s:
+        return await market.exchange(
+            s, user_id=BUYER, item_id=item_id, request=request, now=clock.now(), press=press
+        )
+
+
+async def _copies(sessions: SessionFactory, voucher_id: int) -> dict[str, OutboxMessage]:
+    async with sessions() as s:
+        rows = await s.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.dedupe_key.startswith(f"voucher:{voucher_id}:")
+            )
+        )
+        return {row.dedupe_key: row for row in rows}
+
+
+async def _went_out(sessions: SessionFactory, key: str, at: datetime,
+                    due: datetime | None = None) -> None:  # fmt: skip
+    """The copy `key` was claimed at `at` and sent (it was due at `due`, or when claimed)."""
+    async with transaction(sessions) as s:
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key == key)
+            .values(status="sent", claimed_by="worker", claimed_at=at, not_before=due or at)
+        )
+
+
+async def _tea_bought(sessions: SessionFactory, clock: FrozenClock) -> None:
+    await _people(sessions, clock)
+    await stock_codes(sessions, HEADER + "tea,녹차,Tea,100,TEA-0\ntea,녹차,Tea,100,TEA-1\n")
+    await _pay(sessions, clock, BUYER, 1000)
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=None)
+
+
+async def test_a_purchase_queues_its_copy_under_the_press_or_the_card(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """The first copy is named by the press (Telegram's callback query id), or by the confirm
+    card when no press is given; it is a notice to the buyer, due at once."""
+    await _tea_bought(sessions, clock)
+    pressed = await _press(sessions, clock, "card-1", "q-1")
+    carded = await _press(sessions, clock, "card-2", None)
+    assert pressed.notice == f"voucher:{pressed.voucher_id}:q-1"
+    assert carded.notice == f"voucher:{carded.voucher_id}:card-2"
+    copies = await _copies(sessions, pressed.voucher_id)
+    assert list(copies) == [pressed.notice]
+    row = copies[pressed.notice]
+    assert (row.chat_id, row.status, row.method) == (BUYER, "pending", outbox.NOTICE)
+    assert row.payload == {"kind": market.CODE_NOTICE, "voucher_id": pressed.voucher_id}
+    assert _naive(row.not_before) == _naive(clock.now())
+    assert list(await _copies(sessions, carded.voucher_id)) == [carded.notice]
+
+
+async def test_a_press_while_a_copy_waits_sends_that_copy_now(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """A copy whose send failed waits for its retry; another press (or a replay) sends that
+    copy at once instead of queueing a second one. A copy already due keeps its moment."""
+    await _tea_bought(sessions, clock)
+    first = await _press(sessions, clock, "card", "q-1")
+    assert first.notice is not None
+    retry_at = clock.now() + timedelta(minutes=10)
+    async with transaction(sessions) as s:
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key == first.notice)
+            .values(not_before=retry_at, attempts=1)
+        )
+    clock.advance(timedelta(minutes=1))
+    again = await _press(sessions, clock, "card", "q-2")  # another press of the same card
+    assert (again.new, again.code, again.voucher_id) == (False, first.code, first.voucher_id)
+    assert again.notice == first.notice
+    copies = await _copies(sessions, first.voucher_id)
+    assert list(copies) == [first.notice]
+    assert _naive(copies[first.notice].not_before) == _naive(clock.now())
+    due = clock.now()
+    clock.advance(timedelta(minutes=1))
+    assert (await _press(sessions, clock, "card", None)).notice == first.notice  # the card's
+    assert _naive((await _copies(sessions, first.voucher_id))[first.notice].not_before) == (
+        _naive(due)
+    )  # already due: left as it was
+    assert (await _buy(sessions, clock, BUYER, "tea", "card")).notice == first.notice
+
+
+async def test_a_copy_being_sent_is_not_moved_and_answers_the_press(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    await _tea_bought(sessions, clock)
+    first = await _press(sessions, clock, "card", "q-1")
+    assert first.notice is not None
+    later = clock.now() + timedelta(minutes=10)
+    async with transaction(sessions) as s:
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key == first.notice)
+            .values(status="sending", claimed_by="w", claimed_at=clock.now(), not_before=later)
+        )
+    clock.advance(timedelta(seconds=1))
+    assert (await _press(sessions, clock, "card", "q-2")).notice == first.notice
+    row = (await _copies(sessions, first.voucher_id))[first.notice]
+    assert (row.status, _naive(row.not_before)) == ("sending", _naive(later))
+
+
+async def test_copies_of_another_code_do_not_answer_a_press(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """Only this code's copies count: a copy of another code waiting, or sent moments ago,
+    neither answers the press nor keeps it quiet."""
+    await _tea_bought(sessions, clock)
+    mine = await _press(sessions, clock, "card-a", "q-1")
+    assert mine.notice is not None
+    await _went_out(sessions, mine.notice, clock.now() - timedelta(minutes=1))
+    other = await _press(sessions, clock, "card-b", "q-2")  # another code, still waiting
+    assert other.notice is not None and other.voucher_id != mine.voucher_id
+    again = await _press(sessions, clock, "card-a", "q-3")
+    assert again.notice == f"voucher:{mine.voucher_id}:q-3"
+    await _went_out(sessions, other.notice, clock.now())  # another code's copy went out now
+    clock.advance(timedelta(minutes=1))
+    await _went_out(sessions, again.notice, clock.now() - timedelta(minutes=1))
+    assert (await _press(sessions, clock, "card-a", "q-4")).notice == (
+        f"voucher:{mine.voucher_id}:q-4"
+    )
+
+
+async def test_a_burst_of_taps_gets_one_copy_and_a_later_press_its_own(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """Presses of the confirm card made within `RESEND_QUIET` (5 s) of a copy going out (due
+    and claimed in that time) get no copy of their own; after that, each press gets one. "Show
+    code" always gets one."""
+    await _tea_bought(sessions, clock)
+    first = await _press(sessions, clock, "card", "q-1")
+    assert first.notice is not None
+    sent = clock.now()
+    await _went_out(sessions, first.notice, sent)
+    clock.advance(market.RESEND_QUIET)  # exactly 5 s later: still the same burst
+    quiet = await _press(sessions, clock, "card", "q-2")
+    assert (quiet.notice, quiet.new, quiet.code) == (None, False, first.code)
+    async with transaction(sessions) as s:
+        shown = await market.reveal(
+            s, user_id=BUYER, voucher_id=first.voucher_id, press="s-1", now=clock.now()
+        )
+    assert shown == f"voucher:{first.voucher_id}:s-1"
+    assert set(await _copies(sessions, first.voucher_id)) == {first.notice, shown}
+    await _went_out(sessions, shown, clock.now() - timedelta(minutes=1))
+    clock.advance(timedelta(microseconds=1))
+    later = await _press(sessions, clock, "card", "q-3")
+    assert later.notice == f"voucher:{first.voucher_id}:q-3"
+
+
+async def test_a_copy_counts_as_just_sent_only_when_both_due_and_claimed_just_now(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    await _tea_bought(sessions, clock)
+    first = await _press(sessions, clock, "card", "q-1")
+    assert first.notice is not None
+    long_ago = clock.now() - timedelta(minutes=5)
+    await _went_out(sessions, first.notice, at=clock.now(), due=long_ago)  # a late retry
+    assert (await _press(sessions, clock, "card", "q-2")).notice == (
+        f"voucher:{first.voucher_id}:q-2"
+    )
+    await _went_out(sessions, f"voucher:{first.voucher_id}:q-2", at=long_ago, due=clock.now())
+    await _went_out(sessions, first.notice, at=long_ago)
+    assert (await _press(sessions, clock, "card", "q-3")).notice == (
+        f"voucher:{first.voucher_id}:q-3"
+    )
+
+
+async def test_the_same_press_handled_again_sends_a_numbered_copy(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """The same update handled again after a crash shows the code again, as its first handling
+    did, even moments after the first copy went out: the copies are numbered. A press's copies
+    are its own: the "_" of "q_1" is no wildcard matching "qx1"."""
+    await _tea_bought(sessions, clock)
+    first = await _press(sessions, clock, "card", "qx1")
+    key = f"voucher:{first.voucher_id}"
+    assert first.notice == f"{key}:qx1"
+    await _went_out(sessions, first.notice, clock.now())
+    again = await _press(sessions, clock, "card", "qx1")
+    assert again.notice == f"{key}:qx1:2"
+    await _went_out(sessions, again.notice, clock.now())
+    clock.advance(timedelta(minutes=1))
+    other = await _press(sessions, clock, "card", "q_1")
+    assert other.notice == f"{key}:q_1"
+    await _went_out(sessions, other.notice, clock.now())
+    assert (await _press(sessions, clock, "card", "q_1")).notice == f"{key}:q_1:2"
+    await _went_out(sessions, f"{key}:q_1:2", clock.now())
+    assert (await _press(sessions, clock, "card", "qx1")).notice == f"{key}:qx1:3"
+    assert set(await _copies(sessions, first.voucher_id)) == {
+        f"{key}:qx1", f"{key}:qx1:2", f"{key}:q_1", f"{key}:q_1:2", f"{key}:qx1:3",
+    }  # fmt: skip
+
+
+async def test_only_someone_who_may_act_exchanges(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """A suspended person is refused an exchange, with the action named, until the moment the
+    suspension ends; nothing is charged."""
+    await _tea_bought(sessions, clock)
+    until = clock.now() + timedelta(hours=1)
+    async with transaction(sessions) as s:
+        buyer = await s.get(User, BUYER)
+        assert buyer is not None
+        buyer.suspended_until = until
+    with pytest.raises(errors.Suspended) as refused:
+        await _press(sessions, clock, "card", "q-1")
+    assert refused.value.reason == "exchange" and refused.value.until == until
+    clock.advance(timedelta(hours=1) - timedelta(seconds=1))
+    with pytest.raises(errors.Suspended):
+        await _press(sessions, clock, "card", "q-1")
+    clock.advance(timedelta(seconds=1))  # the moment it ends
+    assert (await _press(sessions, clock, "card", "q-1")).new is True
+    async with sessions() as s:
+        assert await ledger.balance(s, BUYER) == 900
+
+
+async def test_show_code_is_refused_for_a_code_not_ones_own_or_refunded(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    await _tea_bought(sessions, clock)
+    mine = await _press(sessions, clock, "card-1", "q-1")
+    refunded = await _press(sessions, clock, "card-2", "q-2")
+    await _refund(sessions, clock, refunded.code)
+
+    async def show(user_id: int, voucher_id: int) -> str | None:
+        async with transaction(sessions) as s:
+            return await market.reveal(
+                s, user_id=user_id, voucher_id=voucher_id, press="s", now=clock.now()
+            )
+
+    with pytest.raises(errors.UnknownCode):
+        await show(OTHER, mine.voucher_id)  # someone else's code
+    with pytest.raises(errors.UnknownCode):
+        await show(BUYER, mine.voucher_id + 1000)
+    with pytest.raises(errors.AlreadyRefunded):
+        await show(BUYER, refunded.voucher_id)
+    with pytest.raises(errors.NotRegistered):
+        await show(999, mine.voucher_id)
+    assert mine.notice is not None
+    await _went_out(sessions, mine.notice, clock.now())
+    assert await show(BUYER, mine.voucher_id) == f"voucher:{mine.voucher_id}:s"
+    assert set(await _copies(sessions, mine.voucher_id)) == {
+        mine.notice,
+        f"voucher:{mine.voucher_id}:s",
+    }
+
+
+async def test_each_code_and_history_line_carries_its_id_and_moment(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    await _tea_bought(sessions, clock)
+    paid_at = clock.now()
+    clock.advance(timedelta(minutes=3))
+    bought = await _press(sessions, clock, "card", "q")
+    async with sessions() as s:
+        [voucher] = (await market.vouchers(s, BUYER, page=0, size=5)).vouchers
+        page = await market.points(s, BUYER, page=0, size=5)
+    assert (voucher.id, voucher.code) == (bought.voucher_id, "TEA-0")
+    assert _naive(voucher.issued_at) == _naive(clock.now())
+    assert [(line.amount, _naive(line.at)) for line in page.lines] == [
+        (-100, _naive(clock.now())), (1000, _naive(paid_at)),
+    ]  # fmt: skip
+
+
+async def test_a_replayed_charge_without_its_code_is_refused_not_answered(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """Broken books (a charge of a confirm card with no code tied to it, which the invariant
+    check reports) are refused by name on a replay, never answered with another code."""
+    await _tea_bought(sessions, clock)
+    async with transaction(sessions) as s:
+        await ledger.post(
+            s, user_id=BUYER, amount=-100, kind=ledger.EXCHANGE,
+            reference=f"exchange:{BUYER}:card", now=clock.now(),
+        )  # fmt: skip
+    with pytest.raises(errors.MarketError) as refused:
+        await _press(sessions, clock, "card", "q")
+    assert type(refused.value) is errors.MarketError
+    assert refused.value.reason == "a charge without a code"
+    async with sessions() as s:
+        assert await ledger.balance(s, BUYER) == 900
+        assert await s.scalar(select(VoucherCode.id).where(VoucherCode.issued_to == BUYER)) is None
+
+
+# --------------------------------------------------------------------------- loading codes
+
+
+async def test_loading_creates_and_updates_items_and_skips_known_codes(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    """Items are made from the first row naming them and updated by every later one (names
+    and cost); a code known from the database or earlier in the same file is a duplicate,
+    listed in file order; blanks around values are dropped."""
+    first = await stock_codes(sessions, HEADER + "tea,녹차,Tea,300,TEA-0\n")
+    again = await stock_codes(
+        sessions,
+        HEADER
+        + " tea , 말차,Matcha,350, TEA-1 \n"
+        + "cake,케이크,Cake,900,CAKE-0\n"
+        + "tea,말차,Matcha,1,TEA-0\n"
+        + "cake,치즈케이크,Cheesecake,1000,CAKE-0\n",
+    )
+    assert (first.added, first.duplicates, first.items) == (1, [], 1)
+    assert (again.added, again.duplicates, again.items) == (2, ["TEA-0", "CAKE-0"], 2)
+    async with sessions() as s:
+        items = {i.key: i for i in await s.scalars(select(MarketItem))}
+        codes = dict((await s.execute(select(VoucherCode.code, VoucherCode.item_id))).all())
+    assert set(items) == {"tea", "cake"}
+    tea, cake = items["tea"], items["cake"]
+    assert (tea.name_ko, tea.name_en, tea.cost, tea.active) == ("말차", "Matcha", 1, True)
+    assert (cake.name_ko, cake.name_en, cake.cost) == ("치즈케이크", "Cheesecake", 1000)
+    assert codes == {"TEA-0": tea.id, "TEA-1": tea.id, "CAKE-0": cake.id}
+
+
+async def test_a_file_that_cannot_be_loaded_says_why_and_loads_nothing(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    refusals = {
+        "item,name_ko,name_en,code\ntea,녹차,Tea,TEA-0\n": "CSV lacks columns: cost",
+        "item,name_en\n": "CSV lacks columns: code, cost, name_ko",
+        "": "CSV lacks columns: code, cost, item, name_en, name_ko",
+        HEADER + "tea,녹차,Tea,300,TEA-0\n ,녹차,Tea,300,TEA-1\n": (
+            "line 3: item and code are required"
+        ),
+        HEADER + "tea,녹차,Tea,300, \n": "line 2: item and code are required",
+        HEADER + "tea,녹차,Tea,300,TEA-0\ntea,녹차,Tea,0,TEA-1\n": "line 3: cost must be positive",
+        HEADER + "tea,녹차,Tea,-5,TEA-0\n": "line 2: cost must be positive",
+    }
+    for text, reason in refusals.items():
+        with pytest.raises(ValueError) as refused:
+            await stock_codes(sessions, text)
+        assert str(refused.value) == reason
+    async with sessions() as s:
+        assert await s.scalar(select(MarketItem.id)) is None
+        assert await s.scalar(select(VoucherCode.id)) is None
+    loaded = await stock_codes(sessions, HEADER + "tea,녹차,Tea,1,TEA-0\n")  # 1 is positive
+    assert (loaded.added, loaded.items) == (1, 1)
