@@ -43,6 +43,7 @@ from handlers import (
     fallback,
     feedback,
     flood,
+    gathering,
     groups,
     maps,
     market,
@@ -238,6 +239,8 @@ def register_handlers(application: Application) -> None:
     evidence.register(application)
     review.register(application)
     groups.register(application)
+    # The daily post's "🙋" and "who?", and /setgather (issue 23).
+    gathering.register(application)
     maps.register(application)
     stats.register(application)
     # An anonymous admin's /refund in the admin group: asked for privately (who acted).

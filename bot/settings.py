@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     meetup_clock_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Today's weather for the daily pick when no provider is wired in (rain/snow: indoors).
     daily_weather: Literal["clear", "rain", "snow", "heat", "cold"] | None = None
+    # Issue 23: "🙋" taps on a daily post count on its day until this local time
+    # (storage/gathering.py), so the meetup they make still has an evening.
+    gather_cutoff: str = "17:00"
     outbox_per_second: float = Field(default=30.0, gt=0, le=10_000)
     # Issue 24: paid broadcasts, off unless set. The outbox may then send up to this many
     # messages/s in all; what exceeds the free rate goes with allow_paid_broadcast, 0.1 Stars
@@ -126,7 +129,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("daily_post_time")
+    @field_validator("daily_post_time", "gather_cutoff")
     @classmethod
     def _daily_post_time(cls, value: str) -> str:
         if parse_hhmm(value) is None:
@@ -234,6 +237,13 @@ class Settings(BaseSettings):
     def default_post_time(self) -> time:
         """The daily post time of a group that never ran /settime."""
         found = parse_hhmm(self.daily_post_time)
+        assert found is not None  # validated above
+        return found
+
+    @property
+    def gather_cutoff_time(self) -> time:
+        """Until when taps on a daily post count (local time)."""
+        found = parse_hhmm(self.gather_cutoff)
         assert found is not None  # validated above
         return found
 

@@ -148,19 +148,22 @@ async def view_meetup(update: Update, context: Context) -> None:
 
 async def join(update: Update, context: Context) -> None:
     """Join: a seat, or a waitlist place when full; every refusal says why. The same press
-    handled twice joins once and confirms the same way both times."""
+    handled twice joins once and confirms the same way both times.
+
+    On a card in a group (a meetup gathered by the daily post's taps, issue 23) the card is
+    everyone's: it is redrawn as anyone sees it (Join), and the confirmation goes privately."""
     svc, meeting_id, user_id = context.services, context.pressed.int_arg(0), _user_id(update)
     await context.answer()
     now = svc.clock.now()
+    in_group = update.effective_chat is not None and update.effective_chat.type != "private"
     async with transaction(svc.sessions) as session:
         seat = await meetings.join(
             session, meeting_id, user_id, svc.rules, now, press=_press_id(update)
         )
         # Read before the commit: the card shows exactly what this join left.
-        card = await meetings.card(session, meeting_id, user_id, now)
-    await context.bot.send_message(
-        _chat_id(update), ui.joined(context.lang, svc.settings.zone, seat)
-    )
+        card = await meetings.card(session, meeting_id, 0 if in_group else user_id, now)
+    told = ui.joined(context.lang, svc.settings.zone, seat)
+    await context.bot.send_message(user_id if in_group else _chat_id(update), told)
     await _redraw(update, context, card)
 
 

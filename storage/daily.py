@@ -16,13 +16,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from missions.timing import part_of_day
 from storage import groups
 from storage.models import Mission, Region
 
 # Today's weather in a dong where a provider is wired in (None: unknown).
 WeatherSource = Callable[[Region, date], str | None]
-# The missions of the day per (dong, day), picked once per run for every group of the dong.
-Picks = dict[tuple[int, date], list[Mission]]
+# The missions of the day per (dong, day, part of the day), picked once per run for every group
+# of the dong posting in that part of the day (issue 23: the pick fits the hour).
+Picks = dict[tuple[int, date, str | None], list[Mission]]
 
 
 class Posted(StrEnum):
@@ -53,9 +55,10 @@ async def claim_post(
         return Posted.LATE
     region = await session.get(Region, slot.region_id)
     assert region is not None  # a foreign key
-    missions = picked.get((region.id, slot.day))
+    key = (region.id, slot.day, part_of_day(slot.scheduled.astimezone(zone)))
+    missions = picked.get(key)
     if missions is None:
-        missions = picked[(region.id, slot.day)] = await groups.daily_missions(
+        missions = picked[key] = await groups.daily_missions(
             session,
             region,
             slot.day,

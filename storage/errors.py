@@ -358,6 +358,27 @@ class UnknownGroupRegion(GroupError):
     code = "unknown_group_region"
 
 
+# Gathering on a group's daily post (issue 23, storage/gathering.py)
+class NotDailyPost(GroupError):
+    """The tap is not under a mission of this group's daily post of that day (a forged or
+    mistaken button)."""
+
+    code = "not_daily_post"
+
+
+class GatheringClosed(GroupError):
+    """The post's taps no longer count: reason "late" (past the day's cut-off) or "day" (the
+    post is of another day)."""
+
+    code = "gathering_closed"
+
+
+class InvalidGatherSize(GroupError):
+    """/setgather takes a whole number from 2 to 10."""
+
+    code = "invalid_gather_size"
+
+
 # Feedback, reports and moderation
 class FeedbackError(DomainError):
     code = "feedback"

@@ -42,11 +42,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from missions.daily import pick_daily
+from missions.timing import PARTS_OF_DAY, part_of_day
 from storage import accounts, outbox
 from storage import missions as mission_store
 from storage.accounts import District
 from storage.errors import UnknownGroup, UnknownGroupRegion
 from storage.models import DailyMission, GroupChat, Mission, Region, ScheduledSend
+from verification.geo import distance_m
 
 # Why Telegram refuses a group's posts (models.CANNOT_POST_REASONS).
 CannotPostReason = Literal["no_rights", "topic_closed"]
@@ -65,6 +67,8 @@ CANNOT_POST_NOTICES: dict[str, outbox.NoticeKind] = {
 }
 # Missions posted to a dong within this many days are not picked again while others remain.
 NO_REPEAT_DAYS = 7
+# A daily pick is in the group's dong or this close to its centre (issue 23).
+NEAR_M = 1500.0
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -365,6 +369,7 @@ class Due:
     scheduled: datetime  # UTC
     late: bool  # past the grace period: skipped, never posted
     thread_id: int | None = None  # the forum topic the post goes to
+    needed: int = 3  # how many "🙋" taps make a meetup (storage/gathering.py, /setgather)
 
 
 async def due_slots(
@@ -407,7 +412,12 @@ async def due_slots(
             # away) and otherwise not owed at all, so nothing is logged as skipped.
             if late and (day != local_today or scheduled < group.created_at):
                 continue
-            found.append(Due(group.chat_id, group.region_id, day, scheduled, late, group.thread_id))
+            found.append(
+                Due(
+                    group.chat_id, group.region_id, day, scheduled, late, group.thread_id,
+                    group.gather_size,
+                )
+            )  # fmt: skip
     return found
 
 
@@ -444,7 +454,11 @@ async def daily_missions(
 ) -> list[Mission]:
     """The day's missions for a dong: the first is stored (UNIQUE region, day) so every group
     of the dong and every scheduler agree; more may follow it, ranked the same way."""
-    candidates = await mission_store.published_in_district(session, region.district_code)
+    candidates = fitting(
+        await mission_store.published_in_district(session, region.district_code),
+        region,
+        part_of_day(local_time),
+    )
     if not candidates:
         return []
     recent = set(
@@ -480,8 +494,44 @@ async def daily_missions(
             DailyMission.region_id == region.id, DailyMission.day == day
         )
     )
+    # The dong's stored pick, unless it does not fit this group's hour (a group posting in the
+    # evening after one posting in the morning): then this group's own ranking.
     first = next((m for m in candidates if m.id == first_id), picked[0])
     return [first, *[m for m in picked if m.id != first.id]][:count]
+
+
+def _near(mission: Mission, region: Region) -> bool:
+    """In the dong, or within `NEAR_M` of its centre (a park on its border)."""
+    if mission.region_id == region.id:
+        return True
+    away = distance_m(region.center_lat, region.center_lon, mission.place_lat, mission.place_lon)
+    return away <= NEAR_M
+
+
+def _fits(mission: Mission, parts: Sequence[str]) -> bool:
+    """Good for one of `parts` of the day (a mission for any time fits all)."""
+    return not mission.times_of_day or any(part in mission.times_of_day for part in parts)
+
+
+def fitting(missions: Sequence[Mission], region: Region, part: str | None) -> list[Mission]:
+    """The daily post's candidates for a group of `region` posting in `part` of the day (issue
+    23): missions in or near the dong that suit the hour; else near ones for later that day
+    (never an evening walk in the morning while a morning one is near); else the same in the
+    district; else any (a post beats none). At night (no part of the day) the hour is not
+    weighed."""
+    if part is None:
+        now_parts: Sequence[str] = PARTS_OF_DAY
+        later: Sequence[str] = PARTS_OF_DAY
+    else:
+        now_parts = (part,)
+        later = PARTS_OF_DAY[PARTS_OF_DAY.index(part) :]
+    near = [m for m in missions if _near(m, region)]
+    for pool in (near, list(missions)):
+        for parts in (now_parts, later):
+            found = [m for m in pool if _fits(m, parts)]
+            if found:
+                return found
+    return near or list(missions)
 
 
 def notice_values(missions: Sequence[Mission], region: Region, day: date) -> dict[str, object]:
@@ -511,6 +561,7 @@ async def queue_post(
     """Writes the claimed post to the outbox (keyed by group and day), to the group's topic
     when it has one; marks the claim done."""
     values = notice_values(missions, region, due.day)
+    values["needed"] = due.needed
     if due.thread_id is not None:
         values[outbox.THREAD] = due.thread_id
     added = await outbox.enqueue(

@@ -487,6 +487,8 @@ class GroupChat(Base):
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
     registered_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
+    # How many taps of "🙋" on a daily post make a meetup (issue 23, /setgather; 2-10).
+    gather_size: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
 
 class InboxUpdate(Base):
@@ -592,4 +594,34 @@ class BarredPhone(Base):
 
     phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     until: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+
+class GatheringTap(Base):
+    """A tap of "🙋" under a mission of a group's daily post (issue 23): one per person, group,
+    day and mission, so a double tap or a redelivered update counts once."""
+
+    __tablename__ = "gathering_taps"
+    __table_args__ = (UniqueConstraint("chat_id", "day", "mission_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[date] = mapped_column(Date)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tapped_at: Mapped[datetime]
+
+
+class Gathering(Base):
+    """What a group's taps on one mission of one daily post made, once (issue 23): the meetup,
+    or (`meeting_id` None) a call for a host when no one who tapped could host."""
+
+    __tablename__ = "gatherings"
+    __table_args__ = (UniqueConstraint("chat_id", "day", "mission_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[date] = mapped_column(Date)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("missions.id"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     created_at: Mapped[datetime]

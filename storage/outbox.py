@@ -75,6 +75,11 @@ NoticeKind = Literal[
     "group_topic_closed",  # to a group's admin: the topic the bot posts in is closed
     "card_erased",  # not a message: an admin-group card about an erased person, cleaned
     "voucher_issued",  # a voucher's code to its owner (storage/market.py), protect_content
+    # Issue 23, a meetup made by taps on a group's daily post (storage/gathering.py):
+    "gathering_host",  # to the first tapper who may host: you host it
+    "gathering_seated",  # to another tapper: you have a seat
+    "gathering_waitlisted",  # to another tapper: the meetup was full, you wait
+    "gathering_refused",  # to another tapper who may not join: why (a refusal's code)
     "appeal_approved",  # an appeal's final outcome, to the photo's sender (issue 23)
     "appeal_rejected",
 ]

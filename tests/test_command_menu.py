@@ -19,7 +19,7 @@ PRIVATE = [
     "deleteme",
 ]  # fmt: skip
 GROUP = ["help"]
-GROUP_ADMIN = ["help", "setregion", "settime", "pause", "resume"]
+GROUP_ADMIN = ["help", "setregion", "settime", "setgather", "pause", "resume"]
 ADMIN_GROUP = ["help", "drafts", "stats"]
 
 

@@ -149,7 +149,7 @@ async def test_daily_post_goes_out_at_each_groups_own_time(
     await bot.run_outbox()
     assert len(early.posts()) == 1 and late.posts() == []
     post = early.posts()[0]
-    url = post["reply_markup"]["inline_keyboard"][0][0]["url"]
+    url = post["reply_markup"]["inline_keyboard"][1][1]["url"]
     assert url.startswith("https://t.me/") and "?start=m" in url
     clock.set(seoul(8, 30))
     assert await run_daily(bot) == 1
@@ -325,7 +325,7 @@ async def test_the_mission_link_shows_the_card_or_invites_to_sign_up(
     clock.set(seoul(8, 0))
     await run_daily(bot)
     await bot.run_outbox()
-    url = group.posts()[0]["reply_markup"]["inline_keyboard"][0][0]["url"]
+    url = group.posts()[0]["reply_markup"]["inline_keyboard"][1][1]["url"]
     payload = url.split("?start=")[1]
     stranger = bot.user("Stranger")
     [invite] = await bot.send(stranger, f"/start {payload}")

@@ -86,6 +86,9 @@ class Action:
     # Step 9: groups (admins only, re-checked with getChatMember)
     GROUP_DISTRICT = "sd"  # sd:<district code>
     GROUP_DONG = "sg"  # sg:<region id> | sg:back
+    # Issue 23: gathering on a daily post (anyone in the group; storage re-checks the post)
+    GATHER_TAP = "gt"  # gt:<mission id>:<YYYYMMDD> — "🙋", counted once per person
+    GATHER_WHO = "gw"  # gw:<mission id>:<YYYYMMDD> — who tapped (display names)
     # Beyond: maps
     MEETUP_MAP = "um"  # um:<meeting id> — the venue on a map of its neighbourhood
     MY_MEETUPS = "my"  # my:<page> — /mymeetups, the page of past meetups
@@ -103,7 +106,7 @@ class Action:
         MODERATE: 2, BLOCK: 1,
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
         REVIEW_AGAIN: 1, REVIEW_BACK: 1, APPEAL: 1, APPEAL_DECIDE: 2,
-        GROUP_DISTRICT: 1, GROUP_DONG: 1,
+        GROUP_DISTRICT: 1, GROUP_DONG: 1, GATHER_TAP: 2, GATHER_WHO: 2,
         MEETUP_MAP: 1, MY_MEETUPS: 1,
     }  # fmt: skip
 

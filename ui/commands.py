@@ -68,6 +68,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("deleteme", N_("Delete your account and personal data")),
     Command("setregion", N_("Choose this group's neighbourhood"), frozenset({A})),
     Command("settime", N_("When to post each day (HH:MM)"), frozenset({A})),
+    Command("setgather", N_("How many 🙋 taps make a meetup (2-10)"), frozenset({A})),
     Command("pause", N_("Stop the daily posts"), frozenset({A})),
     Command("resume", N_("Restart the daily posts"), frozenset({A})),
     Command("drafts", N_("Missions waiting for review"), frozenset({AG, OP})),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
+from storage.gathering import Post
 from storage.meetings import MeetupView
 from storage.outbox import NoticeKind
-from ui import callbacks, keyboards, links
+from ui import callbacks, gathering, keyboards
 from ui.callbacks import Action
 from ui.i18n import N_, format_when, localized, t
 from ui.moderation import REASON_LABELS
@@ -94,6 +95,24 @@ MESSAGES: dict[NoticeKind, str] = {
         "Here is your {name} code:\n\n{code}\n\nKeep it to yourself: it can be used once. "
         "/vouchers shows your codes again whenever you need them."
     ),
+    # Issue 23: a meetup made by taps on a group's daily post (storage/gathering.py).
+    "gathering_host": N_(
+        'Enough people tapped 🙋 in your group: you host "{title}" on {when} at {place}, as the '
+        "first who tapped and may host. Your host tools are on the card; cancel it there if you "
+        "can't make it."
+    ),
+    "gathering_seated": N_(
+        'Enough people tapped 🙋 in your group: you have a seat in "{title}" on {when} at '
+        "{place}. See you there!"
+    ),
+    "gathering_waitlisted": N_(
+        'Enough people tapped 🙋 in your group for "{title}" on {when}, but it is full: you are '
+        "on its waitlist and I'll tell you if a seat opens."
+    ),
+    "gathering_refused": N_(
+        'Enough people tapped 🙋 in your group for "{title}" on {when} at {place}, but I '
+        "couldn't seat you: {why}"
+    ),
     # Issue 23: an appeal's outcome, final, told to the photo's sender.
     "appeal_approved": N_(
         'A second admin looked at your appeal for "{title}" and accepted your photo: '
@@ -113,6 +132,9 @@ ERASED_NAMES: dict[NoticeKind, str] = {
 
 # Notices that carry a button: (label msgid, callback action, the value that is its argument).
 BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
+    "gathering_host": [(N_("See the meetup"), Action.MEETUP_VIEW, "meeting_id")],
+    "gathering_seated": [(N_("See the meetup"), Action.MEETUP_VIEW, "meeting_id")],
+    "gathering_waitlisted": [(N_("See the meetup"), Action.MEETUP_VIEW, "meeting_id")],
     "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
     # Issue 23: a rejected photo may be appealed once (older rows without the id: no button).
     "evidence_rejected": [(N_("Appeal this decision"), Action.APPEAL, "evidence_id")],
@@ -158,6 +180,8 @@ def render(
         fields["name"] = t(lang, ERASED_NAMES.get(kind, ERASED_NAMES["meetup_left"]))
     if kind == "voucher_issued":  # the item's name, looked up at send time (bot/send_now.py)
         fields["name"] = localized(lang, fields, "name")
+    if kind == "gathering_refused":
+        fields["why"] = gathering.why(lang, str(values.get("why", "")))
     if kind == "report_filed":
         label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
         fields["reason"] = t(lang, label)
@@ -165,29 +189,27 @@ def render(
 
 
 def daily_post(
-    lang: str, values: dict[str, Any], bot_username: str | None
+    lang: str, values: dict[str, Any], bot_username: str | None, post: Post | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A group's daily mission post (kind "daily_missions", storage.groups.notice_values): its
-    text and one deep-link button per mission (none until the bot knows its @username)."""
+    text and, per mission, "🙋" (issue 23: taps gather a meetup), "who?" and the mission's
+    card in a private chat (none until the bot knows its @username). With `post`, as it
+    stands after taps (storage.gathering.Post): the counts and what they made."""
     region = localized(lang, values, "region")
+    needed = gathering.needed_of(values)
+    counts = post.counts if post is not None else {}
+    made = post.made if post is not None else {}
     lines = [t(lang, "☀️ Today's mission in {region}!", region=region), ""]
-    rows = []
     for item in values["missions"]:
-        title = localized(lang, item, "title")
-        lines.append(
-            t(
-                lang,
-                "🎯 {title}\n📍 {place} · 🏆 {points} P · ⏱ {duration} min",
-                title=title,
-                place=localized(lang, item, "place"),
-                points=item["points"],
-                duration=item["duration"],
-            )
-        )
+        mission_id = int(item["id"])
+        state = None if mission_id not in made else made[mission_id] is not None
+        lines.extend(gathering.mission_lines(lang, item, needed, counts.get(mission_id, 0), state))
         lines.append("")
-        if bot_username:
-            label = t(lang, "🙋 I'm in: {title}", title=title)
-            link = links.mission_link(bot_username, item["id"])
-            rows.append([InlineKeyboardButton(label, url=link)])
-    lines.append(t(lang, "Who's up for it today? Tap to see it in a private chat with me."))
-    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+    lines.append(
+        t(
+            lang,
+            "Who's up for it today? Tap 🙋: when {needed} of you do, I set up a meetup for you.",
+            needed=needed,
+        )
+    )
+    return "\n".join(lines), gathering.post_markup(lang, values, bot_username, counts)

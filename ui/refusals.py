@@ -213,6 +213,15 @@ TABLE: dict[str, str] = {
     "not_admin:group": N_("Sorry, only the group's admins can change my settings here."),
     "unknown_group_region": N_("That neighbourhood is not open. Send /setregion again."),
     "unknown_group": N_("Send /setregion again, please."),
+    # Gathering on a daily post (issue 23)
+    "not_daily_post": N_("This button isn't part of today's post here."),
+    "gathering_closed:late": N_(
+        "Taps for today's post are closed. Tap 🙋 on tomorrow's post, or see /meetups."
+    ),
+    "gathering_closed": N_("That post is from another day. Tap 🙋 on today's post."),
+    "invalid_gather_size": N_(
+        "Send /setgather N, a number from 2 to 10 (how many taps make a meetup)."
+    ),
     # Points and the market
     "item_unavailable": N_("That item is no longer available."),
     "out_of_stock": N_("Sold out just now; nothing was charged."),

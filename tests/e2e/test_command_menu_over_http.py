@@ -14,7 +14,7 @@ import httpx
 from bot.settings import SANDBOX_TOKEN
 from tests.e2e.processes import People, bot_env, running
 
-GROUP_ADMIN = ["help", "setregion", "settime", "pause", "resume"]
+GROUP_ADMIN = ["help", "setregion", "settime", "setgather", "pause", "resume"]
 ADMIN_GROUP = ["help", "drafts", "stats"]
 
 

@@ -69,8 +69,11 @@ def test_group_gets_its_daily_mission_once(
         people.wait_for_bot(chat_id, where=lambda m: m.get("text", "").startswith("완료"))
 
         [post] = people.wait_for_bot(chat_id, where=lambda m: m.get("text", "").startswith("☀️"))
-        button = post["reply_markup"]["inline_keyboard"][0][0]
-        assert button["url"].startswith("https://t.me/halsaram_bot?start=m")
+        # "🙋" gathers in the group (issue 23, test_gathering_over_http.py); the mission's card
+        # still opens privately from "Details".
+        tap, [_who, details] = post["reply_markup"]["inline_keyboard"]
+        assert tap[0]["text"].startswith("🙋") and "callback_data" in tap[0]
+        assert details["url"].startswith("https://t.me/halsaram_bot?start=m")
         # Several more runs of the job (one a second): still one post.
         time.sleep(4)
         posts = [

@@ -93,7 +93,7 @@ def test_an_upgraded_group_keeps_its_daily_post(
         assert not _from_bot(people, new_id, "☀️")
         _command(people, admin, new_id, "/resume")
         [post] = people.wait_for_bot(new_id, where=lambda m: m.get("text", "").startswith("☀️"))
-        assert post["reply_markup"]["inline_keyboard"][0][0]["url"].startswith(
+        assert post["reply_markup"]["inline_keyboard"][1][1]["url"].startswith(
             "https://t.me/halsaram_bot?start=m"
         )
         time.sleep(3)  # several more runs of the daily job

@@ -1,0 +1,83 @@
+"""Issue 23, the group side of gathering (handlers/gathering.py) in process, on both databases:
+the post's "🙋" count is edited in place, a tap by someone without an account opens the bot
+privately (not counted), the meetup's card appears in the group with its Join button, and a
+Join pressed on that card in the group confirms privately and leaves the card everyone's.
+/setgather is for the group's admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from storage.clock import FrozenClock
+from tests.harness import BotHarness, buttons
+from tests.people import Neighbour
+from tests.test_groups import Group, run_daily
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+
+def _tap_data(post: dict[str, Any]) -> str:
+    return next(d for label, d in buttons(post) if label.startswith("🙋"))
+
+
+def _current(bot: BotHarness, chat_id: int, message: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        m for m in bot.emulator.transcript(chat_id) if m["message_id"] == message["message_id"]
+    )
+
+
+async def _group_with_post(bot: BotHarness, people: list[Neighbour]) -> tuple[Group, dict]:
+    group = Group(bot, "잠실 모임")
+    for person in people:
+        bot.emulator.add_member(group.id, person.id)
+    await group.add_bot()
+    await group.set_region()
+    assert await run_daily(bot) == 1
+    await bot.run_outbox()
+    [post] = group.posts()
+    return group, post
+
+
+async def test_taps_gather_a_meetup_whose_card_the_group_joins(
+    bot: BotHarness, clock: FrozenClock
+) -> None:
+    trio = [await Neighbour(bot, name).register() for name in ("지훈", "민지", "서연")]
+    fourth = await Neighbour(bot, "하준").register()
+    group, post = await _group_with_post(bot, [*trio, fourth])
+    assert _tap_data(post)
+    stranger = bot.user("낯선이")
+    bot.emulator.add_member(group.id, stranger["id"])
+    answers = len(bot.calls("answerCallbackQuery"))
+    await bot.press(stranger, post, _tap_data(post))
+    [answer] = bot.calls("answerCallbackQuery")[answers:]
+    assert "?start=m" in str(answer.params.get("url")), "the bot opens on the mission"
+    assert "(0/3)" in buttons(_current(bot, group.id, post))[0][0]
+    for i, person in enumerate(trio):
+        await bot.press(person.user, post, _tap_data(post))
+        if i < 2:
+            assert f"({i + 1}/3)" in buttons(_current(bot, group.id, post))[0][0]
+    card = next(m for m in bot.bot_messages(group.id) if "🎉" in m["text"])
+    assert "3/" in card["text"] and "지훈" in card["text"]
+    join = next(d for label, d in buttons(card) if label == "참여하기")
+    before = len(bot.emulator.transcript(fourth.id))
+    await bot.press(fourth.user, card, join)
+    told = bot.bot_messages(fourth.id, after=before)
+    assert told, "the confirmation goes to the person's private chat"
+    redrawn = _current(bot, group.id, card)
+    labels = [label for label, _ in buttons(redrawn)]
+    assert "참여하기" in labels and "나가기" not in labels, labels
+    assert "4/" in redrawn["text"]
+
+
+async def test_only_admins_set_how_many_taps(bot: BotHarness) -> None:
+    group = Group(bot, "잠실 모임")
+    await group.add_bot()
+    await group.set_region()
+    [refused] = await group.say(group.member, "/setgather 4")
+    assert "관리자" in refused["text"]
+    [done] = await group.say(group.admin, "/setgather 4")
+    assert "4명" in done["text"]
+    [wrong] = await group.say(group.admin, "/setgather 40")
+    assert "/setgather" in wrong["text"]
