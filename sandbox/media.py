@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 
 import av
+import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
@@ -66,6 +67,17 @@ def _encode(image: Image.Image, side: int, longest: int) -> tuple[int, int, byte
     # No exif= and no icc_profile= arguments: the saved JPEG carries no metadata.
     resized.save(out, format="JPEG", quality=JPEG_QUALITY)
     return width, height, out.getvalue()
+
+
+def read_codes(data: bytes) -> list[str]:
+    """The texts of the QR codes (and other barcodes) a picture shows, as a phone's camera reads
+    them (ZXing, the decoder behind many camera apps); empty when it shows none."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            image = _to_rgb(ImageOps.exif_transpose(opened) or opened)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise NotAnImage(str(exc)) from exc
+    return [found.text for found in zxingcpp.read_barcodes(image) if found.valid]
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sandbox.emulator import Emulator, FloodLimits, ResponseLost, SandboxError, Unreachable
+from sandbox.media import NotAnImage, read_codes
 from sandbox.spec import decode_form_params
 from sandbox.world import CALLBACK_ANSWER_TTL
 
@@ -268,6 +269,7 @@ class _UserApi:
             ("POST", "/chats/{chat_id:sint}/video", self.send_video),
             ("POST", "/chats/{chat_id:sint}/video_note", self.send_video_note),
             ("GET", "/files/{file_id}", self.file),
+            ("POST", "/files/{file_id}/scan", self.scan),
             ("GET", "/webhook", self.webhook),
             ("POST", "/updates/jump", self.jump_update_id),
             ("POST", "/faults", self.plan_faults),
@@ -666,6 +668,18 @@ class _UserApi:
             "photo": "image/jpeg", "video_note": "video/mp4",
         }.get(record.kind, "application/octet-stream")  # fmt: skip
         return Response(record.data, media_type=media_type)
+
+    async def scan(self, request: Request) -> Any:
+        """A phone's camera pointed at a stored picture: the texts of the codes it shows.
+        Opening what was read (a t.me deep link: `/start <payload>`) is the person's next step."""
+        record = self.emu.file_by_id(request.path_params["file_id"])
+        if record is None:
+            return JSONResponse({"ok": False, "error": "no such file"}, status_code=404)
+        try:
+            texts = await asyncio.to_thread(read_codes, record.data)
+        except NotAnImage as exc:
+            raise _UserError("that file is not a picture") from exc
+        return {"texts": texts}
 
     async def webhook(self, request: Request) -> Any:
         info = self.emu.webhook
