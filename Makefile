@@ -17,12 +17,14 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/halsaram run
 
-# Chromium for the browser test of the web chat comes from Debian's packages (and a
-# Korean font, so the screenshot the test saves is readable).
+# Chromium for the browser test of the web chat comes from Debian's packages, with a Korean
+# font and a colour emoji font (the bot's texts and buttons carry emoji; without it they show
+# as empty boxes, which the browser walk checks).
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji
 browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s $(filter fonts-%,$(BROWSER_PACKAGES)) >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; fi
+		apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; fi
 
 lint: setup
 	$(BIN)/ruff check .

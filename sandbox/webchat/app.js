@@ -3,8 +3,13 @@
 "use strict";
 
 const POLL_MS = 700;
+// Right after the person acted, the bot's answer is due: look more often for a few seconds.
+const EAGER_POLL_MS = 150;
+const EAGER_FOR_MS = 4000;
 const DEFAULT_LAT = 37.5096; // Seokchon Lake
 const DEFAULT_LON = 127.1027;
+// Longer than the sandbox's answer window (15 s by default): a press no answer can reach.
+const PRESS_FORGOTTEN_MS = 60_000;
 
 const TEXTS = {
   ko: {
@@ -19,6 +24,8 @@ const TEXTS = {
     otherContact: "다른 사람 연락처 보내기", sharedLocation: "위치", joined: "님이 들어왔습니다",
     left: "님이 나갔습니다", blockedBadge: "차단됨", groupBadge: "그룹",
     videoNote: "영상 메시지", videoNoteTitle: "원형 영상 메시지 (앱에서는 카메라로 바로 녹화)",
+    scan: "QR 스캔", scanQuestion: "누구의 휴대폰 카메라로 스캔할까요?",
+    noCode: "사진에서 QR 코드를 찾지 못했어요", scanned: "QR 내용",
   },
   en: {
     me: "Me", name: "Name", create: "Create", chats: "Chats", groupTitle: "New group title",
@@ -34,6 +41,8 @@ const TEXTS = {
     noUser: "Create a user first", private: "Halsaram bot", pickUser: "Pick a user",
     otherContact: "Send someone else's contact", sharedLocation: "Location",
     joined: " joined", left: " left", blockedBadge: "blocked", groupBadge: "group",
+    scan: "Scan QR", scanQuestion: "Whose phone camera scans it?",
+    noCode: "No QR code found in this picture", scanned: "QR says",
   },
 };
 
@@ -45,10 +54,14 @@ const state = {
   chatId: null,
   view: null,
   version: -1,
-  seenAnswers: new Set(),
+  // Presses made in this page and not answered yet (callback_query_id -> when): an answer is
+  // shown once, to the person who pressed, as the Telegram app shows it; never replayed.
+  pressed: new Map(),
+  toastTimer: null,
+  scanFileId: null,
   pendingContactButton: null,
   pendingLocationButton: null,
-  ticks: 0,
+  eagerUntil: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -102,6 +115,7 @@ async function run(action) {
   try {
     showError(null);
     await action();
+    state.eagerUntil = Date.now() + EAGER_FOR_MS;
     await refresh(true);
   } catch (error) {
     showError(error);
@@ -130,6 +144,8 @@ async function loadUsers() {
 }
 
 async function selectUser(userId) {
+  // A dialog of the person before (an alert, a question) is theirs: it does not follow.
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close("switch");
   state.userId = userId;
   localStorage.setItem("halsaram.sandbox.user", String(userId));
   applyTexts();
@@ -296,6 +312,7 @@ function renderContent(message) {
     img.src = `/sandbox/api/files/${encodeURIComponent(largest.file_id)}`;
     img.alt = message.caption || "photo";
     parts.push(img);
+    parts.push(scanButton(largest.file_id));
   }
   if (message.video || message.video_note) {
     const media = message.video || message.video_note;
@@ -335,6 +352,18 @@ function renderContent(message) {
     parts.push(body);
   }
   return parts;
+}
+
+// Pointing a phone's camera at a picture (a QR on someone's screen): see openScanDialog.
+function scanButton(fileId) {
+  const el = document.createElement("button");
+  el.type = "button";
+  el.className = "scan";
+  el.dataset.testid = "scan-photo";
+  el.dataset.fileId = fileId;
+  el.textContent = `📷 ${t("scan")}`;
+  el.addEventListener("click", () => openScanDialog(fileId));
+  return el;
 }
 
 function card(kind, text) {
@@ -408,11 +437,16 @@ function linkTo(url) {
     a.dataset.testid = "deep-link";
     a.addEventListener("click", (event) => {
       event.preventDefault();
-      selectChat(state.userId);
-      sendText(payload ? `/start ${payload}` : "/start", state.userId);
+      openDeepLink(payload);
     });
   }
   return a;
+}
+
+// Telegram opens the chat with the bot and sends `/start <payload>` (Bot API "Deep linking").
+function openDeepLink(payload) {
+  selectChat(state.userId);
+  return sendText(payload ? `/start ${payload}` : "/start", state.userId);
 }
 
 function deepLinkPayload(url) {
@@ -458,11 +492,14 @@ function inlineButton(message, button) {
     return el;
   }
   el.dataset.callbackData = button.callback_data;
-  el.addEventListener("click", () => run(() => api("POST", `/chats/${state.chatId}/callback`, {
-    user_id: state.userId,
-    message_id: message.message_id,
-    callback_data: button.callback_data,
-  })));
+  el.addEventListener("click", () => run(async () => {
+    const query = await api("POST", `/chats/${state.chatId}/callback`, {
+      user_id: state.userId,
+      message_id: message.message_id,
+      callback_data: button.callback_data,
+    });
+    state.pressed.set(query.id, Date.now());
+  }));
   return el;
 }
 
@@ -501,21 +538,59 @@ function pressReplyButton(button) {
   }
 }
 
+// Only answers to this page's own presses, each once: a reload, another person or another
+// chat never brings an old alert or toast back (the transcript keeps answers for a while).
 function renderAnswers(answers) {
+  const now = Date.now();
+  for (const [id, at] of state.pressed) {
+    if (now - at > PRESS_FORGOTTEN_MS) state.pressed.delete(id);
+  }
   for (const answer of answers || []) {
-    if (state.seenAnswers.has(answer.callback_query_id)) continue;
-    state.seenAnswers.add(answer.callback_query_id);
+    if (!state.pressed.has(answer.callback_query_id)) continue;
+    state.pressed.delete(answer.callback_query_id);
     if (answer.user_id !== state.userId || !answer.text) continue;
     if (answer.show_alert) {
       $("alert-text").textContent = answer.text;
-      $("alert-dialog").showModal();
+      if (!$("alert-dialog").open) $("alert-dialog").showModal();
     } else {
-      const toast = $("toast");
-      toast.textContent = answer.text;
-      toast.hidden = false;
-      setTimeout(() => { toast.hidden = true; }, 2500);
+      showToast(answer.text);
     }
   }
+}
+
+function showToast(text) {
+  const toast = $("toast");
+  toast.textContent = text;
+  toast.hidden = false;
+  clearTimeout(state.toastTimer);
+  state.toastTimer = setTimeout(() => { toast.hidden = true; }, 2500);
+}
+
+// ------------------------------------------------------------------ scanning a QR
+
+function openScanDialog(fileId) {
+  state.scanFileId = fileId;
+  const select = $("scan-user");
+  select.replaceChildren();
+  for (const user of state.users) select.append(new Option(user.first_name, String(user.id)));
+  // A phone cannot film its own screen: someone else's by default, anyone may be picked.
+  const other = state.users.find((u) => u.id !== state.userId) || state.users[0];
+  if (other) select.value = String(other.id);
+  $("scan-dialog").showModal();
+}
+
+// The camera reads the picture (the sandbox decodes the stored file), then the phone opens
+// what it read: a t.me link to this bot as Telegram does, anything else is only shown.
+async function scan(fileId, userId) {
+  const { texts } = await api("POST", `/files/${encodeURIComponent(fileId)}/scan`);
+  if (texts.length === 0) throw new Error(t("noCode"));
+  if (userId !== state.userId) await selectUser(userId);
+  const payload = deepLinkPayload(texts[0]);
+  if (payload === null) {
+    showToast(`${t("scanned")}: ${texts[0]}`);
+    return;
+  }
+  await openDeepLink(payload);
 }
 
 // ------------------------------------------------------------------ actions
@@ -624,6 +699,13 @@ function wire() {
       user_id: state.userId, latitude, longitude,
     }));
   });
+  $("scan-dialog").addEventListener("close", () => {
+    if ($("scan-dialog").returnValue !== "ok" || !state.scanFileId) return;
+    const userId = Number($("scan-user").value);
+    const fileId = state.scanFileId;
+    state.scanFileId = null;
+    scan(fileId, userId).catch(showError);
+  });
   $("block-toggle").addEventListener("click", () => {
     const blocked = state.view && state.view.bot_status === "kicked";
     run(async () => {
@@ -661,11 +743,16 @@ async function main() {
     $("chat-status").textContent = t("noUser");
     $("new-user-name").focus();
   }
-  setInterval(() => {
-    state.ticks += 1;
-    refresh();
-    if (state.ticks % 5 === 0) loadChats().catch(() => {});
-  }, POLL_MS);
+  let chatsLoaded = Date.now();
+  const tick = async () => {
+    if (Date.now() - chatsLoaded >= 5 * POLL_MS) {
+      chatsLoaded = Date.now();
+      loadChats().catch(() => {});
+    }
+    await refresh();
+    setTimeout(tick, Date.now() < state.eagerUntil ? EAGER_POLL_MS : POLL_MS);
+  };
+  setTimeout(tick, POLL_MS);
 }
 
 main();
