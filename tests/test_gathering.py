@@ -11,6 +11,7 @@ daily pick fits the group's 동 and the hour. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -331,3 +332,15 @@ def test_fitting_prefers_near_and_now_then_later_then_the_district() -> None:
     assert groups.fitting([far_morning, m(4, 37.46, ["evening"])], region, "morning") == [
         far_morning
     ]
+
+
+async def test_taps_at_once_make_one_meetup(sessions: SessionFactory, walk: Mission) -> None:
+    """The protection: a tap locks the group's row first (FOR UPDATE). Without it, on
+    PostgreSQL three taps at once each count only their own uncommitted row and none makes the
+    meetup. (SQLite serialises write transactions anyway.)"""
+    people = [await person(sessions, 9001 + i, f"사람{i}") for i in range(3)]
+    results = await asyncio.gather(*(tap(sessions, uid, walk.id, at(9, 10)) for uid in people))
+    assert sum(r.formed is not None for r in results) == 1
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Meeting)) == 1
+        assert await s.scalar(select(func.count()).select_from(GatheringTap)) == 3
