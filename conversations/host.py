@@ -273,7 +273,8 @@ async def _send_card(update: Update, context: Context, card: meetings.Card) -> N
     chat_id, meeting = update.effective_chat.id, card.meetup.meeting
     await context.bot.send_venue(
         chat_id, latitude=meeting.place_lat, longitude=meeting.place_lon,
-        title=meeting.place_name, address=ui.title_of(context.lang, card.meetup),
+        title=ui.place_of(context.lang, meeting),
+        address=ui.title_of(context.lang, card.meetup),
     )  # fmt: skip
     text, markup = ui.meetup_card(context.lang, context.services.settings.zone, card)
     await context.bot.send_message(chat_id, text, reply_markup=markup)

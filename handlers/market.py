@@ -30,7 +30,7 @@ from storage.db import transaction
 from ui import callbacks
 from ui import market as ui
 from ui.callbacks import Action
-from ui.i18n import t
+from ui.i18n import t, tn
 
 log = logging.getLogger(__name__)
 PAGE = 8  # history lines per page
@@ -177,7 +177,7 @@ async def refund_code(update: Update, context: Context) -> None:
     async with transaction(svc.sessions) as session:
         points = await market.refund(session, code, update.effective_user.id, svc.clock.now())
     await update.effective_message.reply_text(
-        t(context.lang, "Refunded {points} points.", points=points)
+        tn(context.lang, "Refunded {count} point.", "Refunded {count} points.", points)
     )
 
 

@@ -58,7 +58,7 @@ async def _send_card(update: Update, context: Context, card: meetings.Card) -> N
     lang, chat_id, meeting = context.lang, _chat_id(update), card.meetup.meeting
     await context.bot.send_venue(
         chat_id, latitude=meeting.place_lat, longitude=meeting.place_lon,
-        title=meeting.place_name, address=ui.title_of(lang, card.meetup),
+        title=ui.place_of(lang, meeting), address=ui.title_of(lang, card.meetup),
     )  # fmt: skip
     text, markup = ui.meetup_card(lang, context.services.settings.zone, card)
     await context.bot.send_message(chat_id, text, reply_markup=markup)

@@ -77,7 +77,7 @@ async def test_photo_job_card_approve_points_and_message(scene: Scene) -> None:
     card = review_card(bot, scene.group_id)
     assert card["document"]["file_id"] == row.file_id
     caption = card["caption"]
-    assert "Mina" in caption and "trust 50" in caption and "석촌호수" in caption
+    assert "Mina" in caption and "trust 50" in caption and "📍 Seokchon Lake" in caption
     assert "during the meetup" in caption and "m from the meeting point" in caption
     assert [label for label, _ in buttons(card)] == ["✅ Approve", "❌ Reject", "🔁 Ask again"]
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from handlers.maps import CACHE_KEY
 from missions import map as drawing
+from missions.places import place_name
 from storage import meetings
 from storage.models import Region
 from tests.harness import BotHarness, buttons
@@ -54,7 +55,8 @@ async def test_map_pins_match_the_listed_meetups(bot: BotHarness) -> None:
         listed = await meetings.open_meetups(s, (await _home(bot)).id, bot.clock.now())
     assert [line.split(".")[0] for line in lines] == ["1", "2", "3"]
     for line, view in zip(lines, listed, strict=True):
-        assert view.mission.title_en in line and view.meeting.place_name in line
+        # The place in the viewer's language (issue 23): 석촌호수 reads "Seokchon Lake".
+        assert view.mission.title_en in line and place_name("en", view.meeting.place_name) in line
 
     image = _sent_png(bot)
     home = await _home(bot)
@@ -81,7 +83,7 @@ async def test_a_meetup_card_shows_its_venue_on_the_map(bot: BotHarness) -> None
     assert [label for label, _ in buttons(card)] == ["Join", "🗺 Map"]
     await bot.press(guest.user, card, buttons(card)[1][1])
     sent: dict[str, Any] = bot.bot_messages(guest.id)[-1]
-    assert sent["caption"].startswith("1. ") and "석촌호수" in sent["caption"]
+    assert sent["caption"].startswith("1. ") and "Seokchon Lake" in sent["caption"]
     async with bot.sessions() as s:
         meeting = (await meetings.view(s, meeting_id)).meeting
     projection = drawing.fit((await _home(bot)).boundary, [(meeting.place_lat, meeting.place_lon)])

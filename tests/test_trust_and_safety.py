@@ -52,7 +52,7 @@ async def test_attendees_rate_each_other_once_and_trust_moves(bot: BotHarness) -
     assert ask["text"] == "지훈님과의 만남은 어땠나요?"
     await guest.press(ask, "★★★★★")
     rated = bot.emulator.transcript(guest.id)[-1]
-    assert rated["text"].startswith("★★★★★을(를) 줬어요")
+    assert rated["text"].startswith("★★★★★ 별점 5점을 줬어요")
     await guest.press(rated, "시간 약속을 잘 지켜요")
     assert "✅ 시간 약속을 잘 지켜요" in [
         b for b, _ in buttons(bot.emulator.transcript(guest.id)[-1])

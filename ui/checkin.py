@@ -16,8 +16,8 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from storage import meetings
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, SUPPORTED, format_distance, format_when, localized, t
-from ui.meetups import Screen, proof_word_note, title_of
+from ui.i18n import N_, SUPPORTED, format_distance, format_when, localized, t, tn
+from ui.meetups import Screen, place_of, proof_word_note, title_of
 
 SHARE = N_("📍 Share my location")
 SKIP = N_("Skip — I can't share it")
@@ -46,12 +46,15 @@ def _keyboard(lang: str, *, skip: bool) -> ReplyKeyboardMarkup:
 def checkin_caption(lang: str, sheet: meetings.CheckinSheet, rotation_seconds: int) -> Screen:
     """The caption and the "fresh QR" button under the host's check-in QR."""
     minutes = max(1, rotation_seconds // 60)
-    caption = t(
+    caption = tn(
         lang,
         "Check-in for \"{title}\": participants scan this with their phone camera, or type "
         "/checkin {code}, then share their location. The QR and the code change every "
-        "{minutes} minutes; press the button for fresh ones.",
-        title=title_of(lang, sheet.meetup), code=sheet.code, minutes=minutes,
+        "minute; press the button for fresh ones.",
+        "Check-in for \"{title}\": participants scan this with their phone camera, or type "
+        "/checkin {code}, then share their location. The QR and the code change every "
+        "{count} minutes; press the button for fresh ones.",
+        minutes, title=title_of(lang, sheet.meetup), code=sheet.code,
     ) + proof_word_note(lang, sheet.proof_word)  # fmt: skip
     fresh = callbacks.encode(Action.MEETUP_HOST, sheet.meetup.meeting.id, "qr")
     return caption, keyboards.inline([[(t(lang, "🔄 Fresh QR"), fresh)]])
@@ -95,7 +98,7 @@ def ask_location(lang: str, zone: tzinfo, presented: meetings.Presented) -> Step
         '📍 One more step for "{title}": share your location, so I can see you are at the '
         "meeting point ({place}, within {radius} m).\n\nBest is a live location: 📎 → "
         "Location → Share My Live Location. Or press \"{share}\" below.",
-        title=title_of(lang, presented.meetup), place=presented.meetup.meeting.place_name,
+        title=title_of(lang, presented.meetup), place=place_of(lang, presented.meetup.meeting),
         radius=presented.radius_m, share=t(lang, SHARE),
     )  # fmt: skip
     if presented.location_required:
@@ -121,7 +124,7 @@ def too_far(lang: str, far: meetings.TooFar) -> Step:
         "counts within {radius} m: go there and share your location again (a live location "
         "works best).",
         distance=format_distance(lang, far.distance_m), title=title_of(lang, far.meetup),
-        place=far.meetup.meeting.place_name, radius=far.radius_m,
+        place=place_of(lang, far.meetup.meeting), radius=far.radius_m,
     )  # fmt: skip
     if not far.location_required:
         text += " " + t(
@@ -137,7 +140,7 @@ def location_needed(lang: str, needed: meetings.LocationNeeded) -> Step:
         lang,
         "Check-in here needs your location: share it with the button below when you are "
         "within {radius} m of the meeting point ({place}).",
-        radius=needed.radius_m, place=needed.meetup.meeting.place_name,
+        radius=needed.radius_m, place=place_of(lang, needed.meetup.meeting),
     ), _keyboard(lang, skip=False)  # fmt: skip
 
 

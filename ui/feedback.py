@@ -42,7 +42,8 @@ def _stars(meeting_id: int, person: Person) -> InlineKeyboardMarkup:
 
 
 def rated(lang: str, stars: int) -> str:
-    return t(lang, "You gave {stars}. Anything else? (optional)", stars="★" * stars)
+    # Korean names the number ("별점 5점을"): a particle after ★ would have no sound to fit.
+    return t(lang, "You gave {stars}. Anything else? (optional)", stars="★" * stars, n=stars)
 
 
 def tags(lang: str, feedback_id: int, chosen: Sequence[str]) -> InlineKeyboardMarkup:

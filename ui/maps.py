@@ -15,7 +15,7 @@ from missions.places import Place
 from storage.meetings import MeetupView
 from storage.models import Region
 from ui.i18n import format_when, localized, t
-from ui.meetups import nothing_near, title_of
+from ui.meetups import nothing_near, place_of, title_of
 
 CAPTION_LIMIT = 1024
 
@@ -59,7 +59,7 @@ def caption(lang: str, zone: tzinfo, views: Sequence[MeetupView]) -> str:
     lines = []
     for number, view in enumerate(views, start=1):
         when = format_when(lang, view.meeting.starts_at, zone)
-        lines.append(f"{number}. {title_of(lang, view)} — {when}, {view.meeting.place_name}")
+        lines.append(f"{number}. {title_of(lang, view)} — {when}, {place_of(lang, view.meeting)}")
     text = "\n".join(lines)
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
 

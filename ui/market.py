@@ -14,7 +14,7 @@ from storage.entries import Source
 from storage.market import HistoryLine, Offer, PointsPage, Storefront, Voucher, VoucherPage
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, format_when, localized, t
+from ui.i18n import N_, format_when, localized, t, tn
 
 Screen = tuple[str, InlineKeyboardMarkup | None]
 
@@ -75,8 +75,8 @@ def points_page(lang: str, zone: tzinfo, view: PointsPage) -> Screen:
     """Balance, level and a page of history, with « Newer / Older » to page through it."""
     lines = [
         t(lang, "Your points: {balance}", balance=view.balance),
-        t(lang, "Level {level} ({earned} points earned in all)", level=view.level,
-          earned=view.earned),
+        tn(lang, "Level {level} ({count} point earned in all)",
+           "Level {level} ({count} points earned in all)", view.earned, level=view.level),
         "",
     ]  # fmt: skip
     if not view.lines:
@@ -97,7 +97,11 @@ def storefront(lang: str, front: Storefront) -> Screen:
     """What points can buy, one button per item."""
     if not front.shelves:
         return t(lang, EMPTY), None
-    lines = [t(lang, "Market: you have {balance} points.", balance=front.balance), ""]
+    lines = [
+        tn(lang, "Market: you have {count} point.", "Market: you have {count} points.",
+           front.balance),
+        "",
+    ]  # fmt: skip
     rows = []
     for shelf in front.shelves:
         name, cost = localized(lang, shelf.item, "name"), shelf.item.cost

@@ -12,8 +12,9 @@ from datetime import datetime, time, tzinfo
 
 from telegram import InlineKeyboardMarkup
 
+from missions.places import place_name
 from storage import meetings
-from storage.models import Mission
+from storage.models import Meeting, Mission
 from ui import callbacks, keyboards
 from ui.callbacks import Action
 from ui.i18n import N_, format_distance, format_when, localized, t, tn
@@ -28,6 +29,12 @@ def title_of(lang: str, view: meetings.MeetupView) -> str:
     return localized(lang, view.mission, "title")
 
 
+def place_of(lang: str, meeting: Meeting) -> str:
+    """Where a meetup is, in `lang`: a meetup keeps its place's name as its host saw it, and
+    the catalogue's places have a Korean and an English name (missions/data/places.json)."""
+    return place_name(lang, meeting.place_name)
+
+
 # --------------------------------------------------------------------------- the card
 
 
@@ -39,7 +46,7 @@ def card_text(lang: str, zone: tzinfo, view: meetings.MeetupView) -> str:
         "Host: {host}\n⭐ {points} points for the mission",
         title=title_of(lang, view),
         when=format_when(lang, meeting.starts_at, zone),
-        place=meeting.place_name,
+        place=place_of(lang, meeting),
         seated=view.seated,
         capacity=meeting.capacity,
         waiting=view.waitlisted,
@@ -105,7 +112,7 @@ def joined(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:
             lang,
             "You're in! See you on {when} at {place}. I'll remind you before it starts.",
             when=format_when(lang, seat.meeting.starts_at, zone),
-            place=seat.meeting.place_name,
+            place=place_of(lang, seat.meeting),
         )
     return t(
         lang,
@@ -144,7 +151,7 @@ def _listing(
         if near is not None:
             metres = geo.distance_m(*near, view.meeting.place_lat, view.meeting.place_lon)
             far = ", " + format_distance(lang, metres)
-        title, place = title_of(lang, view), view.meeting.place_name
+        title, place = title_of(lang, view), place_of(lang, view.meeting)
         lines.append(f"• {title} — {when}, {place} ({seats}{far})")
         rows.append(
             [(f"{when} · {title}"[:60], callbacks.encode(Action.MEETUP_VIEW, view.meeting.id))]
@@ -176,7 +183,7 @@ def nearby_list(lang: str, zone: tzinfo, found: meetings.Nearby, from_location: 
             if view.seats_left
             else t(lang, "full, waitlist open")
         )
-        title, place = title_of(lang, view), view.meeting.place_name
+        title, place = title_of(lang, view), place_of(lang, view.meeting)
         far = format_distance(lang, metres)
         lines.append(f"• {title} — {when}, {place} ({far}, {seats})")
         rows.append(
@@ -198,7 +205,7 @@ def my_record(lang: str, zone: tzinfo, record: meetings.MyRecord) -> Screen:
         for mine in record.upcoming:
             when = format_when(lang, mine.view.meeting.starts_at, zone)
             title = title_of(lang, mine.view)
-            lines.append(f"• {title} — {when}, {mine.view.meeting.place_name} · "
+            lines.append(f"• {title} — {when}, {place_of(lang, mine.view.meeting)} · "
                          f"{_standing(lang, mine)}")  # fmt: skip
             view = callbacks.encode(Action.MEETUP_VIEW, mine.view.meeting.id)
             rows.append([(f"{when} · {title}"[:60], view)])
@@ -274,7 +281,8 @@ def cancel_question(lang: str, meeting_id: int) -> Screen:
 
 
 def cancelled(lang: str, told: int) -> str:
-    return t(lang, "Cancelled. {n} people were told.", n=told)
+    return tn(lang, "Cancelled. {count} person was told.", "Cancelled. {count} people were told.",
+              told)  # fmt: skip
 
 
 def host_message_sent(lang: str, count: int) -> str:

@@ -12,7 +12,8 @@ from storage.meetings import MeetupView
 from storage.outbox import NoticeKind
 from ui import callbacks, gathering, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, format_when, localized, t
+from ui.i18n import N_, format_when, localized, t, tn
+from ui.meetups import place_of
 from ui.moderation import REASON_LABELS
 from ui.review import rejection_told
 
@@ -55,11 +56,11 @@ MESSAGES: dict[NoticeKind, str] = {
     ),
     "evidence_rejected": N_(
         'Your photo for "{title}" was not accepted: {reason}. Please send a new photo here '
-        "({left} tries left)."
+        "({tries_left})."
     ),
     "evidence_again": N_(
         'The reviewer asks for another photo for "{title}". Please send a new one here '
-        "({left} tries left)."
+        "({tries_left})."
     ),
     "evidence_delayed": N_(
         'Your photo for "{title}" is safe with me, but checking it is taking longer than '
@@ -171,11 +172,14 @@ def render(
         mission = meetup.mission
         fields["title"] = localized(lang, mission, "title")
         fields["when"] = format_when(lang, meetup.meeting.starts_at, zone)
-        fields["place"] = meetup.meeting.place_name
+        fields["place"] = place_of(lang, meetup.meeting)
     # (The msgid is looked up first: a string literal inside t(...) would be extracted.)
     told = rejection_told(lang, fields.get("reason"))  # why a photo was rejected
     if kind.startswith("evidence_") and told is not None:
         fields["reason"] = told
+    if "left" in fields:  # tries left for a photo: "1 try left", "2 tries left"
+        left = int(fields["left"])
+        fields["tries_left"] = tn(lang, "{count} try left", "{count} tries left", left)
     if "name" in fields and not fields["name"]:  # an erased account (storage/erasure.py)
         fields["name"] = t(lang, ERASED_NAMES.get(kind, ERASED_NAMES["meetup_left"]))
     if kind == "voucher_issued":  # the item's name, looked up at send time (bot/send_now.py)

@@ -176,8 +176,9 @@ def delete_question(lang: str, preview: Preview, zone: tzinfo) -> tuple[str, Inl
         parts.append(_barred(lang, preview.barred_until, zone))
     if preview.balance > 0:
         parts.append(
-            t(lang, "Your {points} points will be forfeited: they can't be kept or moved.",
-              points=preview.balance)
+            tn(lang, "Your {count} point will be forfeited: it can't be kept or moved.",
+               "Your {count} points will be forfeited: they can't be kept or moved.",
+               preview.balance)
         )  # fmt: skip
     else:
         parts.append(t(lang, "You have no points to lose."))
@@ -220,5 +221,7 @@ def kept(lang: str) -> str:
 def deleted(lang: str, erased: Erased) -> str:
     text = t(lang, "Your account and personal data were deleted. Thank you for joining us.")
     if erased.forfeited:
-        text += "\n" + t(lang, "{points} points were forfeited.", points=erased.forfeited)
+        text += "\n" + tn(
+            lang, "{count} point was forfeited.", "{count} points were forfeited.", erased.forfeited
+        )
     return text

@@ -13,6 +13,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
+from missions.places import place_name
 from storage import evidence
 from ui import callbacks, keyboards, video_evidence
 from ui.callbacks import Action
@@ -143,7 +144,7 @@ def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo, by: str | None
             trust=round(view.trust_score),
             title=localized(lang, mission, "title"),
             points=mission.points,
-            place=meetup.meeting.place_name,
+            place=place_name(lang, meetup.meeting.place_name),
             when=format_when(lang, meetup.meeting.starts_at, zone),
             rule=localized(lang, mission, "evidence_rule"),
         ),
