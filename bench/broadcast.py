@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.app import http_pool_size
 from bot.settings import SANDBOX_TOKEN
 from bot.transport import BudgetRateLimiter, SendBudget
 from scheduler import daily
@@ -65,7 +66,7 @@ from tests.e2e.processes import bot_env
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = 5_000
+GROUPS = int(os.environ.get("BENCH_GROUPS", 5_000))  # fewer for a quick profile
 LIMIT_PER_S = 300.0
 KILL_AFTER = 2_000  # posts sent before the SIGKILL
 STALE_SECONDS = 3  # the killed worker's claims are taken over after this
@@ -74,6 +75,7 @@ TELEGRAM_PER_S = 30.0
 PAID_PER_S = 1_000.0
 SEOUL = ZoneInfo("Asia/Seoul")
 REPORT_EVERY = 0.05
+POOL = http_pool_size(handle_updates=False, schedule_jobs=True)
 
 
 # --------------------------------------------------------------------------- the dispatcher
@@ -105,7 +107,8 @@ async def dispatcher(db_url: str, api_url: str, rate: float, paid: float | None)
     bot: ExtBot[None] = ExtBot(
         SANDBOX_TOKEN,
         base_url=f"{api_url}/bot",
-        request=Counting(connection_pool_size=64),
+        # The pool a `halsaram worker` has (bot.app.http_pool_size); BENCH_POOL sets another.
+        request=Counting(connection_pool_size=int(os.environ.get("BENCH_POOL", 0)) or POOL),
         rate_limiter=limiter,  # type: ignore[arg-type]
     )
     await bot.initialize()
@@ -407,10 +410,13 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.dispatch:
         db, api = args.dispatch
-        if args.paid:
-            asyncio.run(dispatcher(db, api, TELEGRAM_PER_S, PAID_PER_S))
+        rate, paid = (TELEGRAM_PER_S, PAID_PER_S) if args.paid else (LIMIT_PER_S, None)
+        if profile := os.environ.get("BENCH_PROFILE"):  # the dispatcher's profile, to read
+            import cProfile
+
+            cProfile.run("asyncio.run(dispatcher(db, api, rate, paid))", profile)
         else:
-            asyncio.run(dispatcher(db, api, LIMIT_PER_S, None))
+            asyncio.run(dispatcher(db, api, rate, paid))
     elif args.only:
         print(
             json.dumps({"ratio": killed_run, "cadence": cadence_run, "paid": paid_run}[args.only]())
