@@ -103,5 +103,13 @@ def test_photo_approved_points_exchanged(people: People, sandbox_url: str, tmp_p
         # the decision that paid.
         assert "↳ 아메리카노 교환" in history["text"]
         assert "석촌호수 모임: 검토에서 승인" in history["text"]
+        # The approval moved the trust score at once, and /profile explains that number as the
+        # sum the join and host gates compare (issue 23).
+        people.say(guest, "/profile")
+        [card] = people.wait_for_bot(
+            guest["id"], where=lambda m: m.get("text", "").startswith("내 프로필")
+        )
+        assert "신뢰 점수: 52 = 기본 50 + 2 (승인된 미션 1개)" in card["text"]
+        assert "모임 참여에는 신뢰 점수 20점, 주최에는 40점이 필요해요." in card["text"]
     log = (tmp_path / "bot.log").read_text()
     assert "E2E-CAFE-0001" not in log  # a voucher code never reaches a log line
