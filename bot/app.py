@@ -31,7 +31,7 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, follow_admin_chat
 from bot.shared_budget import SharedBuckets
 from bot.transport import BudgetRateLimiter, SendBudget
-from conversations import appeal, host, profile_edit, report, signup
+from conversations import appeal, changes, host, profile_edit, report, signup
 from handlers import (
     admin_missions,
     anonymous_admins,
@@ -222,6 +222,8 @@ def register_handlers(application: Application) -> None:
     admin_missions.register(application)
     # The hosting conversations own "create a meetup": before the meetup buttons.
     host.register(application)
+    # The host's "Change time" and "Edit note" (issue 23): also before the meetup buttons.
+    changes.register(application)
     # /checkin; and in group -1 the location step of a check-in, before "meetups near you".
     checkin.register(application)
     meetups.register(application)

@@ -122,21 +122,32 @@ async def when_button(update: Update, context: Context) -> int:
     return await _set_time(update, context, start)
 
 
-async def when_typed(update: Update, context: Context) -> int | None:
-    """Reads a typed time (today, or tomorrow once today's has passed)."""
-    assert update.effective_message is not None and update.effective_message.text is not None
-    match = _TYPED.match(update.effective_message.text)
+def read_time(text: str, now_local: datetime) -> tuple[datetime, bool] | None:
+    """A typed `HH:MM`, `19시 30분`, `내일 19:30` / `tomorrow 19:30` as a local start, and
+    whether a bare time already past today was taken as tomorrow; None when unreadable. Also
+    the change conversations' reader (conversations/changes.py, issue 23)."""
+    match = _TYPED.match(text)
     hour, minute = (int(match[2]), int(match[3] or 0)) if match else (99, 99)
     if match is None or hour > 23 or minute > 59:
-        await _say(update, ui.unreadable_time(context.lang))
         return None
-    now_local = _now_local(context)
     day = 1 if (match[1] or "").lower() in ("내일", "tomorrow") else 0
     start = _local_start(now_local, day, time(hour, minute))
     if not match[1] and start <= now_local:
+        return start + timedelta(days=1), True
+    return start, False
+
+
+async def when_typed(update: Update, context: Context) -> int | None:
+    """Reads a typed time (today, or tomorrow once today's has passed)."""
+    assert update.effective_message is not None and update.effective_message.text is not None
+    read = read_time(update.effective_message.text, _now_local(context))
+    if read is None:
+        await _say(update, ui.unreadable_time(context.lang))
+        return None
+    start, moved = read
+    if moved:
         # A bare time already past today means tomorrow, and the host is told so; one still
         # ahead today but too soon is refused with the earliest time that works.
-        start += timedelta(days=1)
         await _say(
             update, ui.moved_to_tomorrow(context.lang, start, context.services.settings.zone)
         )

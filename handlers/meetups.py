@@ -180,6 +180,24 @@ async def leave(update: Update, context: Context) -> None:
     await _redraw(update, context, card)
 
 
+async def still_coming(update: Update, context: Context) -> None:
+    """ "Still coming" after the host moved the start (issue 23): the place is kept. On the
+    card (`c`) the card is redrawn; on the notice its buttons close (the card keeps them)."""
+    svc, pressed, user_id = context.services, context.pressed, _user_id(update)
+    meeting_id = pressed.int_arg(0)
+    await context.answer()
+    now = svc.clock.now()
+    async with transaction(svc.sessions) as session:
+        seat = await meetings.confirm(session, meeting_id, user_id, now)
+        card = await meetings.card(session, meeting_id, user_id, now)
+    told = ui.still_coming(context.lang, svc.settings.zone, seat)
+    await context.bot.send_message(_chat_id(update), told)
+    if pressed.args[1] == "c":
+        await _redraw(update, context, card)
+    else:
+        await context.close_buttons()
+
+
 # --------------------------------------------------------------------------- host tools
 
 
@@ -249,7 +267,8 @@ async def _cancel(update: Update, context: Context, meeting_id: int) -> None:
 
 
 HostTool = Callable[[Update, Context, int], Awaitable[None]]
-# "msg" is the host message conversation's entry point (conversations.host).
+# "msg" is the host message conversation's entry point (conversations.host); "when" and
+# "note" are the change conversations' (conversations.changes).
 HOST_TOOLS: dict[str, HostTool] = {
     "qr": _checkin_qr,
     "list": _roster,
@@ -274,6 +293,7 @@ def register(application: Application) -> None:
         (Action.MY_MEETUPS, my_meetups_page),
         (Action.MEETUP_JOIN, join),
         (Action.MEETUP_LEAVE, leave),
+        (Action.MEETUP_CONFIRM, still_coming),
         (Action.MEETUP_HOST, host_tool),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=callbacks.pattern(action)))

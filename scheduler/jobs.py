@@ -58,10 +58,12 @@ async def check_evidence(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def meetup_clock(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Queues due reminders and closes meetups whose time is over."""
+    """Releases places not confirmed after a move, queues due reminders and closes meetups
+    whose time is over."""
     svc = services_of(context.bot_data)
     now = svc.clock.now()
     async with transaction(svc.sessions) as session:
+        await meetings.release_unconfirmed(session, now)
         await meetings.queue_reminders(session, now, svc.settings.reminder_leads)
         closed = await meetings.finish_due(session, svc.rules, now)
     if closed:

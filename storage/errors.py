@@ -451,3 +451,18 @@ class PhoneBarred(PhoneTaken):
     ask the admins. reason: as `PhoneTaken`'s ("confirm", "edit" or none)."""
 
     code = "phone_barred"
+
+
+# Meetups can change (issue 23, storage/meetings/changes.py)
+class CannotChange(MeetupError):
+    """The host may not move this meetup's start. reason: "checked_in" (someone has checked in
+    already) or "same_time" (it starts then already)."""
+
+    code = "cannot_change"
+
+
+class NothingToConfirm(MeetupError):
+    """A "still coming" press that keeps nothing. reason: "late" (the deadline has passed:
+    the place is being released) or "left" (the person holds no place any more)."""
+
+    code = "nothing_to_confirm"

@@ -198,6 +198,9 @@ class Meeting(Base):
     # The short typed code shown under the check-in QR, for when a scan delivers no payload.
     checkin_code: Mapped[str | None] = mapped_column(String(12), unique=True)
     created_at: Mapped[datetime]
+    # How many times the host moved the start (issue 23, storage/meetings/changes.py): the
+    # occasion in the keys of the postponement's notices and of the reminders for the new time.
+    postponements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     mission: Mapped[Mission] = relationship()
 
@@ -243,6 +246,9 @@ class Participation(Base):
     # The button press (Telegram's callback query id) that made the current join or leave: the
     # same press handled again (a redelivered update) is recognised and answered as before.
     last_press: Mapped[str | None] = mapped_column(String(64))
+    # After the host moved the start (issue 23): the place is kept only if the person says
+    # "still coming" before this moment; cleared when they do, or when the place is released.
+    confirm_by: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class Evidence(Base):

@@ -17,7 +17,11 @@ queue one notice twice. The meetup notices (storage/meetings/*):
   replay is not;
 - `cancel:<meeting>:<person>`, once per meetup;
 - `hostmsg:<meeting>:<person>:m<message id>`, the occasion being the host's Telegram message;
-- `remind<minutes>:<meeting>:<person>`, one per reminder lead;
+- `remind<minutes>:<meeting>:<person>`, one per reminder lead, ending in `:p<n>` once the
+  host moved the start n times (the new time is reminded again);
+- `postponed:<meeting>:<person>:<n>`, `released:<meeting>:<person>:<n>` and (to the host)
+  `unconfirmed:<meeting>:<n>`, n being the move (`meetings.postponements`);
+  `note:<meeting>:<person>:m<message id>`, the occasion being the host's message;
 - `checkin:<participation>`, `feedback_ask:<meeting>:<person>`, `evidence_ask:<meeting>:<person>`,
   each once.
 
@@ -56,6 +60,11 @@ NoticeKind = Literal[
     "meetup_promoted",
     "meetup_cancelled",
     "host_message",
+    # Issue 23, meetups can change (storage/meetings/changes.py):
+    "meetup_postponed",  # to each holding a place: the new time, "still coming?"
+    "meetup_released",  # to one who did not confirm in time: the place is released
+    "meetup_unconfirmed",  # to the host: how many places were released, how many moved up
+    "meetup_note_changed",  # to each holding a place: the host's new note
     "checked_in",
     "meetup_reminder",
     "feedback_request",

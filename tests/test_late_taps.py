@@ -108,7 +108,7 @@ async def test_a_join_pressed_while_the_bot_was_down_still_joins_and_tells_the_h
     redrawn = next(
         m for m in bot.emulator.transcript(guest.id) if m["message_id"] == card["message_id"]
     )
-    assert "Leave" in str(redrawn["reply_markup"])
+    assert "Can't make it" in str(redrawn["reply_markup"])
     assert await seat_counts(bot.sessions, meeting_id) == {"joined": 2}
     await bot.run_outbox()
     assert any("James" in text for text in host.inbox())

@@ -122,7 +122,7 @@ async def test_join_takes_a_seat_and_the_host_hears_of_it(bot: BotHarness) -> No
     await guest.press(card, "Join")
     assert guest.inbox()[-1].startswith("You're in! See you on Wed 25 Nov 12:00")
     refreshed = bot.emulator.transcript(guest.id)[card_index(bot, guest, card)]
-    assert "2/4 seats taken" in refreshed["text"] and buttons(refreshed)[0][0] == "Leave"
+    assert "2/4 seats taken" in refreshed["text"] and buttons(refreshed)[0][0] == "Can't make it"
     assert await bot.run_outbox() == 1
     assert host.inbox()[-1] == 'James님이 "석촌호수 한 바퀴 걷기" 모임에 참여했어요. (2/4명)'
 
@@ -172,7 +172,7 @@ async def test_full_means_waitlist_and_leaving_promotes_the_first(bot: BotHarnes
         await person.press(card, "참여하기" if person is seated else "대기 명단에 올리기")
     assert second_wait.inbox()[-1].startswith("자리가 다 찼어요. 대기 2번이에요.")
     card = await meetup_card(bot, seated, meeting_id)
-    await seated.press(card, "나가기")
+    await seated.press(card, "못 가요")
     assert await seat_counts(bot.sessions, meeting_id) == {"joined": 2, "waitlisted": 1, "left": 1}
     await bot.run_outbox()
     assert first_wait.inbox()[-1].startswith("자리가 났어요!")

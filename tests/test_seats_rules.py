@@ -109,7 +109,7 @@ async def test_after_check_in_the_card_shows_checked_in_and_leave_is_refused(
 
     card = await meetup_card(bot, guest, meeting_id)
     assert "✅ 체크인했어요." in card["text"]
-    assert "나가기" not in [label for label, _ in buttons(card)]
+    assert "못 가요" not in [label for label, _ in buttons(card)]
     await guest.press_data(card, callbacks.encode(Action.MEETUP_LEAVE, meeting_id))
     assert guest.alert() == "이미 체크인해서 이 모임에서 나갈 수 없어요. 즐거운 시간 보내세요!"
     assert not any(APOLOGY in text for text in guest.inbox())
@@ -135,7 +135,7 @@ async def test_leaving_is_possible_until_the_start_only(bot: BotHarness) -> None
         listing = (await person.say("/mymeetups"))[-1]
         await bot.press(person.user, listing, callbacks.encode(Action.MEETUP_VIEW, meeting_id))
         card = bot.bot_messages(person.id)[-1]
-        assert "나가기" not in [label for label, _ in buttons(card)]
+        assert "못 가요" not in [label for label, _ in buttons(card)]
         await person.press_data(card, leave)
         assert person.alert() == "모임이 이미 시작해서 나갈 수 없어요."
     assert await seat_counts(bot.sessions, meeting_id) == {"joined": 2, "waitlisted": 1}
@@ -361,9 +361,12 @@ async def test_a_leave_handled_twice_frees_one_seat_and_tells_the_host_once(
     await guest.press(await meetup_card(bot, guest, meeting_id), "참여하기")
     await waiting.press(await meetup_card(bot, waiting, meeting_id), "대기 명단에 올리기")
     card = await meetup_card(bot, guest, meeting_id)
-    await bot.emulator.press_button(guest.id, guest.id, card["message_id"], data_of(card, "나가기"))
+    await bot.emulator.press_button(
+        guest.id, guest.id, card["message_id"], data_of(card, "못 가요")
+    )
     first, second = await handled_twice(bot)
-    assert first == second and first[0] == ("sendMessage", "모임에서 나갔어요.")
+    assert first == second and first[0][0] == "sendMessage"
+    assert first[0][1].startswith("알겠어요, 못 오시는군요.")
     assert not any(APOLOGY in text for _, text in first + second)
     assert await seat_counts(bot.sessions, meeting_id) == {"joined": 2, "left": 1}
     kinds = Counter(k for _, k in await notices(bot.sessions))
@@ -425,7 +428,7 @@ async def test_someone_seated_from_the_waitlist_late_is_reminded_once(bot: BotHa
     await seated.press(await meetup_card(bot, seated, meeting_id), "참여하기")
     await waiting.press(await meetup_card(bot, waiting, meeting_id), "대기 명단에 올리기")
     bot.clock.advance(timedelta(minutes=155))  # 25 minutes before: a seat opens
-    await seated.press(await meetup_card(bot, seated, meeting_id), "나가기")
+    await seated.press(await meetup_card(bot, seated, meeting_id), "못 가요")
     for _ in range(25):
         await bot.run_meetup_clock()
         bot.clock.advance(timedelta(minutes=1))

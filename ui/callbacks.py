@@ -47,6 +47,8 @@ class Action:
     MEETUP_JOIN = "uj"  # uj:<meeting id>
     MEETUP_LEAVE = "ul"  # ul:<meeting id>
     MEETUP_HOST = "uh"  # uh:<meeting id>:<tool> — qr | list | msg | close | cancel | cancelyes
+    # | when | note (issue 23: move the start, edit the note)
+    MEETUP_CONFIRM = "uc"  # uc:<meeting id>:<n|c> — "still coming" on the notice or the card
     HOST_WHEN = "hw"  # hw:<d0|d1><HHMM> — day offset and local time
     HOST_PLACE = "hp"  # hp:<place key> | hp:mission
     HOST_SIZE = "hs"  # hs:<capacity>
@@ -97,7 +99,8 @@ class Action:
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
         CONFIRM: 1, PROFILE: 1, LANGUAGE: 1, DELETE: 1,
         MEETUP_NEW: 1, MEETUPS_OF: 1, MEETUP_VIEW: 1, MEETUP_JOIN: 1, MEETUP_LEAVE: 1,
-        MEETUP_HOST: 2, HOST_WHEN: 1, HOST_PLACE: 1, HOST_SIZE: 1, HOST_NOTE: 1, HOST_CONFIRM: 1,
+        MEETUP_HOST: 2, MEETUP_CONFIRM: 2,
+        HOST_WHEN: 1, HOST_PLACE: 1, HOST_SIZE: 1, HOST_NOTE: 1, HOST_CONFIRM: 1,
         MISSION_LIST: 2, MISSION_SHOW: 1, MISSION_FOR_YOU: 1,
         DRAFT_PUBLISH: 1, DRAFT_POINTS: 2, DRAFT_DISCARD: 1,
         POINTS_PAGE: 1, MARKET_ITEM: 1, MARKET_BUY: 2, MARKET_CANCEL: 1, VOUCHERS: 1,

@@ -69,15 +69,18 @@ def _host_tools(lang: str, meeting_id: int) -> list[list[keyboards.Button]]:
     return [
         [tool("📷 Check-in QR", "qr")],
         [tool("👥 Participants", "list"), tool("✉️ Message them", "msg")],
+        [tool("🕒 Change time", "when"), tool("📝 Edit note", "note")],
         [tool("🔒 Close joining", "close"), tool("❌ Cancel meetup", "cancel")],
     ]
 
 
 def card_markup(lang: str, card: meetings.Card) -> InlineKeyboardMarkup | None:
-    """The buttons that fit the person: the host's tools, Leave, or Join (the waitlist).
+    """The buttons that fit the person: the host's tools, "Can't make it" (with "Still
+    coming" after the host moved the start), or Join (the waitlist); "Come back" for someone
+    who gave up their place.
 
-    Leave only until the start and never once checked in; Join only until the start (the
-    server refuses either anyway, with the same words for a forged press)."""
+    "Can't make it" only until the start and never once checked in; Join only until the start
+    (the server refuses either anyway, with the same words for a forged press)."""
     meeting, me = card.meetup.meeting, card.me
     if meeting.status != "open":
         return None
@@ -88,11 +91,17 @@ def card_markup(lang: str, card: meetings.Card) -> InlineKeyboardMarkup | None:
     if me.status in meetings.ACTIVE:
         if me.checked_in or card.started:
             return keyboards.inline([venue_map])
-        leave = [(t(lang, "Leave"), callbacks.encode(Action.MEETUP_LEAVE, mid))]
+        leave = [(t(lang, "Can't make it"), callbacks.encode(Action.MEETUP_LEAVE, mid))]
+        if me.confirm_by is not None:
+            still = callbacks.encode(Action.MEETUP_CONFIRM, mid, "c")
+            return keyboards.inline([[(t(lang, "✅ Still coming"), still)], leave, venue_map])
         return keyboards.inline([leave, venue_map])
     if card.started:
         return keyboards.inline([venue_map])
-    label = t(lang, "Join") if card.meetup.seats_left else t(lang, "Join the waitlist")
+    if me.status == meetings.LEFT and card.meetup.seats_left:
+        label = t(lang, "Come back")
+    else:
+        label = t(lang, "Join") if card.meetup.seats_left else t(lang, "Join the waitlist")
     return keyboards.inline([[(label, callbacks.encode(Action.MEETUP_JOIN, mid))], venue_map])
 
 
@@ -103,6 +112,12 @@ def meetup_card(lang: str, zone: tzinfo, card: meetings.Card) -> Screen:
     me = card.me
     if me.checked_in and me.status in meetings.ACTIVE and me.user_id != card.meetup.meeting.host_id:
         text += "\n" + t(lang, "✅ You checked in.")
+    elif me.confirm_by is not None and me.status in meetings.ACTIVE:
+        text += "\n" + t(
+            lang,
+            '🕒 The time changed. Tap "Still coming" by {until} to keep your place.',
+            until=format_when(lang, me.confirm_by, zone),
+        )
     return text, card_markup(lang, card)
 
 
@@ -122,7 +137,85 @@ def joined(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:
 
 
 def left(lang: str) -> str:
-    return t(lang, "You left the meetup.")
+    return t(
+        lang,
+        "Got it, you can't make it: your place is free for someone else. If your plans change, "
+        "tap Come back on the card while a seat is free.",
+    )
+
+
+def still_coming(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:
+    """ "Still coming" kept the place (issue 23)."""
+    if seat.status == meetings.JOINED:
+        return t(
+            lang,
+            "Great, your seat is kept. See you on {when} at {place}!",
+            when=format_when(lang, seat.meeting.starts_at, zone),
+            place=seat.meeting.place_name,
+        )
+    return t(
+        lang,
+        "Great, your waitlist place is kept (number {n}), for {when}.",
+        n=seat.position,
+        when=format_when(lang, seat.meeting.starts_at, zone),
+    )
+
+
+# --------------------------------------------------------------------------- changes (issue 23)
+
+
+def ask_new_time(lang: str, zone: tzinfo, starts_at: datetime) -> str:
+    return t(
+        lang,
+        "It starts {when} now. Type the new time, like 19:30 or tomorrow 19:30 (at least 10 "
+        "minutes ahead). Everyone holding a place is asked to confirm. /cancel keeps it as it is.",
+        when=format_when(lang, starts_at, zone),
+    )
+
+
+def postponed(lang: str, zone: tzinfo, result: meetings.Postponed) -> str:
+    return tn(
+        lang,
+        "Moved to {when}. {count} person is asked to confirm by {until}; a place not confirmed "
+        "by then goes to the waitlist.",
+        "Moved to {when}. {count} people are asked to confirm by {until}; places not confirmed "
+        "by then go to the waitlist.",
+        result.told,
+        when=format_when(lang, result.meeting.starts_at, zone),
+        until=format_when(lang, result.confirm_by, zone),
+    )
+
+
+def ask_new_note(lang: str, note: str | None) -> str:
+    if note:
+        return t(
+            lang,
+            "The note now reads:\n{note}\n\nType the new note (everyone holding a place is told). "
+            "/cancel keeps it as it is.",
+            note=note,
+        )
+    return t(
+        lang,
+        "There is no note yet. Type one (everyone holding a place is told). /cancel keeps it as "
+        "it is.",
+    )
+
+
+def note_changed(lang: str, told: int) -> str:
+    return tn(
+        lang,
+        "Note changed; {count} person is told.",
+        "Note changed; {count} people are told.",
+        told,
+    )
+
+
+def nothing_changed(lang: str) -> str:
+    return t(lang, "Nothing was changed.")
+
+
+def change_timed_out(lang: str) -> str:
+    return t(lang, "You didn't answer for a while, so nothing was changed.")
 
 
 # --------------------------------------------------------------------------- lists
@@ -431,3 +524,7 @@ def hosting_timed_out(lang: str) -> str:
 def message_timed_out(lang: str) -> str:
     return t(lang, "Nothing was sent to the participants: no message came for a while. Press "
                    "\"✉️ Message them\" on the meetup card to try again.")  # fmt: skip
+
+
+def unreadable_new_time(lang: str) -> str:
+    return t(lang, "I could not read that time. Type it like 19:30 or tomorrow 19:30.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -28,6 +28,19 @@ MESSAGES: dict[NoticeKind, str] = {
     ),
     "meetup_cancelled": N_('The host cancelled "{title}" on {when}. Sorry! /meetups shows others.'),
     "host_message": N_('Message from the host of "{title}":\n\n{text}'),
+    "meetup_postponed": N_(
+        'The host moved "{title}" from {old} to {when} at {place}. Still coming? Tap "Still '
+        'coming" by {until} to keep your place; otherwise it goes to someone else.'
+    ),
+    "meetup_released": N_(
+        'You did not confirm the new time of "{title}" ({when}), so your place went to someone '
+        "else. If you can make it after all, you can join again while a seat is free."
+    ),
+    "meetup_unconfirmed": N_(
+        'The confirmation time for "{title}" ({when}) is over: {released} places not confirmed '
+        "were released and {moved_up} people moved up from the waitlist."
+    ),
+    "meetup_note_changed": N_('The host changed the note of "{title}" ({when}):\n\n{note}'),
     "checked_in": N_('{name} checked in to "{title}" ({present}/{seated} here).'),
     "meetup_reminder": N_(
         'Reminder: "{title}" starts {when} at {place}. Scan the host\'s QR code there to check in.'
@@ -137,6 +150,12 @@ BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
     "gathering_seated": [(N_("See the meetup"), Action.MEETUP_VIEW, "meeting_id")],
     "gathering_waitlisted": [(N_("See the meetup"), Action.MEETUP_VIEW, "meeting_id")],
     "feedback_request": [(N_("Rate the others"), Action.FEEDBACK, "meeting_id")],
+    # Issue 23: after a move, "still coming" keeps the place (n: pressed on the notice).
+    "meetup_postponed": [
+        (N_("✅ Still coming"), Action.MEETUP_CONFIRM, "meeting_id:n"),
+        (N_("📋 Open the meetup"), Action.MEETUP_VIEW, "meeting_id"),
+    ],
+    "meetup_released": [(N_("📋 Open the meetup"), Action.MEETUP_VIEW, "meeting_id")],
     # Issue 23: a rejected photo may be appealed once (older rows without the id: no button).
     "evidence_rejected": [(N_("Appeal this decision"), Action.APPEAL, "evidence_id")],
     "evidence_rejected_final": [(N_("Appeal this decision"), Action.APPEAL, "evidence_id")],
@@ -189,6 +208,11 @@ def render(
     if kind == "report_filed":
         label = REASON_LABELS.get(str(values.get("reason")), REASON_LABELS["other"])
         fields["reason"] = t(lang, label)
+    if kind == "meetup_postponed":  # the old time and the deadline, stored as ISO text
+        for field in ("old", "until"):
+            fields[field] = format_when(lang, datetime.fromisoformat(str(values[field])), zone)
+    if kind == "meetup_note_changed" and not fields.get("note"):
+        fields["note"] = t(lang, "(no note any more)")
     return t(lang, MESSAGES[kind], **fields)
 
 

@@ -83,6 +83,19 @@ TABLE: dict[str, str] = {
         "You have checked in, so you can't leave this meetup any more. See you there!"
     ),
     "cannot_leave": N_("This meetup has started, so you can't leave it any more."),
+    # Issue 23: the host moves the start; "still coming" after a move.
+    "cannot_change:checked_in": N_(
+        "Someone has already checked in, so the time can't be changed any more."
+    ),
+    "cannot_change": N_("The meetup already starts at that time. Type another time."),
+    "nothing_to_confirm:late": N_(
+        "The time to confirm has passed, so your place is being released. You can join again "
+        "from the card while a seat is free."
+    ),
+    "nothing_to_confirm": N_(
+        "You no longer hold a place in this meetup. You can join again from the card while a "
+        "seat is free."
+    ),
     "outside_neighbourhood:meetup": N_(
         "This meetup is in a neighbourhood where Halsaram is not open yet, so it can't be joined."
     ),

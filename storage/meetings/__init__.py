@@ -5,7 +5,8 @@ Four rooms, one public API (`from storage import meetings; meetings.join(…)`):
 - `queries`: what cards, lists and maps show (read models returning view dataclasses);
 - `seats`: hosting, joining, leaving, the waitlist and the host's tools;
 - `checkin`: the check-in window, the host's QR token, attendance;
-- `timers`: reminders and finishing meetups, run by the scheduler.
+- `timers`: reminders and finishing meetups, run by the scheduler;
+- `changes`: the host moves the start or edits the note; "still coming" after a move.
 `base` holds the statuses, the rules and the row lock every seat decision takes (its
 docstring explains the locking). Refusals are typed errors in `storage.errors`.
 """
@@ -20,6 +21,14 @@ from storage.meetings.base import (
     Place,
     Rules,
     participation,
+)
+from storage.meetings.changes import (
+    Postponed,
+    confirm,
+    confirm_deadline,
+    edit_note,
+    postpone,
+    release_unconfirmed,
 )
 from storage.meetings.checkin import (
     Answer,
@@ -109,6 +118,7 @@ __all__ = [
     "Nearby",
     "Neighbourhood",
     "Place",
+    "Postponed",
     "Presence",
     "Presented",
     "Roster",
@@ -126,8 +136,11 @@ __all__ = [
     "checkin_sheet",
     "checkin_window",
     "close_joining",
+    "confirm",
+    "confirm_deadline",
     "create",
     "due_lead",
+    "edit_note",
     "ensure_can_host",
     "ensure_start",
     "finish_due",
@@ -146,10 +159,12 @@ __all__ = [
     "open_checkin",
     "open_meetups",
     "participation",
+    "postpone",
     "present",
     "public_places",
     "queue_reminders",
     "release",
+    "release_unconfirmed",
     "roster",
     "skip_location",
     "standing",

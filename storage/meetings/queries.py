@@ -42,6 +42,8 @@ class Standing:
     user_id: int
     status: str | None
     checked_in: bool = False
+    # After the host moved the start: until when "still coming" keeps the place (issue 23).
+    confirm_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ async def standing(session: AsyncSession, meeting_id: int, user_id: int) -> Stan
     mine = await participation(session, meeting_id, user_id)
     if mine is None:
         return Standing(user_id, None)
-    return Standing(user_id, mine.status, mine.checked_in_at is not None)
+    return Standing(user_id, mine.status, mine.checked_in_at is not None, mine.confirm_by)
 
 
 async def card(

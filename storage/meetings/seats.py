@@ -321,7 +321,7 @@ async def _give_up(
     """The place is given up; the host is told; before the start the first waiting takes a
     freed seat and is told. Returns who took it."""
     was_seated = mine.status == JOINED
-    mine.status, mine.left_at = LEFT, now
+    mine.status, mine.left_at, mine.confirm_by = LEFT, now, None
     user = await session.get(User, mine.user_id)
     await outbox.enqueue(
         session,
@@ -331,7 +331,15 @@ async def _give_up(
         values={"meeting_id": meeting.id, "name": user.display_name if user else ""},
         now=now,
     )
-    if not was_seated or meeting.starts_at <= now:
+    if not was_seated:
+        return None
+    return await promote_first(session, meeting, now)
+
+
+async def promote_first(session: AsyncSession, meeting: Meeting, now: datetime) -> int | None:
+    """A seat was freed: before the start, the first on the waitlist takes it and is told.
+    Returns who took it (the meeting row is locked by the caller)."""
+    if meeting.starts_at <= now:
         return None
     first = await session.scalar(
         select(Participation)

@@ -35,7 +35,8 @@ async def queue_reminders(session: AsyncSession, now: datetime, before: Sequence
     Never one for a moment already past when the person took their seat: someone who joins
     25 minutes before the start (reminders at 120 and 15) hears once, 15 minutes before.
     The key `remind<minutes>:<meeting>:<person>` is the claim, so a restart or a second
-    scheduler repeating the job sends nothing twice.
+    scheduler repeating the job sends nothing twice; after the host moved the start it ends
+    in `:p<postponements>`, so the new time is reminded even when the old one was.
     """
     if not before:
         return 0
@@ -60,9 +61,11 @@ async def queue_reminders(session: AsyncSession, now: datetime, before: Sequence
                 Participation.joined_at <= moment,
             )
         )
+        # A moved meetup (storage/meetings/changes.py) is reminded again for its new time.
+        moved = f":p{meeting.postponements}" if meeting.postponements else ""
         for user_id in list(seated):
             queued += await outbox.enqueue(
-                session, key=f"remind{minutes}:{meeting.id}:{user_id}", chat_id=user_id,
+                session, key=f"remind{minutes}:{meeting.id}:{user_id}{moved}", chat_id=user_id,
                 kind="meetup_reminder", values={"meeting_id": meeting.id, "minutes": minutes},
                 now=now,
             )  # fmt: skip

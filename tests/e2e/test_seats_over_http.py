@@ -210,7 +210,7 @@ def test_after_check_in_there_is_no_leave_and_a_forged_one_is_refused(world: Wor
     meeting_id = world.meetups["soon"]
     card = _open_card(world, "민지", meeting_id)
     assert "✅ 체크인했어요." in card["text"]
-    assert "나가기" not in _labels(card)
+    assert "못 가요" not in _labels(card)
     said = len(_texts(world, "민지"))
     people.press(guest, card, callbacks.encode(Action.MEETUP_LEAVE, meeting_id), force=True)
     told = _told_after(world, "민지", said)
