@@ -270,8 +270,9 @@ async def _anonymise_evidence(session: AsyncSession, user_id: int, now: datetime
 
 
 # Tables whose rows about the person go rather than move to the anonymous id: what they earned
-# (badges) and whom they blocked or were blocked by (meaningless without a person).
-DROPPED = ("badges", "user_blocks")
+# (badges), whom they blocked or were blocked by (meaningless without a person) and their "🙋"
+# taps on group posts (issue 23: the group's "who?" must not count or name them any more).
+DROPPED = ("badges", "user_blocks", "gathering_taps")
 # Ids of people kept in columns without a foreign key: who acted (an admin's adjustment, a
 # decision on a report).
 ACTORS = ((LedgerEntry.actor_id,), (Report.handled_by,))

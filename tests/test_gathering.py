@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from missions.timing import part_of_day
-from storage import gathering, groups
+from storage import erasure, gathering, groups
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.errors import (
@@ -344,3 +344,18 @@ async def test_taps_at_once_make_one_meetup(sessions: SessionFactory, walk: Miss
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Meeting)) == 1
         assert await s.scalar(select(func.count()).select_from(GatheringTap)) == 3
+
+
+async def test_a_deleted_account_is_no_longer_counted_nor_named(
+    sessions: SessionFactory, walk: Mission
+) -> None:
+    """/deleteme drops the person's taps (storage.erasure.DROPPED): "who?" names nobody gone
+    and the count on the post does not keep them."""
+    a, b = await person(sessions, 9001, "지훈"), await person(sessions, 9002, "민지")
+    await tap(sessions, a, walk.id, at(9, 10))
+    await tap(sessions, b, walk.id, at(9, 11))
+    async with transaction(sessions) as s:
+        await erasure.erase(s, a, at(9, 20))
+    async with sessions() as s:
+        assert await gathering.who(s, CHAT, DAY, walk.id) == ["민지"]
+        assert (await gathering.post(s, CHAT, DAY)).counts == {walk.id: 1}
