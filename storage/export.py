@@ -30,6 +30,7 @@ from storage.models import (
     ConversationState,
     Evidence,
     Feedback,
+    GatheringTap,
     GroupChat,
     InboxUpdate,
     LedgerEntry,
@@ -82,6 +83,7 @@ async def everything(
         "ratings_received": await _ratings_received(session, user_id),
         "reports_filed": await _reports(session, user_id, names),
         "groups_set_up": await _groups(session, user_id),
+        "group_post_taps": await _taps(session, user_id),
         "messages": await _messages(session, user_id),
         "as_admin": await _as_admin(session, user_id) if user.is_admin else None,
     }
@@ -136,6 +138,22 @@ async def _neighbourhood(session: AsyncSession, user: User) -> Data | None:
 async def _badges(session: AsyncSession, user_id: int) -> list[Data]:
     rows = await session.scalars(select(Badge).where(Badge.user_id == user_id).order_by(Badge.id))
     return [{"badge": b.badge, "awarded_at": _iso(b.awarded_at)} for b in rows]
+
+
+async def _taps(session: AsyncSession, user_id: int) -> list[Data]:
+    """The "🙋" taps on groups' daily posts (issue 23): which group, day and mission."""
+    rows = await session.execute(
+        select(GatheringTap, Mission.title_en, GroupChat.title)
+        .join(Mission, Mission.id == GatheringTap.mission_id)
+        .outerjoin(GroupChat, GroupChat.chat_id == GatheringTap.chat_id)
+        .where(GatheringTap.user_id == user_id)
+        .order_by(GatheringTap.id)
+    )
+    return [
+        {"group": title or str(tap.chat_id), "day": tap.day.isoformat(), "mission": mission,
+         "tapped_at": _iso(tap.tapped_at)}
+        for tap, mission, title in rows
+    ]  # fmt: skip
 
 
 async def _blocks(session: AsyncSession, user_id: int, names: _Names) -> list[Data]:

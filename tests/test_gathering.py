@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from missions.timing import part_of_day
-from storage import erasure, gathering, groups
+from storage import erasure, export, gathering, groups
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.errors import (
@@ -359,3 +359,15 @@ async def test_a_deleted_account_is_no_longer_counted_nor_named(
     async with sessions() as s:
         assert await gathering.who(s, CHAT, DAY, walk.id) == ["민지"]
         assert (await gathering.post(s, CHAT, DAY)).counts == {walk.id: 1}
+
+
+async def test_mydata_lists_the_persons_taps(sessions: SessionFactory, walk: Mission) -> None:
+    """/mydata holds everything kept about the person: their taps too."""
+    a = await person(sessions, 9001, "지훈")
+    await tap(sessions, a, walk.id, at(9, 10))
+    async with sessions() as s:
+        data = await export.everything(s, a, at(9, 20), photo_days=180)
+    [mine] = data["group_post_taps"]
+    assert mine["group"] == "잠실 모임" and mine["day"] == "2026-11-25"
+    assert mine["mission"] == walk.title_en
+    assert datetime.fromisoformat(mine["tapped_at"]) == at(9, 10)
