@@ -255,8 +255,9 @@ async def test_cant_make_it_until_the_start_then_come_back_while_a_seat_is_free(
 
 
 async def test_reminders_follow_the_new_time(bot: BotHarness) -> None:
-    """Reminded two hours before the old start, then moved three hours later: nothing more
-    for the old time, and the two-hour reminder again before the new one."""
+    """Reminded two hours before the old start (still in the outbox), then moved three hours
+    later: the waiting reminder is not sent, nothing more for the old time, and the two-hour
+    reminder again before the new one."""
     host, minji = await _people(bot, "지훈", "민지")
     meeting_id = await new_meetup(bot, host, hours=3)
     await _join(bot, meeting_id, minji)
@@ -267,8 +268,13 @@ async def test_reminders_follow_the_new_time(bot: BotHarness) -> None:
         async with transaction(bot.sessions) as s:
             return await meetings.queue_reminders(s, bot.clock.now(), leads)
 
-    assert await remind() == 2  # host and guest, for the old time
+    assert await remind() == 2  # host and guest, for the old time, not sent yet
     await _postpone(bot, meeting_id, host, 5)  # from 12:00 to 15:00
+    async with bot.sessions() as s:
+        old = await s.scalars(
+            select(OutboxMessage.status).where(OutboxMessage.dedupe_key.startswith("remind"))
+        )
+        assert list(old) == ["skipped", "skipped"]  # the old time's are not sent
     await _confirm(bot, meeting_id, minji)
     bot.clock.advance(timedelta(minutes=105))  # the old time's 15-minute moment
     assert await remind() == 0

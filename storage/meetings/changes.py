@@ -34,7 +34,7 @@ from storage.errors import (
 from storage.meetings.base import ACTIVE, JOINED, LEFT, ensure_open, hosted, locked
 from storage.meetings.base import participation as participation_of
 from storage.meetings.seats import Seat, _conflicts, _seat, ensure_start, promote_first
-from storage.models import Meeting, Participation
+from storage.models import Meeting, OutboxMessage, Participation
 from storage.text import clean
 
 CONFIRM_WITHIN = timedelta(hours=2)
@@ -94,6 +94,7 @@ async def postpone(
     old = meeting.starts_at
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
     meeting.postponements = (meeting.postponements or 0) + 1
+    await _drop_old_reminders(session, meeting.id)
     deadline = confirm_deadline(now, starts_at)
     for person in holders:
         person.confirm_by = deadline
@@ -111,6 +112,20 @@ async def postpone(
         )
     await session.flush()
     return Postponed(meeting, len(holders), deadline)
+
+
+async def _drop_old_reminders(session: AsyncSession, meeting_id: int) -> None:
+    """A reminder of the old time still waiting in the outbox is not sent (marked skipped):
+    the clock reminds of the new time under new keys (storage/meetings/timers.py)."""
+    waiting = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.dedupe_key.like(f"remind%:{meeting_id}:%"),
+        )
+    )
+    stale = [row_id for row_id, key in waiting if key.split(":")[1] == str(meeting_id)]
+    if stale:
+        await outbox.mark_skipped(session, stale, "moved")
 
 
 async def confirm(session: AsyncSession, meeting_id: int, user_id: int, now: datetime) -> Seat:
