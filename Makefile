@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint bench clean browser-deps messages reliability mutation
+.PHONY: setup run admin test test-fast lint bench clean browser-deps messages reliability mutation
 
 setup: $(STAMP)
 
@@ -16,6 +16,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: setup
 	$(BIN)/halsaram run
+
+# The first admin (issue 23): `make admin ID=<telegram user id>` (the bot's /whoami shows it), with
+# the same settings as `make run` (HALSARAM_* variables, .env here, var/ by default); the
+# database is migrated first, so it works before the first run too.
+admin: setup
+	@test -n "$(ID)" || { echo "usage: make admin ID=<telegram user id> (send /whoami to the bot)"; exit 2; }
+	@$(BIN)/halsaram db upgrade >/dev/null
+	$(BIN)/halsaram admin add $(ID)
 
 # Chromium for the browser test of the web chat comes from Debian's packages, with a Korean
 # font and a colour emoji font (the bot's texts and buttons carry emoji; without it they show

@@ -26,6 +26,7 @@ from telegram.request import BaseRequest
 
 from bot.context import CONTEXT_TYPES
 from bot.ingress import DatabaseOutage, GroupCommit, PerUserProcessor, ordering_key
+from bot.menus import publish_operator_menu
 from bot.persistence import DatabasePersistence, Written
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, follow_admin_chat
@@ -35,6 +36,7 @@ from conversations import appeal, changes, host, profile_edit, report, signup
 from handlers import (
     admin_missions,
     anonymous_admins,
+    banned,
     blocking,
     checkin,
     edits,
@@ -59,7 +61,7 @@ from handlers import (
 )
 from scheduler import jobs
 from scheduler.outbox import MAX_CONCURRENCY as OUTBOX_CONCURRENCY
-from storage import inbox
+from storage import inbox, users
 from storage.clock import Clock, SystemClock
 from storage.db import SessionFactory, create_engine, session_factory, transaction
 from ui.commands import Audience, commands_for
@@ -202,6 +204,9 @@ def register_handlers(application: Application) -> None:
     # a corrected text) is not a new message and stops here, costing no database write, no
     # flood count and no reply. Telegram is not asked for edits (bot.ingress.ALLOWED_UPDATES).
     edits.register(application)
+    # Group -5, before even that: a banned person's updates get the final message and stop
+    # (issue 23), but for /privacy, /mydata and /deleteme.
+    banned.register(application)
     # Group -3 next and never stops an update: a person blocking the bot (my_chat_member in
     # their private chat) is marked, and unblocking or writing again clears the mark.
     blocking.register(application)
@@ -303,3 +308,8 @@ async def publish_commands(application: Application) -> None:
                 logging.getLogger(__name__).warning(
                     "no command menu for the admin group %s: %s", admin_chat, exc.message
                 )
+    # Each operator's private chat: the private commands and theirs (issue 23, bot/menus.py).
+    async with application.bot_data[SERVICES_KEY].sessions() as session:
+        operators = await users.admin_ids(session)
+    for operator in operators:
+        await publish_operator_menu(application.bot, operator)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
+from bot.menus import publish_operator_menu
 from bot.senders import sender_is_admin
 from storage import users
 from ui import callbacks
 from ui.callbacks import Action
-from ui.greetings import TOPICS, help_text, help_topic
+from ui.greetings import TOPICS, WHOAMI, help_text, help_topic
+from ui.i18n import t
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -31,6 +33,8 @@ async def help_command(update: Update, context: Context) -> None:
         async with context.services.sessions() as session:
             operator = await users.acting_admin(session, chat.id) is not None
         await message.reply_text(help_text(context.lang, True, operator=operator))
+        if operator:  # their menu too, for an admin made while the bot runs (issue 23)
+            await publish_operator_menu(context.bot, chat.id)
         return
     admin_group = chat.id == context.services.settings.admin_chat_id
     text = help_text(
@@ -57,9 +61,18 @@ async def help_button(update: Update, context: Context) -> None:
         await context.bot.send_message(query.message.chat.id, help_topic(context.lang, topic))
 
 
+async def whoami(update: Update, context: Context) -> None:
+    """`/whoami` (issue 23): the person's Telegram id, and how an operator on this machine
+    makes them an admin (`make admin ID=…`); not in the menu, the README points to it."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    await message.reply_text(t(context.lang, WHOAMI, id=user.id))
+
+
 def register(application: Application) -> None:
-    """/help and the greeting's "how does it work?" buttons."""
+    """/help, /whoami and the greeting's "how does it work?" buttons."""
     application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("whoami", whoami, filters=filters.ChatType.PRIVATE))
     application.add_handler(
         CallbackQueryHandler(help_button, pattern=callbacks.pattern(Action.HELP))
     )

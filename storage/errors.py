@@ -418,6 +418,14 @@ class ReportNotFound(ModerationError):
     code = "report_not_found"
 
 
+class CannotBan(ModerationError):
+    """A ban refused (issue 23). reason: "self" (an admin banning themselves), "admin" (an
+    operator: take their admin right away first), "unknown" (no such account), "banned" (banned
+    already), "not_banned" (an unban of someone not banned), "no_reason" (a ban needs one)."""
+
+    code = "cannot_ban"
+
+
 class AlreadyHandled(ModerationError):
     """Another moderator acted on the report first; `action` is what they did."""
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, trust, users
 from storage.accounts import BANNED_UNTIL, require_may_act, require_user
-from storage.errors import AlreadyHandled, NotAdmin, NotMet, ReportNotFound
+from storage.errors import AlreadyHandled, CannotBan, NotAdmin, NotMet, ReportNotFound
 from storage.models import Participation, Report, User, UserBlock
 from storage.text import clean
 
 REASONS = ("harassment", "no_show", "unsafe", "spam", "other")
-ACTIONS = ("warn", "suspend", "dismiss")
+ACTIONS = ("warn", "suspend", "dismiss", "ban")
 SUSPENSION = timedelta(days=7)
 RECENT = timedelta(days=30)  # how far back `/report` and `/block` offer people met
 
@@ -107,6 +107,11 @@ async def decide(
         raise ValueError("unknown action")
     if await users.acting_admin(session, admin_id) is None:
         raise NotAdmin
+    if action == "ban":  # an operator is not banned from a report card
+        target = await session.scalar(select(Report.reported_id).where(Report.id == report_id))
+        reported = await session.get(User, target) if target is not None else None
+        if reported is not None and reported.is_admin:
+            raise CannotBan("admin")
     status = "dismissed" if action == "dismiss" else "actioned"
     result = await session.execute(
         update(Report)
@@ -119,6 +124,15 @@ async def decide(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AlreadyHandled(report.action)
     await session.refresh(report)
+    if action == "ban":  # for good, the report as its reason (issue 23)
+        reported = await session.get(User, report.reported_id)
+        if reported is not None and not is_banned(reported):
+            reported.suspended_until = BANNED_UNTIL
+            reported.ban_reason = f"report #{report.id}: {report.reason}"
+            await outbox.enqueue(
+                session, key=f"ban:{reported.id}", chat_id=reported.id, kind="banned",
+                values={}, now=now,
+            )  # fmt: skip
     if action == "suspend":
         user = await session.get(User, report.reported_id)
         if user is not None:  # a suspension never shortens a longer one, nor a ban
@@ -133,16 +147,121 @@ async def decide(
     return report
 
 
-async def ban(session: AsyncSession, user_id: int, admin_id: int) -> None:
-    """Closes an account for good: a suspension without end (`accounts.BANNED_UNTIL`), so every
-    action `accounts.require_may_act` guards is refused with the "banned" text. For operators
-    (no button offers it); only an acting admin may."""
+async def ban(
+    session: AsyncSession,
+    user_id: int,
+    admin_id: int,
+    reason: str = "",
+    now: datetime | None = None,
+) -> User:
+    """Closes an account for good (issue 23): a suspension without end
+    (`accounts.BANNED_UNTIL`) with the admin's reason, so every action
+    `accounts.require_may_act` guards (joining, hosting, checking in, photos, rating, reports,
+    exchanging points) is refused with the "banned" text, and any message gets the final one
+    (`handlers/banned.py`). Their points stay on the ledger, frozen: nothing is taken, nothing
+    can be spent. Only an acting admin may, never on themselves or another operator. With
+    `now`, the person is told once (outbox `ban:<user id>`)."""
     if await users.acting_admin(session, admin_id) is None:
-        raise NotAdmin
+        raise NotAdmin("command")
+    if user_id == admin_id:
+        raise CannotBan("self")
     user = await session.get(User, user_id)
-    if user is None:
-        raise ValueError("no such user")
+    if user is None or user.deleted_at is not None:
+        raise CannotBan("unknown")
+    if user.is_admin:
+        raise CannotBan("admin")
+    if is_banned(user):
+        raise CannotBan("banned")
     user.suspended_until = BANNED_UNTIL
+    user.ban_reason = clean(reason, 300) or None
+    if now is not None:
+        await outbox.enqueue(
+            session, key=f"ban:{user_id}", chat_id=user_id, kind="banned", values={}, now=now
+        )
+    return user
+
+
+async def unban(session: AsyncSession, user_id: int, admin_id: int) -> User:
+    """Lifts a ban (a mistake undone): the person may act again; their points were kept."""
+    if await users.acting_admin(session, admin_id) is None:
+        raise NotAdmin("command")
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise CannotBan("unknown")
+    if not is_banned(user):
+        raise CannotBan("not_banned")
+    user.suspended_until = None
+    user.ban_reason = None
+    return user
+
+
+def is_banned(user: User) -> bool:
+    until = user.suspended_until
+    return until is not None and until >= BANNED_UNTIL
+
+
+async def banned(session: AsyncSession, user_id: int) -> bool:
+    """Whether this person is banned for good (the gate in front of every update asks)."""
+    until = await session.scalar(select(User.suspended_until).where(User.id == user_id))
+    return until is not None and until >= BANNED_UNTIL
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """One open report as `/reports` lists it (the values its card is drawn from, as the
+    admin group's `report_filed` card)."""
+
+    report_id: int
+    reason: str
+    details: str
+    name: str
+    trust: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportsPage:
+    reports: list[OpenReport]
+    total: int
+    page: int
+    pages: int
+
+
+async def open_reports(
+    session: AsyncSession, admin_id: int, page: int, per_page: int = 5
+) -> ReportsPage:
+    """`/reports` (issue 23): the open reports, oldest first, a page at a time (so they are
+    seen even with no admin group set). Admins only."""
+    if await users.acting_admin(session, admin_id) is None:
+        raise NotAdmin("command")
+    total = int(
+        await session.scalar(
+            select(func.count()).select_from(Report).where(Report.status == "open")
+        )
+        or 0
+    )
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 0), pages - 1)
+    rows = await session.execute(
+        select(Report, User.display_name, User.trust_score, User.deleted_at)
+        .join(User, User.id == Report.reported_id)
+        .where(Report.status == "open")
+        .order_by(Report.id)
+        .offset(page * per_page)
+        .limit(per_page)
+    )
+    reports = [
+        OpenReport(
+            report.id,
+            report.reason,
+            report.details or "",
+            "" if gone else name,
+            round(score),
+            report.created_at,
+        )
+        for report, name, score, gone in rows
+    ]
+    return ReportsPage(reports, total, page, pages)
 
 
 async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: datetime) -> None:

@@ -91,6 +91,7 @@ NoticeKind = Literal[
     "gathering_refused",  # to another tapper who may not join: why (a refusal's code)
     "appeal_approved",  # an appeal's final outcome, to the photo's sender (issue 23)
     "appeal_rejected",
+    "banned",  # a permanent ban, told once to the person (storage/moderation.py, issue 23)
 ]
 NOTICE_KINDS: frozenset[NoticeKind] = frozenset(get_args(NoticeKind))
 

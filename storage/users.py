@@ -51,3 +51,12 @@ async def back_in_touch(session: AsyncSession, user_id: int) -> bool:
         return False
     await session.execute(update(User).where(User.id == user_id).values(blocked_bot=False))
     return True
+
+
+async def admin_ids(session: AsyncSession) -> list[int]:
+    """Everyone who may act as an admin now (granted, not deleted): whose private chats get
+    the operators' command menu (bot/menus.py, issue 23)."""
+    rows = await session.scalars(
+        select(User.id).where(User.is_admin.is_(True), User.deleted_at.is_(None)).order_by(User.id)
+    )
+    return [int(i) for i in rows]

@@ -20,7 +20,9 @@ PRIVATE = [
 ]  # fmt: skip
 GROUP = ["help"]
 GROUP_ADMIN = ["help", "setregion", "settime", "setgather", "pause", "resume"]
-ADMIN_GROUP = ["help", "drafts", "stats"]
+ADMIN_GROUP = ["help", "drafts", "stats", "reports"]
+# An operator's private menu (issue 23): the private commands, then theirs.
+OPERATOR = [*PRIVATE, "drafts", "review", "stats", "refund", "reports", "ban", "unban"]
 
 
 def names(commands: list[dict[str, Any]]) -> list[str]:
@@ -123,6 +125,7 @@ async def test_help_in_the_admin_group_lists_the_review_commands(bot: BotHarness
         "/help@halsaram_bot — What I can do",
         "/drafts@halsaram_bot — Missions waiting for review",
         "/stats@halsaram_bot — The last weeks' figures and the weekly chart",
+        "/reports@halsaram_bot — Open reports, with buttons to decide them",
     ]
 
 
@@ -143,6 +146,30 @@ async def test_help_in_private_lists_an_operators_commands_to_operators_only(
         "/review — Photos waiting for review",
         "/stats — The last weeks' figures and the weekly chart",
         "/refund — Give back the points of a bad voucher code",
+        "/reports — Open reports, with buttons to decide them",
+        "/ban — Close an account for good, with a reason",
+        "/unban — Lift a ban",
     ]
     [theirs] = await other.say("/help")
     assert heading not in theirs["text"] and "/review" not in theirs["text"]
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_an_operators_private_menu_lists_their_commands(bot: BotHarness) -> None:
+    """Telegram's menu per role (issue 23): an operator's private chat gets its own list
+    (setMyCommands, BotCommandScopeChat of their id) at start, and again on /help for one made
+    while the bot runs; everyone else keeps the private list."""
+    early = await Neighbour(bot, "James", lang="en").register()
+    other = await Neighbour(bot, "Mina", lang="en").register()
+    async with transaction(bot.sessions) as s:
+        await grant_admin(s, early.id, bot.clock)
+    await bot.restart()
+    assert names(bot.emulator.menu_commands(early.id)) == OPERATOR
+    here = await menus(bot, {"type": "chat", "chat_id": early.id})
+    assert names(here[None]) == names(here["en"]) == OPERATOR
+    assert names(bot.emulator.menu_commands(other.id)) == PRIVATE
+    # Made an admin while the bot runs: their /help brings the menu, no restart needed.
+    async with transaction(bot.sessions) as s:
+        await grant_admin(s, other.id, bot.clock)
+    await other.say("/help")
+    assert names(bot.emulator.menu_commands(other.id)) == OPERATOR

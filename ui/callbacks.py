@@ -73,7 +73,8 @@ class Action:
     FEEDBACK_TAG = "ft"  # ft:<feedback id>:<tag> sets it, ft:<feedback id>:-<tag> clears it
     REPORT_PICK = "rp"  # rp:<meeting id>:<user id>
     REPORT_REASON = "rr"  # rr:<reason>
-    MODERATE = "md"  # md:<report id>:<warn|suspend|dismiss> — admins only
+    MODERATE = "md"  # md:<report id>:<warn|suspend|dismiss|ban> — admins only
+    REPORTS_PAGE = "rl"  # rl:<page> — /reports, the open reports (admins only, issue 23)
     BLOCK = "bk"  # bk:<user id>
 
     # Steps 5-6: evidence
@@ -106,7 +107,7 @@ class Action:
         POINTS_PAGE: 1, MARKET_ITEM: 1, MARKET_BUY: 2, MARKET_CANCEL: 1, VOUCHERS: 1,
         VOUCHER_SHOW: 1,
         FEEDBACK: 1, FEEDBACK_STARS: 3, FEEDBACK_TAG: 2, REPORT_PICK: 2, REPORT_REASON: 1,
-        MODERATE: 2, BLOCK: 1,
+        MODERATE: 2, BLOCK: 1, REPORTS_PAGE: 1,
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
         REVIEW_AGAIN: 1, REVIEW_BACK: 1, APPEAL: 1, APPEAL_DECIDE: 2,
         GROUP_DISTRICT: 1, GROUP_DONG: 1, GATHER_TAP: 2, GATHER_WHO: 2,

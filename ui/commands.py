@@ -75,6 +75,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("review", N_("Photos waiting for review"), frozenset({OP})),
     Command("stats", N_("The last weeks' figures and the weekly chart"), frozenset({AG, OP})),
     Command("refund", N_("Give back the points of a bad voucher code"), frozenset({OP})),
+    Command("reports", N_("Open reports, with buttons to decide them"), frozenset({AG, OP})),
+    Command("ban", N_("Close an account for good, with a reason"), frozenset({OP})),
+    Command("unban", N_("Lift a ban"), frozenset({OP})),
 )
 
 

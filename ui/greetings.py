@@ -11,7 +11,7 @@ from telegram import InlineKeyboardMarkup
 from ui import callbacks, keyboards
 from ui.callbacks import Action
 from ui.commands import Audience, Command, commands_for, invocation
-from ui.i18n import t
+from ui.i18n import N_, t
 
 HOW = "how"  # the greeting's "How does it work?" button
 COMMANDS_TOPIC = "commands"  # its "Commands" button
@@ -96,3 +96,10 @@ def how_it_works(lang: str) -> str:
 def help_topic(lang: str, topic: str) -> str:
     """What a greeting button explains (`topic` is one of `TOPICS`)."""
     return how_it_works(lang) if topic == HOW else help_text(lang, private=True)
+
+
+# `/whoami` (issue 23): how the first admin is made on a new installation (README).
+WHOAMI = N_(
+    "Your Telegram id is {id}. To make this account an admin, whoever runs the bot types "
+    "`make admin ID={id}` (or `.venv/bin/halsaram admin add {id}`) where it runs."
+)

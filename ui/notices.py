@@ -136,6 +136,12 @@ MESSAGES: dict[NoticeKind, str] = {
         'A second admin looked at your appeal for "{title}" and kept the rejection. This '
         "decision is final."
     ),
+    # Issue 23: a permanent ban, told once; any later message gets handlers/banned.py's text.
+    "banned": N_(
+        "The moderators have closed your account for good: you can't join or host meetups or "
+        "exchange points any more. Your points are kept as they are. If you think this is a "
+        "mistake, please contact the Halsaram admins."
+    ),
 }
 
 # Who a notice names once that person deleted their account (/deleteme blanks the name).
@@ -163,6 +169,7 @@ BUTTONS: dict[NoticeKind, list[tuple[str, str, str]]] = {
         (N_("Warn"), Action.MODERATE, "report_id:warn"),
         (N_("Suspend 7 days"), Action.MODERATE, "report_id:suspend"),
         (N_("Dismiss"), Action.MODERATE, "report_id:dismiss"),
+        (N_("Ban for good"), Action.MODERATE, "report_id:ban"),
     ],
 }
 

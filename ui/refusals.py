@@ -253,6 +253,15 @@ TABLE: dict[str, str] = {
     "not_met": NOBODY_MET,
     "report_not_found": STALE_BUTTON,  # only a forged moderator's button names none
     "already_handled": N_("Already handled: {action}."),
+    # Issue 23: a permanent ban
+    "cannot_ban:self": N_("You can't ban yourself. Nothing was changed."),
+    "cannot_ban:admin": N_(
+        "This person is an admin, and admins are not banned. Nothing was changed."
+    ),
+    "cannot_ban:unknown": N_("There is no account with that Telegram id. Nothing was changed."),
+    "cannot_ban:banned": N_("This person is banned already. Nothing was changed."),
+    "cannot_ban:not_banned": N_("This person is not banned. Nothing was changed."),
+    "cannot_ban": N_("That ban could not be done. Nothing was changed."),
     # Admins, anywhere else
     "not_admin:command": N_("Sorry, this command is for admins."),
     "not_admin": N_("Only admins can do that."),

@@ -15,7 +15,7 @@ from bot.settings import SANDBOX_TOKEN
 from tests.e2e.processes import People, bot_env, running
 
 GROUP_ADMIN = ["help", "setregion", "settime", "setgather", "pause", "resume"]
-ADMIN_GROUP = ["help", "drafts", "stats"]
+ADMIN_GROUP = ["help", "drafts", "stats", "reports"]
 
 
 def _commands(sandbox_url: str, scope: dict[str, Any], code: str | None) -> list[str]:
