@@ -219,6 +219,10 @@ class MessagesApi(FilesApi, ChatsApi):
             raise bad("message to edit not found")
         if record.message.get("from", {}).get("id") != self.bot_user["id"]:
             raise bad("message can't be edited")
+        if record.reply_keyboard is not None:
+            # Sent with a reply keyboard (or its removal): Telegram edits only messages
+            # "without reply_markup or with inline keyboards" (sandbox/README.md).
+            raise bad("message can't be edited")
         return chat, record
 
     def _apply_edit(

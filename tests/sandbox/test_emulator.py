@@ -536,6 +536,27 @@ async def test_edit_delete_and_transcript(emu: Emulator) -> None:
     assert (status, body["description"]) == (400, "Bad Request: message to edit not found")
 
 
+async def test_a_message_with_a_reply_keyboard_cannot_be_edited(emu: Emulator) -> None:
+    """Telegram edits only messages without reply_markup or with an inline keyboard: one sent
+    with a reply keyboard, or with its removal, is refused (issue 23's answered questions)."""
+    user_id = await started_user(emu)
+    share = {"keyboard": [[{"text": "📍", "request_location": True}]]}
+    for markup in (share, {"remove_keyboard": True}):
+        sent = await ok(emu, "sendMessage", chat_id=user_id, text="위치", reply_markup=markup)
+        ref = {"chat_id": user_id, "message_id": sent["message_id"]}
+        for method, extra in (("editMessageText", {"text": "위치 → ✓"}),
+                              ("editMessageReplyMarkup", {})):  # fmt: skip
+            status, body = await call(emu, method, **ref, **extra)
+            assert (status, body["description"]) == (
+                400, "Bad Request: message can't be edited"
+            ), method  # fmt: skip
+    plain = await ok(emu, "sendMessage", chat_id=user_id, text="질문")
+    edited = await ok(
+        emu, "editMessageText", chat_id=user_id, message_id=plain["message_id"], text="질문 ✓"
+    )
+    assert edited["text"] == "질문 ✓"
+
+
 async def test_html_parse_mode_gives_entities(emu: Emulator) -> None:
     user_id = await started_user(emu)
     sent = await ok(
