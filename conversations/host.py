@@ -28,6 +28,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
+from conversations.steps import Questions
 from storage import errors, meetings
 from storage.db import transaction
 from storage.text import clean
@@ -41,6 +42,7 @@ WHEN, PLACE, SIZE, NOTE, CONFIRM = range(5)
 MESSAGE = 10
 END = ConversationHandler.END
 KEY = "host"
+QUESTIONS = Questions(KEY)  # the open question, to show its answer once given
 SLOTS = (time(7, 0), time(10, 0), time(12, 0), time(15, 0), time(18, 0), time(19, 0),
          time(20, 0), time(21, 0))  # fmt: skip
 _TYPED = re.compile(r"^\s*(오늘|today|내일|tomorrow)?\s*(\d{1,2})[:시 ]\s*(\d{2})?\s*분?\s*$", re.I)
@@ -86,6 +88,7 @@ async def begin(update: Update, context: Context) -> int:
         )
     await context.answer()
     assert context.user_data is not None
+    await QUESTIONS.close_open(update, context)  # a question of an earlier try
     context.user_data[KEY] = {"mission_id": mission_id}
     return await ask_when(update, context)
 
@@ -108,13 +111,13 @@ async def ask_when(update: Update, context: Context) -> int:
         for slot in SLOTS
         if _local_start(now_local, day, slot) >= soonest
     ]
-    await _say(update, ui.when_question(context.lang, slots[:10]))
+    await QUESTIONS.ask(update, context, ui.when_question(context.lang, slots[:10]))
     return WHEN
 
 
 async def when_button(update: Update, context: Context) -> int:
     """Reads a slot button and moves on to the place."""
-    await context.close_buttons()
+    await context.answer()  # the question shows the time once it is taken, or is asked again
     match = re.fullmatch(r"d([01])t(\d{2})(\d{2})", context.pressed.args[0])
     if match is None:
         return await ask_when(update, context)
@@ -165,7 +168,11 @@ async def _set_time(update: Update, context: Context, start: datetime) -> int:
         else:
             await _refused(update, context, exc)
         return await ask_when(update, context)
-    _data(context)["starts_at"] = start.astimezone(context.services.settings.zone).isoformat()
+    local = start.astimezone(context.services.settings.zone)
+    _data(context)["starts_at"] = local.isoformat()
+    await QUESTIONS.answered(
+        update, context, ui.chosen_time(context.lang, local, _now_local(context))
+    )
     return await ask_place(update, context)
 
 
@@ -179,13 +186,13 @@ async def ask_place(update: Update, context: Context) -> int:
     if found.mission is None:
         await _refused(update, context, errors.MissionUnavailable())
         return END
-    await _say(update, ui.place_question(context.lang, found))
+    await QUESTIONS.ask(update, context, ui.place_question(context.lang, found))
     return PLACE
 
 
 async def place_button(update: Update, context: Context) -> int:
     """Keeps the chosen place and asks how many people."""
-    await context.close_buttons()
+    await context.answer()
     data = _data(context)
     value = context.pressed.args[0]
     source = data["mission_id"] if value == "mission" else int(value) if value.isdigit() else None
@@ -194,6 +201,7 @@ async def place_button(update: Update, context: Context) -> int:
     if mission is None:
         return await ask_place(update, context)
     name = localized(context.lang, mission, "place_name")
+    await QUESTIONS.answered(update, context)
     data["place"] = {"name": name, "lat": mission.place_lat, "lon": mission.place_lon}
     return await ask_size(update, context)
 
@@ -205,29 +213,34 @@ async def ask_size(update: Update, context: Context) -> int:
     if mission is None:
         await _refused(update, context, errors.MissionUnavailable())
         return END
-    await _say(update, ui.size_question(context.lang, meetings.group_sizes(mission)))
+    await QUESTIONS.ask(
+        update, context, ui.size_question(context.lang, meetings.group_sizes(mission))
+    )
     return SIZE
 
 
 async def size_button(update: Update, context: Context) -> int:
     """Keeps the capacity and asks for a note."""
-    await context.close_buttons()
+    await context.answer()
     value = context.pressed.args[0]
     if not value.isdigit() or not 2 <= int(value) <= 10:
         return SIZE
+    await QUESTIONS.answered(update, context)
     _data(context)["capacity"] = int(value)
-    await _say(update, ui.note_question(context.lang))
+    await QUESTIONS.ask(update, context, ui.note_question(context.lang))
     return NOTE
 
 
 async def note_typed(update: Update, context: Context) -> int:
     assert update.effective_message is not None
-    _data(context)["note"] = clean(update.effective_message.text, 500)
+    note = clean(update.effective_message.text, 500)
+    _data(context)["note"] = note
+    await QUESTIONS.answered(update, context, ui.note_answer(note))
     return await ask_confirm(update, context)
 
 
 async def note_skipped(update: Update, context: Context) -> int:
-    await context.close_buttons()
+    await QUESTIONS.answered(update, context)
     _data(context)["note"] = None
     return await ask_confirm(update, context)
 
@@ -240,7 +253,7 @@ async def ask_confirm(update: Update, context: Context) -> int:
     if mission is None:
         await _refused(update, context, errors.MissionUnavailable())
         return END
-    await _say(update, ui.confirm_question(
+    await QUESTIONS.ask(update, context, ui.confirm_question(
         context.lang, context.services.settings.zone, mission,
         datetime.fromisoformat(data["starts_at"]), data["place"]["name"], data["capacity"],
         data.get("note"),
@@ -250,7 +263,7 @@ async def ask_confirm(update: Update, context: Context) -> int:
 
 async def confirm(update: Update, context: Context) -> int:
     """Creates the meetup in one transaction and shows its card with the host tools."""
-    await context.close_buttons()
+    await QUESTIONS.answered(update, context)
     assert context.user_data is not None and update.effective_user is not None
     data = context.user_data.pop(KEY, {})
     if context.pressed.args[0] != "yes" or not data:
@@ -293,6 +306,7 @@ async def _send_card(update: Update, context: Context, card: meetings.Card) -> N
 
 async def cancel(update: Update, context: Context) -> int:
     assert context.user_data is not None
+    await QUESTIONS.close(update, context)  # the open question loses its buttons
     context.user_data.pop(KEY, None)
     await _say(update, ui.not_created(context.lang))
     return END
@@ -348,8 +362,10 @@ async def cancel_message(update: Update, context: Context) -> int:
 
 async def timed_out(update: Update, context: Context) -> None:
     """Idle too long while hosting: the draft is dropped and the host told (PTB ends the
-    conversation afterwards; the update is the last one the host sent)."""
+    conversation afterwards; the update is the last one the host sent). The open question
+    loses its buttons."""
     assert context.user_data is not None
+    await QUESTIONS.close_open(update, context)
     context.user_data.pop(KEY, None)
     if update.effective_chat is not None:
         await context.bot.send_message(update.effective_chat.id, ui.hosting_timed_out(context.lang))

@@ -148,7 +148,9 @@ async def _save(update: Update, context: Context, change: accounts.ProfileChange
 
 
 async def cancel(update: Update, context: Context) -> int:
-    """`/cancel`: ends the edit; the profile is unchanged."""
+    """`/cancel`: ends the edit; the profile is unchanged. The open question loses its
+    buttons."""
+    await STEPS.close(update, context)
     STEPS.forget(context)
     await show(update, screens.edit_cancelled(context.lang))
     return END

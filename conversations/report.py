@@ -23,6 +23,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
+from conversations.steps import Questions
 from storage import errors, moderation
 from storage.db import transaction
 from ui import callbacks
@@ -34,6 +35,7 @@ REASON, DETAILS = range(2)
 END = ConversationHandler.END
 KEY = "report"
 ANSWERS = {"meeting_id", "user_id", "reason"}  # what the steps gather before filing
+QUESTIONS = Questions(KEY)  # the open question, to show its answer once given
 
 
 async def report_command(update: Update, context: Context) -> None:
@@ -50,10 +52,9 @@ async def pick(update: Update, context: Context) -> int:
     """Stores whom (and which meetup) the report is about and asks what happened."""
     assert update.effective_chat is not None and context.user_data is not None
     meeting_id, user_id = context.pressed.int_arg(0), context.pressed.int_arg(1)
-    await context.close_buttons()
+    await QUESTIONS.answered(update, context)  # the list shows whom
     context.user_data[KEY] = {"meeting_id": meeting_id, "user_id": user_id}
-    text, markup = ui.reasons(context.lang)
-    await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
+    await QUESTIONS.ask(update, context, ui.reasons(context.lang))
     return REASON
 
 
@@ -61,9 +62,10 @@ async def reason(update: Update, context: Context) -> int:
     """Stores the reason and asks for details (or /skip)."""
     assert update.effective_chat is not None
     chosen = context.pressed.args[0]
-    await context.close_buttons()
     if chosen not in ui.REASON_LABELS:
+        await context.answer()
         return REASON
+    await QUESTIONS.answered(update, context)
     context.scratch(KEY)["reason"] = chosen
     await context.bot.send_message(
         update.effective_chat.id,
@@ -86,6 +88,7 @@ async def skip(update: Update, context: Context) -> int:
 async def cancel(update: Update, context: Context) -> int:
     """Drops the report."""
     assert context.user_data is not None and update.effective_message is not None
+    await QUESTIONS.close(update, context)  # the open question loses its buttons
     context.user_data.pop(KEY, None)
     await update.effective_message.reply_text(t(context.lang, "Okay, no report was sent."))
     return END
@@ -117,8 +120,10 @@ async def _file(update: Update, context: Context, text: str | None) -> int:
 
 
 async def timed_out(update: Update, context: Context) -> None:
-    """Idle too long: nothing is filed, and the person is told (PTB ends the conversation)."""
+    """Idle too long: nothing is filed, and the person is told (PTB ends the conversation).
+    The open question loses its buttons."""
     assert context.user_data is not None
+    await QUESTIONS.close_open(update, context)
     context.user_data.pop(KEY, None)
     if update.effective_chat is not None:
         await context.bot.send_message(

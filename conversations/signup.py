@@ -67,6 +67,7 @@ async def begin(update: Update, context: Context) -> int:
     await show(update, (greeting(context.lang, user.first_name), greeting_keyboard(context.lang)))
     if account is not None:
         return END
+    await STEPS.close(update, context)  # a question of an earlier try loses its buttons
     STEPS.reset(context)  # a fresh start: no answers from an earlier try
     return await ask_terms(update, context)
 
@@ -74,20 +75,20 @@ async def begin(update: Update, context: Context) -> int:
 async def ask_terms(update: Update, context: Context) -> int:
     """Asks to agree to the terms and the privacy notice (shown with them)."""
     STEPS.answers(context)["step"] = TERMS
-    await show(update, screens.terms(context.lang, context.services.settings))
+    await STEPS.ask(update, context, screens.terms(context.lang, context.services.settings))
     return TERMS
 
 
 async def agree(update: Update, context: Context) -> int:
     """Agreeing to the terms moves on to the phone number."""
-    await context.close_buttons()
+    await STEPS.answered(update, context)
     STEPS.answers(context)["terms"] = True
     return await STEPS.ask_phone(update, context)
 
 
 async def decline(update: Update, context: Context) -> int:
     """Declining the terms ends politely and stores nothing."""
-    await context.close_buttons()
+    await STEPS.answered(update, context)
     STEPS.forget(context)
     await show(update, screens.declined(context.lang))
     return END
@@ -149,7 +150,7 @@ async def ask_confirm(update: Update, context: Context) -> int:
         interests=answers.get("interests", []),
         times=answers.get("times", []),
     )
-    await show(update, summary)
+    await STEPS.ask(update, context, summary)
     return CONFIRM
 
 
@@ -172,7 +173,7 @@ def _registration(context: Context, user: User) -> accounts.Registration:
 async def confirm(update: Update, context: Context) -> int:
     """Creates the account in one transaction and welcomes the person; a refusal goes back
     to the step it concerns (a number taken meanwhile, a neighbourhood closed meanwhile)."""
-    await context.close_buttons()
+    await STEPS.answered(update, context)
     user = update.effective_user
     assert user is not None
     svc = context.services
@@ -196,13 +197,14 @@ async def confirm(update: Update, context: Context) -> int:
 
 async def start_over(update: Update, context: Context) -> int:
     """ "Start over" under the summary: back to the terms with no answers."""
-    await context.close_buttons()
+    await STEPS.answered(update, context)
     STEPS.reset(context)
     return await ask_terms(update, context)
 
 
 async def cancel(update: Update, context: Context) -> int:
-    """`/cancel`: ends signup; nothing was stored."""
+    """`/cancel`: ends signup; nothing was stored. The open question loses its buttons."""
+    await STEPS.close(update, context)
     STEPS.forget(context)
     await show(update, screens.signup_cancelled(context.lang))
     return END

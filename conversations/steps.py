@@ -1,20 +1,27 @@
 """The steps signup and profile editing share: own phone number, district → dong → location
 check, interests, times, and the answers to everything off the path.
 
-`Steps(key)` binds them to one conversation's answers (`user_data[key]`, persisted with the
-conversation). A step that only moves within the shared part (a district chosen, "« Back",
-a toggle) is a handler either conversation puts in its table as it is; a step whose outcome
-the conversation decides (a number kept, a location verified, Done pressed) returns whether
-to move on, and the conversation asks its next question. The texts are in `ui.signup`.
+`Questions(key)` keeps the question a conversation asked last (its message and text, in
+`user_data[key]`, persisted with the conversation), so that once it is answered, by a button or
+by text, the question shows the answer and loses its buttons (`answered`), and buttons that no
+longer apply go (`close`): hosting and reporting use it as it is. `Steps(key)` adds the shared
+steps over the same answers. A step that only moves within the shared part (a district
+chosen, "« Back", a toggle) is a handler either conversation puts in its table as it is; a
+step whose outcome the conversation decides (a number kept, a location verified, Done
+pressed) returns whether to move on, and the conversation asks its next question. The texts
+are in `ui.signup`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
+import logging
 from typing import Any
 
-from telegram import Message, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.context import Context
@@ -30,6 +37,9 @@ from verification import phone
 # Conversation states, shared so both tables read alike (signup's numbers are persisted).
 TERMS, PHONE, DISTRICT, DONG, LOCATION, PICK_INTERESTS, PICK_TIMES, CONFIRM = range(8)
 END = ConversationHandler.END
+ASKED = "asked"  # in the answers: the open question, {"id": message id, "text": its text}
+
+log = logging.getLogger(__name__)
 
 
 def message_of(update: Update) -> Message:
@@ -77,8 +87,46 @@ async def wrong_button(update: Update, context: Context) -> None:
     await context.answer(screens.earlier_step(context.lang))
 
 
-class Steps:
-    """The shared steps over the answers kept in `user_data[key]`."""
+def pressed_label(update: Update) -> str | None:
+    """The label of the button pressed, read from the message it was on."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if query is None or not isinstance(message, Message) or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for key in row:
+            if key.callback_data == query.data:
+                return key.text
+    return None
+
+
+async def _edit_softly(
+    context: Context, chat_id: int, message_id: int, text: str | None, html_text: bool = False
+) -> None:
+    """Edits a question (`text`: its new text, or None for its buttons only) and never fails
+    the step around it: Telegram refuses an edit that changes nothing ("message is not
+    modified"), a message gone or too old to edit, one sent with a reply keyboard ("message
+    can't be edited") or a text grown too long; then at least the buttons go."""
+    if text is not None:
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id, message_id, reply_markup=None,
+                parse_mode=ParseMode.HTML if html_text else None,
+            )  # fmt: skip
+            return
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return
+            log.info("the answered question %s kept its text: %s", message_id, error.message)
+        except NetworkError as error:
+            log.warning("the answered question %s: %s", message_id, type(error).__name__)
+            return
+    with contextlib.suppress(BadRequest, NetworkError):
+        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+
+
+class Questions:
+    """The open question of a conversation whose answers are kept in `user_data[key]`."""
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -86,6 +134,59 @@ class Steps:
     def answers(self, context: Context) -> dict[str, Any]:
         """The answers so far (created empty on first use)."""
         return context.scratch(self.key)
+
+    async def ask(self, update: Update, context: Context, screen: screens.Screen) -> Message:
+        """Sends a question; one with buttons under it is remembered, to show its answer
+        there. A question still open (asked again, or superseded) loses its buttons first."""
+        await self.close_open(update, context)
+        text, markup = screen
+        sent = await message_of(update).reply_text(text, reply_markup=markup)
+        if isinstance(markup, InlineKeyboardMarkup):
+            self.answers(context)[ASKED] = {"id": sent.message_id, "text": text}
+        return sent
+
+    async def answered(self, update: Update, context: Context, shown: str | None = None) -> None:
+        """The question answered: it shows `shown` (by default the label of the button
+        pressed) and loses its buttons; the press is answered. A press on another message
+        than the open question (a list the conversation started from) shows the answer there,
+        and the open question loses its buttons."""
+        query, chat = update.callback_query, update.effective_chat
+        if query is not None:
+            await context.answer()
+        if chat is None:
+            return
+        asked = self.answers(context).pop(ASKED, None)
+        pressed = query.message if query is not None else None
+        shown = shown if shown is not None else pressed_label(update)
+        if isinstance(pressed, Message):
+            text = pressed.text_html if pressed.text and shown else None
+            new = screens.with_answer(text, html.escape(shown)) if text and shown else None
+            await _edit_softly(context, chat.id, pressed.message_id, new, html_text=True)
+            if asked is not None and asked["id"] != pressed.message_id:
+                await _edit_softly(context, chat.id, int(asked["id"]), None)
+        elif asked is not None:
+            new = screens.with_answer(asked["text"], shown) if shown else None
+            await _edit_softly(context, chat.id, int(asked["id"]), new)
+
+    async def close(self, update: Update, context: Context) -> None:
+        """Takes the buttons from the message pressed, if any, and from the open question, if
+        any (their texts stay); the press is answered."""
+        await context.close_buttons()
+        query = update.callback_query
+        pressed = query.message if query is not None else None
+        await self.close_open(update, context, pressed.message_id if pressed else None)
+
+    async def close_open(self, update: Update, context: Context, closed: int | None = None) -> None:
+        """The open question, if any, loses its buttons (unless it is `closed` already): it
+        was asked again, superseded, or the conversation ended."""
+        asked = self.answers(context).pop(ASKED, None)
+        chat = update.effective_chat
+        if asked is not None and chat is not None and asked["id"] != closed:
+            await _edit_softly(context, chat.id, int(asked["id"]), None)
+
+
+class Steps(Questions):
+    """The shared steps over the answers kept in `user_data[key]`."""
 
     def reset(self, context: Context, **answers: Any) -> None:
         """Starts the answers afresh (with `answers` already known)."""
@@ -133,7 +234,7 @@ class Steps:
         self.answers(context)["step"] = DISTRICT
         async with context.services.sessions() as session:
             found = await accounts.districts(session)
-        await show(update, screens.district_picker(context.lang, found))
+        await self.ask(update, context, screens.district_picker(context.lang, found))
         return DISTRICT
 
     async def district_chosen(self, update: Update, context: Context) -> int | None:
@@ -145,15 +246,16 @@ class Steps:
         except errors.UnknownRegion as closed:
             await context.refuse(closed)
             return None
-        await context.close_buttons()
+        await self.answered(update, context)
         answers = self.answers(context)
         answers["district"], answers["step"] = district.code, DONG
-        await show(update, screens.dong_picker(context.lang, dongs))
+        await self.ask(update, context, screens.dong_picker(context.lang, dongs))
         return DONG
 
     async def back_to_districts(self, update: Update, context: Context) -> int:
-        """ "« Back" under the neighbourhoods, or "choose another neighbourhood"."""
-        await context.close_buttons()
+        """ "« Back" under the neighbourhoods: the districts again (the neighbourhoods lose
+        their buttons; nothing was chosen there)."""
+        await self.close(update, context)
         return await self.ask_district(update, context)
 
     async def dong_chosen(self, update: Update, context: Context) -> int | None:
@@ -166,7 +268,7 @@ class Steps:
         except errors.UnknownRegion as closed:
             await context.refuse(closed, alert=False)
             return None
-        await context.close_buttons()
+        await self.answered(update, context)
         answers = self.answers(context)
         answers["region_id"], answers["dong_name"] = (
             region.id,
@@ -178,8 +280,10 @@ class Steps:
         """Asks for a location to verify the neighbourhood, or to skip or choose again."""
         answers = self.answers(context)
         answers["step"] = LOCATION
+        # The share-location keyboard, then the ways out: the question whose answer shows
+        # (Telegram edits no message sent with a reply keyboard).
         for screen in screens.location_question(context.lang, answers.get("dong_name", "")):
-            await show(update, screen)
+            await self.ask(update, context, screen)
         return LOCATION
 
     async def check_location(self, update: Update, context: Context) -> bool:
@@ -198,12 +302,14 @@ class Steps:
             # Kept here, not in the button: a forged button cannot verify another 동.
             instead = localized(context.lang, found.instead, "name")
             answers["instead"] = {"region_id": found.instead.id, "name": instead}
-            await show(update, screens.elsewhere(context.lang, found.metres, dong, instead))
+            screen = screens.elsewhere(context.lang, found.metres, dong, instead)
+            await self.ask(update, context, screen)  # its buttons replace the earlier ones
             return False
         if not found.verified:
-            await show(update, screens.outside(context.lang, found.metres, dong))
+            await self.ask(update, context, screens.outside(context.lang, found.metres, dong))
             return False
         answers["verified"] = True
+        await self.answered(update, context, screens.location_shared(context.lang))
         await show(update, screens.verified(context.lang, dong))
         return True
 
@@ -213,7 +319,7 @@ class Steps:
         if instead is None:
             await context.stale_button()
             return False
-        await context.close_buttons()
+        await self.answered(update, context)
         answers = self.answers(context)
         answers["region_id"], answers["dong_name"] = instead["region_id"], instead["name"]
         answers["verified"] = True
@@ -222,13 +328,13 @@ class Steps:
 
     async def repick(self, update: Update, context: Context) -> int:
         """ "Choose another neighbourhood" at the location step."""
-        await context.close_buttons()
+        await self.answered(update, context)
         await show(update, screens.choose_again(context.lang))
         return await self.ask_district(update, context)
 
     async def skip_location(self, update: Update, context: Context) -> None:
         """ "Skip for now": the neighbourhood is kept unverified."""
-        await context.close_buttons()
+        await self.answered(update, context)
         self.answers(context)["verified"] = False
         await show(update, screens.skipped(context.lang))
 
@@ -239,7 +345,7 @@ class Steps:
         answers = self.answers(context)
         answers["step"] = PICK_INTERESTS
         chosen = answers.setdefault("interests", [])
-        await show(update, screens.interests_question(context.lang, chosen))
+        await self.ask(update, context, screens.interests_question(context.lang, chosen))
         return PICK_INTERESTS
 
     async def ask_times(self, update: Update, context: Context) -> int:
@@ -247,7 +353,7 @@ class Steps:
         answers = self.answers(context)
         answers["step"] = PICK_TIMES
         chosen = answers.setdefault("times", [])
-        await show(update, screens.times_question(context.lang, chosen))
+        await self.ask(update, context, screens.times_question(context.lang, chosen))
         return PICK_TIMES
 
     async def toggle_interest(self, update: Update, context: Context) -> None:
@@ -280,11 +386,13 @@ class Steps:
             )
 
     async def done_choosing(self, update: Update, context: Context, field: str) -> bool:
-        """Done under interests or times: moves on only with something chosen."""
-        if not self.answers(context).get(field):
+        """Done under interests or times: moves on only with something chosen, which the
+        question then shows."""
+        chosen = self.answers(context).get(field)
+        if not chosen:
             await context.answer(screens.choose_one(context.lang), alert=True, or_message=True)
             return False
-        await context.close_buttons()
+        await self.answered(update, context, screens.chosen(context.lang, field, chosen))
         return True
 
     # ----------------------------------------------------------------------- off the path
@@ -300,7 +408,9 @@ class Steps:
             await show(update, screens.use_buttons_above(context.lang))
 
     async def timed_out(self, update: Update, context: Context) -> None:
-        """Runs when the conversation was idle too long; PTB ends it afterwards."""
+        """Runs when the conversation was idle too long; PTB ends it afterwards. The question
+        left open loses its buttons."""
+        await self.close_open(update, context)
         self.forget(context)
         chat = update.effective_chat
         if chat is not None:

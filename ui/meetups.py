@@ -422,6 +422,22 @@ def when_question(lang: str, slots: Sequence[tuple[int, time]]) -> Screen:
     )
 
 
+def chosen_time(lang: str, start: datetime, now: datetime) -> str:
+    """The time taken, as the answered time question shows it ("Today 19:00"); `start` and
+    `now` in local time."""
+    days = (start.date() - now.date()).days
+    if days in (0, 1):
+        label = t(lang, "Today {time}") if days == 0 else t(lang, "Tomorrow {time}")
+        return label.format(time=f"{start:%H:%M}")
+    return f"{start:%Y-%m-%d %H:%M}"
+
+
+def note_answer(note: str | None) -> str:
+    """A typed note as the answered note question shows it: its start."""
+    text = " ".join((note or "").split())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def unreadable_time(lang: str) -> str:
     return t(lang, "I could not read that time. Type it like 19:30, or pick a button.")
 

@@ -25,6 +25,11 @@ Screen = tuple[str, Markup | None]
 CLOSE = ReplyKeyboardRemove()  # takes away a share-contact or share-location keyboard
 
 
+def with_answer(question: str, answer: str) -> str:
+    """A question once answered, as it stays in the chat: its text, then the answer."""
+    return f"{question}\n→ {answer} ✓"
+
+
 # --------------------------------------------------------------------------- terms and phone
 
 
@@ -158,6 +163,11 @@ def elsewhere(lang: str, metres: float, dong: str, instead: str) -> Screen:
     return text, keyboards.inline([[use], [_repick(lang)], [_skip(lang)]])
 
 
+def location_shared(lang: str) -> str:
+    """The location question's answer, once a shared location verified the neighbourhood."""
+    return t(lang, "📍 Location shared")
+
+
 def verified(lang: str, dong: str) -> Screen:
     return t(lang, "Verified: you are in {dong}. ✅", dong=dong), CLOSE
 
@@ -193,6 +203,11 @@ def interests_question(lang: str, chosen: Sequence[str]) -> Screen:
 def times_question(lang: str, chosen: Sequence[str]) -> Screen:
     text = t(lang, "When do you usually have time? Choose any, then press Done.")
     return text, choices(lang, TIMES_OF_DAY, chosen, Action.TIME)
+
+
+def chosen(lang: str, field: str, keys: Sequence[str]) -> str:
+    """The interests or times chosen, as the answered question shows them."""
+    return interest_names(lang, keys) if field == "interests" else time_names(lang, keys)
 
 
 def choose_one(lang: str) -> str:
@@ -236,13 +251,17 @@ def summary(
 
 
 def welcome(lang: str, name: str) -> Screen:
+    """The account is ready: the first thing to do is a mission (/missions, and a button that
+    opens the same list)."""
     text = t(
         lang,
         "Welcome to Halsaram, {name}! Your account is ready. Send /help to see what you can "
         "do, or /profile to look at your card.",
         name=name,
     )
-    return text, None
+    first = t(lang, "Start with a mission near you: /missions")
+    see = (t(lang, "🔍 See missions"), callbacks.encode(Action.MISSION_LIST, "all", 0))
+    return f"{text}\n\n{first}", keyboards.inline([[see]])
 
 
 # --------------------------------------------------------------------------- off the path
