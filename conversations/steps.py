@@ -106,7 +106,8 @@ async def _edit_softly(
     """Edits a question (`text`: its new text, or None for its buttons only) and never fails
     the step around it: Telegram refuses an edit that changes nothing ("message is not
     modified"), a message gone or too old to edit, one sent with a reply keyboard ("message
-    can't be edited") or a text grown too long; then at least the buttons go."""
+    can't be edited") or a text grown too long, and a call may not get through; then at least
+    the buttons go (if that fails too, the step still goes on)."""
     if text is not None:
         try:
             await context.bot.edit_message_text(
@@ -118,9 +119,8 @@ async def _edit_softly(
             if "not modified" in error.message.lower():
                 return
             log.info("the answered question %s kept its text: %s", message_id, error.message)
-        except NetworkError as error:
+        except NetworkError as error:  # a timeout or Telegram unreachable: the buttons still
             log.warning("the answered question %s: %s", message_id, type(error).__name__)
-            return
     with contextlib.suppress(BadRequest, NetworkError):
         await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
 

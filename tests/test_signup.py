@@ -369,3 +369,21 @@ def _tiny_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+async def test_an_answered_question_shows_the_answer_even_when_an_edit_fails(
+    bot: BotHarness,
+) -> None:
+    """Issue 23: the question shows the answer and loses its buttons; an edit that does not get
+    through (Telegram unreachable once) still takes the buttons away, and signup goes on."""
+    p = Person(bot)
+    await p.say("/start")
+    await p.press("동의합니다")
+    terms = next(m for m in bot.bot_messages(p.id) if "이용약관" in m.get("text", ""))
+    assert terms["text"].endswith("\n→ 동의합니다 ✓") and not buttons(terms)
+    await p.contact()
+    bot.emulator.faults.refuse["editMessageText"] = 1  # the district's edit never arrives
+    dongs = await p.press("송파구")
+    district = next(m for m in bot.bot_messages(p.id) if m.get("text") == "어느 구에 사세요?")
+    assert not buttons(district)  # not edited, but its buttons went
+    assert dongs[-1]["text"] == "어느 동에 사세요?" and buttons(dongs[-1])
