@@ -246,3 +246,18 @@ async def test_a_waiting_appeal_takes_no_new_photo_for_that_meetup(scene: Scene)
                 upload=evidence.Upload("f-new", "u-new", as_document=False),
                 now=scene.bot.clock.now(), rules=RULES,
             )  # fmt: skip
+
+
+async def test_a_forged_appeal_decision_changes_nothing(scene: Scene) -> None:
+    """A decision button for a photo nobody appealed (forged, or an old card): refused."""
+    photo = await _rejected(scene)
+    second = await new_admin(scene.bot, "Admin Lee")
+    with pytest.raises(errors.AppealRefused, match="none"):
+        await _decide_appeal(scene, photo, second.id)
+    with pytest.raises(errors.AppealRefused, match="none"):
+        await _decide_appeal(scene, 987_654_321, second.id)
+    assert await _appeals(scene) == []
+    assert await _money(scene) == (0, 0)
+    async with scene.bot.sessions() as s:
+        row = await s.get(Evidence, photo)
+        assert row is not None and row.status == evidence.REJECTED
