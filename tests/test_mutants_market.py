@@ -163,7 +163,7 @@ async def test_an_exchange_charges_the_cost_once_and_returns_the_oldest_code(
     second = await _buy(sessions, clock, BUYER, "tea", "card-2")
     assert (first.code, first.balance_after, first.new) == ("TEA-0", 700, True)
     assert (again.code, again.balance_after, again.new) == ("TEA-0", 700, False)
-    assert again.voucher_id == first.voucher_id and again.item.key == "tea"
+    assert again.voucher_id == first.voucher_id and again.item.key == first.item.key == "tea"
     assert (second.code, second.balance_after, second.new) == ("TEA-1", 400, True)
     async with sessions() as s:
         assert await ledger.balance(s, BUYER) == 400
@@ -492,6 +492,8 @@ async def test_a_press_while_a_copy_waits_sends_that_copy_now(
             .where(OutboxMessage.dedupe_key == first.notice)
             .values(not_before=retry_at, attempts=1)
         )
+        await outbox.enqueue(s, key="tomorrow", chat_id=OTHER, kind="evidence_again",
+                             values={"left": 1}, now=clock.now(), not_before=retry_at)  # fmt: skip
     clock.advance(timedelta(minutes=1))
     again = await _press(sessions, clock, "card", "q-2")  # another press of the same card
     assert (again.new, again.code, again.voucher_id) == (False, first.code, first.voucher_id)
@@ -506,6 +508,11 @@ async def test_a_press_while_a_copy_waits_sends_that_copy_now(
         _naive(due)
     )  # already due: left as it was
     assert (await _buy(sessions, clock, BUYER, "tea", "card")).notice == first.notice
+    async with sessions() as s:  # another notice waiting for its moment is left alone
+        tomorrow = await s.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == "tomorrow")
+        )
+    assert tomorrow is not None and _naive(tomorrow.not_before) == _naive(retry_at)
 
 
 async def test_a_copy_being_sent_is_not_moved_and_answers_the_press(
@@ -541,7 +548,6 @@ async def test_copies_of_another_code_do_not_answer_a_press(
     again = await _press(sessions, clock, "card-a", "q-3")
     assert again.notice == f"voucher:{mine.voucher_id}:q-3"
     await _went_out(sessions, other.notice, clock.now())  # another code's copy went out now
-    clock.advance(timedelta(minutes=1))
     await _went_out(sessions, again.notice, clock.now() - timedelta(minutes=1))
     assert (await _press(sessions, clock, "card-a", "q-4")).notice == (
         f"voucher:{mine.voucher_id}:q-4"
@@ -572,6 +578,15 @@ async def test_a_burst_of_taps_gets_one_copy_and_a_later_press_its_own(
     clock.advance(timedelta(microseconds=1))
     later = await _press(sessions, clock, "card", "q-3")
     assert later.notice == f"voucher:{first.voucher_id}:q-3"
+    async with transaction(sessions) as s:  # a copy that failed moments ago did not go out
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key == later.notice)
+            .values(status="failed", claimed_by="w", claimed_at=clock.now())
+        )
+    assert (await _press(sessions, clock, "card", "q-4")).notice == (
+        f"voucher:{first.voucher_id}:q-4"
+    )
 
 
 async def test_a_copy_counts_as_just_sent_only_when_both_due_and_claimed_just_now(
