@@ -117,8 +117,13 @@ def choose_jamsil(people: People, admin: dict[str, Any], chat_id: int) -> None:
 
 
 def told(people: People, admin: dict[str, Any], title: str) -> list[dict[str, Any]]:
-    """The bot's private words to the admin naming the group (its title in quotes)."""
-    return [m for m in people.view(admin["id"])["messages"] if f'"{title}"' in m.get("text", "")]
+    """The bot's private words to the admin naming the group (its title in quotes), beside
+    the one that gives the group's chat id when the bot is added (ui/groups.py)."""
+    return [
+        m
+        for m in people.view(admin["id"])["messages"]
+        if f'"{title}"' in (text := m.get("text", "")) and "HALSARAM_ADMIN_CHAT_ID" not in text
+    ]
 
 
 def wait_told(people: People, admin: dict[str, Any], title: str) -> None:
