@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from storage import errors, ledger, market, outbox, progress
+from storage import entries, errors, ledger, market, outbox, progress
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.models import LedgerEntry, MarketItem, OutboxMessage, User, VoucherCode
@@ -702,6 +702,14 @@ async def test_each_code_and_history_line_carries_its_id_and_moment(
     assert [(line.amount, _naive(line.at)) for line in page.lines] == [
         (-100, _naive(clock.now())), (1000, _naive(paid_at)),
     ]  # fmt: skip
+    assert [(line.source.why, line.source.code) for line in page.lines] == [
+        (entries.EXCHANGE, "TEA-0"), (entries.OTHER, None),
+    ]  # fmt: skip
+    assert page.vouchers == 1
+    await _refund(sessions, clock, "TEA-0")
+    async with sessions() as s:  # a refunded code is no longer held (/vouchers still lists it)
+        assert (await market.points(s, BUYER, page=0, size=5)).vouchers == 0
+        assert len((await market.vouchers(s, BUYER, page=0, size=5)).vouchers) == 1
 
 
 async def test_a_replayed_charge_without_its_code_is_refused_not_answered(
