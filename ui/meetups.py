@@ -151,7 +151,7 @@ def still_coming(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:
             lang,
             "Great, your seat is kept. See you on {when} at {place}!",
             when=format_when(lang, seat.meeting.starts_at, zone),
-            place=seat.meeting.place_name,
+            place=place_of(lang, seat.meeting),
         )
     return t(
         lang,
