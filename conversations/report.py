@@ -62,8 +62,8 @@ async def reason(update: Update, context: Context) -> int:
     """Stores the reason and asks for details (or /skip)."""
     assert update.effective_chat is not None
     chosen = context.pressed.args[0]
-    if chosen not in ui.REASON_LABELS:
-        await context.answer()
+    if chosen not in ui.REASON_LABELS:  # a forged reason: said so, the question stays
+        await context.stale_button()
         return REASON
     await QUESTIONS.answered(update, context)
     context.scratch(KEY)["reason"] = chosen
