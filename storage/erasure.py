@@ -47,6 +47,7 @@ from storage import admin_cards, ledger, meetings
 from storage.accounts import bar_phone, require_user
 from storage.files import FileStore
 from storage.models import (
+    Appeal,
     Base,
     ConversationState,
     Evidence,
@@ -274,8 +275,13 @@ async def _anonymise_evidence(session: AsyncSession, user_id: int, now: datetime
 # taps on group posts (issue 23: the group's "who?" must not count or name them any more).
 DROPPED = ("badges", "user_blocks", "gathering_taps")
 # Ids of people kept in columns without a foreign key: who acted (an admin's adjustment, a
-# decision on a report).
-ACTORS = ((LedgerEntry.actor_id,), (Report.handled_by,))
+# decision on a report, an appeal's reviewers).
+ACTORS = (
+    (LedgerEntry.actor_id,),
+    (Report.handled_by,),
+    (Appeal.first_reviewer_id,),
+    (Appeal.reviewer_id,),
+)
 
 
 async def _rekey(session: AsyncSession, old: int, new: int) -> None:
@@ -283,6 +289,8 @@ async def _rekey(session: AsyncSession, old: int, new: int) -> None:
     to `users`, found from the model, so a new table cannot be missed); the old row goes."""
     await session.flush()
     await session.execute(update(Report).where(Report.reporter_id == old).values(details=None))
+    # An appeal stays for the books (the decision paid or not); the person's words go.
+    await session.execute(update(Appeal).where(Appeal.user_id == old).values(reason=""))
     await session.execute(update(Meeting).where(Meeting.host_id == old).values(note=None))
     for table in Base.metadata.sorted_tables:
         for key in table.foreign_keys:

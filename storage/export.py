@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.accounts import require_user
 from storage.models import (
+    Appeal,
     Badge,
     Balance,
     ConversationState,
@@ -82,6 +83,7 @@ async def everything(
         "ratings_given": await _ratings_given(session, user_id, names),
         "ratings_received": await _ratings_received(session, user_id),
         "reports_filed": await _reports(session, user_id, names),
+        "appeals": await _appeals(session, user_id),
         "groups_set_up": await _groups(session, user_id),
         "group_post_taps": await _taps(session, user_id),
         "messages": await _messages(session, user_id),
@@ -363,6 +365,18 @@ async def _reports(session: AsyncSession, user_id: int, names: _Names) -> list[D
         }
         for r in rows
     ]
+
+
+async def _appeals(session: AsyncSession, user_id: int) -> list[Data]:
+    """The person's appeals of rejected photos (issue 23): their reason and the outcome."""
+    rows = await session.scalars(
+        select(Appeal).where(Appeal.user_id == user_id).order_by(Appeal.id)
+    )
+    return [
+        {"photo_id": a.evidence_id, "reason": a.reason, "status": a.status,
+         "created_at": _iso(a.created_at), "decided_at": _iso(a.decided_at)}
+        for a in rows
+    ]  # fmt: skip
 
 
 async def _groups(session: AsyncSession, user_id: int) -> list[Data]:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from telegram import Update
 
-from storage import appeals, errors, evidence, ledger
+from storage import appeals, erasure, errors, evidence, export, ledger
 from storage.db import transaction
 from storage.models import Appeal, Evidence, LedgerEntry
 from tests import photo_corpus as corpus
@@ -261,3 +261,19 @@ async def test_a_forged_appeal_decision_changes_nothing(scene: Scene) -> None:
     async with scene.bot.sessions() as s:
         row = await s.get(Evidence, photo)
         assert row is not None and row.status == evidence.REJECTED
+
+
+async def test_an_erased_sender_keeps_no_words_in_an_appeal_and_gets_them_in_mydata(
+    scene: Scene,
+) -> None:
+    """/mydata gives the sender their appeal's reason; /deleteme erases it (docs/privacy.md:
+    the appeal stays for the books under the anonymous id, without the person's words)."""
+    photo = await _rejected(scene)
+    await _file(scene, photo, "우리 진짜 같이 걸었어요")
+    async with transaction(scene.bot.sessions) as s:
+        data = await export.everything(s, scene.guest.id, scene.bot.clock.now(), photo_days=180)
+    assert [a["reason"] for a in data["appeals"]] == ["우리 진짜 같이 걸었어요"]
+    async with transaction(scene.bot.sessions) as s:
+        await erasure.erase(s, scene.guest.id, scene.bot.clock.now())
+    [appeal] = await _appeals(scene)
+    assert appeal.user_id < 0 and appeal.reason == ""
