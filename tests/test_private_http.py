@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
+import storage.inbox
 from bot import metrics
 from bot.ingress import Inbox
 from bot.webhook import PATH, SECRET_HEADER, create_http_app
@@ -89,12 +90,11 @@ async def test_a_store_that_fails_is_500_and_the_log_names_no_content(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def fail(updates: list[Any]) -> int:
+    async def fail(session: Any, updates: list[dict[str, Any]], now: Any) -> list[int]:
         # As SQLAlchemy words it: the statement and its parameters, the whole update.
-        payload = [u.to_dict() for u in updates]
-        raise DBAPIError("INSERT INTO inbox ...", {"payload": payload}, OverflowError("int"))
+        raise DBAPIError("INSERT INTO inbox ...", {"payload": updates}, OverflowError("int"))
 
-    monkeypatch.setattr(Inbox, "accept", lambda self, updates: fail(updates))
+    monkeypatch.setattr(storage.inbox, "store", fail)
     caplog.set_level(logging.DEBUG)
     response = await webhook.post(PATH, content=_message(77), headers=HEADERS)
     assert response.status_code == 500  # Telegram sends it again
