@@ -83,27 +83,27 @@ async def reason(update: Update, context: Context) -> int:
     svc = context.services
     try:
         async with transaction(svc.sessions) as session:
-            await appeals.file(
+            view = await appeals.file_for_card(
                 session, evidence_id=evidence_id, user_id=user.id, reason=text,
                 now=svc.clock.now(), retention=_retention(context),
+                max_attempts=svc.settings.evidence_max_attempts,
             )  # fmt: skip
     except (errors.AppealRefused, errors.AccountError) as refused:
         await context.refuse(refused)
         return END
     await message.reply_text(t(context.lang, ui.FILED))
-    await _post_card(context, evidence_id)
+    await _post_card(context, view)
     return END
 
 
-async def _post_card(context: Context, evidence_id: int) -> None:
-    """The appeal's card in the admin group (when one is set); `/review` shows it anyway."""
+async def _post_card(context: Context, view: appeals.AppealView) -> None:
+    """The appeal's card (read as it was filed) in the admin group when one is set;
+    `/review` shows it anyway."""
     svc = context.services
     chat_id = svc.settings.admin_chat_id
     if chat_id is None:
         return
     lang = svc.settings.default_language
-    async with svc.sessions() as session:
-        view = await appeals.view(session, evidence_id, svc.settings.evidence_max_attempts)
     try:
         sent = await send_review_card(
             context.bot, chat_id, ui.appeal_card(lang, view, svc.settings.zone), svc.photos
@@ -112,7 +112,7 @@ async def _post_card(context: Context, evidence_id: int) -> None:
         log.warning("appeal card not posted: %s", type(exc).__name__)
         return
     async with transaction(svc.sessions) as session:
-        await appeals.card_posted(session, evidence_id, chat_id, sent.message_id)
+        await appeals.card_posted(session, view.appeal.evidence_id, chat_id, sent.message_id)
 
 
 async def not_text(update: Update, context: Context) -> int:

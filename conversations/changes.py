@@ -12,6 +12,7 @@ no conversation starts.
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 from typing import Any
 
 from telegram import Update
@@ -93,22 +94,34 @@ async def time_typed(update: Update, context: Context) -> int | None:
     start, moved = read
     if moved:
         await _say(update, ui.moved_to_tomorrow(context.lang, start, svc.settings.zone))
+    return await _postpone(update, context, int(meeting_id), start, now)
+
+
+def _another_time(error: errors.DomainError) -> bool:
+    """Whether a refused move asks for another time (the time itself was refused) rather than
+    ending the conversation (someone has checked in, or anything else)."""
+    if isinstance(error, errors.CannotChange):
+        return error.reason != "checked_in"
+    return isinstance(error, errors.InvalidTime | errors.TimeConflict)
+
+
+async def _postpone(
+    update: Update, context: Context, meeting_id: int, start: datetime, now: datetime
+) -> int | None:
+    """`meetings.postpone` in one transaction, then the outcome said."""
+    assert context.user_data is not None and update.effective_user is not None
+    svc = context.services
     try:
         async with transaction(svc.sessions) as session:
             result = await meetings.postpone(
-                session, int(meeting_id), update.effective_user.id, start, now
+                session, meeting_id, update.effective_user.id, start, now
             )
-    except (errors.InvalidTime, errors.TimeConflict, errors.CannotChange) as exc:
-        if isinstance(exc, errors.CannotChange) and exc.reason == "checked_in":
-            context.user_data.pop(KEY, None)
-            await _refused(update, context, exc)
-            return END
-        await _refused(update, context, exc)
-        return None  # another time
     except errors.DomainError as exc:
-        context.user_data.pop(KEY, None)
+        again = _another_time(exc)
+        if not again:
+            context.user_data.pop(KEY, None)
         await _refused(update, context, exc)
-        return END
+        return None if again else END
     context.user_data.pop(KEY, None)
     await _say(update, ui.postponed(context.lang, svc.settings.zone, result))
     return END

@@ -120,6 +120,25 @@ async def file(
     return appeal
 
 
+async def file_for_card(
+    session: AsyncSession,
+    *,
+    evidence_id: int,
+    user_id: int,
+    reason: str,
+    now: datetime,
+    retention: timedelta,
+    max_attempts: int,
+) -> AppealView:
+    """Files the appeal (`file`) and returns its card, read in the same unit of work: the
+    handler posts the card to the admin group afterwards."""
+    await file(
+        session, evidence_id=evidence_id, user_id=user_id, reason=reason, now=now,
+        retention=retention,
+    )  # fmt: skip
+    return await view(session, evidence_id, max_attempts)
+
+
 async def view(session: AsyncSession, evidence_id: int, max_attempts: int) -> AppealView:
     appeal = await session.scalar(select(Appeal).where(Appeal.evidence_id == evidence_id))
     if appeal is None:
