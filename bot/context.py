@@ -111,7 +111,12 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         return kept
 
     async def answer(
-        self, text: str | None = None, *, alert: bool = False, or_message: bool = False
+        self,
+        text: str | None = None,
+        *,
+        alert: bool = False,
+        or_message: bool = False,
+        url: str | None = None,
     ) -> None:
         """Answers the pressed button, once, and never fails the work around it.
 
@@ -119,7 +124,9 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         still waits. A second call, an answer Telegram refuses as too late (`too_late`) or one
         lost on the network shows nothing; with `or_message` its text goes to the chat as a
         message instead, for text the person must see (a refusal), so nothing is lost. Without
-        a press (a command), `or_message` text is a reply.
+        a press (a command), `or_message` text is a reply. `url` opens the bot's private
+        chat (a `t.me/<bot>?start=...` link, the one kind of URL Telegram lets a bot's answer
+        open: https://core.telegram.org/bots/api#answercallbackquery).
         """
         update = self._update
         query = update.callback_query if update is not None else None
@@ -129,7 +136,7 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
             while len(kept) > _ANSWERED_KEPT:
                 kept.popitem(last=False)
             try:
-                await query.answer(text, show_alert=alert)
+                await query.answer(text, show_alert=alert, url=url)
                 return
             except BadRequest as error:
                 if not too_late(error):

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from datetime import date, datetime
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
@@ -24,7 +24,6 @@ from storage import errors, gathering, meetings
 from storage.db import transaction
 from ui import callbacks, links
 from ui import gathering as screens
-from ui import meetups as meetup_screens
 from ui.callbacks import Action
 
 log = logging.getLogger(__name__)
@@ -50,57 +49,47 @@ async def tap(update: Update, context: Context) -> None:
                 user_id=query.from_user.id, rules=svc.rules, now=svc.clock.now(),
                 zone=svc.settings.zone, cutoff=svc.settings.gather_cutoff_time,
             )  # fmt: skip
-            card = None
-            if tapped.formed is not None and tapped.formed.meeting_id is not None:
-                card = await meetings.card(session, tapped.formed.meeting_id, 0, svc.clock.now())
+            made = tapped.formed.meeting_id if tapped.formed is not None else None
+            card = None if made is None else await meetings.card(session, made, 0, svc.clock.now())
     except errors.NotRegistered:
-        await _sign_up_first(update, context, mission_id)
+        await _sign_up_first(context, mission_id)
         return
     await context.answer(screens.tapped(context.lang, tapped))
-    username = context.bot.username
-    text, markup = screens.post_screen(tapped.post.language, tapped.post, username)
+    text, markup = screens.post_screen(tapped.post.language, tapped.post, context.bot.username)
     with contextlib.suppress(BadRequest):  # "not modified": a double tap changed nothing
         await query.edit_message_text(text, reply_markup=markup)
-    formed = tapped.formed
-    if formed is None:
-        return
-    lang, reply_to = tapped.post.language, query.message.message_id if query.message else None
-    if card is not None:
-        intro = screens.formed_intro(lang, 1 + len(formed.seated) + len(formed.refused))
-        body = meetup_screens.card_text(lang, svc.settings.zone, card.meetup)
-        await _say(context, chat.id, f"{intro}\n\n{body}", reply_to,
-                   meetup_screens.card_markup(lang, card))  # fmt: skip
-        log.info("group %s: taps made meetup %s", chat.id, formed.meeting_id)
-    else:
-        item = next(i for i in tapped.post.values["missions"] if int(i["id"]) == mission_id)
-        count = tapped.post.counts.get(mission_id, 0)
-        text, markup = screens.need_host(lang, item, count, username, mission_id)
-        await _say(context, chat.id, text, reply_to, markup)
+    said = screens.formed(tapped, card, svc.settings.zone, context.bot.username)
+    if said is not None:
+        reply_to = query.message.message_id if query.message else None
+        await _say(context, chat.id, said, reply_to, made)
 
 
 async def _say(
-    context: Context, chat_id: int, text: str, reply_to: int | None, markup: object
+    context: Context,
+    chat_id: int,
+    said: tuple[str, InlineKeyboardMarkup | None],
+    reply_to: int | None,
+    meeting_id: int | None,
 ) -> None:
+    """Tells the group under the post what the taps made (a meetup, or a call for a host)."""
+    text, markup = said
     try:
         await context.bot.send_message(
-            chat_id, text, reply_markup=markup,  # type: ignore[arg-type]
+            chat_id, text, reply_markup=markup,
             reply_to_message_id=reply_to, allow_sending_without_reply=True,
         )  # fmt: skip
     except TelegramError:  # the group no longer lets the bot post: the meetup stands
         log.info("group %s: could not post the gathered meetup", chat_id)
+    if meeting_id is not None:
+        log.info("group %s: taps made meetup %s", chat_id, meeting_id)
 
 
-async def _sign_up_first(update: Update, context: Context, mission_id: int) -> None:
+async def _sign_up_first(context: Context, mission_id: int) -> None:
     """No account: the answer opens the private chat on the mission (its invitation to sign
     up); the tap is not counted."""
-    query = update.callback_query
-    assert query is not None
     username = context.bot.username
     url = links.mission_link(username, mission_id) if username else None
-    try:
-        await query.answer(screens.sign_up_first(context.lang), show_alert=url is None, url=url)
-    except BadRequest:  # too late to answer: nothing to show
-        log.info("a tap's answer came too late")
+    await context.answer(screens.sign_up_first(context.lang), alert=url is None, url=url)
 
 
 async def who(update: Update, context: Context) -> None:

@@ -6,13 +6,15 @@ Pure functions of a language and `storage.gathering`'s views."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from storage import meetings
 from storage.gathering import NAMES_SHOWN, Post, Tapped
 from ui import callbacks, links
+from ui import meetups as meetup_screens
 from ui.callbacks import Action
 from ui.i18n import N_, localized, t, tn
 from ui.refusals import FALLBACK, TABLE
@@ -155,6 +157,25 @@ def formed_intro(lang: str, count: int) -> str:
         count,
         count=count,
     )
+
+
+def formed(
+    tapped: Tapped, card: meetings.Card | None, zone: tzinfo, bot_username: str | None
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """What the group is told under the post when a tap completed the count, in the post's
+    language: the new meetup's card (its own text and Join button) with a line above it, or,
+    when nobody who tapped may host (no `card`), the call for a host. None: nothing made."""
+    made, lang = tapped.formed, tapped.post.language
+    if made is None:
+        return None
+    if card is not None:
+        intro = formed_intro(lang, 1 + len(made.seated) + len(made.refused))
+        body = meetup_screens.card_text(lang, zone, card.meetup)
+        return f"{intro}\n\n{body}", meetup_screens.card_markup(lang, card)
+    mission_id = made.mission_id
+    item = next(i for i in tapped.post.values["missions"] if int(i["id"]) == mission_id)
+    count = tapped.post.counts.get(mission_id, 0)
+    return need_host(lang, item, count, bot_username, mission_id)
 
 
 def size_set(lang: str, size: int) -> str:
