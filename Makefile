@@ -41,11 +41,13 @@ lint: setup
 	$(BIN)/lint-imports
 
 # The e2e tests mostly wait on processes and HTTP, so three workers fit two cores (pytest-xdist;
-# each worker has its own databases, sandboxes and bots). TEST_WORKERS=0 runs them in one process.
+# each worker has its own databases, sandboxes and bots). A file's tests stay together and in
+# order on one worker (loadfile): several e2e modules share one bot and build on the test before.
+# TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 3
 
 test: setup browser-deps lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Every reliability test, the heavy ones too (they restart PostgreSQL and run long, so
 # `make test` leaves them out and runs only the bounded ones).
@@ -53,7 +55,7 @@ reliability: setup
 	$(BIN)/pytest -m "reliability or not reliability" tests/reliability
 
 test-fast: setup
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not e2e and not browser"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e and not browser"
 
 # Mutation testing of the money and token code (issue 22; not part of `make test`): mutmut
 # ([tool.mutmut] in pyproject.toml) mutates the ledger, the market, the evidence decisions and
