@@ -238,6 +238,8 @@ def test_signup_to_voucher_with_a_qr_scanned_in_the_page(
     walk.told("승인")
 
     walk.act_as(guest)
+    # As a person would: the market once the approval notice (sent through the outbox) is in.
+    walk.told("인증 사진이 승인됐어요")
     walk.say("/market")
     walk.told("보유 포인트 100")  # the mission's points, paid on approval
     walk.press("(데모) · 100P", exact=False)
