@@ -14,7 +14,8 @@ The sandbox's flood limits are off and the bot's own pacing to Telegram's 30 mes
 lifted (`HALSARAM_OUTBOX_PER_SECOND`), so the figures are the bot's, not Telegram's; the
 bot's pacing of about 1 message/s per chat stays. `bot_cpu_ms_per_update` is the bot
 process's own CPU time (user + system, from /proc) over the updates it answered, both phases.
-`errors`: messages not answered within 30 s, or a request that failed (must be 0).
+`errors`: messages not answered within 30 s, or a request that failed (must be 0); each is
+printed to stderr with its cause.
 Targets (issue 24): p99_ms <= 1,000 at 30 updates/s, errors 0, bot_cpu_ms_per_update <= 5.
 Prints one JSON line.
 """
@@ -63,7 +64,14 @@ class Person:
         self.client = httpx.AsyncClient(
             base_url=f"{base}/sandbox/api",
             timeout=ANSWER_WITHIN + 10,
-            limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
+            # The sandbox's server (uvicorn) closes a connection idle for 5 s, httpx's own
+            # default expiry: a turn coming about 5 s after the last one reused a connection
+            # the server was closing at that moment (ReadError, the "2 errors" of earlier
+            # runs; the bot's log showed nothing). Expiring idle connections sooner on the
+            # client side is the usual cure.
+            limits=httpx.Limits(
+                max_connections=2, max_keepalive_connections=2, keepalive_expiry=2.0
+            ),
         )
         self.user_id = 0
         self.version = 0
@@ -105,8 +113,9 @@ async def _turn(person: Person, due: float, latencies: list[float]) -> int:
         if await person.answered(expected, due + ANSWER_WITHIN):
             latencies.append(time.perf_counter() - due)
             return 0
-    except httpx.HTTPError:
-        pass
+        print(f"no answer within {ANSWER_WITHIN:.0f} s (person {person.index})", file=sys.stderr)
+    except httpx.HTTPError as exc:
+        print(f"request failed (person {person.index}): {exc!r}", file=sys.stderr)
     return 1
 
 
