@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -289,16 +289,18 @@ async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: da
     )
 
 
-async def blocked_between(session: AsyncSession, a: int, b: int) -> bool:
-    found = await session.scalar(
-        select(UserBlock.blocker_id).where(
-            or_(
-                (UserBlock.blocker_id == a) & (UserBlock.blocked_id == b),
-                (UserBlock.blocker_id == b) & (UserBlock.blocked_id == a),
-            )
+def blocks_between(a: int, b: int) -> Select[int]:
+    """A block, either way, between two people (a query; `blocked_between` runs it)."""
+    return select(UserBlock.blocker_id).where(
+        or_(
+            (UserBlock.blocker_id == a) & (UserBlock.blocked_id == b),
+            (UserBlock.blocker_id == b) & (UserBlock.blocked_id == a),
         )
     )
-    return found is not None
+
+
+async def blocked_between(session: AsyncSession, a: int, b: int) -> bool:
+    return (await session.scalar(blocks_between(a, b).limit(1))) is not None
 
 
 async def blocked_ids(session: AsyncSession, user_id: int) -> set[int]:

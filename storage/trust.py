@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Evidence, Feedback, Participation, Report, User
@@ -46,31 +46,25 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
+def _counted(model: type, *where: ColumnElement[bool]) -> ScalarSelect[int]:
+    return select(func.count()).select_from(model).where(*where).scalar_subquery()
+
+
 async def compute(session: AsyncSession, user_id: int) -> Trust:
-    ratings = await session.execute(
-        select(func.count(), func.avg(Feedback.rating)).where(Feedback.to_user_id == user_id)
-    )
-    rated, average = ratings.one()
-    no_shows = await session.scalar(
-        select(func.count())
-        .select_from(Participation)
-        .where(Participation.user_id == user_id, Participation.no_show_at.is_not(None))
-    )
-    approved = await session.scalar(
-        select(func.count())
-        .select_from(Evidence)
-        .where(Evidence.user_id == user_id, Evidence.status == "approved")
-    )
-    rejected = await session.scalar(
-        select(func.count())
-        .select_from(Evidence)
-        .where(Evidence.user_id == user_id, Evidence.status == "rejected")
-    )
-    upheld = await session.scalar(
-        select(func.count())
-        .select_from(Report)
-        .where(Report.reported_id == user_id, Report.status == "actioned")
-    )
+    # One statement for every input: the join and host gates compute this on each press.
+    row = await session.execute(
+        select(
+            _counted(Feedback, Feedback.to_user_id == user_id),
+            select(func.avg(Feedback.rating)).where(Feedback.to_user_id == user_id)
+            .scalar_subquery(),
+            _counted(Participation, Participation.user_id == user_id,
+                     Participation.no_show_at.is_not(None)),
+            _counted(Evidence, Evidence.user_id == user_id, Evidence.status == "approved"),
+            _counted(Evidence, Evidence.user_id == user_id, Evidence.status == "rejected"),
+            _counted(Report, Report.reported_id == user_id, Report.status == "actioned"),
+        )
+    )  # fmt: skip
+    rated, average, no_shows, approved, rejected, upheld = row.one()
     rated = int(rated or 0)
     stars = round(float(average or 3), 1)
     parts = [

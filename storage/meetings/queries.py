@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import moderation, regions
 from storage.accounts import require_user
@@ -98,6 +100,23 @@ def _counted(status: str) -> ScalarSelect[int]:
     )
 
 
+def _viewed(*extra: Any) -> Select[Any]:
+    """Meetups with what a card shows (meeting, mission, host name, seat counts), and
+    `extra` columns."""
+    return (
+        select(
+            Meeting,
+            Mission,
+            func.coalesce(User.display_name, ""),
+            _counted(JOINED),
+            _counted(WAITLISTED),
+            *extra,
+        )
+        .join(Mission, Mission.id == Meeting.mission_id)
+        .outerjoin(User, User.id == Meeting.host_id)
+    )
+
+
 async def views(session: AsyncSession, meeting_ids: Sequence[int]) -> list[MeetupView]:
     """Meetups as cards show them, in the order asked; ids not found are left out.
 
@@ -106,18 +125,7 @@ async def views(session: AsyncSession, meeting_ids: Sequence[int]) -> list[Meetu
     """
     if not meeting_ids:
         return []
-    rows = await session.execute(
-        select(
-            Meeting,
-            Mission,
-            func.coalesce(User.display_name, ""),
-            _counted(JOINED),
-            _counted(WAITLISTED),
-        )
-        .join(Mission, Mission.id == Meeting.mission_id)
-        .outerjoin(User, User.id == Meeting.host_id)
-        .where(Meeting.id.in_(meeting_ids))
-    )
+    rows = await session.execute(_viewed().where(Meeting.id.in_(meeting_ids)))
     found = {
         meeting.id: MeetupView(meeting, mission, int(seated), int(waiting), host_name)
         for meeting, mission, host_name, seated, waiting in rows
@@ -143,10 +151,22 @@ async def card(
     session: AsyncSession, meeting_id: int, user_id: int, now: datetime | None = None
 ) -> Card:
     """The meetup as its card shows it, and where this person stands in it (with `now`,
-    whether it has started)."""
-    meetup = await view(session, meeting_id)
-    started = now is not None and meetup.meeting.starts_at <= now
-    return Card(meetup, await standing(session, meeting_id, user_id), started)
+    whether it has started). One statement: every join and leave redraws a card."""
+    mine = aliased(Participation)
+    row = (
+        await session.execute(
+            _viewed(mine.status, mine.checked_in_at, mine.confirm_by)
+            .outerjoin(mine, (mine.meeting_id == Meeting.id) & (mine.user_id == user_id))
+            .where(Meeting.id == meeting_id)
+        )
+    ).first()
+    if row is None:
+        raise MeetupNotFound
+    meeting, mission, host_name, seated, waiting, status, checked_in_at, confirm_by = row
+    meetup = MeetupView(meeting, mission, int(seated), int(waiting), host_name)
+    me = Standing(user_id, status, checked_in_at is not None, confirm_by)
+    started = now is not None and meeting.starts_at <= now
+    return Card(meetup, me, started)
 
 
 async def as_host(session: AsyncSession, meeting_id: int, user_id: int) -> MeetupView:

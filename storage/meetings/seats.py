@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import moderation, outbox, trust
@@ -73,10 +73,10 @@ class Seat:
     meeting: Meeting
 
 
-async def _conflicts(
-    session: AsyncSession, user_id: int, starts_at: datetime, ends_at: datetime, skip: int | None
-) -> bool:
-    """True when the person already holds a place in a meetup overlapping this time."""
+def _overlapping(
+    user_id: int, starts_at: datetime, ends_at: datetime, skip: int | None
+) -> Select[int]:
+    """The open meetups overlapping this time in which the person holds a place."""
     query = (
         select(Meeting.id)
         .join(Participation, Participation.meeting_id == Meeting.id)
@@ -90,6 +90,14 @@ async def _conflicts(
     )
     if skip is not None:
         query = query.where(Meeting.id != skip)
+    return query
+
+
+async def _conflicts(
+    session: AsyncSession, user_id: int, starts_at: datetime, ends_at: datetime, skip: int | None
+) -> bool:
+    """True when the person already holds a place in a meetup overlapping this time."""
+    query = _overlapping(user_id, starts_at, ends_at, skip)
     return (await session.scalar(query.limit(1))) is not None
 
 
@@ -194,14 +202,42 @@ async def _ensure_neighbours(
 ) -> None:
     """Meetups are for neighbours: the meetup's district and the person's are enabled, and
     with `rules.join_same_district` they are one district."""
-    there = await session.get(Region, meeting.region_id) if meeting.region_id else None
+    wanted = {meeting.region_id, user.region_id} - {None}
+    found = {r.id: r for r in await session.scalars(select(Region).where(Region.id.in_(wanted)))}
+    there = found.get(meeting.region_id) if meeting.region_id else None
     if there is None or not there.enabled:
         raise OutsideNeighbourhood("meetup")
-    home = await session.get(Region, user.region_id) if user.region_id else None
+    home = found.get(user.region_id) if user.region_id else None
     if home is None or not home.enabled:
         raise OutsideNeighbourhood("home")
     if rules.join_same_district and home.district_code != there.district_code:
         raise OutsideNeighbourhood("district")
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the join rules read once the meeting row is locked."""
+
+    blocked: bool  # a block, either way, between the person and the host
+    conflict: bool  # a place held in another meetup overlapping this one
+    seated: int
+
+
+async def _facts(session: AsyncSession, meeting: Meeting, user_id: int) -> _Facts:
+    # One statement: a join is the busiest write there is (issue 24).
+    blocked, conflict, seated = (
+        await session.execute(
+            select(
+                moderation.blocks_between(meeting.host_id, user_id).exists(),
+                _overlapping(user_id, meeting.starts_at, meeting.ends_at, meeting.id).exists(),
+                select(func.count())
+                .select_from(Participation)
+                .where(Participation.meeting_id == meeting.id, Participation.status == JOINED)
+                .scalar_subquery(),
+            )
+        )
+    ).one()
+    return _Facts(bool(blocked), bool(conflict), int(seated or 0))
 
 
 async def _seat(session: AsyncSession, meeting: Meeting, mine: Participation) -> Seat:
@@ -239,7 +275,8 @@ async def join(
     ensure_open(meeting, now)
     if meeting.host_id == user_id:
         raise OwnMeetup
-    if await moderation.blocked_between(session, meeting.host_id, user_id):
+    facts = await _facts(session, meeting, user_id)
+    if facts.blocked:
         raise Blocked
     if meeting.joining_closed:
         raise JoiningClosed
@@ -250,9 +287,9 @@ async def join(
         raise NotVerified
     if await trust.current(session, user) < rules.join_min_trust:
         raise LowTrust
-    if await _conflicts(session, user_id, meeting.starts_at, meeting.ends_at, meeting_id):
+    if facts.conflict:
         raise TimeConflict
-    seated = await count(session, meeting_id, JOINED)
+    seated = facts.seated
     status = JOINED if seated < meeting.capacity else WAITLISTED
     if existing is None:
         existing = Participation(meeting_id=meeting_id, user_id=user_id, joined_at=now, joins=0)
