@@ -68,9 +68,16 @@ from ui.commands import Audience, commands_for
 from ui.i18n import SUPPORTED, t
 
 # Updates handled at once (PTB's own default is 256). Each holds a database connection for most
-# of its run and the engine's pool has 15 (SQLAlchemy's 5 + 10 overflow), so more would only
-# queue there, while each one in flight may hold an HTTP connection to Telegram.
+# of its run and the engine keeps `DB_POOL_SIZE`, so more would only queue there, while each
+# one in flight may hold an HTTP connection to Telegram.
 CONCURRENT_UPDATES = 32
+# Database connections a bot or worker process keeps open, and how many more it may open for a
+# moment. SQLAlchemy's default keeps 5 and opens up to 10 more on demand, closing each again
+# when it comes back: under load the bot opened and closed a PostgreSQL connection on most
+# updates (a connect costs the bot and the server milliseconds of CPU; issue 24's profile of
+# the e2e run). Within PostgreSQL's default 100 connections for a bot and a worker.
+DB_POOL_SIZE = 20
+DB_POOL_OVERFLOW = 10
 # Calls of jobs other than the outbox's sends (a daily post, verification, a chat's lookup).
 JOB_CONNECTIONS = 4
 

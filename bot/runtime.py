@@ -17,9 +17,10 @@ from collections.abc import Generator
 from typing import Any
 
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import metrics
-from bot.app import build_application
+from bot.app import DB_POOL_OVERFLOW, DB_POOL_SIZE, build_application
 from bot.ingress import ALLOWED_UPDATES, Inbox, poll
 from bot.settings import Settings
 from bot.webhook import create_http_app, register
@@ -82,11 +83,18 @@ async def _close(listeners: list[tuple[_Server, asyncio.Task[None]] | None]) -> 
             await asyncio.gather(listener[1], return_exceptions=True)
 
 
+def _engine(settings: Settings) -> AsyncEngine:
+    # hide_parameters: a database error's text never quotes the values (an update, a name).
+    return create_engine(
+        settings.database_url, hide_parameters=True,
+        pool_size=DB_POOL_SIZE, max_overflow=DB_POOL_OVERFLOW,
+    )  # fmt: skip
+
+
 async def serve(settings: Settings, *, webhook_url: str | None, with_worker: bool = True) -> None:
     """Handles updates until stopped; with `with_worker`, runs the jobs in this process too."""
     clock = SystemClock()
-    # hide_parameters: a database error's text never quotes the values (an update, a name).
-    engine = create_engine(settings.database_url, hide_parameters=True)
+    engine = _engine(settings)
     sessions = session_factory(engine)
     application = build_application(
         settings, clock=clock, sessions=sessions, schedule_jobs=with_worker
@@ -137,7 +145,7 @@ async def serve(settings: Settings, *, webhook_url: str | None, with_worker: boo
 async def work(settings: Settings) -> None:
     """Runs only the jobs: outbox dispatch, verification, scheduled posts."""
     clock = SystemClock()
-    engine = create_engine(settings.database_url, hide_parameters=True)
+    engine = _engine(settings)
     sessions = session_factory(engine)
     application = build_application(
         settings, clock=clock, sessions=sessions, schedule_jobs=True, handle_updates=False
