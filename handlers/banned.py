@@ -16,14 +16,12 @@ so repeated messages are not answered with a flood.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.context import Context
+from bot.recent import Recent, recent
 from storage import moderation
 from ui import callbacks
 from ui import moderation as ui
@@ -33,7 +31,6 @@ from ui.i18n import t
 GROUP = -5
 TTL = 60.0  # seconds a person's ban status is trusted from memory
 QUIET = 60.0  # seconds between two final messages to one person
-KEPT = 10_000  # people remembered at most
 STATUS_KEY = "banned_status"  # handlers/moderation.py drops a person's entry on /ban, /unban
 TOLD_KEY = "banned_told"
 # What a banned person may still do: see and take their data, delete their account.
@@ -53,24 +50,13 @@ def _lets_through(update: Update) -> bool:
     return False
 
 
-def _memory(context: Context, key: str) -> OrderedDict[int, tuple[float, bool]]:
-    kept = context.application.bot_data.setdefault(key, OrderedDict())
-    assert isinstance(kept, OrderedDict)
-    return kept
-
-
 async def _is_banned(context: Context, user_id: int) -> bool:
-    known = _memory(context, STATUS_KEY)
-    now = time.monotonic()
-    found = known.get(user_id)
-    if found is not None and now - found[0] < TTL:
-        return found[1]
-    async with context.services.sessions() as session:
-        banned = await moderation.banned(session, user_id)
-    known[user_id] = (now, banned)
-    known.move_to_end(user_id)
-    while len(known) > KEPT:
-        known.popitem(last=False)
+    known: Recent[bool] = recent(context.application, STATUS_KEY, TTL)
+    banned = known.get(user_id)
+    if banned is None:
+        async with context.services.sessions() as session:
+            banned = await moderation.banned(session, user_id)
+        known.put(user_id, banned)
     return banned
 
 
@@ -87,14 +73,9 @@ async def gate(update: Update, context: Context) -> None:
     if update.callback_query is not None:
         await context.answer(text, alert=True)
     elif chat is not None and chat.type == ChatType.PRIVATE:
-        told = _memory(context, TOLD_KEY)
-        now = time.monotonic()
-        last = told.get(person.id)
-        if last is None or now - last[0] >= QUIET:
-            told[person.id] = (now, True)
-            told.move_to_end(person.id)
-            while len(told) > KEPT:
-                told.popitem(last=False)
+        told: Recent[bool] = recent(context.application, TOLD_KEY, QUIET)
+        if told.get(person.id) is None:
+            told.put(person.id, True)
             await context.bot.send_message(chat.id, text)
     raise ApplicationHandlerStop
 
