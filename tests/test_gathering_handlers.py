@@ -6,6 +6,7 @@ Join pressed on that card in the group confirms privately and leaves the card ev
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -58,8 +59,12 @@ async def test_taps_gather_a_meetup_whose_card_the_group_joins(
         await bot.press(person.user, post, _tap_data(post))
         if i < 2:
             assert f"({i + 1}/3)" in buttons(_current(bot, group.id, post))[0][0]
+    # The card is queued with the meetup and goes out with the outbox (issue 23).
+    assert not [m for m in bot.bot_messages(group.id) if "🎉" in m["text"]]
+    await bot.run_outbox()
     card = next(m for m in bot.bot_messages(group.id) if "🎉" in m["text"])
     assert "3/" in card["text"] and "지훈" in card["text"]
+    assert card["reply_to_message"]["message_id"] == post["message_id"]  # under the post
     join = next(d for label, d in buttons(card) if label == "참여하기")
     before = len(bot.emulator.transcript(fourth.id))
     await bot.press(fourth.user, card, join)
@@ -81,3 +86,33 @@ async def test_only_admins_set_how_many_taps(bot: BotHarness) -> None:
     assert "4명" in done["text"]
     [wrong] = await group.say(group.admin, "/setgather 40")
     assert "/setgather" in wrong["text"]
+
+
+async def test_the_card_survives_a_crash_and_an_outage_and_its_join_works(
+    bot: BotHarness, clock: FrozenClock
+) -> None:
+    """Issue 23: the card is queued with the meetup, not sent by the handler: the bot dies
+    right after the commit and Telegram is unreachable at the first try; the dispatcher posts
+    it later, under the post, and its Join button seats a fourth neighbour."""
+    trio = [await Neighbour(bot, name).register() for name in ("지훈", "민지", "서연")]
+    fourth = await Neighbour(bot, "하준").register()
+    group, post = await _group_with_post(bot, [*trio, fourth])
+    for person in trio:
+        await bot.press(person.user, post, _tap_data(post))
+
+    def cards() -> list[dict[str, Any]]:
+        return [m for m in bot.bot_messages(group.id) if "🎉" in m.get("text", "")]
+
+    assert cards() == []
+    await bot.crash()
+    bot.emulator.faults.refuse["sendMessage"] = 100  # Telegram unreachable for a while
+    assert await bot.run_outbox() == 0
+    bot.emulator.faults.refuse.pop("sendMessage")
+    assert cards() == []
+    clock.advance(timedelta(minutes=1))
+    await bot.run_outbox()
+    [card] = cards()
+    assert card["reply_to_message"]["message_id"] == post["message_id"]
+    assert "3/" in card["text"]
+    await bot.press(fourth.user, card, next(d for label, d in buttons(card) if label == "참여하기"))
+    assert "4/" in _current(bot, group.id, card)["text"]
