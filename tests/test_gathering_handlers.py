@@ -10,11 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from storage.clock import FrozenClock
+from storage.db import transaction
+from storage.models import OutboxMessage
 from tests.harness import BotHarness, buttons
 from tests.people import Neighbour
-from tests.test_groups import Group, run_daily
+from tests.test_group_rights import _set_region_in, forum_group
+from tests.test_groups import Group, run_daily, seoul
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -116,3 +120,35 @@ async def test_the_card_survives_a_crash_and_an_outage_and_its_join_works(
     assert "3/" in card["text"]
     await bot.press(fourth.user, card, next(d for label, d in buttons(card) if label == "참여하기"))
     assert "4/" in _current(bot, group.id, card)["text"]
+
+
+async def test_in_a_forum_the_card_goes_to_the_posts_topic(
+    bot: BotHarness, clock: FrozenClock
+) -> None:
+    """The card is queued with the topic the daily post went to (its outbox row's): there
+    even when the post's message_id is unknown (its send's answer was lost), so it cannot be a
+    reply to it (a reply would carry the topic)."""
+    group, topic = await forum_group(bot, clock, "Forum")
+    trio = [await Neighbour(bot, name).register() for name in ("지훈", "민지", "서연")]
+    for person in trio:
+        bot.emulator.add_member(group.id, person.id)
+    [ask] = await bot.act(
+        group.id, bot.emulator.send_topic_text(group.admin["id"], group.id, topic, "/setregion")
+    )
+    await _set_region_in(bot, group, ask)
+    clock.set(seoul(8, 0))
+    assert await run_daily(bot) == 1
+    await bot.run_outbox()
+    [post] = group.posts()
+    async with transaction(bot.sessions) as s:
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key.like("daily:%"))
+            .values(sent_message_id=None, last_error="unconfirmed: read timeout")
+        )
+    for person in trio:
+        await bot.press(person.user, post, _tap_data(post))
+    await bot.run_outbox()
+    [card] = [m for m in bot.bot_messages(group.id) if "🎉" in m.get("text", "")]
+    assert card["message_thread_id"] == topic and card["is_topic_message"] is True
+    assert "reply_to_message" not in card or card["reply_to_message"].get("forum_topic_created")
