@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import Bot, Message
 from telegram.error import BadRequest
@@ -15,25 +16,29 @@ log = logging.getLogger(__name__)
 
 
 async def send_review_card(
-    bot: Bot, chat_id: int, card: ReviewCard, store: FileStore | None = None
+    bot: Bot, chat_id: int, card: ReviewCard, store: FileStore | None = None, **extra: Any
 ) -> Message:
     """Posts a review card, the text as caption: the photo (or the original file, or a video)
     by file_id, or, for an original Telegram cannot show inline (an iPhone's HEIC) or a round
     video message (no caption possible), the JPEG the checks stored from it (when `store` is
-    given and can give it back)."""
+    given and can give it back). `extra` goes with the send (the outbox's forum topic and
+    rate-limit arguments)."""
     jpeg = await _shown_jpeg(store, card.shown_as_jpeg)
+    caption, markup = card.text, card.markup
     try:
         if jpeg is not None:
-            return await bot.send_photo(chat_id, jpeg, caption=card.text, reply_markup=card.markup)
+            return await bot.send_photo(
+                chat_id, jpeg, caption=caption, reply_markup=markup, **extra
+            )
         if card.media_kind == VIDEO and not card.as_document:  # to watch on the card (issue 21)
             return await bot.send_video(
-                chat_id, card.file_id, caption=card.text, reply_markup=card.markup
+                chat_id, card.file_id, caption=caption, reply_markup=markup, **extra
             )
         send = bot.send_document if card.as_document else bot.send_photo
-        return await send(chat_id, card.file_id, caption=card.text, reply_markup=card.markup)
+        return await send(chat_id, card.file_id, caption=caption, reply_markup=markup, **extra)
     except BadRequest:
         # The file can no longer be sent by id (rare): the card still works without it.
-        return await bot.send_message(chat_id, card.text, reply_markup=card.markup)
+        return await bot.send_message(chat_id, card.text, reply_markup=markup, **extra)
 
 
 async def _shown_jpeg(store: FileStore | None, key: str | None) -> bytes | None:

@@ -4,18 +4,16 @@ The button checks at once that the photo may be appealed (the sender's own, reje
 admin, not appealed before, still kept); a refusal is said and nothing starts. The reason is
 one short text message (`storage.appeals.MAX_REASON` characters; a longer one is asked again);
 `/cancel` drops it. Filed, the appeal's card (the photo's review card with the reason) goes to
-the admin group when one is set; either way it waits on `/review` for an admin other than the
-one who rejected the photo.
+the admin group when one is set, through the outbox (queued with the appeal); either way it
+waits on `/review` for an admin other than the one who rejected the photo.
 """
 
 from __future__ import annotations
 
-import logging
 import warnings
 from datetime import timedelta
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -27,7 +25,6 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.sending import send_review_card
 from bot.services import services_of
 from storage import appeals, errors
 from storage.db import transaction
@@ -36,7 +33,6 @@ from ui import callbacks
 from ui.callbacks import Action
 from ui.i18n import t
 
-log = logging.getLogger(__name__)
 REASON = 0
 END = ConversationHandler.END
 KEY = "appeal"
@@ -83,36 +79,17 @@ async def reason(update: Update, context: Context) -> int:
     svc = context.services
     try:
         async with transaction(svc.sessions) as session:
-            view = await appeals.file_for_card(
+            await appeals.file_for_card(
                 session, evidence_id=evidence_id, user_id=user.id, reason=text,
                 now=svc.clock.now(), retention=_retention(context),
+                admin_chat_id=svc.settings.admin_chat_id,
                 max_attempts=svc.settings.evidence_max_attempts,
             )  # fmt: skip
     except (errors.AppealRefused, errors.AccountError) as refused:
         await context.refuse(refused)
         return END
     await message.reply_text(t(context.lang, ui.FILED))
-    await _post_card(context, view)
     return END
-
-
-async def _post_card(context: Context, view: appeals.AppealView) -> None:
-    """The appeal's card (read as it was filed) in the admin group when one is set;
-    `/review` shows it anyway."""
-    svc = context.services
-    chat_id = svc.settings.admin_chat_id
-    if chat_id is None:
-        return
-    lang = svc.settings.default_language
-    try:
-        sent = await send_review_card(
-            context.bot, chat_id, ui.appeal_card(lang, view, svc.settings.zone), svc.photos
-        )
-    except TelegramError as exc:  # the appeal is filed: /review shows it
-        log.warning("appeal card not posted: %s", type(exc).__name__)
-        return
-    async with transaction(svc.sessions) as session:
-        await appeals.card_posted(session, view.appeal.evidence_id, chat_id, sent.message_id)
 
 
 async def not_text(update: Update, context: Context) -> int:

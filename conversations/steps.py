@@ -296,8 +296,9 @@ class Steps(Questions):
         dong = answers.get("dong_name", "")
         async with context.services.sessions() as session:
             found = await accounts.check_home(
-                session, int(answers["region_id"]), location.latitude, location.longitude
-            )
+                session, int(answers["region_id"]), location.latitude, location.longitude,
+                context.services.settings.between_dongs_m,
+            )  # fmt: skip
         if found.instead is not None:
             # Kept here, not in the button: a forged button cannot verify another 동.
             instead = localized(context.lang, found.instead, "name")

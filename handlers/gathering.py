@@ -3,9 +3,10 @@
 A tap is counted by `storage.gathering.tap` (once per person, post and mission); its answer is
 a toast, and the post is edited to show the counts. The tap that completes the count makes a
 meetup: its card (the meetup card's own text and Join button) goes to the group under the
-post, or, when nobody who tapped may host, a call for a host. Someone without an account is
-answered with the bot's private chat opened on the mission (a `t.me/<bot>?start=m<id>` link,
-which Telegram lets a button's answer open) and counts once signed up and tapping again.
+post through the outbox, or, when nobody who tapped may host, a call for a host. Someone
+without an account is answered with the bot's private chat opened on the mission (a
+`t.me/<bot>?start=m<id>` link, which Telegram lets a button's answer open) and counts once
+signed up and tapping again.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import contextlib
 import logging
 from datetime import date, datetime
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context
 from bot.senders import sender_is_admin
-from storage import errors, gathering, meetings
+from storage import errors, gathering
 from storage.db import transaction
 from ui import callbacks, links
 from ui import gathering as screens
@@ -37,7 +38,8 @@ def _day(arg: str) -> date:
 
 
 async def tap(update: Update, context: Context) -> None:
-    """ "🙋" under a mission of a daily post."""
+    """ "🙋" under a mission of a daily post. What the taps made is told to the group through
+    the outbox, queued in the same transaction (`storage.gathering`)."""
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and chat is not None
     svc, pressed = context.services, context.pressed
@@ -49,8 +51,6 @@ async def tap(update: Update, context: Context) -> None:
                 user_id=query.from_user.id, rules=svc.rules, now=svc.clock.now(),
                 zone=svc.settings.zone, cutoff=svc.settings.gather_cutoff_time,
             )  # fmt: skip
-            made = tapped.formed.meeting_id if tapped.formed is not None else None
-            card = None if made is None else await meetings.card(session, made, 0, svc.clock.now())
     except errors.NotRegistered:
         await _sign_up_first(context, mission_id)
         return
@@ -58,30 +58,8 @@ async def tap(update: Update, context: Context) -> None:
     text, markup = screens.post_screen(tapped.post.language, tapped.post, context.bot.username)
     with contextlib.suppress(BadRequest):  # "not modified": a double tap changed nothing
         await query.edit_message_text(text, reply_markup=markup)
-    said = screens.formed(tapped, card, svc.settings.zone, context.bot.username)
-    if said is not None:
-        reply_to = query.message.message_id if query.message else None
-        await _say(context, chat.id, said, reply_to, made)
-
-
-async def _say(
-    context: Context,
-    chat_id: int,
-    said: tuple[str, InlineKeyboardMarkup | None],
-    reply_to: int | None,
-    meeting_id: int | None,
-) -> None:
-    """Tells the group under the post what the taps made (a meetup, or a call for a host)."""
-    text, markup = said
-    try:
-        await context.bot.send_message(
-            chat_id, text, reply_markup=markup,
-            reply_to_message_id=reply_to, allow_sending_without_reply=True,
-        )  # fmt: skip
-    except TelegramError:  # the group no longer lets the bot post: the meetup stands
-        log.info("group %s: could not post the gathered meetup", chat_id)
-    if meeting_id is not None:
-        log.info("group %s: taps made meetup %s", chat_id, meeting_id)
+    if tapped.formed is not None and tapped.formed.meeting_id is not None:
+        log.info("group %s: taps made meetup %s", chat.id, tapped.formed.meeting_id)
 
 
 async def _sign_up_first(context: Context, mission_id: int) -> None:

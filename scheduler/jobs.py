@@ -44,6 +44,7 @@ async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
             stale=timedelta(seconds=svc.settings.outbox_stale_seconds),
             paid=svc.settings.outbox_paid_per_second is not None,
             keep_going=lambda: application.running,
+            photos=svc.photos,
         )
     finally:
         if application.running and context.job_queue is not None:

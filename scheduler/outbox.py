@@ -48,7 +48,7 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
-from bot import card_cleanup
+from bot import card_cleanup, outbox_cards
 from bot.rights import cannot_post
 from bot.send_now import PROTECTED, RESENT_WHEN_UNSURE, looked_up
 from bot.transport import (
@@ -62,6 +62,7 @@ from storage import admin_cards, delivery, groups, meetings
 from storage import outbox as rows
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
+from storage.files import FileStore
 from storage.outbox import NoticeKind
 from ui.notices import buttons, daily_post, render
 
@@ -100,9 +101,10 @@ async def dispatch_once(
     stale: timedelta = rows.STALE_CLAIM,
     worker: str = WORKER,
     paid: bool = False,
+    photos: FileStore | None = None,
 ) -> int:
     """Claims one batch of due notices and sends it; returns how many were delivered."""
-    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid)
+    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid, photos)
     return await run.go(batch, drain=False, keep_going=_always)
 
 
@@ -118,12 +120,14 @@ async def dispatch(
     worker: str = WORKER,
     paid: bool = False,
     keep_going: Callable[[], bool] | None = None,
+    photos: FileStore | None = None,
 ) -> int:
     """Sends until nothing is due: claims the next batch while the last came back full, ahead
     of need, so the send budget never waits for the database; stops claiming when a batch comes
     back short (the outbox is drained) or `keep_going()` turns false (the process stops), and
-    returns once what it claimed is sent. Returns how many were delivered."""
-    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid)
+    returns once what it claimed is sent. Returns how many were delivered. `photos`: where
+    an appeal card's stored JPEG is read (`bot/outbox_cards.py`)."""
+    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid, photos)
     size = batch if batch is not None else run.batch_size()
     return await run.go(size, drain=True, keep_going=keep_going or _always)
 
@@ -156,6 +160,7 @@ class _Run:
         stale: timedelta,
         worker: str,
         paid: bool,
+        photos: FileStore | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -168,7 +173,9 @@ class _Run:
         self.paid = paid and self.budget is not None and self.budget.paid_per_second > 0
         self.languages: dict[int, str] = {}
         self.recorder = _Recorder(sessions)
-        self.sender = _Sender(bot, sessions, clock, zone, self.languages, self.recorder, self.paid)
+        self.sender = _Sender(
+            bot, sessions, clock, zone, self.languages, self.recorder, self.paid, photos
+        )
         self.chats: dict[int, deque[rows.Claimed]] = {}  # claimed, not yet sent, per chat
         self.ready: deque[int] = deque()  # chats with rows and nobody serving them
         self.waiting = 0  # rows claimed and not yet taken by a sender
@@ -360,8 +367,10 @@ class _Sender:
         languages: dict[int, str],
         recorder: _Recorder,
         paid: bool,
+        photos: FileStore | None = None,
     ) -> None:
         self.bot = bot
+        self.photos = photos
         self.sessions = sessions
         self.clock = clock
         self.zone = zone
@@ -435,12 +444,19 @@ class _Sender:
         self, chat_id: int, kind: NoticeKind, values: dict[str, Any], extra: dict[str, Any]
     ) -> int | None:
         """Sends the notice; returns its message_id. A card about a person who deleted their
-        account is deleted or blanked instead (`bot/card_cleanup.py`; no new message)."""
+        account is deleted or blanked instead (`bot/card_cleanup.py`; no new message); a
+        group's gathering card and an appeal's card are drawn as they go (`bot/outbox_cards.py`)."""
         if kind == admin_cards.KIND:
             lang = self.languages[chat_id]
             await card_cleanup.clean(self.bot, self.sessions, chat_id, values, lang, self.zone,
                                      **extra)  # fmt: skip
             return None
+        if kind in outbox_cards.KINDS:  # drawn from the database as they go
+            return await outbox_cards.send(
+                self.bot, self.sessions, self.photos, chat_id, kind, values,
+                lang=self.languages[chat_id], zone=self.zone, now=self.clock.now(),
+                bot_username=_username(self.bot), **extra,
+            )  # fmt: skip
         text, markup = await self._render(chat_id, kind, values)
         if kind in PROTECTED:
             extra["protect_content"] = True

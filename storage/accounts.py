@@ -169,8 +169,8 @@ async def distance_outside(
     return geo.distance_to_area_m(region.boundary, latitude, longitude)
 
 
-# Parks, lakes and wide roads lie between 동 boundaries (Seokchon Lake is in no 동 at all): a
-# location in none of them counts for the nearest within this distance (issue 23).
+# Parks, lakes and wide roads lie between 동 boundaries: a location in none of them counts
+# for the nearest open 동 within this distance (issue 23; the setting `between_dongs_m`).
 BETWEEN_DONGS_M = 300.0
 
 
@@ -190,9 +190,10 @@ async def check_home(
     between_m: float = BETWEEN_DONGS_M,
 ) -> HomeCheck:  # fmt: skip
     """Checks a shared location against the chosen open 동: inside it verifies; inside another
-    open 동 offers that one (inside one not open: only how far); in none (a gap between the
-    boundaries) the chosen one counts within `between_m`, else the nearest open 동 within
-    `between_m` is offered."""
+    open 동 offers that one (inside one not open: only how far). In none (a park, a lake, a
+    road between the boundaries) the 동 is the nearest open one within `between_m`: the chosen
+    one verifies, another is offered; farther than `between_m` from every open 동, only how
+    far."""
     chosen = await open_region(session, region_id)
     metres = geo.distance_to_area_m(chosen.boundary, latitude, longitude)
     if metres == 0:
@@ -209,15 +210,15 @@ async def check_home(
     for other in others:
         if geo.contains(other.boundary, latitude, longitude):
             return HomeCheck(False, metres, other if other.enabled else None)
-    if metres <= between_m:
-        return HomeCheck(True)
-    distances = [
+    distances = [(metres, chosen)] + [
         (geo.distance_to_area_m(r.boundary, latitude, longitude), r) for r in others if r.enabled
     ]
-    nearest = min(distances, default=None, key=lambda found: found[0])
-    if nearest is not None and nearest[0] <= between_m:
-        return HomeCheck(False, metres, nearest[1])
-    return HomeCheck(False, metres)
+    nearest_m, nearest = min(distances, key=lambda found: found[0])
+    if nearest_m > between_m:
+        return HomeCheck(False, metres)
+    if nearest.id == chosen.id:
+        return HomeCheck(True)
+    return HomeCheck(False, metres, nearest)
 
 
 async def phone_in_use(session: AsyncSession, phone_hash: str, user_id: int) -> bool:

@@ -128,15 +128,23 @@ async def file_for_card(
     reason: str,
     now: datetime,
     retention: timedelta,
+    admin_chat_id: int | None,
     max_attempts: int,
-) -> AppealView:
-    """Files the appeal (`file`) and returns its card, read in the same unit of work: the
-    handler posts the card to the admin group afterwards."""
-    await file(
+) -> Appeal:
+    """Files the appeal (`file`) and, when an admin group is set, queues its card there in
+    the same transaction (kind `appeal_card`, drawn when the outbox sends it; where it went is
+    recorded on the appeal, `outbox.APPEAL_CARD`). `/review` shows the appeal either way."""
+    appeal = await file(
         session, evidence_id=evidence_id, user_id=user_id, reason=reason, now=now,
         retention=retention,
     )  # fmt: skip
-    return await view(session, evidence_id, max_attempts)
+    if admin_chat_id is not None:
+        await outbox.enqueue(
+            session, key=f"{outbox.APPEAL_CARD}{evidence_id}", chat_id=admin_chat_id,
+            kind="appeal_card", values={"evidence_id": evidence_id, "max_attempts": max_attempts},
+            now=now,
+        )  # fmt: skip
+    return appeal
 
 
 async def view(session: AsyncSession, evidence_id: int, max_attempts: int) -> AppealView:
@@ -148,17 +156,6 @@ async def view(session: AsyncSession, evidence_id: int, max_attempts: int) -> Ap
         appeal,
         await evidence.review_view(session, evidence_id, max_attempts),
         (decider.display_name if decider else "") or "",
-    )
-
-
-async def card_posted(
-    session: AsyncSession, evidence_id: int, chat_id: int, message_id: int
-) -> None:
-    """Records where the appeal's card is in the admin group (redrawn once decided)."""
-    await session.execute(
-        update(Appeal)
-        .where(Appeal.evidence_id == evidence_id)
-        .values(card_chat_id=chat_id, card_message_id=message_id)
     )
 
 

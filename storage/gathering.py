@@ -21,6 +21,10 @@ mission, so it happens once):
   whoever cannot join is told privately why (an outbox notice with the refusal's code).
 A tap after the meetup is made seats the person the same way.
 
+What the group is told, under its post (in its forum topic, when it has one), is queued in the
+same transaction (kind `gathering_card`): the meetup's card with its Join button, drawn when it
+is sent (`bot/outbox_cards.py`), or the call for a host, once per count of taps that asked it.
+
 Taps of one group are serialised on the group's row (`FOR UPDATE` on PostgreSQL; SQLite
 transactions are serialised already), so two taps at once cannot both miss the count.
 """
@@ -114,6 +118,44 @@ async def _post_values(session: AsyncSession, chat_id: int, day: date) -> dict[s
     if payload is None:
         raise NotDailyPost
     return {k: v for k, v in payload.items() if k not in ("kind", outbox.THREAD)}
+
+
+async def _under_post(session: AsyncSession, chat_id: int, day: date) -> dict[str, Any]:
+    """Where a message goes to sit under the daily post: a reply to it (once it was sent) in
+    its forum topic (when it has one)."""
+    row = (
+        await session.execute(
+            select(OutboxMessage.payload, OutboxMessage.sent_message_id).where(
+                OutboxMessage.dedupe_key == _post_key(chat_id, day)
+            )
+        )
+    ).one()
+    under: dict[str, Any] = {}
+    if row.sent_message_id is not None:
+        under["reply_to"] = row.sent_message_id
+    if (thread := row.payload.get(outbox.THREAD)) is not None:
+        under[outbox.THREAD] = thread
+    return under
+
+
+async def _tell_group(
+    session: AsyncSession, gathering: Gathering, tappers: Sequence[int], now: datetime
+) -> None:
+    """Queues what the group is told of the taps (see the module): the meetup's card, or
+    the call for a host with the mission as the post shows it."""
+    chat_id, day = gathering.chat_id, gathering.day
+    values: dict[str, Any] = {"count": len(tappers), **await _under_post(session, chat_id, day)}
+    if gathering.meeting_id is not None:
+        key = f"gather_card:{gathering.id}"
+        values["meeting_id"] = gathering.meeting_id
+    else:
+        key = f"gather_call:{gathering.id}:{len(tappers)}"
+        posted = await _post_values(session, chat_id, day)
+        item = next(i for i in posted["missions"] if int(i["id"]) == gathering.mission_id)
+        values["mission"] = item
+    await outbox.enqueue(
+        session, key=key, chat_id=chat_id, kind="gathering_card", values=values, now=now
+    )
 
 
 def _mission_ids(values: dict[str, Any]) -> list[int]:
@@ -279,6 +321,7 @@ async def _form(
         meeting_id, host_id = meeting.id, candidate
         break
     if meeting_id is None or host_id is None:
+        await _tell_group(session, gathering, tappers, now)
         return Formed(mission.id, None, None, (), ())
     gathering.meeting_id = meeting_id
     await outbox.enqueue(
@@ -295,6 +338,7 @@ async def _form(
             seated.append(person)
         elif why is not None:
             refused.append((person, why))
+    await _tell_group(session, gathering, tappers, now)
     return Formed(mission.id, meeting_id, host_id, tuple(seated), tuple(refused))
 
 

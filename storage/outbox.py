@@ -42,12 +42,15 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage, Report
+from storage.models import Appeal, OutboxMessage, Report
 from storage.types import as_utc
 
 NOTICE = "notice"
 # The dedupe key prefix of a report's admin-group card (`report:<id>`, storage/moderation.py).
 REPORT_CARD = "report:"
+# The dedupe key prefix of an appeal's admin-group card (`appeal_card:<evidence id>`,
+# storage/appeals.py): where it went is recorded on the appeal, to redraw it once decided.
+APPEAL_CARD = "appeal_card:"
 # The forum topic a group's notice goes to (its message_thread_id), when it has one.
 THREAD = "message_thread_id"
 
@@ -89,6 +92,9 @@ NoticeKind = Literal[
     "gathering_seated",  # to another tapper: you have a seat
     "gathering_waitlisted",  # to another tapper: the meetup was full, you wait
     "gathering_refused",  # to another tapper who may not join: why (a refusal's code)
+    "gathering_card",  # to the group, under its daily post: the meetup taps made, or a call
+    # for a host when none of them may host (storage/gathering.py; bot/outbox_cards.py)
+    "appeal_card",  # to the admin group: an appeal's card, the photo with the reason
     "appeal_approved",  # an appeal's final outcome, to the photo's sender (issue 23)
     "appeal_rejected",
     "banned",  # a permanent ban, told once to the person (storage/moderation.py, issue 23)
@@ -234,8 +240,9 @@ async def claim_key(session: AsyncSession, key: str, worker: str, now: datetime)
 async def mark_sent(
     session: AsyncSession, row_id: int, message_id: int | None, *, note: str | None = None
 ) -> None:
-    """Delivered; `note` says why the `message_id` is unknown, when it is. A report's card
-    (`report:<id>`) is also recorded on its report, which outlives this row."""
+    """Delivered; `note` says why the `message_id` is unknown, when it is. A report's or an
+    appeal's card (`report:<id>`, `appeal_card:<id>`) is also recorded on its row, which
+    outlives this one."""
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
@@ -243,15 +250,28 @@ async def mark_sent(
         .returning(OutboxMessage.dedupe_key, OutboxMessage.chat_id)
     )
     row = result.first()
-    if row is None or message_id is None or not row.dedupe_key.startswith(REPORT_CARD):
+    if row is not None:
+        await _record_card(session, row.dedupe_key, row.chat_id, message_id)
+
+
+async def _record_card(
+    session: AsyncSession, key: str, chat_id: int, message_id: int | None
+) -> None:
+    """Where an admin-group card went, on the report or appeal it shows (redrawn once
+    decided, cleaned when the person leaves)."""
+    if message_id is None:
         return
-    report_id = row.dedupe_key.removeprefix(REPORT_CARD)
-    if report_id.isdigit():
-        await session.execute(
-            update(Report)
-            .where(Report.id == int(report_id))
-            .values(card_chat_id=row.chat_id, card_message_id=message_id)
-        )
+    for prefix, model, column in (
+        (REPORT_CARD, Report, Report.id),
+        (APPEAL_CARD, Appeal, Appeal.evidence_id),
+    ):
+        subject = key.removeprefix(prefix)
+        if key.startswith(prefix) and subject.isdigit():
+            await session.execute(
+                update(model)
+                .where(column == int(subject))
+                .values(card_chat_id=chat_id, card_message_id=message_id)
+            )
 
 
 @dataclass(frozen=True)
@@ -278,14 +298,7 @@ async def record_sent(session: AsyncSession, sent: Sequence[Sent]) -> None:
         [{"row_id": s.row.id, "message_id": s.message_id, "note": s.note} for s in sent],
     )
     for s in sent:
-        report_id = s.row.key.removeprefix(REPORT_CARD)
-        if s.message_id is None or not s.row.key.startswith(REPORT_CARD) or not report_id.isdigit():
-            continue
-        await session.execute(
-            update(Report)
-            .where(Report.id == int(report_id))
-            .values(card_chat_id=s.row.chat_id, card_message_id=s.message_id)
-        )
+        await _record_card(session, s.row.key, s.row.chat_id, s.message_id)
 
 
 async def mark_retry(

@@ -324,7 +324,7 @@ class BotHarness:
         svc = self.app.bot_data["services"]
         return await dispatch_once(
             self.app.bot, self.sessions, self.clock, svc.settings.zone,
-            svc.settings.default_language,
+            svc.settings.default_language, photos=svc.photos,
         )  # fmt: skip
 
     async def run_meetup_clock(self) -> None:

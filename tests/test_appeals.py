@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from telegram import Update
 
-from storage import appeals, erasure, errors, evidence, export, ledger
+from storage import appeals, erasure, errors, evidence, export, ledger, outbox
 from storage.db import transaction
-from storage.models import Appeal, Evidence, LedgerEntry
+from storage.models import Appeal, Evidence, LedgerEntry, OutboxMessage
 from tests import photo_corpus as corpus
 from tests.harness import buttons
 from tests.people import (
@@ -101,6 +102,9 @@ async def test_the_sender_appeals_from_the_notice_and_a_second_admin_approves(
     assert "under 300 characters" in too_long[-1]["text"]
     filed = await guest.say("We were at the lake, the photo is just dark.")
     assert "Your appeal went to an admin" in filed[-1]["text"]
+    # The card is queued with the appeal and goes out with the outbox (issue 23).
+    assert not [m for m in bot.bot_messages(scene.group_id) if "Appeal by" in m.get("caption", "")]
+    await bot.run_outbox()
 
     appeal_card = [
         m
@@ -277,3 +281,102 @@ async def test_an_erased_sender_keeps_no_words_in_an_appeal_and_gets_them_in_myd
         await erasure.erase(s, scene.guest.id, scene.bot.clock.now())
     [appeal] = await _appeals(scene)
     assert appeal.user_id < 0 and appeal.reason == ""
+
+
+# --------------------------------------------------------------------------- the card, by outbox
+
+
+def shown(message: dict[str, Any]) -> str:
+    return str(message.get("caption") or message.get("text") or "")
+
+
+async def _card_rows(scene: Scene) -> list[OutboxMessage]:
+    async with scene.bot.sessions() as s:
+        query = select(OutboxMessage).where(OutboxMessage.dedupe_key.like("appeal_card:%"))
+        return list(await s.scalars(query))
+
+
+async def _file_with_card(scene: Scene, photo: int) -> None:
+    async with transaction(scene.bot.sessions) as s:
+        await appeals.file_for_card(
+            s, evidence_id=photo, user_id=scene.guest.id, reason="It was us!",
+            now=scene.bot.clock.now(), retention=KEEP, admin_chat_id=scene.group_id,
+            max_attempts=RULES.max_attempts,
+        )  # fmt: skip
+
+
+async def test_the_appeal_card_is_queued_in_the_appeals_own_transaction(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: the admin group's card is an outbox row written with the appeal: a failure
+    after filing leaves neither, a failure queueing the card leaves no appeal."""
+    photo = await _rejected(scene)
+    with pytest.raises(RuntimeError):
+        async with transaction(scene.bot.sessions) as s:
+            await appeals.file_for_card(
+                s, evidence_id=photo, user_id=scene.guest.id, reason="It was us!",
+                now=scene.bot.clock.now(), retention=KEEP, admin_chat_id=scene.group_id,
+                max_attempts=RULES.max_attempts,
+            )  # fmt: skip
+            raise RuntimeError("the process dies before the commit")
+    assert (await _appeals(scene), await _card_rows(scene)) == ([], [])
+    real_enqueue = outbox.enqueue
+
+    async def broken(session: Any, **row: Any) -> bool:
+        if row["kind"] == "appeal_card":
+            raise RuntimeError("the card cannot be queued")
+        return await real_enqueue(session, **row)
+
+    monkeypatch.setattr(outbox, "enqueue", broken)
+    with pytest.raises(RuntimeError):
+        await _file_with_card(scene, photo)
+    assert (await _appeals(scene), await _card_rows(scene)) == ([], [])
+    monkeypatch.setattr(outbox, "enqueue", real_enqueue)
+    await _file_with_card(scene, photo)
+    [row] = await _card_rows(scene)
+    assert (row.chat_id, row.status, row.payload["kind"]) == (
+        scene.group_id,
+        "pending",
+        "appeal_card",
+    )
+    assert len(await _appeals(scene)) == 1
+
+
+async def test_the_appeal_card_survives_a_crash_and_an_outage_and_its_buttons_work(
+    scene: Scene,
+) -> None:
+    """Filed through the bot, the bot dies right after the commit and Telegram is unreachable
+    at the first try: the dispatcher posts the card later, records where it went, and a
+    decision taken on /review redraws it there."""
+    bot, guest = scene.bot, scene.guest
+    second = await new_admin(bot, "Admin Lee")
+    photo = await _rejected(scene)
+    await bot.run_outbox()
+    notice = [m for m in bot.bot_messages(guest.id) if "was not accepted" in m.get("text", "")][-1]
+    await guest.press_data(notice, callbacks.encode(Action.APPEAL, photo))
+    filed = await guest.say("We were at the lake, the photo is just dark.")
+    assert "Your appeal went to an admin" in filed[-1]["text"]
+
+    def cards() -> list[dict[str, Any]]:
+        return [m for m in bot.bot_messages(scene.group_id) if "Appeal by" in shown(m)]
+
+    assert cards() == []  # not sent by the handler: queued with the appeal
+    await bot.crash()
+    bot.emulator.faults.refuse["sendPhoto"] = 1
+    await bot.run_outbox()
+    assert cards() == [] and [r.status for r in await _card_rows(scene)] == ["pending"]
+    bot.clock.advance(timedelta(minutes=1))
+    await bot.run_outbox()
+    [card] = cards()
+    assert "the photo is just dark" in shown(card)
+    [row] = await _appeals(scene)
+    assert (row.card_chat_id, row.card_message_id) == (scene.group_id, card["message_id"])
+    # Decided from /review in a private chat: the group's card is redrawn where it was posted.
+    listed = [m for m in await second.say("/review") if "Appeal by" in shown(m)]
+    approve = callbacks.encode(Action.APPEAL_DECIDE, photo, appeals.OVERTURN)
+    await second.press_data(listed[-1], approve)
+    assert await _money(scene) == (1, scene.points)
+    redrawn = next(m for m in bot.emulator.transcript(scene.group_id)
+                   if m["message_id"] == card["message_id"])  # fmt: skip
+    assert shown(redrawn) != shown(card) and "Admin Lee" in shown(redrawn)
+    assert not buttons(redrawn)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from missions.timing import part_of_day
-from storage import erasure, export, gathering, groups
+from storage import erasure, export, gathering, groups, outbox
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.errors import (
@@ -30,6 +30,7 @@ from storage.errors import (
 )
 from storage.meetings import Rules
 from storage.models import (
+    Gathering,
     GatheringTap,
     GroupChat,
     Meeting,
@@ -116,10 +117,11 @@ async def tap(
 
 
 async def notices(sessions: SessionFactory) -> list[tuple[int, str, dict[str, Any]]]:
+    """What the tappers are told privately (what the group is told: tests/test_gathering_cards)."""
     async with sessions() as s:
         rows = await s.execute(
             select(OutboxMessage.chat_id, OutboxMessage.payload)
-            .where(OutboxMessage.dedupe_key.like("gather%"))
+            .where(OutboxMessage.dedupe_key.like("gather%"), OutboxMessage.chat_id != CHAT)
             .order_by(OutboxMessage.id)
         )
         return [(chat_id, str(p["kind"]), dict(p)) for chat_id, p in rows]
@@ -371,3 +373,70 @@ async def test_mydata_lists_the_persons_taps(sessions: SessionFactory, walk: Mis
     assert mine["group"] == "잠실 모임" and mine["day"] == "2026-11-25"
     assert mine["mission"] == walk.title_en
     assert datetime.fromisoformat(mine["tapped_at"]) == at(9, 10)
+
+
+# --------------------------------------------------------------------------- the group's card
+
+
+async def group_cards(sessions: SessionFactory) -> list[OutboxMessage]:
+    async with sessions() as s:
+        query = select(OutboxMessage).where(OutboxMessage.chat_id == CHAT,
+                                            OutboxMessage.dedupe_key.like("gather%"))  # fmt: skip
+        return list(await s.scalars(query.order_by(OutboxMessage.id)))
+
+
+async def test_the_group_card_is_queued_in_the_taps_own_transaction(
+    sessions: SessionFactory, walk: Mission, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: what the group is told is an outbox row written with the meetup: a failure
+    after the tap leaves neither, a failure queueing the card leaves no meetup."""
+    a, b, c = [await person(sessions, 9001 + i, n) for i, n in enumerate(("지훈", "민지", "서연"))]
+    for uid in (a, b):
+        await tap(sessions, uid, walk.id, at(9, 10))
+
+    async def made() -> tuple[int, int, list[OutboxMessage]]:
+        async with sessions() as s:
+            gatherings = await s.scalar(select(func.count()).select_from(Gathering))
+            meetups = await s.scalar(select(func.count()).select_from(Meeting))
+        return int(gatherings or 0), int(meetups or 0), await group_cards(sessions)
+
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as s:
+            await gathering.tap(
+                s, chat_id=CHAT, day=DAY, mission_id=walk.id, user_id=c, rules=RULES,
+                now=at(9, 12), zone=SEOUL, cutoff=CUTOFF,
+            )  # fmt: skip
+            raise RuntimeError("the process dies before the commit")
+    assert await made() == (0, 0, [])
+    real_enqueue = outbox.enqueue
+
+    async def broken(session: Any, **row: Any) -> bool:
+        if row["kind"] == "gathering_card":
+            raise RuntimeError("the card cannot be queued")
+        return await real_enqueue(session, **row)
+
+    monkeypatch.setattr(outbox, "enqueue", broken)
+    with pytest.raises(RuntimeError):
+        await tap(sessions, c, walk.id, at(9, 12))
+    assert await made() == (0, 0, [])
+    monkeypatch.setattr(outbox, "enqueue", real_enqueue)
+    third = await tap(sessions, c, walk.id, at(9, 12))
+    assert third.formed is not None and third.formed.meeting_id is not None
+    gatherings, meetups, [card] = await made()
+    assert (gatherings, meetups, card.status) == (1, 1, "pending")
+    assert card.payload == {"kind": "gathering_card", "count": 3,
+                            "meeting_id": third.formed.meeting_id}  # fmt: skip
+
+
+async def test_a_call_for_a_host_is_queued_once_per_count(
+    sessions: SessionFactory, walk: Mission
+) -> None:
+    rules = Rules(join_requires_verified=False)
+    low = [await person(sessions, 9001 + i, f"사람{i}", verified=False) for i in range(4)]
+    for uid in low:
+        await tap(sessions, uid, walk.id, at(9, 10), rules=rules)
+    await tap(sessions, low[-1], walk.id, at(9, 11), rules=rules)  # a double tap: no call
+    calls = await group_cards(sessions)
+    assert [c.dedupe_key.rsplit(":", 1)[-1] for c in calls] == ["3", "4"]
+    assert all(c.payload["mission"]["id"] == walk.id and "meeting_id" not in c.payload
+               for c in calls)  # fmt: skip

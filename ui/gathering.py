@@ -159,23 +159,23 @@ def formed_intro(lang: str, count: int) -> str:
     )
 
 
-def formed(
-    tapped: Tapped, card: meetings.Card | None, zone: tzinfo, bot_username: str | None
-) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """What the group is told under the post when a tap completed the count, in the post's
-    language: the new meetup's card (its own text and Join button) with a line above it, or,
-    when nobody who tapped may host (no `card`), the call for a host. None: nothing made."""
-    made, lang = tapped.formed, tapped.post.language
-    if made is None:
-        return None
+def group_card(
+    lang: str,
+    values: dict[str, Any],
+    card: meetings.Card | None,
+    zone: tzinfo,
+    bot_username: str | None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """What the group is told under the post when taps completed the count (the outbox's
+    `gathering_card`, drawn when it is sent): the new meetup's card (its own text and Join
+    button) with a line above it, or, when nobody who tapped may host (no `card`), the call
+    for a host."""
+    count = int(values["count"])
     if card is not None:
-        intro = formed_intro(lang, 1 + len(made.seated) + len(made.refused))
         body = meetup_screens.card_text(lang, zone, card.meetup)
-        return f"{intro}\n\n{body}", meetup_screens.card_markup(lang, card)
-    mission_id = made.mission_id
-    item = next(i for i in tapped.post.values["missions"] if int(i["id"]) == mission_id)
-    count = tapped.post.counts.get(mission_id, 0)
-    return need_host(lang, item, count, bot_username, mission_id)
+        return f"{formed_intro(lang, count)}\n\n{body}", meetup_screens.card_markup(lang, card)
+    item = values["mission"]
+    return need_host(lang, item, count, bot_username, int(item["id"]))
 
 
 def size_set(lang: str, size: int) -> str:

@@ -40,6 +40,9 @@ from tests.e2e.processes import ROOT, People, bot_env, running
 from tests.servers import free_port
 
 LAKE_EAST = (37.5096, 127.1054)  # by Seokchon Lake's east lake: 송파동, 160 m from 석촌동
+# In 송파구's polygon but in no 동's (the road between 방이동 and 오금동): 36 m from 방이동
+# (tests/test_between_dongs.py finds it in the bundled GeoJSON).
+GAP = (37.50998, 127.14072)
 TITLE_KO, TITLE_EN = "석촌호수 한 바퀴 걷기", "Walk once round Seokchon Lake"
 
 
@@ -115,8 +118,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with running(sandbox, {}, f"{sandbox_url}/healthz", tmp / "sandbox.log"):
         people = People(sandbox_url)
         users = {
-            name: people.create(name, "en" if name == "James" else "ko")
-            for name in ("지훈", "도윤", "수아", "James", "하늘")
+            name: people.create(name, "en" if name in ("James", "Alex") else "ko")
+            for name in ("지훈", "도윤", "수아", "James", "하늘", "민준", "Alex")
         }
         env = bot_env(sandbox_url, tmp)
         for command in (["db", "upgrade"], ["seed"]):
@@ -170,6 +173,57 @@ def test_a_location_by_the_lake_offers_the_nearest_dong_and_signs_up(world: Worl
         .fetchone()
     )
     assert row == ("송파동", 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("민준", ("동의합니다", "송파구", "석촌동", "석촌동에서 ", "방이동으로 하기",
+                 "확인됐어요: 방이동에 계시네요. ✅",
+                 ("걷기", "완료", "저녁", "완료", "확인 ✅"), "환영해요")),
+        ("Alex", ("I agree", "Songpa-gu", "Seokchon-dong", "That location is ", "Use Bangi-dong",
+                  "Verified: you are in Bangi-dong. ✅",
+                  ("Walking", "Done", "Evenings", "Done", "Confirm ✅"), "Welcome")),
+    ],
+)  # fmt: skip
+def test_a_location_between_dongs_offers_the_nearest_and_signs_up(
+    world: World, name: str, words: tuple[Any, ...]
+) -> None:
+    """Issue 23: a location in no 동 (a road between 방이동 and 오금동), shared for 석촌동, offers
+    the nearest open 동 within 300 m as a button; taking it signs up verified there. Without
+    the nearest-동 fallback the answer is "outside 석촌동" with only "choose another" / "skip"."""
+    people, person = world.people, world.users[name]
+    agree, district, dong, outside, use, verified, choices, welcome = words
+    people.say(person, "/start")
+    people.press_label(person, agree, timeout=60)
+    people.wait_for_bot(person["id"], where=lambda m: bool(m.get("reply_keyboard")))
+    people.share_contact(person)
+    people.press_label(person, district)
+    people.press_label(person, dong)
+    people.wait_for_bot(
+        person["id"], where=lambda m: "request_location" in str(m.get("reply_keyboard"))
+    )
+    people.share_location(person, *GAP)
+    [offer] = people.wait_for_bot(
+        person["id"], where=lambda m: m.get("text", "").startswith(outside)
+    )
+    labels = [b["text"] for row in offer["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[0] == use, (offer["text"], labels)
+    people.press_label(person, use)
+    people.wait_for_bot(person["id"], where=lambda m: m.get("text") == verified)
+    for label in choices:
+        people.press_label(person, label)
+    people.wait_for_bot(person["id"], where=lambda m: welcome in m.get("text", ""))
+    row = (
+        sqlite3.connect(world.database)
+        .execute(
+            "SELECT r.name_ko, u.region_verified_at IS NOT NULL FROM users u "
+            "JOIN regions r ON r.id = u.region_id WHERE u.id = ? AND u.registered_at IS NOT NULL",
+            (person["id"],),
+        )
+        .fetchone()
+    )
+    assert row == ("방이동", 1)
 
 
 def test_meetups_lists_a_meetup_of_another_dong_with_its_distance(world: World) -> None:
