@@ -30,6 +30,11 @@ def with_answer(question: str, answer: str) -> str:
     return f"{question}\n→ {answer} ✓"
 
 
+def cancelled_answer(lang: str) -> str:
+    """What a question shows once the conversation it belongs to is cancelled."""
+    return t(lang, "Cancelled")
+
+
 # --------------------------------------------------------------------------- terms and phone
 
 
