@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     enabled_districts: str = "11710"
     unverified_can_join: bool = False
-    conversation_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Fractions are allowed (0.05 is 3 s: the over-HTTP timeout tests wait that out).
+    conversation_timeout_minutes: float = Field(default=30, ge=0.05, le=24 * 60)
     host_min_trust: float = Field(default=40.0, ge=0, le=100)
     host_requires_verified: bool = True
     checkin_opens_minutes: int = Field(default=15, ge=0, le=240)
