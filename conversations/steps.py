@@ -413,11 +413,15 @@ class Steps(Questions):
             await show(update, screens.use_buttons_above(context.lang))
 
     async def timed_out(self, update: Update, context: Context) -> None:
-        """Runs when the conversation was idle too long; PTB ends it afterwards. The question
-        left open loses its buttons."""
+        """Runs when signup was idle too long; PTB ends it afterwards."""
+        await self.end_idle(update, context, screens.timed_out(context.lang))
+
+    async def end_idle(self, update: Update, context: Context, screen: screens.Screen) -> None:
+        """A conversation idle too long: the question left open loses its buttons, the answers
+        go, and the person is told `screen`."""
         await self.close_open(update, context)
         self.forget(context)
         chat = update.effective_chat
         if chat is not None:
-            text, markup = screens.timed_out(context.lang)
+            text, markup = screen
             await context.bot.send_message(chat.id, text, reply_markup=markup)

@@ -101,7 +101,7 @@ async def test_a_profile_edit_that_times_out_changes_nothing_and_says_so(bot: Bo
     await person.press("보드게임")
     await _time_out(bot)
     told = bot.bot_messages(person.id)[-1]["text"]
-    assert told.startswith("한동안 아무 입력이 없어서")
+    assert told.startswith("한동안 아무 입력이 없어서 프로필 수정을 멈췄어요. 프로필은 그대로예요.")
     assert buttons(_now(bot, question)) == []  # the ticks no longer lead anywhere
     async with bot.sessions() as s:
         user = await s.get(User, person.id)

@@ -303,6 +303,15 @@ def edit_cancelled(lang: str) -> Screen:
     return t(lang, "Editing cancelled; your profile is unchanged."), CLOSE
 
 
+def edit_timed_out(lang: str) -> Screen:
+    text = t(
+        lang,
+        "I stopped editing your profile because nothing happened for a while; it is unchanged. "
+        "Send /profile to edit it again.",
+    )
+    return text, CLOSE
+
+
 def timed_out(lang: str) -> Screen:
     text = t(
         lang,
