@@ -183,7 +183,7 @@ def test_idle_hosting_reports_and_changes_end_with_a_message_in_each_ones_langua
         open_questions[name] = _asked(world, name, Action.REPORT_REASON)
     host = _user(world, "지훈")  # a change of time: the button, then nothing
     people.say(host, "/mymeetups")
-    [somewhere] = people.wait_for_bot(world.ids["지훈"])
+    somewhere = people.wait_for_bot(world.ids["지훈"])[-1]
     view = callbacks.encode(Action.MEETUP_VIEW, world.meeting_id)
     people.press(host, somewhere, view, force=True)
     card = _asked(world, "지훈", Action.MEETUP_HOST)
