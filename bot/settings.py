@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     # Issue 23: a location shared at signup in no 동 (a park, a lake, a road between them)
     # counts for the nearest open 동 within this many metres, offered as a choice.
     between_dongs_m: int = Field(default=300, ge=0, le=2000)
-    conversation_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Fractions are allowed (0.05 is 3 s: the over-HTTP timeout tests wait that out).
+    conversation_timeout_minutes: float = Field(default=30, ge=0.05, le=24 * 60)
     host_min_trust: float = Field(default=40.0, ge=0, le=100)
     host_requires_verified: bool = True
     checkin_opens_minutes: int = Field(default=15, ge=0, le=240)

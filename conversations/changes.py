@@ -6,7 +6,8 @@ The time is read as when hosting (`host.read_time`: `19:30`, `내일 19:30`, a b
 past today is tomorrow and said so) and validated as when hosting (`meetings.ensure_start`,
 inside `postpone`); a time refused is asked again, anything else refused ends the
 conversation with the refusal. Someone else's press (a forged button) gets the refusal and
-no conversation starts.
+no conversation starts. The question has "Cancel" under it (as `/cancel`); answered, it shows
+the new time or the note's start (or "Cancelled") and loses it (`conversations.steps.Questions`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.services import services_of
 from conversations.host import read_time
+from conversations.steps import Questions, button
 from storage import errors, meetings
 from storage.db import transaction
 from ui import callbacks
@@ -38,7 +40,8 @@ from ui.refusals import refusal
 
 NEW_TIME, NEW_NOTE = 20, 21
 END = ConversationHandler.END
-KEY = "meetup_change"
+KEY = "change"  # the meetup changed and the open question
+QUESTIONS = Questions(KEY)
 
 
 async def _say(update: Update, text: str) -> None:
@@ -67,23 +70,43 @@ async def _as_host(update: Update, context: Context) -> meetings.MeetupView:
     return meetup
 
 
+async def _start(update: Update, context: Context, meetup: meetings.MeetupView) -> None:
+    """The press answered; a question of an earlier try, if any, loses its "Cancel"."""
+    await context.answer()
+    assert context.user_data is not None
+    await QUESTIONS.close_open(update, context)
+    context.user_data[KEY] = {"meeting_id": meetup.meeting.id}
+
+
+def _meeting_id(context: Context) -> int | None:
+    meeting_id = QUESTIONS.answers(context).get("meeting_id")
+    return None if meeting_id is None else int(meeting_id)
+
+
+async def _done(update: Update, context: Context, shown: str | None) -> None:
+    """The conversation ends: the question shows `shown` (or just loses its "Cancel")."""
+    if shown is None:
+        await QUESTIONS.close_open(update, context)
+    else:
+        await QUESTIONS.answered(update, context, shown)
+    assert context.user_data is not None
+    context.user_data.pop(KEY, None)
+
+
 async def ask_time(update: Update, context: Context) -> int:
     """ "🕒 Change time": the next text is the new start."""
     meetup = await _as_host(update, context)
-    await context.answer()
-    assert context.user_data is not None
-    context.user_data[KEY] = meetup.meeting.id
-    zone = context.services.settings.zone
-    await _say(update, ui.ask_new_time(context.lang, zone, meetup.meeting.starts_at))
+    await _start(update, context, meetup)
+    zone, starts_at = context.services.settings.zone, meetup.meeting.starts_at
+    await QUESTIONS.ask(update, context, ui.ask_new_time(context.lang, zone, starts_at))
     return NEW_TIME
 
 
 async def time_typed(update: Update, context: Context) -> int | None:
     """Moves the start; a time refused (unreadable, too soon, too far) is asked again."""
-    assert context.user_data is not None and update.effective_user is not None
     assert update.effective_message is not None
     svc = context.services
-    meeting_id = context.user_data.get(KEY)
+    meeting_id = _meeting_id(context)
     if meeting_id is None:
         return END
     now = svc.clock.now()
@@ -94,7 +117,7 @@ async def time_typed(update: Update, context: Context) -> int | None:
     start, moved = read
     if moved:
         await _say(update, ui.moved_to_tomorrow(context.lang, start, svc.settings.zone))
-    return await _postpone(update, context, int(meeting_id), start, now)
+    return await _postpone(update, context, meeting_id, start, now)
 
 
 def _another_time(error: errors.DomainError) -> bool:
@@ -108,8 +131,9 @@ def _another_time(error: errors.DomainError) -> bool:
 async def _postpone(
     update: Update, context: Context, meeting_id: int, start: datetime, now: datetime
 ) -> int | None:
-    """`meetings.postpone` in one transaction, then the outcome said."""
-    assert context.user_data is not None and update.effective_user is not None
+    """`meetings.postpone` in one transaction, then the outcome said; the question shows the
+    new time."""
+    assert update.effective_user is not None
     svc = context.services
     try:
         async with transaction(svc.sessions) as session:
@@ -119,57 +143,59 @@ async def _postpone(
     except errors.DomainError as exc:
         again = _another_time(exc)
         if not again:
-            context.user_data.pop(KEY, None)
+            await _done(update, context, None)
         await _refused(update, context, exc)
         return None if again else END
-    context.user_data.pop(KEY, None)
-    await _say(update, ui.postponed(context.lang, svc.settings.zone, result))
+    zone = svc.settings.zone
+    shown = ui.chosen_time(context.lang, start.astimezone(zone), now.astimezone(zone))
+    await _done(update, context, shown)
+    await _say(update, ui.postponed(context.lang, zone, result))
     return END
 
 
 async def ask_note(update: Update, context: Context) -> int:
     """ "📝 Edit note": the next text is the new note."""
     meetup = await _as_host(update, context)
-    await context.answer()
-    assert context.user_data is not None
-    context.user_data[KEY] = meetup.meeting.id
-    await _say(update, ui.ask_new_note(context.lang, meetup.meeting.note))
+    await _start(update, context, meetup)
+    await QUESTIONS.ask(update, context, ui.ask_new_note(context.lang, meetup.meeting.note))
     return NEW_NOTE
 
 
 async def note_typed(update: Update, context: Context) -> int:
-    assert context.user_data is not None and update.effective_user is not None
-    assert update.effective_message is not None
-    svc = context.services
-    meeting_id = context.user_data.pop(KEY, None)
+    assert update.effective_user is not None and update.effective_message is not None
+    svc, text = context.services, update.effective_message.text or ""
+    meeting_id = _meeting_id(context)
     if meeting_id is None:
         return END
     try:
         async with transaction(svc.sessions) as session:
             told = await meetings.edit_note(
-                session, int(meeting_id), update.effective_user.id,
-                update.effective_message.text or "", svc.clock.now(),
+                session, meeting_id, update.effective_user.id, text, svc.clock.now(),
                 # The host's message handled again (a redelivery) is told once.
                 occasion=update.effective_message.message_id,
             )  # fmt: skip
     except errors.DomainError as exc:
+        await _done(update, context, None)
         await _refused(update, context, exc)
         return END
+    await _done(update, context, ui.note_answer(text))
     await _say(update, ui.note_changed(context.lang, told))
     return END
 
 
 async def cancel(update: Update, context: Context) -> int:
+    """`/cancel` or the question's "Cancel": the question shows "Cancelled"."""
     assert context.user_data is not None
+    await QUESTIONS.cancelled(update, context)
     context.user_data.pop(KEY, None)
     await _say(update, ui.nothing_changed(context.lang))
     return END
 
 
 async def timed_out(update: Update, context: Context) -> None:
-    """Idle too long after "Change time" or "Edit note": nothing changes, and the host is told."""
-    assert context.user_data is not None
-    context.user_data.pop(KEY, None)
+    """Idle too long after "Change time" or "Edit note": nothing changes, the question loses
+    its "Cancel", and the host is told."""
+    await _done(update, context, None)
     if update.effective_chat is not None:
         await context.bot.send_message(update.effective_chat.id, ui.change_timed_out(context.lang))
 
@@ -191,7 +217,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
                 NEW_NOTE: [MessageHandler(text, note_typed)],
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
-            fallbacks=[CommandHandler("cancel", cancel)],
+            fallbacks=[CommandHandler("cancel", cancel), button(cancel, Action.STOP, "change")],
             name="meetup_change",
             persistent=True,
             allow_reentry=True,

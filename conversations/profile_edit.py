@@ -156,6 +156,12 @@ async def cancel(update: Update, context: Context) -> int:
     return END
 
 
+async def timed_out(update: Update, context: Context) -> None:
+    """Idle too long: the profile is unchanged, and the person is told so (PTB ends the
+    edit)."""
+    await STEPS.end_idle(update, context, screens.edit_timed_out(context.lang))
+
+
 def conversation(timeout_seconds: float) -> ConversationHandler:
     """The edit conversation, read as a table: state → what may move it on."""
     private = filters.ChatType.PRIVATE
@@ -185,7 +191,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
                     button(times_done, Action.TIME, "done"),
                     button(STEPS.toggle_time, Action.TIME),
                 ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, STEPS.timed_out)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
             fallbacks=[
                 CommandHandler("cancel", cancel),

@@ -4,12 +4,12 @@ check, interests, times, and the answers to everything off the path.
 `Questions(key)` keeps the question a conversation asked last (its message and text, in
 `user_data[key]`, persisted with the conversation), so that once it is answered, by a button or
 by text, the question shows the answer and loses its buttons (`answered`), and buttons that no
-longer apply go (`close`): hosting and reporting use it as it is. `Steps(key)` adds the shared
-steps over the same answers. A step that only moves within the shared part (a district
-chosen, "« Back", a toggle) is a handler either conversation puts in its table as it is; a
-step whose outcome the conversation decides (a number kept, a location verified, Done
-pressed) returns whether to move on, and the conversation asks its next question. The texts
-are in `ui.signup`.
+longer apply go (`close`): hosting, reporting, appeals and meetup changes use it as it is.
+`Steps(key)` adds the shared steps over the same answers. A step that only moves within the
+shared part (a district chosen, "« Back", a toggle) is a handler either conversation puts in
+its table as it is; a step whose outcome the conversation decides (a number kept, a location
+verified, Done pressed) returns whether to move on, and the conversation asks its next
+question. The texts are in `ui.signup`.
 """
 
 from __future__ import annotations
@@ -167,6 +167,11 @@ class Questions:
         elif asked is not None:
             new = screens.with_answer(asked["text"], shown) if shown else None
             await _edit_softly(context, chat.id, int(asked["id"]), new)
+
+    async def cancelled(self, update: Update, context: Context) -> None:
+        """The conversation cancelled (`/cancel` or the question's "Cancel"): the open
+        question shows so and loses its buttons."""
+        await self.answered(update, context, screens.cancelled_answer(context.lang))
 
     async def close(self, update: Update, context: Context) -> None:
         """Takes the buttons from the message pressed, if any, and from the open question, if
@@ -409,11 +414,15 @@ class Steps(Questions):
             await show(update, screens.use_buttons_above(context.lang))
 
     async def timed_out(self, update: Update, context: Context) -> None:
-        """Runs when the conversation was idle too long; PTB ends it afterwards. The question
-        left open loses its buttons."""
+        """Runs when signup was idle too long; PTB ends it afterwards."""
+        await self.end_idle(update, context, screens.timed_out(context.lang))
+
+    async def end_idle(self, update: Update, context: Context, screen: screens.Screen) -> None:
+        """A conversation idle too long: the question left open loses its buttons, the answers
+        go, and the person is told `screen`."""
         await self.close_open(update, context)
         self.forget(context)
         chat = update.effective_chat
         if chat is not None:
-            text, markup = screens.timed_out(context.lang)
+            text, markup = screen
             await context.bot.send_message(chat.id, text, reply_markup=markup)

@@ -71,6 +71,12 @@ async def _money(scene: Scene) -> tuple[int, int]:
         return entries, await ledger.balance(s, scene.guest.id)
 
 
+def _now(scene: Scene, message: dict[str, Any]) -> dict[str, Any]:
+    """`message` as the chat shows it now (edits applied)."""
+    chat = scene.bot.emulator.transcript(message["chat"]["id"])
+    return next(m for m in chat if m["message_id"] == message["message_id"])
+
+
 async def _appeals(scene: Scene) -> list[Appeal]:
     async with scene.bot.sessions() as s:
         return list(await s.scalars(select(Appeal)))
@@ -97,11 +103,18 @@ async def test_the_sender_appeals_from_the_notice_and_a_second_admin_approves(
     assert appeal_data in [d for _, d in buttons(notice)]
 
     asked = await guest.press_data(notice, appeal_data)
-    assert "one short message" in asked[-1]["text"]
+    question = asked[-1]
+    assert "one short message" in question["text"]
+    assert [label for label, _ in buttons(question)] == ["Cancel"]
     too_long = await guest.say("x" * (appeals.MAX_REASON + 1))
     assert "under 300 characters" in too_long[-1]["text"]
+    assert buttons(_now(scene, question)) != []  # asked again: the question stays open
     filed = await guest.say("We were at the lake, the photo is just dark.")
     assert "Your appeal went to an admin" in filed[-1]["text"]
+    # The question shows the reason's start and loses its "Cancel".
+    answered = _now(scene, question)
+    assert answered["text"].endswith("\n→ We were at the lake, the photo is just … ✓")
+    assert buttons(answered) == []
     # The card is queued with the appeal and goes out with the outbox (issue 23).
     assert not [m for m in bot.bot_messages(scene.group_id) if "Appeal by" in m.get("caption", "")]
     await bot.run_outbox()
@@ -136,6 +149,28 @@ async def test_the_sender_appeals_from_the_notice_and_a_second_admin_approves(
     await guest.press_data(notice, appeal_data)
     assert "once per photo" in guest.alert() or "is not (any more)" in guest.alert()
     assert len(await _appeals(scene)) == 1
+
+
+async def test_a_cancelled_appeal_sends_nothing_and_its_question_says_so(scene: Scene) -> None:
+    """ "Cancel" under the question and /cancel: nothing filed, the question shows "Cancelled"
+    without buttons, and the notice's appeal button still works."""
+    bot, guest = scene.bot, scene.guest
+    photo = await _rejected(scene)
+    await bot.run_outbox()
+    notice = [m for m in bot.bot_messages(guest.id) if "was not accepted" in m.get("text", "")][-1]
+    appeal_data = callbacks.encode(Action.APPEAL, photo)
+    for how in ("button", "/cancel"):
+        question = (await guest.press_data(notice, appeal_data))[-1]
+        assert "one short message" in question["text"]
+        if how == "button":
+            await guest.press(question, "Cancel")
+        else:
+            await guest.say("/cancel")
+        assert guest.inbox()[-1].startswith("Okay, no appeal was sent.")
+        cancelled = _now(scene, question)
+        assert cancelled["text"].endswith("\n→ Cancelled ✓") and buttons(cancelled) == [], how
+        await guest.say("It was us!")  # the conversation is over: not a reason
+        assert await _appeals(scene) == []
 
 
 async def test_a_kept_rejection_is_final_and_told(scene: Scene) -> None:

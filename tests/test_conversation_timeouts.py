@@ -1,19 +1,26 @@
 """Every conversation that times out says so (issue 23): hosting, the host's message to the
-participants and a report each end with a message and leave nothing behind, as signup does
-(tests/test_signup.py). PTB runs the TIMEOUT handlers from a job; the tests run that job."""
+participants, a report, a profile edit, an appeal and a meetup's change each end with a
+message in the person's language and leave nothing behind, as signup does
+(tests/test_signup.py); the question left open loses its buttons. PTB runs the TIMEOUT
+handlers from a job; the tests run that job. Over HTTP, with the bot as its own process:
+tests/e2e/test_timeouts_over_http.py."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from storage import meetings
+from storage import evidence, meetings
 from storage.db import transaction
-from storage.models import Meeting, OutboxMessage, Report
-from tests.harness import BotHarness
-from tests.people import RULES, Neighbour, meetup_card, new_meetup
+from storage.models import Appeal, Meeting, OutboxMessage, Report, User
+from tests.harness import BotHarness, buttons
+from tests.people import RULES, Neighbour, Person, Scene, meetup_card, new_meetup, sign_up
+from tests.test_mutants_evidence import _decide, _photo
+from ui import callbacks
+from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -25,6 +32,12 @@ async def _time_out(bot: BotHarness) -> None:
     assert len(jobs) == 1
     await jobs[0].run(bot.app)
     await bot.deliver()
+
+
+def _now(bot: BotHarness, message: dict[str, Any]) -> dict[str, Any]:
+    """`message` as the chat shows it now (edits applied)."""
+    chat = bot.emulator.transcript(message["chat"]["id"])
+    return next(m for m in chat if m["message_id"] == message["message_id"])
 
 
 async def _count(bot: BotHarness, model: type) -> int:
@@ -77,3 +90,49 @@ async def test_a_report_that_times_out_files_nothing_and_says_so(bot: BotHarness
     )
     await guest.say("약속 장소에서 계속 반말을 했어요")  # after the timeout: not details
     assert await _count(bot, Report) == 0
+
+
+async def test_a_profile_edit_that_times_out_changes_nothing_and_says_so(bot: BotHarness) -> None:
+    person = Person(bot)
+    await sign_up(person)
+    [card] = await person.say("/profile")
+    await person.press("관심사", card)
+    question = bot.bot_messages(person.id)[-1]
+    await person.press("보드게임")
+    await _time_out(bot)
+    told = bot.bot_messages(person.id)[-1]["text"]
+    assert told.startswith("한동안 아무 입력이 없어서 프로필 수정을 멈췄어요. 프로필은 그대로예요.")
+    assert buttons(_now(bot, question)) == []  # the ticks no longer lead anywhere
+    async with bot.sessions() as s:
+        user = await s.get(User, person.id)
+        assert user is not None and "board_games" not in user.interests
+
+
+async def test_an_appeal_that_times_out_files_nothing_and_says_so(scene: Scene) -> None:
+    bot, guest = scene.bot, scene.guest
+    photo = await _photo(scene)
+    await _decide(scene, photo, evidence.REJECT, "blurry")
+    await bot.run_outbox()
+    notice = [m for m in bot.bot_messages(guest.id) if "was not accepted" in m.get("text", "")][-1]
+    question = (await guest.press_data(notice, callbacks.encode(Action.APPEAL, photo)))[-1]
+    assert [label for label, _ in buttons(question)] == ["Cancel"]
+    await _time_out(bot)
+    told = bot.bot_messages(guest.id)[-1]["text"]
+    assert told.startswith("I stopped the appeal because nothing happened for a while")
+    assert buttons(_now(bot, question)) == []  # "Cancel" no longer applies
+    await guest.say("It was us at the lake!")  # after the timeout: not the reason
+    assert await _count(bot, Appeal) == 0
+
+
+async def test_a_meetup_change_that_times_out_changes_nothing_and_says_so(bot: BotHarness) -> None:
+    host = await Neighbour(bot, "지훈").register()
+    meeting_id = await new_meetup(bot, host)
+    [question] = await host.press(await meetup_card(bot, host, meeting_id), "🕒 시간 변경")
+    await _time_out(bot)
+    told = bot.bot_messages(host.id)[-1]["text"]
+    assert told == "한동안 답이 없어서 아무것도 바꾸지 않았어요."
+    assert buttons(_now(bot, question)) == []
+    await host.say("17:00")  # after the timeout: not the new time
+    async with bot.sessions() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        assert meeting is not None and meeting.postponements == 0

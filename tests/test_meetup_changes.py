@@ -79,6 +79,12 @@ async def _confirm(bot: BotHarness, meeting_id: int, person: Neighbour) -> meeti
         return await meetings.confirm(s, meeting_id, person.id, bot.clock.now())
 
 
+def _now(bot: BotHarness, message: dict[str, Any]) -> dict[str, Any]:
+    """`message` as the chat shows it now (edits applied)."""
+    chat = bot.emulator.transcript(message["chat"]["id"])
+    return next(m for m in chat if m["message_id"] == message["message_id"])
+
+
 async def _release(bot: BotHarness) -> int:
     async with transaction(bot.sessions) as s:
         return await meetings.release_unconfirmed(s, bot.clock.now())
@@ -297,12 +303,18 @@ async def test_the_host_moves_the_start_and_the_guest_confirms_from_the_notice(
     meeting_id = await new_meetup(bot, host, hours=3)
     await _join(bot, meeting_id, minji)
     card = await meetup_card(bot, host, meeting_id)
-    await host.press(card, "🕒 시간 변경")
-    assert "새 시간을 입력해 주세요" in host.inbox()[-1]
+    [question] = await host.press(card, "🕒 시간 변경")
+    assert "새 시간을 입력해 주세요" in question["text"]
+    assert [label for label, _ in buttons(question)] == ["취소"]
     [refused] = await host.say("25:99")
     assert "시간을 읽지 못했어요" in refused["text"]
+    assert buttons(_now(bot, question)) != []  # asked again: the question stays open
     [done] = await host.say("15:00")
     assert "11월 25일 (수) 15:00" in done["text"] and "1명" in done["text"]
+    # The question shows the new time and loses its "Cancel"; the card keeps its tools.
+    answered = _now(bot, question)
+    assert answered["text"].endswith("\n→ 오늘 15:00 ✓") and buttons(answered) == []
+    assert "📝 메모 수정" in [label for label, _ in buttons(_now(bot, card))]
     await bot.run_outbox()
     notice = bot.bot_messages(minji.id)[-1]
     assert "12:00" in notice["text"] and "15:00" in notice["text"]
@@ -312,11 +324,39 @@ async def test_the_host_moves_the_start_and_the_guest_confirms_from_the_notice(
     async with bot.sessions() as s:
         mine = await meetings.participation(s, meeting_id, minji.id)
         assert mine is not None and mine.confirm_by is None
-    await host.press(card, "📝 메모 수정")
+    [question] = await host.press(card, "📝 메모 수정")
     await host.say("빨간 모자를 쓰고 갈게요")
     assert "1명에게 알렸어요" in host.inbox()[-1]
+    answered = _now(bot, question)
+    assert answered["text"].endswith("\n→ 빨간 모자를 쓰고 갈게요 ✓") and buttons(answered) == []
     await bot.run_outbox()
     assert "빨간 모자" in minji.inbox()[-1]
+
+
+async def test_cancelled_changes_show_so_and_an_earlier_question_loses_its_button(
+    bot: BotHarness,
+) -> None:
+    """ "Cancel" under the question and /cancel both leave the meetup as it is and the question
+    showing "Cancelled" without buttons; a change started again closes the one left open."""
+    host, minji = await _people(bot, "지훈", "민지")
+    meeting_id = await new_meetup(bot, host, hours=3)
+    await _join(bot, meeting_id, minji)
+    card = await meetup_card(bot, host, meeting_id)
+    [first] = await host.press(card, "🕒 시간 변경")
+    [second] = await host.press(card, "📝 메모 수정")  # the time question no longer applies
+    assert buttons(_now(bot, first)) == [] and "→" not in _now(bot, first)["text"]
+    [told] = await host.press(second, "취소")
+    assert told["text"] == "아무것도 바꾸지 않았어요."
+    cancelled = _now(bot, second)
+    assert cancelled["text"].endswith("\n→ 취소함 ✓") and buttons(cancelled) == []
+    [third] = await host.press(card, "🕒 시간 변경")
+    [told] = await host.say("/cancel")
+    assert told["text"] == "아무것도 바꾸지 않았어요."
+    assert _now(bot, third)["text"].endswith("\n→ 취소함 ✓") and buttons(_now(bot, third)) == []
+    await host.say("17:00")  # the conversation is over: not a new time
+    async with bot.sessions() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        assert meeting is not None and meeting.postponements == 0 and meeting.note is None
 
 
 async def test_someone_elses_press_of_the_change_buttons_is_refused(bot: BotHarness) -> None:

@@ -38,6 +38,13 @@ APPROVED_LINE = N_("⚖️ Approved on appeal by {who}: final")
 KEPT_LINE = N_("⚖️ Rejection kept on appeal by {who}: final")
 
 
+def reason_question(lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    """Asks for the reason, with "Cancel" (as /cancel) under it."""
+    stop = callbacks.encode(Action.STOP, "appeal")
+    text = t(lang, ASK_REASON, max=appeals.MAX_REASON)
+    return text, keyboards.inline([[(t(lang, "Cancel"), stop)]])
+
+
 def appeal_text(lang: str, view: appeals.AppealView, zone: tzinfo, by: str | None = None) -> str:
     """The appeal card: the photo's card, the sender's reason, the final outcome once made
     (by `by` when given, else by the admin on record)."""

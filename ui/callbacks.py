@@ -95,6 +95,9 @@ class Action:
     # Beyond: maps
     MEETUP_MAP = "um"  # um:<meeting id> — the venue on a map of its neighbourhood
     MY_MEETUPS = "my"  # my:<page> — /mymeetups, the page of past meetups
+    # Issue 23: "Cancel" under a question answered by typing (an appeal's reason, a meetup's
+    # new time or note); outside its conversation it is an outdated button
+    STOP = "q"  # q:<appeal|change>
 
     ARITY: ClassVar[dict[str, int]] = {
         HELP: 1, TERMS: 1, DISTRICT: 1, DONG: 1, LOCATION: 1, INTEREST: 1, TIME: 1,
@@ -111,7 +114,7 @@ class Action:
         EVIDENCE_MEETUP: 1, REVIEW_APPROVE: 1, REVIEW_REJECT: 1, REVIEW_REASON: 2,
         REVIEW_AGAIN: 1, REVIEW_BACK: 1, APPEAL: 1, APPEAL_DECIDE: 2,
         GROUP_DISTRICT: 1, GROUP_DONG: 1, GATHER_TAP: 2, GATHER_WHO: 2,
-        MEETUP_MAP: 1, MY_MEETUPS: 1,
+        MEETUP_MAP: 1, MY_MEETUPS: 1, STOP: 1,
     }  # fmt: skip
 
 

@@ -164,13 +164,19 @@ def still_coming(lang: str, zone: tzinfo, seat: meetings.Seat) -> str:
 # --------------------------------------------------------------------------- changes (issue 23)
 
 
-def ask_new_time(lang: str, zone: tzinfo, starts_at: datetime) -> str:
-    return t(
+def _keep_as_it_is(lang: str) -> InlineKeyboardMarkup:
+    """The "Cancel" under a change's question (conversations/changes.py), as /cancel."""
+    return keyboards.inline([[(t(lang, "Cancel"), callbacks.encode(Action.STOP, "change"))]])
+
+
+def ask_new_time(lang: str, zone: tzinfo, starts_at: datetime) -> Screen:
+    text = t(
         lang,
         "It starts {when} now. Type the new time, like 19:30 or tomorrow 19:30 (at least 10 "
         "minutes ahead). Everyone holding a place is asked to confirm. /cancel keeps it as it is.",
         when=format_when(lang, starts_at, zone),
     )
+    return text, _keep_as_it_is(lang)
 
 
 def postponed(lang: str, zone: tzinfo, result: meetings.Postponed) -> str:
@@ -186,19 +192,21 @@ def postponed(lang: str, zone: tzinfo, result: meetings.Postponed) -> str:
     )
 
 
-def ask_new_note(lang: str, note: str | None) -> str:
+def ask_new_note(lang: str, note: str | None) -> Screen:
     if note:
-        return t(
+        text = t(
             lang,
             "The note now reads:\n{note}\n\nType the new note (everyone holding a place is told). "
             "/cancel keeps it as it is.",
             note=note,
         )
-    return t(
-        lang,
-        "There is no note yet. Type one (everyone holding a place is told). /cancel keeps it as "
-        "it is.",
-    )
+    else:
+        text = t(
+            lang,
+            "There is no note yet. Type one (everyone holding a place is told). /cancel keeps it "
+            "as it is.",
+        )
+    return text, _keep_as_it_is(lang)
 
 
 def note_changed(lang: str, told: int) -> str:

@@ -30,6 +30,11 @@ def with_answer(question: str, answer: str) -> str:
     return f"{question}\n→ {answer} ✓"
 
 
+def cancelled_answer(lang: str) -> str:
+    """What a question shows once the conversation it belongs to is cancelled."""
+    return t(lang, "Cancelled")
+
+
 # --------------------------------------------------------------------------- terms and phone
 
 
@@ -296,6 +301,15 @@ def signup_cancelled(lang: str) -> Screen:
 
 def edit_cancelled(lang: str) -> Screen:
     return t(lang, "Editing cancelled; your profile is unchanged."), CLOSE
+
+
+def edit_timed_out(lang: str) -> Screen:
+    text = t(
+        lang,
+        "I stopped editing your profile because nothing happened for a while; it is unchanged. "
+        "Send /profile to edit it again.",
+    )
+    return text, CLOSE
 
 
 def timed_out(lang: str) -> Screen:

@@ -128,6 +128,17 @@ def _wait_text(world: World, name: str, part: str, timeout: float = 30) -> dict[
     raise AssertionError(f"{name} was never told {part!r}: {_texts(world, name)[-3:]}")
 
 
+def _answered(world: World, name: str, question: str, answer: str) -> None:
+    """Waits until the newest question containing `question` shows `answer`, no buttons."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        asked = [m for m in _bot_messages(world, name) if question in m.get("text", "")]
+        if asked[-1]["text"].endswith(f"\n→ {answer} ✓") and not _labels(asked[-1]):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{question!r} does not show {answer!r}: {asked[-1]}")
+
+
 def _labels(message: dict[str, Any]) -> list[str]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
     return [b["text"] for row in rows for b in row]
@@ -181,12 +192,14 @@ def test_the_host_moves_the_start_one_confirms_one_is_released_the_waitlist_move
     card = _wait_text(world, "지훈", "👥")
     assert "🕒 시간 변경" in _labels(card) and "📝 메모 수정" in _labels(card)
     people.press(host, card, _data(card, "🕒 시간 변경"))
-    _wait_text(world, "지훈", "새 시간을 입력해 주세요")
+    assert _labels(_wait_text(world, "지훈", "새 시간을 입력해 주세요")) == ["취소"]
     new = (datetime.now(SEOUL) + timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
     day = "내일 " if new.date() > datetime.now(SEOUL).date() else ""
     people.say(host, f"{day}{new:%H:%M}")
     moved = _wait_text(world, "지훈", "옮겼어요")
     assert "4명에게" in moved["text"] and f"{new:%H:%M}" in moved["text"]
+    # The question shows the new time and loses its "취소".
+    _answered(world, "지훈", "새 시간을 입력해 주세요", f"{day or '오늘 '}{new:%H:%M}")
 
     # Everyone holding a place hears it in their language, with "still coming".
     minji = _wait_text(world, "민지", "모임 시간을")
@@ -227,9 +240,10 @@ def test_the_host_edits_the_note_and_those_holding_a_place_hear_it(world: World)
     people, host = world.people, _user(world, "지훈")
     card = _wait_text(world, "지훈", "👥")
     people.press(host, card, _data(card, "📝 메모 수정"))
-    _wait_text(world, "지훈", "메모를 입력해 주세요")
+    assert _labels(_wait_text(world, "지훈", "메모를 입력해 주세요")) == ["취소"]
     people.say(host, "빨간 모자를 쓰고 갈게요")
     assert "2명에게 알렸어요" in _wait_text(world, "지훈", "메모를 바꿨어요")["text"]
+    _answered(world, "지훈", "메모를 입력해 주세요", "빨간 모자를 쓰고 갈게요")
     assert "빨간 모자" in _wait_text(world, "민지", "메모를 바꿨어요")["text"]
     assert "빨간 모자" in _wait_text(world, "Sam", "changed the note")["text"]
 
