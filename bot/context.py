@@ -16,6 +16,7 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.services import Services, services_of
+from storage import users
 from storage.errors import DomainError, NotRegistered
 from ui.callbacks import Callback, decode
 from ui.i18n import SUPPORTED, pick_language, t
@@ -53,6 +54,7 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         super().__init__(application, **kwargs)
         self._update: Update | None = None
         self._lang: str | None = None
+        self._flags: users.Flags | None = None
 
     @classmethod
     def from_update(
@@ -80,6 +82,20 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
                 default = self.services.settings.default_language
                 self._lang = pick_language(user.language_code if user else None, default)
         return self._lang
+
+    async def flags(self) -> users.Flags:
+        """The sender's flags (banned, marked as having blocked the bot, admin), read once per
+        update: PTB builds one context per update and hands it to every handler group, so the
+        gates in front of the features (handlers/banned.py, handlers/blocking.py) and /help
+        share one query. All False for an update without a sender."""
+        if self._flags is None:
+            person = self._update.effective_user if self._update is not None else None
+            if person is None:
+                self._flags = users.Flags()
+            else:
+                async with self.services.sessions() as session:
+                    self._flags = await users.flags(session, person.id)
+        return self._flags
 
     def remember_language(self, lang: str) -> None:
         if self.user_data is not None:

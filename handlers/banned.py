@@ -8,10 +8,9 @@ and its confirmation buttons go through. In groups a banned person's messages ar
 answered (a group is not told of anyone's ban); their button presses get the text as the
 press's answer.
 
-Whether someone is banned is kept in memory for a minute per person (`TTL`), so the gate costs
-most updates no query; a ban therefore reaches this gate within a minute (storage refuses the
-person's actions at once). The final message goes at most once a minute per person (`QUIET`),
-so repeated messages are not answered with a flood.
+Whether someone is banned is read with every update, in the one read of the person the gates
+share (`Context.flags`), so a ban reaches this gate at once. The final message goes at most
+once a minute per person (`QUIET`), so repeated messages are not answered with a flood.
 """
 
 from __future__ import annotations
@@ -22,16 +21,13 @@ from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.context import Context
 from bot.recent import Recent, recent
-from storage import moderation
 from ui import callbacks
 from ui import moderation as ui
 from ui.callbacks import Action
 from ui.i18n import t
 
 GROUP = -5
-TTL = 60.0  # seconds a person's ban status is trusted from memory
 QUIET = 60.0  # seconds between two final messages to one person
-STATUS_KEY = "banned_status"  # handlers/moderation.py drops a person's entry on /ban, /unban
 TOLD_KEY = "banned_told"
 # What a banned person may still do: see and take their data, delete their account.
 OPEN_COMMANDS = ("/privacy", "/mydata", "/deleteme")
@@ -50,16 +46,6 @@ def _lets_through(update: Update) -> bool:
     return False
 
 
-async def _is_banned(context: Context, user_id: int) -> bool:
-    known: Recent[bool] = recent(context.application, STATUS_KEY, TTL)
-    banned = known.get(user_id)
-    if banned is None:
-        async with context.services.sessions() as session:
-            banned = await moderation.banned(session, user_id)
-        known.put(user_id, banned)
-    return banned
-
-
 async def gate(update: Update, context: Context) -> None:
     """Stops every update of a banned person but the privacy ones, with the final message."""
     person, chat = update.effective_user, update.effective_chat
@@ -67,7 +53,7 @@ async def gate(update: Update, context: Context) -> None:
         return
     if update.edited_message is not None:  # group -4 drops edits anyway
         return
-    if not await _is_banned(context, person.id) or _lets_through(update):
+    if not (await context.flags()).banned or _lets_through(update):
         return
     text = t(context.lang, ui.BANNED_FINAL)
     if update.callback_query is not None:

@@ -40,13 +40,12 @@ async def private_update(update: Update, context: Context) -> None:
 
 
 async def _back_if_marked(context: Context, user_id: int) -> None:
-    # Most people never blocked the bot: a reading session (no write lock on SQLite, autocommit
-    # on PostgreSQL), and one idempotent UPDATE only for the rare person a 403 marked whose
-    # unblock the bot never saw.
-    async with context.services.sessions() as session:
-        if await users.has_blocked_the_bot(session, user_id):
+    # Most people never blocked the bot: the mark is read with the person's other flags (one
+    # query the gates share, `Context.flags`), and an idempotent UPDATE runs only for the rare
+    # person a 403 marked whose unblock the bot never saw.
+    if (await context.flags()).blocked_bot:
+        async with transaction(context.services.sessions) as session:
             await users.back_in_touch(session, user_id)
-            await session.commit()
 
 
 def register(application: Application) -> None:

@@ -35,10 +35,7 @@ async def moderate(update: Update, context: Context) -> None:
     svc = context.services
     await context.answer()
     async with transaction(svc.sessions) as session:
-        report = await moderation.decide(session, report_id, action, user.id, svc.clock.now())
-        reported = report.reported_id
-    if action == "ban":
-        _forget_ban_status(context, reported)
+        await moderation.decide(session, report_id, action, user.id, svc.clock.now())
     card = getattr(query.message, "text", None) or ""
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(
@@ -119,7 +116,6 @@ async def ban_command(update: Update, context: Context) -> None:
     async with transaction(svc.sessions) as session:
         banned = await moderation.ban(session, int(args[0]), user.id, reason, svc.clock.now())
         name, kept = banned.display_name, banned.ban_reason
-    _forget_ban_status(context, int(args[0]))
     await message.reply_text(t(lang, ui.BANNED_DONE, name=name or "-", id=args[0], reason=kept))
 
 
@@ -134,15 +130,7 @@ async def unban_command(update: Update, context: Context) -> None:
     async with transaction(svc.sessions) as session:
         lifted = await moderation.unban(session, int(args[0]), user.id)
         name = lifted.display_name
-    _forget_ban_status(context, int(args[0]))
     await message.reply_text(t(lang, ui.UNBANNED_DONE, name=name or "-", id=args[0]))
-
-
-def _forget_ban_status(context: Context, user_id: int) -> None:
-    """The ban gate (handlers/banned.py) asks the database again for this person at once."""
-    known = context.application.bot_data.get("banned_status")
-    if known is not None:
-        known.pop(user_id, None)
 
 
 def register(application: Application) -> None:

@@ -14,7 +14,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import Context
 from bot.menus import publish_operator_menu
 from bot.senders import sender_is_admin
-from storage import users
 from ui import callbacks
 from ui.callbacks import Action
 from ui.greetings import TOPICS, WHOAMI, help_text, help_topic
@@ -30,8 +29,7 @@ async def help_command(update: Update, context: Context) -> None:
     if chat.type == ChatType.PRIVATE:
         # An operator (`halsaram admin add`) sees their commands too: the menu cannot show
         # them, Telegram's scopes know nothing of who operates the bot.
-        async with context.services.sessions() as session:
-            operator = await users.acting_admin(session, chat.id) is not None
+        operator = (await context.flags()).admin
         await message.reply_text(help_text(context.lang, True, operator=operator))
         if operator:  # their menu too, for an admin made while the bot runs (issue 23)
             await publish_operator_menu(context.bot, chat.id)

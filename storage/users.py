@@ -3,11 +3,44 @@ have blocked the bot."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.accounts import BANNED_UNTIL
 from storage.clock import Clock
 from storage.models import User
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the gates in front of every update need to know of the person (all False for
+    someone the bot has never seen)."""
+
+    blocked_bot: bool = False  # marked as having blocked the bot (a 403, or "kicked")
+    banned: bool = False  # banned for good
+    admin: bool = False  # may act as an admin now: granted and not deleted
+
+
+async def flags(session: AsyncSession, user_id: int) -> Flags:
+    """The person's flags in one read (issue 24: the ban gate, the blocking mark and /help's
+    operator check each used to ask on their own)."""
+    row = (
+        await session.execute(
+            select(User.blocked_bot, User.suspended_until, User.is_admin, User.deleted_at).where(
+                User.id == user_id
+            )
+        )
+    ).first()
+    if row is None:
+        return Flags()
+    blocked_bot, until, is_admin, deleted_at = row
+    return Flags(
+        blocked_bot=bool(blocked_bot),
+        banned=until is not None and until >= BANNED_UNTIL,
+        admin=bool(is_admin) and deleted_at is None,
+    )
 
 
 async def grant_admin(session: AsyncSession, user_id: int, clock: Clock) -> bool:

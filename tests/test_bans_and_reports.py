@@ -164,3 +164,17 @@ async def test_ban_for_good_on_a_report_card(bot: BotHarness) -> None:
     assert await _status(bot, about_admin) == ("open", None)
     async with bot.sessions() as s:
         assert (await s.scalar(select(User.suspended_until).where(User.id == admin.id))) is None
+
+
+async def test_a_ban_made_elsewhere_reaches_the_gate_at_once(bot: BotHarness) -> None:
+    """A ban written by another process (a second bot, the CLI) stops the person's very next
+    update: the gate reads the person's flags with each update (issue 24), not a minute-old
+    memory of them."""
+    admin = await new_admin(bot, "Admin Kim")
+    jun = await Neighbour(bot, "Jun", lang="en").register()
+    before = await jun.say("/meetups")  # the gate has just seen Jun unbanned
+    assert before and "closed by the moderators" not in before[-1]["text"]
+    async with transaction(bot.sessions) as s:
+        await moderation.ban(s, jun.id, admin.id, "spam", bot.clock.now())
+    [final] = await jun.say("/missions")
+    assert "closed by the moderators" in final["text"]
