@@ -116,6 +116,11 @@ def test_counts_in_notices_take_the_english_singular_and_plural() -> None:
     assert render("meetup_unconfirmed", "ko", summary, None, zone).endswith(
         "확인하지 않은 자리 2개를 비웠고 대기자 0명이 참여자가 됐어요."
     )
+    joined = {"name": "Mina", "title": "Walk", "seated": 1, "capacity": 1}
+    assert render("meetup_joined", "en", joined, None, zone).endswith("(1/1 seat taken).")
+    joined |= {"capacity": 4}
+    assert render("meetup_joined", "en", joined, None, zone).endswith("(1/4 seats taken).")
+    assert render("meetup_joined", "ko", joined, None, zone).endswith("(1/4명 참여)")
     assert (days("en", 1), days("en", 2), days("ko", 1)) == ("1 day", "2 days", "1일")
     assert (points("en", 1), points("en", 0), points("ko", 1)) == ("1 point", "0 points", "1포인트")
 

@@ -38,17 +38,22 @@ def place_of(lang: str, meeting: Meeting) -> str:
 # --------------------------------------------------------------------------- the card
 
 
+def seats_taken(lang: str, seated: int, capacity: int) -> str:
+    """ "1/1 seat taken", "2/4 seats taken" (the plural follows the capacity)."""
+    return tn(lang, "{seated}/{count} seat taken", "{seated}/{count} seats taken", capacity,
+              seated=seated)  # fmt: skip
+
+
 def card_text(lang: str, zone: tzinfo, view: meetings.MeetupView) -> str:
     meeting = view.meeting
     text = t(
         lang,
-        "{title}\n🗓 {when}\n📍 {place}\n👥 {seated}/{capacity} seats taken, {waiting} waiting\n"
+        "{title}\n🗓 {when}\n📍 {place}\n👥 {seats}, {waiting} waiting\n"
         "Host: {host}\n⭐ {points} for the mission",
         title=title_of(lang, view),
         when=format_when(lang, meeting.starts_at, zone),
         place=place_of(lang, meeting),
-        seated=view.seated,
-        capacity=meeting.capacity,
+        seats=seats_taken(lang, view.seated, meeting.capacity),
         waiting=view.waitlisted,
         host=view.host_name,
         points=points(lang, view.mission.points),

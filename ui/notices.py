@@ -13,14 +13,14 @@ from storage.outbox import NoticeKind
 from ui import callbacks, gathering, keyboards
 from ui.callbacks import Action
 from ui.i18n import N_, format_when, localized, points, t, tn
-from ui.meetups import place_of
+from ui.meetups import place_of, seats_taken
 from ui.moderation import REASON_LABELS
 from ui.review import rejection_told
 
 # The text of each kind of notice (storage.outbox.NoticeKind); a group's daily post has its own
 # renderer below (`daily_post`).
 MESSAGES: dict[NoticeKind, str] = {
-    "meetup_joined": N_('{name} joined your meetup "{title}" ({seated}/{capacity} seats taken).'),
+    "meetup_joined": N_('{name} joined your meetup "{title}" ({seats}).'),
     "meetup_waitlisted": N_('{name} is on the waitlist of your meetup "{title}".'),
     "meetup_left": N_('{name} left your meetup "{title}".'),
     "meetup_promoted": N_(
@@ -207,6 +207,8 @@ def render(
     if kind in ("evidence_approved", "appeal_approved"):  # "+1 point", "150 points"
         fields["points"] = points(lang, int(values["points"]))
         fields["balance"] = points(lang, int(values["balance"]))
+    if kind == "meetup_joined":
+        fields["seats"] = seats_taken(lang, int(values["seated"]), int(values["capacity"]))
     if kind == "meetup_unconfirmed":
         fields.update(_unconfirmed(lang, int(values["released"]), int(values["moved_up"])))
     if "name" in fields and not fields["name"]:  # an erased account (storage/erasure.py)
