@@ -132,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.telegram_id} is {'now' if created else 'already'} an admin")
         elif args.command == "market":
             result = asyncio.run(load_vouchers(settings, read_csv(args.csv_file)))
-            print(f"loaded {result.added} codes for {result.items} items", end="")
-            print(f"; refused {len(result.duplicates)} duplicates" if result.duplicates else "")
+            added, items = _many(result.added, "code"), _many(result.items, "item")
+            print(f"loaded {added} for {items}", end="")
+            refused = len(result.duplicates)
+            print(f"; refused {_many(refused, 'duplicate')}" if refused else "")
         elif args.command == "missions":
             print(asyncio.run(generate_missions(settings, args)))
         elif args.command == "stats":
@@ -263,6 +265,11 @@ async def show_stats(settings: Settings, args: argparse.Namespace) -> str:
 
 
 DEMO_VOUCHERS = Path(__file__).resolve().parents[1] / "storage" / "data" / "demo_vouchers.csv"
+
+
+def _many(count: int, noun: str) -> str:
+    """ "1 code" / "3 codes": the operator's console is in English (issue 23)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def read_csv(path: Path) -> str:

@@ -244,7 +244,7 @@ async def decide(
                 session, user_id=item.user_id, amount=points, kind=ledger.REWARD,
                 reference=f"evidence:{evidence_id}", now=now, actor_id=reviewer_id,
             )  # fmt: skip
-            balance = await ledger.balance(session, item.user_id)
+        balance = await ledger.balance(session, item.user_id)  # told even for no points
     await outbox.enqueue(
         session, key=f"appeal_outcome:{evidence_id}", chat_id=item.user_id,
         kind="appeal_approved" if approve else "appeal_rejected",

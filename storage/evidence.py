@@ -897,6 +897,7 @@ async def decide(
             session, user_id=evidence.user_id, amount=points, kind=ledger.REWARD,
             reference=f"evidence:{evidence_id}", now=now, actor_id=reviewer_id,
         )  # fmt: skip
+    if action == APPROVE:  # the balance the notice tells, points or none (issue 23)
         balance = await ledger.balance(session, evidence.user_id)
     left = rules.max_attempts - evidence.attempt
     kind, values = _outcome_notice(action, reason, left, points, balance)

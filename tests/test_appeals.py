@@ -15,12 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from telegram import Update
 
 from storage import appeals, erasure, errors, evidence, export, ledger, outbox
 from storage.db import transaction
-from storage.models import Appeal, Evidence, LedgerEntry, OutboxMessage
+from storage.models import Appeal, Evidence, LedgerEntry, Meeting, Mission, OutboxMessage
 from tests import photo_corpus as corpus
 from tests.harness import buttons
 from tests.people import (
@@ -199,6 +199,32 @@ async def test_an_appeal_approval_pays_once_pressed_twice(scene: Scene) -> None:
     # Without the guard (WHERE status = 'pending') the second press decides again.
     assert (again.first, again.repeat, again.points) == (False, True, 0)
     assert await _money(scene) == (1, scene.points)
+
+
+async def test_a_no_point_appeal_approval_tells_the_balance_the_sender_holds(
+    scene: Scene,
+) -> None:
+    """Overturned for a mission worth nothing: no entry, and the notice tells the 40 points
+    the sender holds (before: 0)."""
+    async with transaction(scene.bot.sessions) as s:
+        meeting = await s.get(Meeting, scene.meeting_id)
+        assert meeting is not None
+        await s.execute(update(Mission).where(Mission.id == meeting.mission_id).values(points=0))
+        await ledger.post(
+            s, user_id=scene.guest.id, amount=40, kind=ledger.BONUS, reference="held:40",
+            now=scene.bot.clock.now(),
+        )  # fmt: skip
+    photo = await _rejected(scene)
+    await _file(scene, photo)
+    second = await new_admin(scene.bot, "Admin Lee")
+    decided = await _decide_appeal(scene, photo, second.id)
+    assert (decided.status, decided.points, decided.balance) == ("approved", 0, 40)
+    async with scene.bot.sessions() as s:
+        row = await s.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == f"appeal_outcome:{photo}")
+        )
+    assert row is not None and dict(row.payload)["balance"] == 40
+    assert await _money(scene) == (1, 40)
 
 
 async def test_two_admins_approving_an_appeal_at_once_pay_once(scene: Scene) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from ui.i18n import LOCALES_DIR, particle, pick_language, t
+from storage.market import Offer
+from storage.models import MarketItem
+from ui.i18n import LOCALES_DIR, days, particle, pick_language, points, t
+from ui.market import confirm_card
 from ui.meetups import host_message_sent
+from ui.notices import render
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {"t": (2,), "tn": (2, 3), "N_": None}
@@ -83,3 +88,50 @@ def test_counted_texts_take_the_english_plural_and_the_one_korean_form() -> None
     assert host_message_sent("en", 3) == "Sent to 3 participants."
     assert host_message_sent("ko", 1) == "참가자 1명에게 보냈어요."
     assert host_message_sent("ko", 3) == "참가자 3명에게 보냈어요."
+
+
+def test_counts_in_notices_take_the_english_singular_and_plural() -> None:
+    """Issue 23: a text that counts says "1 point" / "2 points" (gettext's plural), in the
+    approval notices, a move's confirmation summary, the market and the privacy notice."""
+    zone = ZoneInfo("Asia/Seoul")
+
+    def approved(lang: str, points: int, balance: int) -> str:
+        values = {"points": points, "balance": balance, "title": "Walk"}
+        return render("evidence_approved", lang, values, None, zone)
+
+    assert approved("en", 1, 1).endswith("+1 point! Your balance is 1 point (/points).")
+    assert approved("en", 0, 40).endswith("+0 points! Your balance is 40 points (/points).")
+    assert approved("ko", 1, 40).endswith("+1포인트! 지금 잔액은 40포인트예요 (/points).")
+    appeal = render("appeal_approved", "en", {"points": 2, "balance": 1, "title": "Walk"},
+                    None, zone)  # fmt: skip
+    assert appeal.endswith("+2 points! Your balance is 1 point (/points).")
+    summary = {"title": "Walk", "when": "Mon", "released": 1, "moved_up": 1}
+    assert render("meetup_unconfirmed", "en", summary, None, zone).endswith(
+        "1 place not confirmed was released and 1 person moved up from the waitlist."
+    )
+    summary |= {"released": 2, "moved_up": 0}
+    assert render("meetup_unconfirmed", "en", summary, None, zone).endswith(
+        "2 places not confirmed were released and 0 people moved up from the waitlist."
+    )
+    assert render("meetup_unconfirmed", "ko", summary, None, zone).endswith(
+        "확인하지 않은 자리 2개를 비웠고 대기자 0명이 참여자가 됐어요."
+    )
+    joined = {"name": "Mina", "title": "Walk", "seated": 1, "capacity": 1}
+    assert render("meetup_joined", "en", joined, None, zone).endswith("(1/1 seat taken).")
+    joined |= {"capacity": 4}
+    assert render("meetup_joined", "en", joined, None, zone).endswith("(1/4 seats taken).")
+    assert render("meetup_joined", "ko", joined, None, zone).endswith("(1/4명 참여)")
+    assert (days("en", 1), days("en", 2), days("ko", 1)) == ("1 day", "2 days", "1일")
+    assert (points("en", 1), points("en", 0), points("ko", 1)) == ("1 point", "0 points", "1포인트")
+
+
+def test_the_market_card_counts_its_price() -> None:
+    def card(lang: str, cost: int, balance: int) -> str:
+        item = MarketItem(id=1, key="coffee", name_ko="커피", name_en="Coffee", cost=cost)
+        return confirm_card(lang, Offer(item, balance), "n")[0]
+
+    assert card("en", 1, 0) == "Coffee costs 1 point; you have 0. Missions earn more!"
+    assert card("en", 500, 0) == "Coffee costs 500 points; you have 0. Missions earn more!"
+    assert card("en", 1, 5).startswith("Exchange 1 point for Coffee?")
+    assert card("ko", 500, 100).startswith("커피는 500포인트예요. 보유 포인트는 100이에요.")
+    assert card("ko", 500, 600).startswith("500포인트로 커피를 교환할까요?")

@@ -205,7 +205,8 @@ async def test_operators_load_codes_from_the_command_line(
     assert await asyncio.to_thread(main, ["market", "load", str(csv_file)]) == 0
     assert await asyncio.to_thread(main, ["market", "load", str(csv_file) + ".missing"]) == 2
     out = capsys.readouterr()
-    assert "loaded 3 codes for 1 items" in out.out and "refused 3 duplicates" in out.out
+    assert "loaded 3 codes for 1 item" in out.out and "refused 3 duplicates" in out.out
+    assert "1 items" not in out.out
     assert "cannot read" in out.err
     async with sessions() as s:
         [shelf] = await market.shelves(s)

@@ -124,7 +124,7 @@ async def test_join_takes_a_seat_and_the_host_hears_of_it(bot: BotHarness) -> No
     refreshed = bot.emulator.transcript(guest.id)[card_index(bot, guest, card)]
     assert "2/4 seats taken" in refreshed["text"] and buttons(refreshed)[0][0] == "Can't make it"
     assert await bot.run_outbox() == 1
-    assert host.inbox()[-1] == 'James님이 "석촌호수 한 바퀴 걷기" 모임에 참여했어요. (2/4명)'
+    assert host.inbox()[-1] == 'James님이 "석촌호수 한 바퀴 걷기" 모임에 참여했어요. (2/4명 참여)'
 
 
 def card_index(bot: BotHarness, person: Neighbour, card: dict[str, Any]) -> int:

@@ -96,7 +96,7 @@ async def test_mission_card_shows_the_place_and_links_to_meetups(
     [listing] = await p.say("/missions")
     card, venue = await p.press("1", listing)
     assert card["text"].startswith("잠실한강공원 플로깅\n\n한강변을 걸으며")
-    for line in ("📍 잠실한강공원", "🏆 200 포인트", "⏱ 45분", "👥 2-10명", "📸 인증:"):
+    for line in ("📍 잠실한강공원", "🏆 200포인트", "⏱ 45분", "👥 2-10명", "📸 인증:"):
         assert line in card["text"], line
     plogging = await mission_id(sessions, "hangang-plogging")
     assert buttons(card) == [

@@ -149,6 +149,25 @@ async def test_a_mission_pays_what_it_is_worth_even_one_point_or_none(scene: Sce
         assert await ledger.balance(s, scene.guest.id) == 1
 
 
+async def test_a_no_point_approval_tells_the_balance_the_sender_holds(scene: Scene) -> None:
+    """A mission worth nothing pays nothing, but the notice still says what the sender holds
+    (before: "Your balance is 0 points" to someone holding 40)."""
+    async with transaction(scene.bot.sessions) as s:
+        meeting = await s.get(Meeting, scene.meeting_id)
+        assert meeting is not None
+        await s.execute(update(Mission).where(Mission.id == meeting.mission_id).values(points=0))
+        await ledger.post(
+            s, user_id=scene.guest.id, amount=40, kind=ledger.BONUS, reference="held:40",
+            now=scene.bot.clock.now(),
+        )  # fmt: skip
+    photo = await _photo(scene)
+    decided = await _decide(scene, photo, APPROVE)
+    assert (decided.status, decided.points, decided.balance) == ("approved", 0, 40)
+    assert await _notice(scene, photo) == (scene.guest.id, {
+        "kind": "evidence_approved", "meeting_id": scene.meeting_id, "points": 0, "balance": 40,
+    })  # fmt: skip
+
+
 async def test_a_decision_moves_the_senders_trust_and_an_approval_awards_badges(
     scene: Scene,
 ) -> None:

@@ -30,6 +30,7 @@ from tests.harness import BotHarness, make_settings
 from tests.people import SEOKCHON_LAKE, Person, walk_to_location
 from ui import privacy
 from ui.i18n import SUPPORTED, t
+from ui.i18n import days as days_of
 from ui.signup import terms
 
 MAP = Path(__file__).resolve().parents[1] / "docs" / "privacy.md"
@@ -126,7 +127,7 @@ def test_each_row_says_what_it_is_and_how_long_it_stays() -> None:
     known = set(privacy.CATEGORY_WORDS)
     for row in personal_rows():
         assert row.categories and set(row.categories) <= known, f"{row.store}: {row.categories}"
-        assert row.period in set(privacy.PERIOD_WORDS) | NOT_IN_NOTICE, (
+        assert row.period in set(privacy.PERIODS) | NOT_IN_NOTICE, (
             f"{row.store}: unknown period {row.period!r}"
         )
 
@@ -157,9 +158,7 @@ def _phrases(lang: str, settings: Settings) -> dict[str, str]:
     categories = {c for row in rows for c in row.categories}
     words = {f"category {c}": t(lang, privacy.CATEGORY_WORDS[c]) for c in categories}
     for row in rows:
-        days = getattr(settings, row.period, None)
-        phrase = t(lang, privacy.PERIOD_WORDS[row.period], days=days)
-        words[f"period {row.period}"] = phrase
+        words[f"period {row.period}"] = privacy.period_words(lang, row.period, settings)
     return words
 
 
@@ -169,7 +168,7 @@ def test_the_notice_names_every_category_and_period_of_the_map(lang: str) -> Non
     notice = privacy.notice(lang, settings)
     phrases = _phrases(lang, settings)
     assert set(privacy.CATEGORY_WORDS) == {k.split()[1] for k in phrases if k.startswith("cat")}
-    assert set(privacy.PERIOD_WORDS) == {k.split()[1] for k in phrases if k.startswith("per")}
+    assert set(privacy.PERIODS) == {k.split()[1] for k in phrases if k.startswith("per")}
     for what, phrase in phrases.items():
         assert re.search(rf"(?<!\d){re.escape(phrase)}", notice), f"{lang}: {what} ({phrase!r})"
 
@@ -179,8 +178,24 @@ def test_the_notice_says_the_days_the_settings_give(lang: str) -> None:
     settings = _windows(inbox_retention_days=3, outbox_retention_days=14, photo_retention_days=90)
     notice = privacy.notice(lang, settings)
     for days in (3, 14, 90):
-        assert re.search(rf"(?<!\d){re.escape(t(lang, '{days} days', days=days))}", notice)
+        assert re.search(rf"(?<!\d){re.escape(days_of(lang, days))}", notice)
     assert not re.search(r"(?<!\d)(7|30|180)(일| days)", notice)
+
+
+def test_the_english_notice_says_one_day_and_two_days() -> None:
+    """A window of one day reads "1 day" (gettext's plural), never "1 days"; Korean has one
+    form ("1일")."""
+    one = privacy.notice("en", _windows(inbox_retention_days=1, outbox_retention_days=2,
+                                        photo_retention_days=1))  # fmt: skip
+    assert "deleted after 1 day." in one and "deleted 2 days after they go out" in one
+    assert "The photo is deleted 1 day after the meetup" in one
+    assert not re.search(r"(?<!\d)1 days", one)
+    korean = privacy.notice("ko", _windows(inbox_retention_days=1, outbox_retention_days=2,
+                                           photo_retention_days=1))  # fmt: skip
+    assert "1일 뒤에 지워요" in korean and "2일 뒤에 지워요" in korean
+    assert privacy.period_words("en", "photo_retention_days", _windows(photo_retention_days=1)) == (
+        "1 day"
+    )
 
 
 @pytest.mark.parametrize("lang", SUPPORTED)

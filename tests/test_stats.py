@@ -124,10 +124,10 @@ async def test_stats_command_for_admins_only(bot: BotHarness) -> None:
         "🗓 Meetups: 2 created, 1 held, 1 cancelled",
         "✅ Check-in rate: 67% (2/3) · no-shows: 1",
         "📸 Photos: 2 sent, 1 waiting now, median 30 min to a decision, 100% approved (1/1), "
-        "1 duplicates caught",
+        "1 duplicate caught",
         "⭐ Points: 100 issued; 100 held by people against 600 in voucher stock (2 codes)",
     ]
-    assert "11/16: 4 signups, 1/2 meetups held, check-in 67%, 1/1 photos approved, 100 P" in lines
+    assert "11/16: 4 signups, 1/2 meetups held, check-in 67%, 1/1 photo approved, 100 P" in lines
     assert "11/23: 2 signups, 0/0 meetups held, check-in -, 0/0 photos approved, 0 P" in lines
     assert any(line.startswith("Jamsil-dong: 6 signups") for line in lines)
     assert "photo" in chart

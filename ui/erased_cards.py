@@ -15,7 +15,7 @@ from telegram import InlineKeyboardMarkup
 
 from storage import evidence
 from storage.admin_cards import ErasedReport, ErasedReview
-from ui.i18n import N_, format_when, localized, t
+from ui.i18n import N_, format_when, localized, points, t
 from ui.notices import ERASED_NAMES, buttons, render
 from ui.review import REJECT_REASONS
 
@@ -43,8 +43,8 @@ def _decision(lang: str, card: ErasedReview) -> str:
         return t(lang, WITHDRAWN)
     who = card.reviewer_name or t(lang, "an admin")
     if card.status == evidence.APPROVED:
-        points = card.meetup.mission.points
-        return t(lang, "✅ Approved by {who}: +{points} points", who=who, points=points)
+        worth = points(lang, card.meetup.mission.points)
+        return t(lang, "✅ Approved by {who}: +{points}", who=who, points=worth)
     if card.status == evidence.RETRY:
         return t(lang, "🔁 {who} asked for a new photo", who=who)
     if card.status == evidence.REJECTED:

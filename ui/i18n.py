@@ -146,6 +146,16 @@ def format_when(lang: str, moment: datetime, zone: tzinfo) -> str:
     return f"{weekday} {local.day} {_MONTHS_EN[local.month - 1]} {local:%H:%M}"
 
 
+def days(lang: str, count: int) -> str:
+    """ "1 day" / "30 days" ("30일")."""
+    return tn(lang, "{count} day", "{count} days", count)
+
+
+def points(lang: str, count: int) -> str:
+    """ "1 point" / "150 points" ("150포인트"): a count of points wherever a text says one."""
+    return tn(lang, "{count} point", "{count} points", count)
+
+
 def format_distance(lang: str, metres: float) -> str:
     """ "800 m" / "1.2 km", rounded the way people say distances."""
     if metres < 1000:

@@ -14,7 +14,7 @@ from storage.entries import Source
 from storage.market import HistoryLine, Offer, PointsPage, Storefront, Voucher, VoucherPage
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, format_when, localized, t, tn
+from ui.i18n import N_, format_when, localized, points, t, tn
 
 Screen = tuple[str, InlineKeyboardMarkup | None]
 
@@ -106,7 +106,7 @@ def storefront(lang: str, front: Storefront) -> Screen:
     for shelf in front.shelves:
         name, cost = localized(lang, shelf.item, "name"), shelf.item.cost
         lines.append(
-            t(lang, "{name}: {cost} points ({stock} left)", name=name, cost=cost,
+            t(lang, "{name}: {cost} ({stock} left)", name=name, cost=points(lang, cost),
               stock=shelf.stock)
         )  # fmt: skip
         rows.append([(f"{name} · {cost}P", callbacks.encode(Action.MARKET_ITEM, shelf.item.id))])
@@ -119,11 +119,11 @@ def confirm_card(lang: str, offer: Offer, nonce: str) -> Screen:
     item, balance = offer.item, offer.balance
     name = localized(lang, item, "name")
     if balance < item.cost:
-        text = t(lang, "{name} costs {cost} points; you have {balance}. Missions earn more!",
-                 name=name, cost=item.cost, balance=balance)  # fmt: skip
+        text = t(lang, "{name} costs {cost}; you have {balance}. Missions earn more!",
+                 name=name, cost=points(lang, item.cost), balance=balance)  # fmt: skip
         return text, None
-    text = t(lang, "Exchange {cost} points for {name}? You will have {after} left.",
-             cost=item.cost, name=name, after=balance - item.cost)  # fmt: skip
+    text = t(lang, "Exchange {cost} for {name}? You will have {after} left.",
+             cost=points(lang, item.cost), name=name, after=balance - item.cost)  # fmt: skip
     return text, keyboards.inline([[
         (t(lang, "Exchange ✅"), callbacks.encode(Action.MARKET_BUY, item.id, nonce)),
         (t(lang, "Cancel"), callbacks.encode(Action.MARKET_CANCEL, item.id)),

@@ -17,7 +17,7 @@ from storage import meetings
 from storage.models import Meeting, Mission
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, format_distance, format_when, localized, t, tn
+from ui.i18n import N_, format_distance, format_when, localized, points, t, tn
 from verification import geo
 
 MAX_LISTED = 8
@@ -38,20 +38,25 @@ def place_of(lang: str, meeting: Meeting) -> str:
 # --------------------------------------------------------------------------- the card
 
 
+def seats_taken(lang: str, seated: int, capacity: int) -> str:
+    """ "1/1 seat taken", "2/4 seats taken" (the plural follows the capacity)."""
+    return tn(lang, "{seated}/{count} seat taken", "{seated}/{count} seats taken", capacity,
+              seated=seated)  # fmt: skip
+
+
 def card_text(lang: str, zone: tzinfo, view: meetings.MeetupView) -> str:
     meeting = view.meeting
     text = t(
         lang,
-        "{title}\n🗓 {when}\n📍 {place}\n👥 {seated}/{capacity} seats taken, {waiting} waiting\n"
-        "Host: {host}\n⭐ {points} points for the mission",
+        "{title}\n🗓 {when}\n📍 {place}\n👥 {seats}, {waiting} waiting\n"
+        "Host: {host}\n⭐ {points} for the mission",
         title=title_of(lang, view),
         when=format_when(lang, meeting.starts_at, zone),
         place=place_of(lang, meeting),
-        seated=view.seated,
-        capacity=meeting.capacity,
+        seats=seats_taken(lang, view.seated, meeting.capacity),
         waiting=view.waitlisted,
         host=view.host_name,
-        points=view.mission.points,
+        points=points(lang, view.mission.points),
     )
     if meeting.note:
         text += "\n" + t(lang, "Note from the host: {note}", note=meeting.note)
@@ -339,7 +344,7 @@ def _standing(lang: str, mine: meetings.MyMeetup) -> str:
 
 
 _EVIDENCE = {
-    "approved": N_("📸 approved, +{points} points"),
+    "approved": N_("📸 approved, +{points}"),
     "rejected": N_("📸 photo rejected"),
     "retry": N_("📸 a new photo was asked for"),
 }
@@ -353,7 +358,7 @@ def _outcome(lang: str, mine: meetings.MyMeetup) -> str:
         return t(lang, "🚫 did not check in")
     parts = [t(lang, "🏠 hosted") if mine.hosting else t(lang, "🙋 attended")]
     if mine.evidence in _EVIDENCE:
-        parts.append(t(lang, _EVIDENCE[mine.evidence], points=mine.points))
+        parts.append(t(lang, _EVIDENCE[mine.evidence], points=points(lang, mine.points)))
     elif mine.evidence is not None:
         parts.append(t(lang, "📸 photo being checked"))
     elif mine.checked_in:

@@ -16,7 +16,7 @@ from storage.missions import PAGE_SIZE, Drafts, Listing, RecommendedPage
 from storage.models import Mission, Region
 from ui import callbacks, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, localized, t
+from ui.i18n import N_, localized, points, t, tn
 
 ALL = "all"  # the category filter that shows every mission
 STEPS = (-50, -10, 10, 50)  # the points buttons on a draft's review card
@@ -45,13 +45,13 @@ def mission_card(lang: str, mission: Mission) -> str:
     times = ", ".join(t(lang, TIMES_OF_DAY[k]) for k in mission.times_of_day if k in TIMES_OF_DAY)
     return t(
         lang,
-        "{title}\n\n{description}\n\n📍 {place}\n🏆 {points} points\n⏱ {duration} min\n"
+        "{title}\n\n{description}\n\n📍 {place}\n🏆 {points}\n⏱ {duration} min\n"
         "👥 {min_group}-{max_group} people\n💪 Difficulty {difficulty}/5\n"
         "🕒 Good for: {times}\n📸 Proof: {evidence}",
         title=localized(lang, mission, "title"),
         description=localized(lang, mission, "description"),
         place=localized(lang, mission, "place_name"),
-        points=mission.points,
+        points=points(lang, mission.points),
         duration=mission.duration_min,
         min_group=mission.min_group,
         max_group=mission.max_group,
@@ -203,7 +203,7 @@ def review_card(lang: str, mission: Mission) -> str:
         lang,
         "Mission #{id} ({source})\n{title_ko}\n{title_en}\n\n{description_ko}\n{description_en}\n\n"
         "📍 {place_ko} / {place_en}\n🏷 {category} · 💪 {difficulty}/5 · ⏱ {duration} min · "
-        "👥 {min_group}-{max_group}\n📸 {evidence_ko}\n📸 {evidence_en}\n🏆 {points} points\n\n"
+        "👥 {min_group}-{max_group}\n📸 {evidence_ko}\n📸 {evidence_en}\n🏆 {points}\n\n"
         "{status}",
         id=mission.id,
         source=mission.source,
@@ -220,7 +220,7 @@ def review_card(lang: str, mission: Mission) -> str:
         max_group=mission.max_group,
         evidence_ko=mission.evidence_rule_ko,
         evidence_en=mission.evidence_rule_en,
-        points=mission.points,
+        points=points(lang, mission.points),
         status=status,
     )
 
@@ -258,9 +258,10 @@ def more_drafts(lang: str, drafts: Drafts) -> str | None:
     """The line under a full batch of cards, when more drafts wait than were shown."""
     if drafts.total <= len(drafts.missions):
         return None
-    return t(
+    return tn(
         lang,
-        "{shown} of {total} drafts shown. Send /drafts again for the next ones.",
+        "{shown} of {count} draft shown. Send /drafts again for the next ones.",
+        "{shown} of {count} drafts shown. Send /drafts again for the next ones.",
+        drafts.total,
         shown=len(drafts.missions),
-        total=drafts.total,
     )

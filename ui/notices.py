@@ -12,15 +12,15 @@ from storage.meetings import MeetupView
 from storage.outbox import NoticeKind
 from ui import callbacks, gathering, keyboards
 from ui.callbacks import Action
-from ui.i18n import N_, format_when, localized, t, tn
-from ui.meetups import place_of
+from ui.i18n import N_, format_when, localized, points, t, tn
+from ui.meetups import place_of, seats_taken
 from ui.moderation import REASON_LABELS
 from ui.review import rejection_told
 
 # The text of each kind of notice (storage.outbox.NoticeKind); a group's daily post has its own
 # renderer below (`daily_post`).
 MESSAGES: dict[NoticeKind, str] = {
-    "meetup_joined": N_('{name} joined your meetup "{title}" ({seated}/{capacity} seats taken).'),
+    "meetup_joined": N_('{name} joined your meetup "{title}" ({seats}).'),
     "meetup_waitlisted": N_('{name} is on the waitlist of your meetup "{title}".'),
     "meetup_left": N_('{name} left your meetup "{title}".'),
     "meetup_promoted": N_(
@@ -37,8 +37,7 @@ MESSAGES: dict[NoticeKind, str] = {
         "else. If you can make it after all, you can join again while a seat is free."
     ),
     "meetup_unconfirmed": N_(
-        'The confirmation time for "{title}" ({when}) is over: {released} places not confirmed '
-        "were released and {moved_up} people moved up from the waitlist."
+        'The confirmation time for "{title}" ({when}) is over: {released} and {moved_up}.'
     ),
     "meetup_note_changed": N_('The host changed the note of "{title}" ({when}):\n\n{note}'),
     "checked_in": N_('{name} checked in to "{title}" ({present}/{seated} here).'),
@@ -64,8 +63,7 @@ MESSAGES: dict[NoticeKind, str] = {
     ),
     # Steps 5-6: the outcome of a photo's review, told to the person who sent it.
     "evidence_approved": N_(
-        'Your photo for "{title}" was approved: +{points} points! Your balance is {balance} '
-        "points (/points)."
+        'Your photo for "{title}" was approved: +{points}! Your balance is {balance} (/points).'
     ),
     "evidence_rejected": N_(
         'Your photo for "{title}" was not accepted: {reason}. Please send a new photo here '
@@ -130,7 +128,7 @@ MESSAGES: dict[NoticeKind, str] = {
     # Issue 23: an appeal's outcome, final, told to the photo's sender.
     "appeal_approved": N_(
         'A second admin looked at your appeal for "{title}" and accepted your photo: '
-        "+{points} points! Your balance is {balance} points (/points)."
+        "+{points}! Your balance is {balance} (/points)."
     ),
     "appeal_rejected": N_(
         'A second admin looked at your appeal for "{title}" and kept the rejection. This '
@@ -206,6 +204,13 @@ def render(
     if "left" in fields:  # tries left for a photo: "1 try left", "2 tries left"
         left = int(fields["left"])
         fields["tries_left"] = tn(lang, "{count} try left", "{count} tries left", left)
+    if kind in ("evidence_approved", "appeal_approved"):  # "+1 point", "150 points"
+        fields["points"] = points(lang, int(values["points"]))
+        fields["balance"] = points(lang, int(values["balance"]))
+    if kind == "meetup_joined":
+        fields["seats"] = seats_taken(lang, int(values["seated"]), int(values["capacity"]))
+    if kind == "meetup_unconfirmed":
+        fields.update(_unconfirmed(lang, int(values["released"]), int(values["moved_up"])))
     if "name" in fields and not fields["name"]:  # an erased account (storage/erasure.py)
         fields["name"] = t(lang, ERASED_NAMES.get(kind, ERASED_NAMES["meetup_left"]))
     if kind == "voucher_issued":  # the item's name, looked up at send time (bot/send_now.py)
@@ -221,6 +226,16 @@ def render(
     if kind == "meetup_note_changed" and not fields.get("note"):
         fields["note"] = t(lang, "(no note any more)")
     return t(lang, MESSAGES[kind], **fields)
+
+
+def _unconfirmed(lang: str, released: int, moved_up: int) -> dict[str, str]:
+    """The two counts of a move's confirmation time that ended, each with its plural."""
+    return {
+        "released": tn(lang, "{count} place not confirmed was released",
+                       "{count} places not confirmed were released", released),
+        "moved_up": tn(lang, "{count} person moved up from the waitlist",
+                       "{count} people moved up from the waitlist", moved_up),
+    }  # fmt: skip
 
 
 def daily_post(

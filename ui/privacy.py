@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Protocol
 
-from ui.i18n import N_, t
+from ui.i18n import N_, days, t
 
 # One Telegram message holds at most 4096 characters.
 MESSAGE_LIMIT = 4096
@@ -55,14 +55,11 @@ CATEGORY_WORDS: Mapping[str, str] = {
     "messages": N_("what you send the bot"),
 }
 
-# How the notice names each retention period of the map ("kept"); a setting's name stands for
-# its number of days ({days}).
+# How the notice names each retention period of the map ("kept"); a setting's name
+# (`DAY_PERIODS`) stands for its number of days, said with its plural ("1 day", "30 days").
 PERIOD_WORDS: Mapping[str, str] = {
     "account": N_("while you have an account"),
     "handled": N_("until it is handled"),
-    "inbox_retention_days": N_("{days} days"),
-    "outbox_retention_days": N_("{days} days"),
-    "photo_retention_days": N_("{days} days"),
     "books": N_("for the books"),
     "conversation": N_("until it ends"),
     "group": N_("while the group uses the bot"),
@@ -72,6 +69,17 @@ PERIOD_WORDS: Mapping[str, str] = {
     "never": N_("never stored"),
     "suspension": N_("until the suspension ends"),
 }
+
+DAY_PERIODS = ("inbox_retention_days", "outbox_retention_days", "photo_retention_days")
+PERIODS = (*PERIOD_WORDS, *DAY_PERIODS)
+
+
+def period_words(lang: str, period: str, windows: Windows) -> str:
+    """How the notice says the retention period `period` of the map (one of `PERIODS`)."""
+    if period in DAY_PERIODS:
+        return days(lang, int(getattr(windows, period)))
+    return t(lang, PERIOD_WORDS[period])
+
 
 _HEADER = N_("🔒 Your data at Halsaram: what we keep, why, and for how long")
 _ITEMS = (
@@ -93,7 +101,7 @@ _ITEMS = (
     ),
     N_(
         "Photos: your proof photos with the time and place your camera recorded, the checks "
-        "and the admins' decision. The photo is deleted {photo_days} days after the meetup; "
+        "and the admins' decision. The photo is deleted {photo_days} after the meetup; "
         "its fingerprint and the decision stay. Admins see the photo and your first name in "
         "their review group, where the card stays in the chat history. When AI checking is "
         "on, a smaller copy without the camera data goes to OpenAI for the check."
@@ -101,8 +109,8 @@ _ITEMS = (
     N_("Points and vouchers: your points history and your voucher codes, kept for the books."),
     N_(
         "Messages: what you send the bot is kept in full only until it is handled; then only "
-        "its type and time stay, deleted after {inbox_days} days. Notices we send you are "
-        "deleted {outbox_days} days after they go out. The answers of an unfinished step "
+        "its type and time stay, deleted after {inbox_days}. Notices we send you are deleted "
+        "{outbox_days} after they go out. The answers of an unfinished step "
         "(signup, hosting, a report) are kept until it ends."
     ),
     N_("If you set up a group, your Telegram id is kept with it while the group uses the bot."),
@@ -122,12 +130,12 @@ _RIGHTS = N_(
 
 def notice(lang: str, windows: Windows) -> str:
     """The privacy notice, one message (checked to fit with the terms in one)."""
-    days = {
-        "inbox_days": windows.inbox_retention_days,
-        "outbox_days": windows.outbox_retention_days,
-        "photo_days": windows.photo_retention_days,
+    said = {
+        "inbox_days": days(lang, windows.inbox_retention_days),
+        "outbox_days": days(lang, windows.outbox_retention_days),
+        "photo_days": days(lang, windows.photo_retention_days),
     }
-    items = [f"• {t(lang, item, **days)}" for item in _ITEMS]
+    items = [f"• {t(lang, item, **said)}" for item in _ITEMS]
     return "\n\n".join([t(lang, _HEADER), *items, t(lang, _RIGHTS)])
 
 

@@ -18,7 +18,7 @@ from storage import evidence
 from ui import callbacks, keyboards, video_evidence
 from ui.callbacks import Action
 from ui.checkin import presence
-from ui.i18n import N_, format_when, localized, t, tn
+from ui.i18n import N_, format_when, localized, points, t, tn
 
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 
@@ -138,12 +138,11 @@ def card_text(lang: str, view: evidence.ReviewView, zone: tzinfo, by: str | None
         t(lang, header, id=item.id, attempt=item.attempt, max=view.max_attempts),
         t(
             lang,
-            "👤 {name} · trust {trust}\n🎯 {title} · "
-            "⭐ {points} points\n📍 {place} · {when}\n📝 {rule}",
+            "👤 {name} · trust {trust}\n🎯 {title} · ⭐ {points}\n📍 {place} · {when}\n📝 {rule}",
             name=view.sender_name or "-",
             trust=round(view.trust_score),
             title=localized(lang, mission, "title"),
-            points=mission.points,
+            points=points(lang, mission.points),
             place=place_name(lang, meetup.meeting.place_name),
             when=format_when(lang, meetup.meeting.starts_at, zone),
             rule=localized(lang, mission, "evidence_rule"),
@@ -179,8 +178,8 @@ def decision_line(lang: str, view: evidence.ReviewView, by: str | None = None) -
     status = view.evidence.status
     if status == evidence.APPROVED:
         return t(
-            lang, "✅ Approved by {who}: +{points} points", who=who,
-            points=view.meetup.mission.points,
+            lang, "✅ Approved by {who}: +{points}", who=who,
+            points=points(lang, view.meetup.mission.points),
         )  # fmt: skip
     if status == evidence.RETRY:
         return t(lang, "🔁 {who} asked for a new photo", who=who)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from missions.chart import weekly_bars
 from storage.stats import Figures, Report
-from ui.i18n import localized, t
+from ui.i18n import localized, points, t, tn
 
 WEEKS = 4  # the weeks `/stats` words
 CHART_WEEKS = 8  # the weeks its chart (and the weekly post's) shows
@@ -30,12 +30,16 @@ def _week_label(start: object) -> str:
 
 
 def _row(lang: str, label: str, f: Figures) -> str:
+    # Each count says its noun with the plural gettext gives ("1 signup", "0/1 meetup held").
     return t(
-        lang,
-        "{label}: {signups} signups, {held}/{created} meetups held, check-in {checkin}, "
-        "{approved}/{decided} photos approved, {points} P",
-        label=label, signups=f.signups, held=f.meetups_held, created=f.meetups_created,
-        checkin=_percent(f.checkin_rate), approved=f.approved, decided=f.decided,
+        lang, "{label}: {signups}, {meetups}, check-in {checkin}, {photos}, {points} P",
+        label=label,
+        signups=tn(lang, "{count} signup", "{count} signups", f.signups),
+        meetups=tn(lang, "{held}/{count} meetup held", "{held}/{count} meetups held",
+                   f.meetups_created, held=f.meetups_held),
+        checkin=_percent(f.checkin_rate),
+        photos=tn(lang, "{approved}/{count} photo approved", "{approved}/{count} photos approved",
+                  f.decided, approved=f.approved),
         points=f"{f.points_issued:,}",
     )  # fmt: skip
 
@@ -56,19 +60,22 @@ def report_text(lang: str, report: Report) -> str:
           rate=_percent(total.checkin_rate), present=total.checked_in, seats=total.seats,
           no_shows=total.no_shows),
         t(lang, "📸 Photos: {photos} sent, {pending} waiting now, median {minutes} min to a "
-          "decision, {rate} approved ({approved}/{decided}), {duplicates} duplicates caught",
+          "decision, {rate} approved ({approved}/{decided}), {duplicates}",
           photos=total.photos, pending=report.pending,
           minutes=_minutes(total.median_decision_minutes), rate=_percent(total.approval_rate),
-          approved=total.approved, decided=total.decided, duplicates=total.duplicates),
+          approved=total.approved, decided=total.decided,
+          duplicates=tn(lang, "{count} duplicate caught", "{count} duplicates caught",
+                        total.duplicates)),
         t(lang, "⭐ Points: {issued} issued; {outstanding} held by people against {stock} in "
-          "voucher stock ({codes} codes)",
+          "voucher stock ({codes})",
           issued=f"{total.points_issued:,}", outstanding=f"{report.points_outstanding:,}",
-          stock=f"{report.voucher_value:,}", codes=report.voucher_codes),
+          stock=f"{report.voucher_value:,}",
+          codes=tn(lang, "{count} code", "{count} codes", report.voucher_codes)),
     ]  # fmt: skip
     if report.liability_gap:
         lines.append(
-            t(lang, "⚠️ The voucher stock is {gap} points short of what people hold.",
-              gap=f"{report.liability_gap:,}")
+            t(lang, "⚠️ The voucher stock is {gap} short of what people hold.",
+              gap=points(lang, report.liability_gap))
         )  # fmt: skip
     lines += ["", t(lang, "By week (from Monday):")]
     lines += [_row(lang, _week_label(w), report.week(w)) for w in report.weeks]
