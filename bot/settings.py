@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     daily_check_seconds: float = Field(default=60.0, gt=0, le=3600)
     # How often the meetup clock looks for due reminders, released seats and finished meetups.
     meetup_clock_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The first weekly-figures check after a start (then hourly): the bot settles first.
+    weekly_first_check_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Today's weather for the daily pick when no provider is wired in (rain/snow: indoors).
     daily_weather: Literal["clear", "rain", "snow", "heat", "cold"] | None = None
     # Issue 23: "🙋" taps on a daily post count on its day until this local time

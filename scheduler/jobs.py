@@ -123,7 +123,10 @@ def schedule(application: Application) -> None:
     every = settings.daily_check_seconds
     queue.run_repeating(daily_posts, interval=every, first=2, name="daily-posts")
     queue.run_repeating(
-        weekly_figures, interval=WEEKLY_CHECK_SECONDS, first=60, name="weekly-figures"
+        weekly_figures,
+        interval=WEEKLY_CHECK_SECONDS,
+        first=settings.weekly_first_check_seconds,
+        name="weekly-figures",
     )
     queue.run_repeating(
         retention_sweep, interval=RETENTION_EVERY_SECONDS, first=30, name="retention"
