@@ -86,7 +86,7 @@ APOLOGY = t(LANG, "Sorry, something went wrong")
 def said(msgid: str) -> Callable[[str], bool]:
     """Whether a text is `msgid` as the bot says it in Korean (placeholders match anything;
     text may follow, such as a tip or a proof word)."""
-    parts = re.split(r"\{[a-z_]+\}", t(LANG, msgid))
+    parts = re.split(r"\{[a-z_]+(?::[^{}]*)?\}", t(LANG, msgid))  # a format spec: a particle
     pattern = re.compile(".*?".join(re.escape(p) for p in parts), re.DOTALL)
     return lambda text: pattern.match(text) is not None
 
