@@ -91,8 +91,13 @@ async def confirm_delete(update: Update, context: Context) -> None:
         await query.edit_message_text(refusal(lang, missing, svc.settings.zone))
         return
     await erasure.delete_photos(svc.photos, erased.photo_keys)
-    context.application.drop_user_data(user_id)  # PTB's copy in memory, and its stored row
-    await query.edit_message_text(screens.deleted(lang, erased))
+    try:
+        await query.edit_message_text(screens.deleted(lang, erased))
+    finally:
+        # PTB's copy in memory, and its stored row. Last, with no await after it: PTB warns
+        # (Application.drop_user_data) that a persistence flush running meanwhile would
+        # re-create the entry, because this update still marks the person for an update.
+        context.application.drop_user_data(user_id)
 
 
 async def already_confirmed(update: Update, context: Context) -> None:

@@ -22,6 +22,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from telegram import CallbackQuery
 
 from storage import erasure, ledger, meetings
 from storage.db import SessionFactory, transaction
@@ -340,3 +341,27 @@ async def test_the_confirmation_is_in_english_too(bot: BotHarness) -> None:
         assert await s.get(User, person.id) is not None
         preview = await erasure.preview(s, person.id, bot.clock.now())
     assert preview.balance == 120
+
+
+async def test_a_flush_while_the_bot_answers_does_not_bring_their_data_back(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PTB's periodic persistence flush can run while the confirm handler awaits Telegram; the
+    person's user_data must not come back in memory nor in the table afterwards."""
+    person = await Neighbour(bot, "Mina", lang="en").register()
+    await person.say("/language")  # something in their user_data, written by a flush
+    await bot.app.update_persistence()
+    [question] = await person.say("/deleteme")
+    edit = CallbackQuery.edit_message_text
+
+    async def flush_then_edit(self: CallbackQuery, *args: Any, **kwargs: Any) -> Any:
+        await bot.app.update_persistence()  # the periodic flush, during the handler's await
+        return await edit(self, *args, **kwargs)
+
+    monkeypatch.setattr(CallbackQuery, "edit_message_text", flush_then_edit)
+    await person.press(question, "Yes, delete my account")
+    await bot.app.update_persistence()
+    assert person.id not in bot.app.user_data
+    async with bot.sessions() as s:
+        stored = await s.scalar(select(PersistedData).where(PersistedData.key == str(person.id)))
+    assert stored is None
