@@ -1,5 +1,5 @@
 """The verification job: claims received photos, downloads and stores them, runs the checks,
-and posts a review card per photo to the admin group.
+and queues a review card per photo for the admin group (sent by the outbox).
 
 Claims are guarded UPDATEs (received → checking), so two workers never check one photo; a
 download that fails for a passing reason puts the photo back. Each check gives a signal with
@@ -16,19 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram import Bot
-from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter
 
-from bot.sending import send_review_card
 from bot.services import photo_store
-from bot.settings import Settings, follow_admin_chat
+from bot.settings import Settings
 from storage import evidence, proof_words
 from storage.clock import Clock
 from storage.db import SessionFactory, transaction
 from storage.files import FileStore, content_key
-from ui import review
 from verification import ai_judge, photos, video
 from verification import proof_words as words
 from verification.duplicates import DuplicateIndex, hash_int
@@ -106,7 +105,7 @@ async def check_once(
             log.exception("checking evidence %s failed; it will be retried", evidence_id)
             async with transaction(sessions) as session:
                 await evidence.release(session, evidence_id)
-    await post_cards(bot, sessions, settings, checker.store)
+    await post_cards(sessions, settings, clock.now())
     return checked
 
 
@@ -342,39 +341,21 @@ async def _proof_word(
     return words.assess(item.proof_word, verdict.word_visible, verdict.visible_text, elsewhere)
 
 
-async def post_cards(
-    bot: Bot, sessions: SessionFactory, settings: Settings, store: FileStore | None = None
-) -> int:
-    """Posts a card for each checked photo that has none yet; returns how many went out. An
-    original Telegram cannot show (HEIC) goes as its stored JPEG, when `store` is given."""
+async def post_cards(sessions: SessionFactory, settings: Settings, now: datetime) -> int:
+    """Queues a card for each checked photo that has none yet; returns how many were queued.
+
+    The outbox sends them (kind `review_card`, `bot/outbox_cards.py`): paced with every other
+    send, tried again after an outage, followed to a supergroup, and never lost to a crash
+    between queueing and sending (a claimed row is sent again once stale)."""
     chat_id = settings.admin_chat_id
     if chat_id is None:
         return 0  # no admin group: admins use /review
-    lang = settings.default_language
     async with sessions() as session:
         due = await evidence.cards_due(session)
-    posted = 0
+    queued = 0
     for evidence_id in due:
         async with transaction(sessions) as session:
-            if not await evidence.claim_card(session, evidence_id, chat_id):
-                continue
-            view = await evidence.review_view(session, evidence_id, settings.evidence_max_attempts)
-        card = review.card(lang, view, settings.zone)
-        try:
-            message = await send_review_card(bot, chat_id, card, store)
-        except ChatMigrated as exc:
-            # The admin group became a supergroup: follow it (and tell the operator); the
-            # card goes to the new id on the next run instead of failing there forever.
-            follow_admin_chat(settings, chat_id, exc.new_chat_id)
-            async with transaction(sessions) as session:
-                await evidence.card_posted(session, evidence_id, None)
-            break
-        except TelegramError as exc:
-            log.warning("review card for evidence %s not posted: %s", evidence_id, exc)
-            async with transaction(sessions) as session:
-                await evidence.card_posted(session, evidence_id, None)
-            break  # rate limits and outages affect the next cards too
-        async with transaction(sessions) as session:
-            await evidence.card_posted(session, evidence_id, message.message_id)
-        posted += 1
-    return posted
+            queued += await evidence.queue_card(
+                session, evidence_id, chat_id, settings.evidence_max_attempts, now
+            )
+    return queued

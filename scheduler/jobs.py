@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from telegram.ext import Application, ContextTypes
 
 from bot.services import services_of
+from bot.settings import follow_admin_chat
 from bot.transport import budget_of
 from scheduler import daily, evidence, retention, stats
 from scheduler.outbox import WORKER, dispatch
@@ -45,6 +47,7 @@ async def dispatch_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
             paid=svc.settings.outbox_paid_per_second is not None,
             keep_going=lambda: application.running,
             photos=svc.photos,
+            moved=partial(follow_admin_chat, svc.settings),
         )
     finally:
         if application.running and context.job_queue is not None:

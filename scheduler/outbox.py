@@ -67,6 +67,8 @@ from storage.outbox import NoticeKind
 from ui.notices import buttons, daily_post, render
 
 log = logging.getLogger(__name__)
+# Told (old chat id, new chat id) when a chat was upgraded to a supergroup.
+Moved = Callable[[int, int], object]
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 BATCH = 50
 # A drain claims about a second's worth of notices at a time, within these bounds.
@@ -102,9 +104,10 @@ async def dispatch_once(
     worker: str = WORKER,
     paid: bool = False,
     photos: FileStore | None = None,
+    moved: Moved | None = None,
 ) -> int:
     """Claims one batch of due notices and sends it; returns how many were delivered."""
-    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid, photos)
+    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid, photos, moved)
     return await run.go(batch, drain=False, keep_going=_always)
 
 
@@ -121,13 +124,15 @@ async def dispatch(
     paid: bool = False,
     keep_going: Callable[[], bool] | None = None,
     photos: FileStore | None = None,
+    moved: Moved | None = None,
 ) -> int:
     """Sends until nothing is due: claims the next batch while the last came back full, ahead
     of need, so the send budget never waits for the database; stops claiming when a batch comes
     back short (the outbox is drained) or `keep_going()` turns false (the process stops), and
     returns once what it claimed is sent. Returns how many were delivered. `photos`: where
-    an appeal card's stored JPEG is read (`bot/outbox_cards.py`)."""
-    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid, photos)
+    a card's stored JPEG is read (`bot/outbox_cards.py`); `moved(old, new)`: told when a
+    chat turned out to be upgraded to a supergroup (`bot.settings.follow_admin_chat`)."""
+    run = _Run(bot, sessions, clock, zone, default_language, stale, worker, paid, photos, moved)
     size = batch if batch is not None else run.batch_size()
     return await run.go(size, drain=True, keep_going=keep_going or _always)
 
@@ -161,6 +166,7 @@ class _Run:
         worker: str,
         paid: bool,
         photos: FileStore | None = None,
+        moved: Moved | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -174,7 +180,7 @@ class _Run:
         self.languages: dict[int, str] = {}
         self.recorder = _Recorder(sessions)
         self.sender = _Sender(
-            bot, sessions, clock, zone, self.languages, self.recorder, self.paid, photos
+            bot, sessions, clock, zone, self.languages, self.recorder, self.paid, photos, moved
         )
         self.chats: dict[int, deque[rows.Claimed]] = {}  # claimed, not yet sent, per chat
         self.ready: deque[int] = deque()  # chats with rows and nobody serving them
@@ -368,9 +374,11 @@ class _Sender:
         recorder: _Recorder,
         paid: bool,
         photos: FileStore | None = None,
+        moved: Moved | None = None,
     ) -> None:
         self.bot = bot
         self.photos = photos
+        self.moved = moved
         self.sessions = sessions
         self.clock = clock
         self.zone = zone
@@ -411,6 +419,8 @@ class _Sender:
         except ChatMigrated as exc:
             async with transaction(self.sessions) as session:
                 await delivery.moved(session, row.id, row.chat_id, exc.new_chat_id, now)
+            if self.moved is not None:  # the admin group's cards: the process follows it
+                self.moved(row.chat_id, exc.new_chat_id)
             return None
         except Forbidden as exc:
             async with transaction(self.sessions) as session:

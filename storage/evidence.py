@@ -721,23 +721,25 @@ async def cards_due(session: AsyncSession, limit: int = 10) -> list[int]:
     return list(rows)
 
 
-async def claim_card(session: AsyncSession, evidence_id: int, chat_id: int) -> bool:
-    """Claims posting this photo's card, so two workers never post it twice."""
+async def queue_card(
+    session: AsyncSession, evidence_id: int, chat_id: int, max_attempts: int, now: datetime
+) -> bool:
+    """Queues the photo's review card for the admin group in the outbox (kind `review_card`,
+    drawn when sent), claimed on the row in the same transaction so it is queued once; where
+    it went is recorded on the row when sent (`outbox.REVIEW_CARD`). False: queued already."""
     result = await session.execute(
         update(Evidence)
         .where(Evidence.id == evidence_id, Evidence.review_chat_id.is_(None))
         .values(review_chat_id=chat_id)
         .returning(Evidence.id)
     )
-    return result.first() is not None
-
-
-async def card_posted(session: AsyncSession, evidence_id: int, message_id: int | None) -> None:
-    """Records the card's message (None: the post failed and is tried again)."""
-    values: dict[str, Any] = {"review_message_id": message_id}
-    if message_id is None:
-        values["review_chat_id"] = None
-    await session.execute(update(Evidence).where(Evidence.id == evidence_id).values(**values))
+    if result.first() is None:
+        return False
+    await outbox.enqueue(
+        session, key=f"{outbox.REVIEW_CARD}{evidence_id}", chat_id=chat_id, kind="review_card",
+        values={"evidence_id": evidence_id, "max_attempts": max_attempts}, now=now,
+    )  # fmt: skip
+    return True
 
 
 async def review_view(session: AsyncSession, evidence_id: int, max_attempts: int) -> ReviewView:

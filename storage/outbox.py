@@ -42,7 +42,7 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Appeal, OutboxMessage, Report
+from storage.models import Appeal, Evidence, OutboxMessage, Report
 from storage.types import as_utc
 
 NOTICE = "notice"
@@ -51,6 +51,9 @@ REPORT_CARD = "report:"
 # The dedupe key prefix of an appeal's admin-group card (`appeal_card:<evidence id>`,
 # storage/appeals.py): where it went is recorded on the appeal, to redraw it once decided.
 APPEAL_CARD = "appeal_card:"
+# The dedupe key prefix of a photo's review card in the admin group (`review_card:<evidence
+# id>`, storage/evidence.py): where it went is recorded on the evidence row.
+REVIEW_CARD = "review_card:"
 # The forum topic a group's notice goes to (its message_thread_id), when it has one.
 THREAD = "message_thread_id"
 
@@ -95,6 +98,7 @@ NoticeKind = Literal[
     "gathering_card",  # to the group, under its daily post: the meetup taps made, or a call
     # for a host when none of them may host (storage/gathering.py; bot/outbox_cards.py)
     "appeal_card",  # to the admin group: an appeal's card, the photo with the reason
+    "review_card",  # to the admin group: a checked photo's card with Approve / Reject
     "appeal_approved",  # an appeal's final outcome, to the photo's sender (issue 23)
     "appeal_rejected",
     "banned",  # a permanent ban, told once to the person (storage/moderation.py, issue 23)
@@ -240,9 +244,9 @@ async def claim_key(session: AsyncSession, key: str, worker: str, now: datetime)
 async def mark_sent(
     session: AsyncSession, row_id: int, message_id: int | None, *, note: str | None = None
 ) -> None:
-    """Delivered; `note` says why the `message_id` is unknown, when it is. A report's or an
-    appeal's card (`report:<id>`, `appeal_card:<id>`) is also recorded on its row, which
-    outlives this one."""
+    """Delivered; `note` says why the `message_id` is unknown, when it is. A report's, an
+    appeal's or a photo's card (`report:<id>`, `appeal_card:<id>`, `review_card:<id>`) is
+    also recorded on its row, which outlives this one."""
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)
@@ -257,20 +261,21 @@ async def mark_sent(
 async def _record_card(
     session: AsyncSession, key: str, chat_id: int, message_id: int | None
 ) -> None:
-    """Where an admin-group card went, on the report or appeal it shows (redrawn once
+    """Where an admin-group card went, on the report, appeal or photo it shows (redrawn once
     decided, cleaned when the person leaves)."""
     if message_id is None:
         return
-    for prefix, model, column in (
-        (REPORT_CARD, Report, Report.id),
-        (APPEAL_CARD, Appeal, Appeal.evidence_id),
+    for prefix, model, column, where in (
+        (REPORT_CARD, Report, Report.id, ("card_chat_id", "card_message_id")),
+        (APPEAL_CARD, Appeal, Appeal.evidence_id, ("card_chat_id", "card_message_id")),
+        (REVIEW_CARD, Evidence, Evidence.id, ("review_chat_id", "review_message_id")),
     ):
         subject = key.removeprefix(prefix)
         if key.startswith(prefix) and subject.isdigit():
             await session.execute(
                 update(model)
                 .where(column == int(subject))
-                .values(card_chat_id=chat_id, card_message_id=message_id)
+                .values({where[0]: chat_id, where[1]: message_id})
             )
 
 

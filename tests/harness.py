@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.app import build_application
 from bot.ingress import Inbox
 from bot.services import services_of
-from bot.settings import SANDBOX_TOKEN, Settings
+from bot.settings import SANDBOX_TOKEN, Settings, follow_admin_chat
 from sandbox.emulator import Emulator, FloodLimits, ResponseLost, Unreachable
 from sandbox.spec import validate_call
 from scheduler.jobs import meetup_clock
@@ -325,6 +326,7 @@ class BotHarness:
         return await dispatch_once(
             self.app.bot, self.sessions, self.clock, svc.settings.zone,
             svc.settings.default_language, photos=svc.photos,
+            moved=partial(follow_admin_chat, svc.settings),
         )  # fmt: skip
 
     async def run_meetup_clock(self) -> None:

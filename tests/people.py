@@ -335,10 +335,13 @@ async def bystander_with_a_card(scene: Scene, seed: int) -> Neighbour:
 
 
 async def run_checks(bot: BotHarness) -> int:
-    """The verification job, once (in production it runs every few seconds)."""
+    """The verification job, once, and the outbox that sends the review cards it queued (in
+    production both run every few seconds)."""
     svc = bot.app.bot_data[SERVICES_KEY]
     checker = checker_for(bot.app.bot_data, svc.settings)
-    return await check_once(bot.app.bot, bot.sessions, bot.clock, svc.settings, checker)
+    checked = await check_once(bot.app.bot, bot.sessions, bot.clock, svc.settings, checker)
+    await bot.run_outbox()
+    return checked
 
 
 def meetup_moment(bot: BotHarness) -> datetime:

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from bot.services import SERVICES_KEY
-from scheduler.evidence import CHECKER_KEY
-from storage import meetings
+from scheduler.evidence import CHECKER_KEY, check_once, checker_for
+from storage import evidence, meetings
 from storage.db import transaction
 from storage.files import LocalFileStore, S3Config, S3FileStore
 from storage.models import LedgerEntry, Review
@@ -31,6 +31,7 @@ from tests.people import (
     check_in_guest,
     configure,
     evidence_rows,
+    evidence_scene,
     meetup_moment,
     new_admin,
     new_meetup,
@@ -341,3 +342,48 @@ async def test_photos_are_stored_in_s3_when_a_bucket_is_set(
     assert isinstance(store, S3FileStore)
     stored = await S3FileStore(moto_s3).get(row.storage_key)
     assert stored == bot.emulator.file_by_id(row.file_id).data  # type: ignore[union-attr]
+
+
+async def test_a_review_card_queued_before_a_crash_is_still_posted(
+    bot: BotHarness, tmp_path: Path
+) -> None:
+    """The verification job queues the card in the transaction that puts the photo in review
+    (the outbox sends it): a process killed before the send loses no card, and the card the
+    next process sends decides the photo."""
+    scene = await evidence_scene(bot, tmp_path)
+    await send_photo(bot, scene.guest, corpus.plain_jpeg(31))
+    assert await _check_without_sending(bot) == 1
+    assert _cards(bot, scene.group_id) == []  # queued, not sent: the process dies here
+    await bot.crash()
+    await bot.run_outbox()
+    [card] = _cards(bot, scene.group_id)
+    [row] = await evidence_rows(bot)
+    assert (row.review_chat_id, row.review_message_id) == (scene.group_id, card["message_id"])
+    await bot.press(scene.admin.user, card, action_data(card, Action.REVIEW_APPROVE))
+    assert (await evidence_rows(bot))[0].status == "approved"
+
+
+async def test_a_photo_decided_before_its_card_went_out_gets_no_card(
+    bot: BotHarness, tmp_path: Path
+) -> None:
+    scene = await evidence_scene(bot, tmp_path)
+    await send_photo(bot, scene.guest, corpus.plain_jpeg(32))
+    assert await _check_without_sending(bot) == 1
+    [row] = await evidence_rows(bot)
+    async with transaction(bot.sessions) as s:  # on /review, before the outbox ran
+        await evidence.decide(
+            s, evidence_id=row.id, reviewer_id=scene.admin.id, action=evidence.APPROVE,
+            reason=None, now=bot.clock.now(), rules=evidence.EvidenceRules(),
+        )  # fmt: skip
+    await bot.run_outbox()
+    assert _cards(bot, scene.group_id) == []
+
+
+async def _check_without_sending(bot: BotHarness) -> int:
+    svc = bot.app.bot_data[SERVICES_KEY]
+    checker = checker_for(bot.app.bot_data, svc.settings)
+    return await check_once(bot.app.bot, bot.sessions, bot.clock, svc.settings, checker)
+
+
+def _cards(bot: BotHarness, chat_id: int) -> list[dict[str, Any]]:
+    return [m for m in bot.bot_messages(chat_id) if "photo" in m or "document" in m]

@@ -495,7 +495,14 @@ def _confirm_card(people: People, buyer: Person) -> dict[str, Any]:
 
 
 def _review_cards(people: People, group_id: int) -> list[dict[str, Any]]:
-    return [m for m in bot_messages(people, group_id) if _has(Action.REVIEW_APPROVE)(m)]
+    """One review card per photo, the first posted. A card can come twice: its post is at
+    least once (a send that timed out on a starved machine may have arrived, and is posted
+    again), and both cards decide the same photo."""
+    cards: dict[str, dict[str, Any]] = {}
+    for message in bot_messages(people, group_id):
+        if _has(Action.REVIEW_APPROVE)(message):
+            cards.setdefault(_button(message, Action.REVIEW_APPROVE), message)
+    return list(cards.values())
 
 
 def run_mix(
