@@ -9,11 +9,11 @@ text without the name and the reporter's words. A card already gone counts as cl
 other refusal or a network error goes back to the dispatcher, which retries or gives up as for
 any notice.
 
-A review card whose photo's retention ended (`admin_cards.PHOTO_EXPIRED`) is only edited: the
-same placeholder for the photo, the caption redrawn as the decided card showed it (its name,
-checks and decision stay for the admins; editMessageMedia sets the caption the new media
-carries, so it is sent again). A card whose sender has since deleted their account is left to
-that erasure's cleanup.
+A review card (or an appeal's card) whose photo's retention ended (`admin_cards.PHOTO_EXPIRED`)
+is only edited: the same placeholder for the photo, the caption redrawn as the decided card
+showed it (its name, checks, decision and the appeal's reason stay for the admins;
+editMessageMedia sets the caption the new media carries, so it is sent again). A card whose
+sender has since deleted their account is left to that erasure's cleanup.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from PIL import Image
 from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import BadRequest
 
-from storage import admin_cards, evidence
+from storage import admin_cards, appeals, evidence
 from storage.db import SessionFactory
-from storage.errors import EvidenceNotFound
+from storage.errors import AppealRefused, EvidenceNotFound
+from ui import appeals as appeal_ui
 from ui import erased_cards, review
 from ui.i18n import t
 
@@ -74,7 +75,7 @@ async def clean(
     async with sessions() as session:
         card = await admin_cards.view(session, values)
     try:
-        if values["card"] == admin_cards.REVIEW:
+        if values["card"] in admin_cards.PHOTO_CARDS:  # the appeal's card showed the photo too
             text = (
                 erased_cards.review_text(lang, card, zone)
                 if isinstance(card, admin_cards.ErasedReview)
@@ -110,21 +111,27 @@ async def _photo_expired(
     zone: tzinfo,
     **extra: Any,
 ) -> str:
-    """The review card's photo becomes the placeholder; its caption stays as it was."""
+    """The card's photo becomes the placeholder; its caption stays as it was."""
+    evidence_id, max_attempts = int(values["id"]), int(values.get("max_attempts", 3))
+    markup: InlineKeyboardMarkup | None = None
     try:
         async with sessions() as session:
-            view = await evidence.review_view(
-                session, int(values["id"]), int(values.get("max_attempts", 3))
-            )
-    except EvidenceNotFound:
+            view = await evidence.review_view(session, evidence_id, max_attempts)
+            if values["card"] == admin_cards.APPEAL:
+                appeal = await appeals.view(session, evidence_id, max_attempts)
+    except (EvidenceNotFound, AppealRefused):
         return "gone"
     if view.evidence.user_id < 0:
         return "gone"  # the sender deleted their account: that erasure cleans the card
-    caption = review.card_text(lang, view, zone)
+    if values["card"] == admin_cards.APPEAL:
+        caption = appeal_ui.appeal_text(lang, appeal, zone)
+        markup = appeal_ui.appeal_buttons(lang, appeal)  # still to decide: still decidable
+    else:
+        caption = review.card_text(lang, view, zone)
     media = InputMediaPhoto(placeholder_jpeg(), caption=caption, filename="expired.jpg")
     try:
         await bot.edit_message_media(
-            media, chat_id=chat_id, message_id=int(values["message_id"]), reply_markup=None,
+            media, chat_id=chat_id, message_id=int(values["message_id"]), reply_markup=markup,
             **extra,
         )  # fmt: skip
     except BadRequest as exc:

@@ -1,8 +1,9 @@
 """The cards the bot posted about a person in the admin group, cleaned when the person deletes
 their account (issue 20).
 
-A review card shows the person's photo and first name; a report card about them names them
-and carries the reporter's words; a report card they filed carries their words. Telegram keeps
+A review card shows the person's photo and first name; an appeal's card (issue 23) shows the
+same and their reason; a report card about them names them and carries the reporter's words;
+a report card they filed carries their words. Telegram keeps
 all of these in the group's history, so `/deleteme` (`storage.erasure.erase`) calls `queue`
 in its transaction, before anything is blanked: it finds the cards and queues one outbox row
 per card (kind `card_erased`, `storage/outbox.py`). The dispatcher (`scheduler/outbox.py`),
@@ -12,15 +13,16 @@ nor the photo stays; a report card they only filed loses their words and keeps i
 The rows hold ids only: the text is drawn at send time from what is kept (`view`).
 
 Where a card's message is recorded: a review card on its evidence row (`review_chat_id`,
-`review_message_id`, kept anonymously), a report card on its report row (`card_chat_id`,
+`review_message_id`, kept anonymously), an appeal's card on its appeal row (`card_chat_id`,
+`card_message_id`), a report card on its report row (`card_chat_id`,
 `card_message_id`, written with the sent mark of its `report:<id>` notice, which goes
 `outbox_retention_days` after it was sent). A card sent before the report row recorded it
 (migration 0010) is found through that notice while it is kept, or, cleaned once (its
 reporter left), through that cleanup row.
 
 When the retention job deletes an evidence photo (`scheduler/retention.py`), `photo_expired`
-queues, in the same transaction, an edit of its review card: the placeholder for the photo,
-the caption as it was (the card stays, decided, for the admins).
+queues, in the same transaction, an edit of its review card and of its appeal's card: the
+placeholder for the photo, the caption as it was (the card stays, decided, for the admins).
 """
 
 from __future__ import annotations
@@ -34,12 +36,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import meetings, outbox
 from storage.meetings import MeetupView
-from storage.models import Evidence, OutboxMessage, Report, Review, User
+from storage.models import Appeal, Evidence, OutboxMessage, Report, Review, User
 
 KIND: Final = "card_erased"
-CardKind = Literal["review", "report"]
+CardKind = Literal["review", "appeal", "report"]
 REVIEW: Final = "review"
+APPEAL: Final = "appeal"  # an appeal's card: the photo again, with the sender's reason
 REPORT: Final = "report"
+# Cards that show a photo (their subject is the evidence id).
+PHOTO_CARDS: Final = (REVIEW, APPEAL)
 # What the dispatcher does with a card: delete it (an edit where Telegram refuses), or only
 # edit it (a report about someone else, still to be decided by the moderators).
 DELETE = "delete"
@@ -55,7 +60,7 @@ class Card:
     chat_id: int
     message_id: int
     kind: CardKind
-    subject_id: int  # the evidence or report id
+    subject_id: int  # the evidence id (a review or appeal card) or the report id
     action: str  # DELETE, EDIT or PHOTO_EXPIRED
 
     @property
@@ -79,6 +84,22 @@ async def _review_cards(session: AsyncSession, user_id: int) -> list[Card]:
         for i, chat, message in rows
         if chat is not None and message is not None
     ]
+
+
+async def _appeal_cards(
+    session: AsyncSession, evidence_ids: list[int] | None, user_id: int | None = None
+) -> list[tuple[int, int, int]]:
+    """(evidence id, chat, message) of the appeal cards posted for these photos or by this
+    person."""
+    query = select(Appeal.evidence_id, Appeal.card_chat_id, Appeal.card_message_id).where(
+        Appeal.card_chat_id.is_not(None), Appeal.card_message_id.is_not(None)
+    )
+    if user_id is not None:
+        query = query.where(Appeal.user_id == user_id)
+    if evidence_ids is not None:
+        query = query.where(Appeal.evidence_id.in_(evidence_ids))
+    rows = await session.execute(query.order_by(Appeal.evidence_id))
+    return [(int(i), int(c), int(m)) for i, c, m in rows if c is not None and m is not None]
 
 
 async def _report_card(session: AsyncSession, report_id: int) -> tuple[int, int] | None:
@@ -128,7 +149,15 @@ async def _report_cards(session: AsyncSession, user_id: int) -> list[Card]:
 
 async def naming(session: AsyncSession, user_id: int) -> list[Card]:
     """The cards in the admin group that show something of the person."""
-    return [*await _review_cards(session, user_id), *await _report_cards(session, user_id)]
+    appeals = [
+        Card(chat, message, APPEAL, evidence_id, DELETE)
+        for evidence_id, chat, message in await _appeal_cards(session, None, user_id)
+    ]
+    return [
+        *await _review_cards(session, user_id),
+        *appeals,
+        *await _report_cards(session, user_id),
+    ]
 
 
 async def queue(session: AsyncSession, user_id: int, now: datetime) -> tuple[Card, ...]:
@@ -162,11 +191,16 @@ async def photo_expired(
         )
         .order_by(Evidence.id)
     )
+    found = [
+        Card(int(chat), int(message), REVIEW, int(evidence_id), PHOTO_EXPIRED)
+        for evidence_id, chat, message in rows
+        if chat is not None and message is not None
+    ] + [
+        Card(chat, message, APPEAL, evidence_id, PHOTO_EXPIRED)
+        for evidence_id, chat, message in await _appeal_cards(session, evidence_ids)
+    ]
     queued = 0
-    for evidence_id, chat, message in rows:
-        if chat is None or message is None:
-            continue
-        card = Card(int(chat), int(message), REVIEW, int(evidence_id), PHOTO_EXPIRED)
+    for card in found:
         queued += await outbox.enqueue(
             session, key=card.key, chat_id=card.chat_id, kind=KIND,
             values={"card": card.kind, "id": card.subject_id, "message_id": card.message_id,
@@ -207,7 +241,7 @@ class ErasedReport:
 async def view(session: AsyncSession, values: dict[str, Any]) -> ErasedReview | ErasedReport | None:
     """What a queued cleanup row's card is redrawn from (None: its row is gone)."""
     subject = int(values["id"])
-    if values["card"] == REVIEW:
+    if values["card"] in PHOTO_CARDS:
         item = await session.get(Evidence, subject)
         if item is None:
             return None

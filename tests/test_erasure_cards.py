@@ -20,12 +20,13 @@ from sqlalchemy import select
 
 from bot.card_cleanup import PLACEHOLDER_SIZE
 from scheduler.jobs import retention_sweep
-from storage import moderation
+from storage import appeals, evidence, moderation
 from storage.db import transaction
 from storage.models import OutboxMessage
 from tests import photo_corpus as corpus
 from tests.harness import _JobContext, buttons
 from tests.people import Scene, action_data, review_card, run_checks, send_photo
+from ui import callbacks
 from ui.callbacks import Action
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -182,3 +183,48 @@ async def test_a_report_card_is_found_after_its_notice_row_is_deleted(scene: Sce
     assert by is not None and HER_WORDS not in by["text"] and buttons(by)
     shown = [_shown(m) for m in bot.emulator.transcript(scene.group_id)]
     assert not any("Mina" in text or ABOUT_HER in text or HER_WORDS in text for text in shown)
+
+
+APPEAL_REASON = "we were at the lake, it is just dark 7719"
+
+
+async def appeal_card(scene: Scene) -> dict[str, Any]:
+    """Mina's photo rejected, her appeal filed: its card (the photo, her name and reason)."""
+    bot = scene.bot
+    await send_photo(bot, scene.guest, corpus.plain_jpeg(43))
+    assert await run_checks(bot) == 1
+    card = review_card(bot, scene.group_id)
+    photo = callbacks.decode(action_data(card, Action.REVIEW_APPROVE)).int_arg(0)
+    async with transaction(bot.sessions) as s:
+        await evidence.decide(
+            s, evidence_id=photo, reviewer_id=scene.admin.id, action=evidence.REJECT,
+            reason="blurry", now=bot.clock.now(), rules=evidence.EvidenceRules(),
+        )  # fmt: skip
+        await appeals.file_for_card(
+            s, evidence_id=photo, user_id=scene.guest.id, reason=APPEAL_REASON,
+            now=bot.clock.now(), retention=timedelta(days=180), admin_chat_id=scene.group_id,
+            max_attempts=3,
+        )  # fmt: skip
+    await bot.run_outbox()
+    [shown] = [m for m in bot.bot_messages(scene.group_id) if APPEAL_REASON in _shown(m)]
+    assert "Mina" in _shown(shown) and "photo" in shown
+    return shown
+
+
+@pytest.mark.parametrize("hours", [1, 48])
+async def test_an_appeal_card_goes_with_the_person(scene: Scene, hours: int) -> None:
+    """The appeal's card showed her photo, name and reason: deleted, or (48 hours old) the
+    placeholder for the photo and nothing of hers in the caption."""
+    bot = scene.bot
+    card = await appeal_card(scene)
+    bot.clock.advance(timedelta(hours=hours))
+    await _delete_account(scene)
+    await bot.run_outbox()
+    now = _now_in_group(scene, card["message_id"])
+    if hours < 48:
+        assert now is None
+    else:
+        assert now is not None and max(p["width"] for p in now["photo"]) == PLACEHOLDER_SIZE[0]
+        assert "a deleted account" in now["caption"] and not buttons(now)
+    shown = [_shown(m) for m in bot.emulator.transcript(scene.group_id)]
+    assert not any("Mina" in text or APPEAL_REASON in text for text in shown)

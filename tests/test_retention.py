@@ -21,7 +21,7 @@ from bot.services import SERVICES_KEY
 from handlers import errors
 from scheduler import retention as job
 from scheduler.jobs import retention_sweep
-from storage import inbox, meetings, outbox
+from storage import appeals, evidence, inbox, meetings, outbox
 from storage.clock import FrozenClock
 from storage.db import SessionFactory, transaction
 from storage.files import LocalFileStore, S3Config
@@ -44,6 +44,7 @@ from tests.people import (
     configure,
     evidence_rows,
     meetup_moment,
+    new_admin,
     review_card,
     run_checks,
     send_photo,
@@ -395,6 +396,44 @@ async def test_an_expired_photo_leaves_its_review_card_with_the_placeholder(scen
     # Once: a second run of the job queues nothing more.
     await retention_sweep(_JobContext(bot.app))  # type: ignore[arg-type]
     assert await bot.run_outbox() == 0
+
+
+async def test_an_expired_photo_leaves_its_appeal_card_with_the_placeholder(
+    scene: Scene,
+) -> None:
+    """An appeal's card shows the photo too: it gets the same placeholder, its caption (the
+    reason and the final outcome) as it was."""
+    bot = scene.bot
+    await send_photo(bot, scene.guest, corpus.plain_jpeg(92, size=(640, 480)))
+    await run_checks(bot)
+    card = review_card(bot, scene.group_id)
+    photo = callbacks.decode(action_data(card, Action.REVIEW_APPROVE)).int_arg(0)
+    second = await new_admin(bot, "Admin Lee")
+    async with transaction(bot.sessions) as s:
+        await evidence.decide(
+            s, evidence_id=photo, reviewer_id=scene.admin.id, action=evidence.REJECT,
+            reason="blurry", now=bot.clock.now(), rules=evidence.EvidenceRules(),
+        )  # fmt: skip
+        await appeals.file_for_card(
+            s, evidence_id=photo, user_id=scene.guest.id, reason="it is just dark",
+            now=bot.clock.now(), retention=timedelta(days=180), admin_chat_id=scene.group_id,
+            max_attempts=3,
+        )  # fmt: skip
+    await bot.run_outbox()
+    [posted] = [m for m in bot.bot_messages(scene.group_id) if "just dark" in m.get("caption", "")]
+    async with transaction(bot.sessions) as s:
+        await appeals.decide(
+            s, evidence_id=photo, reviewer_id=second.id, approve=False, now=bot.clock.now(),
+            rules=evidence.EvidenceRules(),
+        )  # fmt: skip
+
+    bot.clock.set(await _ends_at(scene) + timedelta(days=180, minutes=1))
+    await retention_sweep(_JobContext(bot.app))  # type: ignore[arg-type]
+    await bot.run_outbox()
+    chat = bot.emulator.transcript(scene.group_id)
+    [now] = [m for m in chat if m["message_id"] == posted["message_id"]]
+    assert max(p["width"] for p in now["photo"]) == PLACEHOLDER_SIZE[0]
+    assert "just dark" in now["caption"] and "Mina" in now["caption"] and not buttons(now)
 
 
 async def test_the_job_runs_daily_and_soon_after_start(db_url: str) -> None:
