@@ -13,7 +13,9 @@ admin other than the one who rejected the photo.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -28,6 +30,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
+from conversations.owner import Conversation
 from conversations.steps import Questions, button
 from storage import appeals, errors
 from storage.db import transaction
@@ -134,13 +137,15 @@ async def timed_out(update: Update, context: Context) -> None:
         await context.bot.send_message(update.effective_chat.id, t(context.lang, ui.TIMED_OUT))
 
 
-def conversation(timeout_seconds: float) -> ConversationHandler:
+def conversation(
+    timeout_seconds: float, people: Mapping[int, Mapping[str, Any]]
+) -> ConversationHandler:
     """Appeal button → reason (or /cancel) → filed."""
     private = filters.ChatType.PRIVATE
     with warnings.catch_warnings():
         # Tracked per person, not per message, on purpose (see conversations.signup).
         warnings.filterwarnings("ignore", message=".*per_message=False.*")
-        return ConversationHandler(
+        return Conversation(
             entry_points=[CallbackQueryHandler(start, pattern=callbacks.pattern(Action.APPEAL))],
             states={
                 REASON: [
@@ -153,10 +158,11 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
             name="appeal",
             persistent=True,
             conversation_timeout=timeout_seconds,
+            people=people,
         )
 
 
 def register(application: Application) -> None:
     """Issue 23: the appeal conversation, started by the button on a rejection notice."""
     timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
-    application.add_handler(conversation(timeout))
+    application.add_handler(conversation(timeout, application.user_data))

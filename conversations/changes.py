@@ -13,6 +13,7 @@ the new time or the note's start (or "Cancelled") and loses it (`conversations.s
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.services import services_of
 from conversations.host import read_time
+from conversations.owner import Conversation
 from conversations.steps import Questions, button
 from storage import errors, meetings
 from storage.db import transaction
@@ -204,13 +206,15 @@ def _tool(tool: str, callback: Any) -> CallbackQueryHandler:
     return CallbackQueryHandler(callback, pattern=callbacks.pattern(Action.MEETUP_HOST, last=tool))
 
 
-def conversation(timeout_seconds: float) -> ConversationHandler:
+def conversation(
+    timeout_seconds: float, people: Mapping[int, Mapping[str, Any]]
+) -> ConversationHandler:
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     with warnings.catch_warnings():
         # Tracked per person, not per message, on purpose (see conversations.signup).
         warnings.filterwarnings("ignore", message=".*per_message=False.*")
-        return ConversationHandler(
+        return Conversation(
             entry_points=[_tool("when", ask_time), _tool("note", ask_note)],
             states={
                 NEW_TIME: [MessageHandler(text, time_typed)],
@@ -222,10 +226,11 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
             persistent=True,
             allow_reentry=True,
             conversation_timeout=timeout_seconds,
+            people=people,
         )
 
 
 def register(application: Application) -> None:
     """Before the meetup buttons (handlers/meetups.py): it owns the "when" and "note" tools."""
     timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
-    application.add_handler(conversation(timeout))
+    application.add_handler(conversation(timeout, application.user_data))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
+from conversations.owner import Conversation
 from conversations.steps import Questions
 from storage import errors, meetings
 from storage.db import transaction
@@ -383,14 +385,16 @@ def _button(action: str, callback: Any, *values: str) -> CallbackQueryHandler:
     return CallbackQueryHandler(callback, pattern=callbacks.pattern(action, *values))
 
 
-def conversations(timeout_seconds: float) -> list[ConversationHandler]:
+def conversations(
+    timeout_seconds: float, people: Mapping[int, Mapping[str, Any]]
+) -> list[ConversationHandler]:
     """The hosting flow and the host's message flow, as tables of state → handlers."""
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & private
     with warnings.catch_warnings():
         # Tracked per person, not per message, on purpose (see conversations.signup).
         warnings.filterwarnings("ignore", message=".*per_message=False.*")
-        hosting = ConversationHandler(
+        hosting = Conversation(
             entry_points=[_button(Action.MEETUP_NEW, begin)],
             states={
                 WHEN: [_button(Action.HOST_WHEN, when_button), MessageHandler(text, when_typed)],
@@ -405,8 +409,9 @@ def conversations(timeout_seconds: float) -> list[ConversationHandler]:
             persistent=True,
             allow_reentry=True,
             conversation_timeout=timeout_seconds,
+            people=people,
         )
-        messaging = ConversationHandler(
+        messaging = Conversation(
             entry_points=[
                 CallbackQueryHandler(
                     ask_message, pattern=callbacks.pattern(Action.MEETUP_HOST, last="msg")
@@ -419,7 +424,9 @@ def conversations(timeout_seconds: float) -> list[ConversationHandler]:
             fallbacks=[CommandHandler("cancel", cancel_message)],
             name="host_message",
             persistent=True,
+            allow_reentry=True,
             conversation_timeout=timeout_seconds,
+            people=people,
         )
     return [hosting, messaging]
 
@@ -428,7 +435,7 @@ def register(application: Application) -> None:
     """The hosting conversations own "create a meetup" and the host's "message them" button,
     so they come before the meetup buttons; /host starts from a mission list."""
     timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
-    for conversation in conversations(timeout):
+    for conversation in conversations(timeout, application.user_data):
         application.add_handler(conversation)
     application.add_handler(
         CommandHandler("host", choose_mission, filters=filters.ChatType.PRIVATE)

@@ -9,6 +9,8 @@ card is shown again. The card's Language button is `handlers.profile`'s.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -22,6 +24,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
+from conversations.owner import Conversation
 from conversations.steps import (
     DISTRICT,
     DONG,
@@ -162,13 +165,15 @@ async def timed_out(update: Update, context: Context) -> None:
     await STEPS.end_idle(update, context, screens.edit_timed_out(context.lang))
 
 
-def conversation(timeout_seconds: float) -> ConversationHandler:
+def conversation(
+    timeout_seconds: float, people: Mapping[int, Mapping[str, Any]]
+) -> ConversationHandler:
     """The edit conversation, read as a table: state → what may move it on."""
     private = filters.ChatType.PRIVATE
     # Tracked per person, not per message, on purpose (as signup).
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*per_message=False.*")
-        return ConversationHandler(
+        return Conversation(
             entry_points=[button(begin, Action.PROFILE, *EDITABLE)],
             states={
                 PHONE: [MessageHandler(filters.CONTACT & private, got_contact)],
@@ -203,6 +208,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
             persistent=True,
             allow_reentry=True,
             conversation_timeout=timeout_seconds,
+            people=people,
         )
 
 
@@ -210,4 +216,4 @@ def register(application: Application) -> None:
     """Owns the card's edit buttons and, while someone edits, every press and message of
     theirs: right after signup (which owns a bare /start), before every other feature."""
     timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
-    application.add_handler(conversation(timeout))
+    application.add_handler(conversation(timeout, application.user_data))

@@ -8,6 +8,7 @@ the person reported is never told who reported. `/cancel` drops it at any step.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from telegram import Update
@@ -23,6 +24,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.services import services_of
+from conversations.owner import Conversation
 from conversations.steps import Questions
 from storage import errors, moderation
 from storage.db import transaction
@@ -133,7 +135,9 @@ async def timed_out(update: Update, context: Context) -> None:
         )  # fmt: skip
 
 
-def conversation(timeout_seconds: float) -> ConversationHandler:
+def conversation(
+    timeout_seconds: float, people: Mapping[int, Mapping[str, Any]]
+) -> ConversationHandler:
     """Person → reason → details (or /skip) → filed."""
     text = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
 
@@ -143,7 +147,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
     with warnings.catch_warnings():
         # Tracked per person, not per message, on purpose (see conversations.signup).
         warnings.filterwarnings("ignore", message=".*per_message=False.*")
-        return ConversationHandler(
+        return Conversation(
             entry_points=[button(Action.REPORT_PICK, pick)],
             states={
                 REASON: [button(Action.REPORT_REASON, reason)],
@@ -154,13 +158,14 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
             name="report",
             persistent=True,
             conversation_timeout=timeout_seconds,
+            people=people,
         )
 
 
 def register(application: Application) -> None:
     """Step 7: the report conversation (started by a person's button) and `/report`."""
     timeout = services_of(application.bot_data).settings.conversation_timeout_minutes * 60
-    application.add_handler(conversation(timeout))
+    application.add_handler(conversation(timeout, application.user_data))
     application.add_handler(
         CommandHandler("report", report_command, filters=filters.ChatType.PRIVATE)
     )

@@ -371,3 +371,32 @@ async def test_someone_elses_press_of_the_change_buttons_is_refused(bot: BotHarn
     async with bot.sessions() as s:
         meeting = await s.get(Meeting, meeting_id)
         assert meeting is not None and meeting.postponements == 0 and meeting.note is None
+
+
+async def test_the_latest_question_gets_the_answer_when_the_host_switches_tools(
+    bot: BotHarness,
+) -> None:
+    """ "Message them", then "Change time" before writing anything: the time typed is the new
+    time, not a message to everyone; and the other way round, the message goes as a message
+    and the time question left behind takes no later text."""
+    host, minji = await _people(bot, "지훈", "민지")
+    meeting_id = await new_meetup(bot, host, hours=3)
+    await _join(bot, meeting_id, minji)
+    card = await meetup_card(bot, host, meeting_id)
+    await host.press(card, "✉️ 메시지 보내기")
+    await host.press(card, "🕒 시간 변경")
+    [done] = await host.say("15:00")
+    assert "15:00" in done["text"]
+    async with bot.sessions() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        assert meeting is not None and meeting.postponements == 1
+    assert await _keys(bot, "host_message") == []  # nothing went to everyone
+
+    await host.press(card, "🕒 시간 변경")
+    await host.press(card, "✉️ 메시지 보내기")
+    [sent] = await host.say("16:00에 봐요")
+    assert "1명" in sent["text"]
+    await host.say("17:00")  # neither question is open: not a new time
+    async with bot.sessions() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        assert meeting is not None and meeting.postponements == 1
