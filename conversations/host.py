@@ -45,6 +45,9 @@ MESSAGE = 10
 END = ConversationHandler.END
 KEY = "host"
 QUESTIONS = Questions(KEY)  # the open question, to show its answer once given
+# "✉️ Message them": the meetup ("meeting_id") and the open question.
+MESSAGE_KEY = "message"
+MESSAGE_QUESTION = Questions(MESSAGE_KEY)
 SLOTS = (time(7, 0), time(10, 0), time(12, 0), time(15, 0), time(18, 0), time(19, 0),
          time(20, 0), time(21, 0))  # fmt: skip
 _TYPED = re.compile(r"^\s*(오늘|today|내일|tomorrow)?\s*(\d{1,2})[:시 ]\s*(\d{2})?\s*분?\s*$", re.I)
@@ -327,8 +330,9 @@ async def ask_message(update: Update, context: Context) -> int:
     async with context.services.sessions() as session:
         await meetings.as_host(session, meeting_id, update.effective_user.id)
     await context.answer()
-    context.user_data["host_message"] = meeting_id
-    await _say(update, ui.ask_host_message(context.lang))
+    await MESSAGE_QUESTION.close_open(update, context)  # a question of an earlier try
+    MESSAGE_QUESTION.answers(context)["meeting_id"] = meeting_id
+    await MESSAGE_QUESTION.ask(update, context, ui.ask_host_message(context.lang))
     return MESSAGE
 
 
@@ -337,27 +341,42 @@ async def send_message(update: Update, context: Context) -> int:
     assert context.user_data is not None and update.effective_user is not None
     assert update.effective_message is not None
     svc = context.services
-    meeting_id = context.user_data.pop("host_message", None)
+    meeting_id = MESSAGE_QUESTION.answers(context).get("meeting_id")
     if meeting_id is None:
         return END
+    text = update.effective_message.text or ""
     try:
         async with transaction(svc.sessions) as session:
             count = await meetings.message_participants(
-                session, int(meeting_id), update.effective_user.id,
-                update.effective_message.text or "", svc.clock.now(),
+                session, int(meeting_id), update.effective_user.id, text, svc.clock.now(),
                 # The host's message handled again (a redelivery) is queued once.
                 occasion=update.effective_message.message_id,
             )  # fmt: skip
     except errors.DomainError as exc:
+        await _message_done(update, context, None)
         await _refused(update, context, exc)
         return END
+    await _message_done(update, context, ui.note_answer(text))
     await _say(update, ui.host_message_sent(context.lang, count))
     return END
 
 
-async def cancel_message(update: Update, context: Context) -> int:
+async def _message_done(update: Update, context: Context, shown: str | None) -> None:
+    """The question shows `shown` (the message's start, or "Cancelled"), or just loses its
+    "Cancel"; the meetup is forgotten."""
+    if shown is None:
+        await MESSAGE_QUESTION.close_open(update, context)
+    else:
+        await MESSAGE_QUESTION.answered(update, context, shown)
     assert context.user_data is not None
-    context.user_data.pop("host_message", None)
+    context.user_data.pop(MESSAGE_KEY, None)
+
+
+async def cancel_message(update: Update, context: Context) -> int:
+    """`/cancel` or the question's "Cancel": nothing goes out."""
+    await MESSAGE_QUESTION.cancelled(update, context)
+    assert context.user_data is not None
+    context.user_data.pop(MESSAGE_KEY, None)
     await _say(update, ui.nothing_sent(context.lang))
     return END
 
@@ -374,9 +393,9 @@ async def timed_out(update: Update, context: Context) -> None:
 
 
 async def message_timed_out(update: Update, context: Context) -> None:
-    """Idle too long after "message them": nothing goes out, and the host is told."""
-    assert context.user_data is not None
-    context.user_data.pop("host_message", None)
+    """Idle too long after "message them": nothing goes out, the question loses its
+    "Cancel", and the host is told."""
+    await _message_done(update, context, None)
     if update.effective_chat is not None:
         await context.bot.send_message(update.effective_chat.id, ui.message_timed_out(context.lang))
 
@@ -421,7 +440,10 @@ def conversations(
                 MESSAGE: [MessageHandler(text, send_message)],
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, message_timed_out)],
             },
-            fallbacks=[CommandHandler("cancel", cancel_message)],
+            fallbacks=[
+                CommandHandler("cancel", cancel_message),
+                _button(Action.STOP, cancel_message, "message"),
+            ],
             name="host_message",
             persistent=True,
             allow_reentry=True,

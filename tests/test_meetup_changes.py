@@ -390,12 +390,12 @@ async def test_the_latest_question_gets_the_answer_when_the_host_switches_tools(
     async with bot.sessions() as s:
         meeting = await s.get(Meeting, meeting_id)
         assert meeting is not None and meeting.postponements == 1
-    assert await _keys(bot, "host_message") == []  # nothing went to everyone
+    assert await _keys(bot, "hostmsg") == []  # nothing went to everyone
 
     await host.press(card, "🕒 시간 변경")
     await host.press(card, "✉️ 메시지 보내기")
     [sent] = await host.say("16:00에 봐요")
-    assert "1명" in sent["text"]
+    assert "1명" in sent["text"] and len(await _keys(bot, "hostmsg")) == 1
     await host.say("17:00")  # neither question is open: not a new time
     async with bot.sessions() as s:
         meeting = await s.get(Meeting, meeting_id)

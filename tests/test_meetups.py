@@ -216,9 +216,17 @@ async def test_host_tools(bot: BotHarness) -> None:
     card = await meetup_card(bot, host, meeting_id)
     await host.press(card, "👥 참가자")
     assert host.inbox()[-1].splitlines()[1:3] == ["• 지훈", "• 민지"]
-    await host.press(card, "✉️ 메시지 보내기")
+    [question] = await host.press(card, "✉️ 메시지 보내기")
+    assert [label for label, _ in buttons(question)] == ["취소"]
+    [told] = await host.press(question, "취소")
+    assert told["text"] == "알겠어요, 아무것도 보내지 않았어요."
+    assert _shown_now(bot, question)["text"].endswith("\n→ 취소함 ✓")
+    [question] = await host.press(card, "✉️ 메시지 보내기")
     await host.say("입구 앞 편의점에서 만나요!")
     assert host.inbox()[-1] == "참가자 1명에게 보냈어요."
+    # The question shows the message's start and loses its "Cancel".
+    answered = _shown_now(bot, question)
+    assert answered["text"].endswith("\n→ 입구 앞 편의점에서 만나요! ✓") and not buttons(answered)
     await host.press(card, "🔒 참여 마감")
     await late.press_data(card, callbacks.encode(Action.MEETUP_JOIN, meeting_id))
     assert late.alert() == "호스트가 이 모임의 참여를 마감했어요."
@@ -231,6 +239,12 @@ async def test_host_tools(bot: BotHarness) -> None:
     assert told[-1].startswith('호스트가 "석촌호수 한 바퀴 걷기"')
     await guest.press_data(card, callbacks.encode(Action.MEETUP_HOST, meeting_id, "close"))
     assert guest.alert() == "호스트만 할 수 있어요."
+
+
+def _shown_now(bot: BotHarness, message: dict[str, Any]) -> dict[str, Any]:
+    """`message` as the chat shows it now (edits applied)."""
+    chat = bot.emulator.transcript(message["chat"]["id"])
+    return next(m for m in chat if m["message_id"] == message["message_id"])
 
 
 # --------------------------------------------------------------------------- check-in

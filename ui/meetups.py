@@ -537,8 +537,11 @@ def not_created(lang: str) -> str:
     return t(lang, "Okay, no meetup was created.")
 
 
-def ask_host_message(lang: str) -> str:
-    return t(lang, "Type the message for your participants (or /cancel).")
+def ask_host_message(lang: str) -> Screen:
+    """ "✉️ Message them": the question, with "Cancel" under it (as /cancel)."""
+    stop = callbacks.encode(Action.STOP, "message")
+    text = t(lang, "Type the message for your participants (or /cancel).")
+    return text, keyboards.inline([[(t(lang, "Cancel"), stop)]])
 
 
 def nothing_sent(lang: str) -> str:
