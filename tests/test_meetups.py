@@ -218,8 +218,8 @@ async def test_host_tools(bot: BotHarness) -> None:
     assert host.inbox()[-1].splitlines()[1:3] == ["• 지훈", "• 민지"]
     [question] = await host.press(card, "✉️ 메시지 보내기")
     assert [label for label, _ in buttons(question)] == ["취소"]
-    [told] = await host.press(question, "취소")
-    assert told["text"] == "알겠어요, 아무것도 보내지 않았어요."
+    [nothing_sent] = await host.press(question, "취소")
+    assert nothing_sent["text"] == "알겠어요, 아무것도 보내지 않았어요."
     assert _shown_now(bot, question)["text"].endswith("\n→ 취소함 ✓")
     [question] = await host.press(card, "✉️ 메시지 보내기")
     await host.say("입구 앞 편의점에서 만나요!")
