@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Evidence, Feedback, Participation, Report, User
@@ -50,20 +50,22 @@ def _counted(model: type, *where: ColumnElement[bool]) -> ScalarSelect[int]:
     return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
 
+_PERSON: BindParameter[int] = bindparam("user_id")
+# One statement for every input, built once (building its six subqueries cost about as much
+# as running them): the join and host gates compute this on each press.
+_INPUTS = select(
+    _counted(Feedback, Feedback.to_user_id == _PERSON),
+    select(func.avg(Feedback.rating)).where(Feedback.to_user_id == _PERSON).scalar_subquery(),
+    _counted(Participation, Participation.user_id == _PERSON,
+             Participation.no_show_at.is_not(None)),
+    _counted(Evidence, Evidence.user_id == _PERSON, Evidence.status == "approved"),
+    _counted(Evidence, Evidence.user_id == _PERSON, Evidence.status == "rejected"),
+    _counted(Report, Report.reported_id == _PERSON, Report.status == "actioned"),
+)  # fmt: skip
+
+
 async def compute(session: AsyncSession, user_id: int) -> Trust:
-    # One statement for every input: the join and host gates compute this on each press.
-    row = await session.execute(
-        select(
-            _counted(Feedback, Feedback.to_user_id == user_id),
-            select(func.avg(Feedback.rating)).where(Feedback.to_user_id == user_id)
-            .scalar_subquery(),
-            _counted(Participation, Participation.user_id == user_id,
-                     Participation.no_show_at.is_not(None)),
-            _counted(Evidence, Evidence.user_id == user_id, Evidence.status == "approved"),
-            _counted(Evidence, Evidence.user_id == user_id, Evidence.status == "rejected"),
-            _counted(Report, Report.reported_id == user_id, Report.status == "actioned"),
-        )
-    )  # fmt: skip
+    row = await session.execute(_INPUTS, {"user_id": user_id})
     rated, average, no_shows, approved, rejected, upheld = row.one()
     rated = int(rated or 0)
     stars = round(float(average or 3), 1)
