@@ -17,7 +17,10 @@ process's own CPU time (user + system, from /proc) over the updates it answered,
 `errors`: messages not answered within 30 s, or a request that failed (must be 0); each is
 printed to stderr with its cause.
 Targets (issue 24): p99_ms <= 1,000 at 30 updates/s, errors 0, bot_cpu_ms_per_update <= 5.
-Prints one JSON line.
+Context, not targets: the same drive, same sandbox, new people, against a bare
+python-telegram-bot bot (`bench/_echo_bot.py`: long polling, one fixed answer, no database):
+`echo_bot_cpu_ms_per_update`, and `cpu_over_echo`, the real bot's CPU per update over it.
+`BENCH_PROFILE=file` runs the real bot under cProfile. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -195,6 +198,15 @@ def database(tmp: Path) -> Iterator[tuple[str, str]]:
         yield f"sqlite+aiosqlite:///{tmp / 'bot.sqlite3'}", "sqlite"
 
 
+def measure(bot: list[str], env: dict[str, str], base: str, log: Path) -> dict[str, object]:
+    """Starts a bot process, drives it, stops it; its figures."""
+    metrics = free_port()
+    env = {**env, "HALSARAM_METRICS_PORT": str(metrics)}
+    with running(bot, env, None, log) as process:
+        wait_for(f"http://127.0.0.1:{metrics}/healthz", process, timeout=180)  # a busy machine
+        return asyncio.run(drive(base, process.pid))
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as (db_url, backend):
         port = free_port()
@@ -202,17 +214,27 @@ def main() -> None:
         sandbox = [sys.executable, "-m", "sandbox.server", "--port", str(port),
                    "--token", SANDBOX_TOKEN, "--no-flood-limits"]  # fmt: skip
         with running(sandbox, {}, f"{base}/healthz", Path(tmp) / "sandbox.log"):
-            metrics = free_port()
             env = bot_env(
                 base, Path(tmp), HALSARAM_DATABASE_URL=db_url, HALSARAM_OUTBOX_PER_SECOND="1000",
-                HALSARAM_METRICS_PORT=str(metrics), HALSARAM_LOG_LEVEL="WARNING",
+                HALSARAM_LOG_LEVEL="WARNING",
             )  # fmt: skip
             bot = [sys.executable, "-m", "bot.cli", "run"]
-            health = f"http://127.0.0.1:{metrics}/healthz"
-            with running(bot, env, None, Path(tmp) / "bot.log") as process:
-                wait_for(health, process, timeout=180)  # a busy machine starts it slowly
-                figures = asyncio.run(drive(base, process.pid))
-    print(json.dumps({"bench": "e2e_http", "database": backend, "people": PEOPLE, **figures}))
+            if profile := os.environ.get("BENCH_PROFILE"):  # the bot's profile, to read
+                bot[1:1] = ["-m", "cProfile", "-o", profile]
+            figures = measure(bot, env, base, Path(tmp) / "bot.log")
+            # The same drive against a bare PTB bot (bench/_echo_bot.py), new people on the
+            # same sandbox: what the stack costs before the bot does anything of its own.
+            echo = [sys.executable, str(Path(__file__).with_name("_echo_bot.py"))]
+            baseline = measure(echo, env, base, Path(tmp) / "echo.log")
+    cpu, echo_cpu = figures["bot_cpu_ms_per_update"], baseline["bot_cpu_ms_per_update"]
+    print(json.dumps({
+        "bench": "e2e_http", "database": backend, "people": PEOPLE, **figures,
+        # Context, not targets: a bare python-telegram-bot bot driven the same way.
+        "echo_bot_cpu_ms_per_update": echo_cpu,
+        "cpu_over_echo": round(cpu / echo_cpu, 2)
+        if isinstance(cpu, float) and isinstance(echo_cpu, float) else None,
+        "echo_p99_ms": baseline["p99_ms"], "echo_errors": baseline["errors"],
+    }))  # fmt: skip
     if figures["errors"]:
         raise SystemExit(1)
 
