@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -289,7 +289,7 @@ async def block(session: AsyncSession, blocker_id: int, blocked_id: int, now: da
     )
 
 
-def blocks_between(a: int, b: int) -> Select[int]:
+def blocks_between(a: int | ColumnElement[int], b: int | ColumnElement[int]) -> Select[int]:
     """A block, either way, between two people (a query; `blocked_between` runs it)."""
     return select(UserBlock.blocker_id).where(
         or_(

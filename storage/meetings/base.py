@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import MeetupNotFound, MeetupNotOpen, NotHost
@@ -45,12 +45,19 @@ class Place:
     lon: float
 
 
+# Built once with bound values (issue 24): every join, leave and check-in runs these, and
+# building a statement costs about as much CPU as running it.
+_LOCKED = select(Meeting).where(Meeting.id == bindparam("meeting_id")).with_for_update()
+_PARTICIPATION = select(Participation).where(
+    Participation.meeting_id == bindparam("meeting_id"),
+    Participation.user_id == bindparam("user_id"),
+)
+
+
 async def locked(session: AsyncSession, meeting_id: int) -> Meeting:
     """The meeting row, locked until the transaction ends: decisions that count seats or
     attendance take it first, so two of them never count the same state."""
-    meeting = await session.scalar(
-        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
-    )
+    meeting = await session.scalar(_LOCKED, {"meeting_id": meeting_id})
     if meeting is None:
         raise MeetupNotFound
     return meeting
@@ -78,11 +85,7 @@ async def count(session: AsyncSession, meeting_id: int, status: str) -> int:
 async def participation(
     session: AsyncSession, meeting_id: int, user_id: int
 ) -> Participation | None:
-    return await session.scalar(
-        select(Participation).where(
-            Participation.meeting_id == meeting_id, Participation.user_id == user_id
-        )
-    )
+    return await session.scalar(_PARTICIPATION, {"meeting_id": meeting_id, "user_id": user_id})
 
 
 def ensure_open(meeting: Meeting, now: datetime) -> None:

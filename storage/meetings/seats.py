@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import moderation, outbox, trust
@@ -74,7 +74,10 @@ class Seat:
 
 
 def _overlapping(
-    user_id: int, starts_at: datetime, ends_at: datetime, skip: int | None
+    user_id: int | ColumnElement[int],
+    starts_at: datetime | ColumnElement[datetime],
+    ends_at: datetime | ColumnElement[datetime],
+    skip: int | ColumnElement[int] | None,
 ) -> Select[int]:
     """The open meetups overlapping this time in which the person holds a place."""
     query = (
@@ -197,13 +200,16 @@ def _repeated(mine: Participation | None, press: str | None) -> bool:
     return mine is not None and press is not None and mine.last_press == _press(press)
 
 
+_REGIONS = select(Region).where(Region.id.in_(bindparam("ids", expanding=True)))
+
+
 async def _ensure_neighbours(
     session: AsyncSession, meeting: Meeting, user: User, rules: Rules
 ) -> None:
     """Meetups are for neighbours: the meetup's district and the person's are enabled, and
     with `rules.join_same_district` they are one district."""
-    wanted = {meeting.region_id, user.region_id} - {None}
-    found = {r.id: r for r in await session.scalars(select(Region).where(Region.id.in_(wanted)))}
+    wanted = list({meeting.region_id, user.region_id} - {None})
+    found = {r.id: r for r in await session.scalars(_REGIONS, {"ids": wanted})}
     there = found.get(meeting.region_id) if meeting.region_id else None
     if there is None or not there.enabled:
         raise OutsideNeighbourhood("meetup")
@@ -223,20 +229,25 @@ class _Facts:
     seated: int
 
 
+# One statement, built once with bound values: a join is the busiest write there is (issue 24).
+_FACTS = select(
+    moderation.blocks_between(bindparam("host_id"), bindparam("user_id")).exists(),
+    _overlapping(
+        bindparam("user_id"), bindparam("starts_at"), bindparam("ends_at"), bindparam("meeting_id")
+    ).exists(),
+    select(func.count())
+    .select_from(Participation)
+    .where(Participation.meeting_id == bindparam("meeting_id"), Participation.status == JOINED)
+    .scalar_subquery(),
+)
+
+
 async def _facts(session: AsyncSession, meeting: Meeting, user_id: int) -> _Facts:
-    # One statement: a join is the busiest write there is (issue 24).
-    blocked, conflict, seated = (
-        await session.execute(
-            select(
-                moderation.blocks_between(meeting.host_id, user_id).exists(),
-                _overlapping(user_id, meeting.starts_at, meeting.ends_at, meeting.id).exists(),
-                select(func.count())
-                .select_from(Participation)
-                .where(Participation.meeting_id == meeting.id, Participation.status == JOINED)
-                .scalar_subquery(),
-            )
-        )
-    ).one()
+    values = {
+        "host_id": meeting.host_id, "user_id": user_id, "meeting_id": meeting.id,
+        "starts_at": meeting.starts_at, "ends_at": meeting.ends_at,
+    }  # fmt: skip
+    blocked, conflict, seated = (await session.execute(_FACTS, values)).one()
     return _Facts(bool(blocked), bool(conflict), int(seated or 0))
 
 
