@@ -58,20 +58,13 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
             }
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # On the table, not the mapped class: the ORM's bulk INSERT path (one of the largest
-    # shares of the bot's CPU per update, issue 24) has nothing to do for rows it never loads.
-    statement = insert(_TABLE).values(list(rows.values()))
-    fresh = [c for c in FRESH if c != "update_id"]
+    repeat_before = now - REPEAT_WINDOW
+    # The rows as the parameters of one statement built once: SQLAlchemy sends them as one
+    # multi-row INSERT ("insertmanyvalues"), and caches its compiled form. An INSERT built with
+    # the rows in it was compiled anew for every batch, most of a stored update's CPU.
     result = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["update_id"],
-            set_={name: statement.excluded[name] for name in fresh},
-            where=(_TABLE.c.status == "done") & (_TABLE.c.received_at < now - REPEAT_WINDOW),
-        )
-        # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
-        .returning(_TABLE.c.update_id)
+        _STORE[session.get_bind().dialect.name],
+        [{**row, "repeat_before": repeat_before} for row in rows.values()],
     )
     written = {int(update_id) for update_id in result.scalars()}
     return [update_id for update_id in rows if update_id in written]
@@ -82,6 +75,29 @@ FRESH = (
     "update_id", "payload", "kind", "chat_id", "user_id", "status", "attempts", "received_at",
     "handled_at",
 )  # fmt: skip
+
+
+def _store_statement(insert: Any) -> Any:
+    """`store`'s INSERT for one dialect (PostgreSQL's and SQLite's ON CONFLICT alike), on the
+    table, not the mapped class: the ORM's bulk INSERT path has nothing to do for rows it never
+    loads. A row is taken over only when handled and older than `REPEAT_WINDOW`."""
+    statement = insert(_TABLE)
+    return (
+        statement.on_conflict_do_update(
+            index_elements=["update_id"],
+            set_={name: statement.excluded[name] for name in FRESH if name != "update_id"},
+            where=(_TABLE.c.status == "done")
+            & (_TABLE.c.received_at < bindparam("repeat_before", type_=_TABLE.c.received_at.type)),
+        )
+        # RETURNING, not rowcount: psycopg's async rowcount of this INSERT is -1 (unknown).
+        .returning(_TABLE.c.update_id)
+    )
+
+
+_STORE = {
+    "postgresql": _store_statement(postgresql.insert),
+    "sqlite": _store_statement(sqlite.insert),
+}
 
 
 _MARK_DONE = (
