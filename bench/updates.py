@@ -41,6 +41,7 @@ from tests.harness import BotHarness, make_settings
 
 PEOPLE = 50
 PER_ROUND = 200  # updates a round: two getUpdates answers of 100
+PER_ROUND_ALONE = 60  # updates a round, one at a time
 ROUNDS = 4  # of each way, alternating
 BATCH = 100  # getUpdates returns up to 100 updates
 TARGET_MS = 1.0
@@ -67,10 +68,13 @@ class Counted:
         self.count = 0
         self.target = 0
         self.reached = asyncio.Event()
+        self.marked = asyncio.Event()
 
     async def done(self, update: Update) -> None:
+        self.marked.clear()
         if self.with_inbox:
             await self.marking(update)
+        self.marked.set()
         # Without the inbox nothing is marked done, and PTB hands what changed to the
         # persistence every `update_interval` seconds (it does in both ways).
         self.count += 1
@@ -78,8 +82,14 @@ class Counted:
             self.reached.set()
 
 
-async def _round(harness: BotHarness, counted: Counted, people: list[dict[str, Any]]) -> float:
-    """CPU seconds of this process to handle `PER_ROUND` /help updates, one way."""
+async def _round(
+    harness: BotHarness, counted: Counted, people: list[dict[str, Any]], alone: bool = False
+) -> float:
+    """CPU seconds of this process to handle `PER_ROUND` /help updates, one way: in
+    getUpdates answers of `BATCH`, or `alone`, each stored and handled before the next
+    arrives (a quiet bot: every getUpdates answer holds one update, every mark is its own)."""
+    if alone:
+        return await _alone(harness, counted, people)
     for n in range(PER_ROUND):
         await harness.emulator.send_text(people[n % len(people)]["id"], "/help")
     raw = harness.emulator.pending_updates()
@@ -98,6 +108,27 @@ async def _round(harness: BotHarness, counted: Counted, people: list[dict[str, A
     return time.process_time() - started
 
 
+async def _alone(harness: BotHarness, counted: Counted, people: list[dict[str, Any]]) -> float:
+    box = Inbox(harness.app, harness.sessions, harness.clock)
+    spent = 0.0
+    for n in range(PER_ROUND_ALONE):
+        await harness.emulator.send_text(people[n % len(people)]["id"], "/help")
+        (data,) = harness.emulator.pending_updates()
+        counted.target = counted.count + 1
+        counted.reached.clear()
+        started = time.process_time()
+        update = Update.de_json(data, harness.app.bot)
+        if counted.with_inbox:
+            await box.accept([update])
+        else:
+            await harness.app.update_queue.put(update)
+        await counted.reached.wait()
+        if counted.with_inbox:  # the mark's own commit, which runs after the handler's end
+            await counted.marked.wait()
+        spent += time.process_time() - started
+    return spent / PER_ROUND_ALONE * PER_ROUND
+
+
 async def main() -> None:
     with database() as (url, backend):
         engine = create_engine(url)
@@ -110,21 +141,31 @@ async def main() -> None:
         await harness.start()
         counted = Counted(harness)
         people = [harness.user(f"p{i}", language_code="en") for i in range(PEOPLE)]
-        cpu: dict[bool, list[float]] = {True: [], False: []}
-        for round_ in range(2 * ROUNDS + 1):
-            counted.with_inbox = round_ % 2 == 1
-            spent = await _round(harness, counted, people)
-            if round_:  # the first round warms up (imports, caches, connections)
-                cpu[counted.with_inbox].append(spent / PER_ROUND * 1000)
+        cpu: dict[tuple[bool, bool], list[float]] = {}
+        for alone in (False, True):
+            for round_ in range(2 * ROUNDS + 1):
+                counted.with_inbox = round_ % 2 == 1
+                spent = await _round(harness, counted, people, alone)
+                if round_:  # the first round warms up (imports, caches, connections)
+                    key = (counted.with_inbox, alone)
+                    cpu.setdefault(key, []).append(spent / PER_ROUND * 1000)
         await harness.stop()
         await engine.dispose()
-    with_ms, without_ms = statistics.median(cpu[True]), statistics.median(cpu[False])
+    with_ms, without_ms = statistics.median(cpu[True, False]), statistics.median(cpu[False, False])
+    alone_with, alone_without = (
+        statistics.median(cpu[True, True]),
+        statistics.median(cpu[False, True]),
+    )
     print(json.dumps({
         "bench": "inbox_overhead", "database": backend, "updates_per_round": PER_ROUND,
         "rounds": ROUNDS, "cpu_ms_per_update_with_inbox": round(with_ms, 3),
         "cpu_ms_per_update_without_inbox": round(without_ms, 3),
         "inbox_cpu_ms_per_update": round(with_ms - without_ms, 3),
         "target_ms": TARGET_MS,
+        # Context: updates arriving one at a time (a quiet bot), each stored and marked alone.
+        "alone_cpu_ms_per_update_with_inbox": round(alone_with, 3),
+        "alone_cpu_ms_per_update_without_inbox": round(alone_without, 3),
+        "alone_inbox_cpu_ms_per_update": round(alone_with - alone_without, 3),
     }))  # fmt: skip
 
 
